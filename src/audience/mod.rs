@@ -1,0 +1,1 @@
+//! audience (work in progress)

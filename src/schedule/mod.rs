@@ -1,0 +1,1 @@
+//! schedule (work in progress)
