@@ -1,0 +1,186 @@
+//! The campaign calendar: time zone, period, quiet hours and skip dates, and
+//! the one rule that moves an instant out of quiet hours and off skip dates
+//! (SPEC §3). The daemon applies the same rule at send time through
+//! [`next_allowed`], so the plan and the sends never disagree.
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, TimeZone};
+use chrono_tz::Tz;
+
+/// A range of local dates, inclusive of both `start` and `end`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct DateRange {
+    pub start: NaiveDate,
+    pub end: NaiveDate,
+}
+
+impl DateRange {
+    /// Whether `date` lies in the range (both ends included).
+    pub fn contains(&self, date: NaiveDate) -> bool {
+        self.start <= date && date <= self.end
+    }
+
+    /// The days both ranges share, or `None` when they share none.
+    pub fn intersect(&self, other: &DateRange) -> Option<DateRange> {
+        let start = self.start.max(other.start);
+        let end = self.end.min(other.end);
+        (start <= end).then_some(DateRange { start, end })
+    }
+}
+
+/// The daily hours in which nothing is sent, `from` included, `to` excluded.
+///
+/// `from > to` wraps midnight (21:00–07:00 covers the night). `from == to` is
+/// rejected by the campaign validation; if it reaches this module anyway it
+/// counts as no quiet hours at all rather than a whole quiet day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct QuietHours {
+    pub from: NaiveTime,
+    pub to: NaiveTime,
+}
+
+impl QuietHours {
+    /// Whether the time of day `t` is quiet.
+    pub fn contains(&self, t: NaiveTime) -> bool {
+        if self.from <= self.to {
+            self.from <= t && t < self.to
+        } else {
+            t >= self.from || t < self.to
+        }
+    }
+
+    /// Whether the hours wrap midnight, so a quiet evening ends the next day.
+    pub fn wraps_midnight(&self) -> bool {
+        self.from > self.to
+    }
+}
+
+/// Everything about a campaign that decides when a message may go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Calendar {
+    pub tz: Tz,
+    pub period: DateRange,
+    pub quiet_hours: Option<QuietHours>,
+    pub skip_dates: BTreeSet<NaiveDate>,
+}
+
+/// Why an occurrence's time differs from the time its trigger named.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Move {
+    /// The instant fell on this skip date and moved to the next day.
+    SkipDate(NaiveDate),
+    /// The instant fell inside quiet hours and moved to their end.
+    QuietHours,
+}
+
+impl fmt::Display for Move {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Move::SkipDate(date) => write!(f, "{date} is a skip date"),
+            Move::QuietHours => f.write_str("inside quiet hours"),
+        }
+    }
+}
+
+/// Whether the local wall-clock time `local` falls inside the quiet hours.
+pub fn in_quiet_hours(cal: &Calendar, local: NaiveDateTime) -> bool {
+    cal.quiet_hours.is_some_and(|q| q.contains(local.time()))
+}
+
+/// The earliest instant at or after `at` that is neither on a skip date nor
+/// inside quiet hours.
+pub fn next_allowed(cal: &Calendar, at: DateTime<Tz>) -> DateTime<Tz> {
+    adjust(cal, at).0
+}
+
+/// Like [`next_allowed`], and also says which moves were made, in order.
+///
+/// Each move goes forward, a skip move ends on a day that is not skipped and
+/// the end of quiet hours is not quiet, so the moves settle after at most two
+/// per skip date; the bound below only guards against a time zone doing
+/// something no real one does.
+pub(crate) fn adjust(cal: &Calendar, at: DateTime<Tz>) -> (DateTime<Tz>, Vec<Move>) {
+    let mut at = at.with_timezone(&cal.tz);
+    let mut moves = Vec::new();
+    let bound = 2 * cal.skip_dates.len() + 4;
+    for _ in 0..bound {
+        let local = at.naive_local();
+        if cal.skip_dates.contains(&local.date()) {
+            at = move_off_skip_dates(cal, local, &mut moves);
+        } else if let Some(q) = cal.quiet_hours.filter(|q| q.contains(local.time())) {
+            at = end_of_quiet_hours(cal.tz, q, local);
+            moves.push(Move::QuietHours);
+        } else {
+            break;
+        }
+    }
+    (at, moves)
+}
+
+/// The same local time on the first following day that is not skipped,
+/// recording one move per skipped day.
+fn move_off_skip_dates(
+    cal: &Calendar,
+    local: NaiveDateTime,
+    moves: &mut Vec<Move>,
+) -> DateTime<Tz> {
+    let mut date = local.date();
+    while cal.skip_dates.contains(&date) {
+        moves.push(Move::SkipDate(date));
+        match date.succ_opt() {
+            Some(next) => date = next,
+            None => break,
+        }
+    }
+    resolve_local(cal.tz, date.and_time(local.time()))
+}
+
+/// The instant the quiet hours containing `local` end: today's `to`, or
+/// tomorrow's when the quiet hours wrap midnight and `local` is in the
+/// evening part.
+fn end_of_quiet_hours(tz: Tz, q: QuietHours, local: NaiveDateTime) -> DateTime<Tz> {
+    let date = if q.wraps_midnight() && local.time() >= q.from {
+        local.date().succ_opt().unwrap_or(local.date())
+    } else {
+        local.date()
+    };
+    resolve_local(tz, date.and_time(q.to))
+}
+
+/// The instant a local wall-clock time names in `tz`.
+///
+/// An ambiguous time (the repeated hour when clocks go back) is the earlier
+/// instant. A time that does not exist (the hour skipped when clocks go
+/// forward) is the first instant after the gap: 02:30 on a spring-forward
+/// day in Europe/Berlin is 03:00 CEST.
+pub fn resolve_local(tz: Tz, local: NaiveDateTime) -> DateTime<Tz> {
+    match tz.from_local_datetime(&local) {
+        chrono::LocalResult::Single(at) => at,
+        chrono::LocalResult::Ambiguous(earlier, _) => earlier,
+        chrono::LocalResult::None => first_instant_at_or_after(tz, local),
+    }
+}
+
+/// The first instant whose local time is at or after `local`, found by
+/// bisection over whole UTC seconds: every UTC offset is within ±26 hours,
+/// and local time only rises around a gap, so the answer lies in that range.
+/// Dates near the ends of chrono's range, which no campaign uses, fall back
+/// to reading `local` as UTC rather than panicking.
+fn first_instant_at_or_after(tz: Tz, local: NaiveDateTime) -> DateTime<Tz> {
+    let as_utc = local.and_utc().timestamp();
+    let span = 26 * 3600;
+    let at = |ts: i64| DateTime::from_timestamp(ts, 0).map(|utc| utc.with_timezone(&tz));
+    let reaches = |ts: i64| at(ts).is_some_and(|t| t.naive_local() >= local);
+    let (mut lo, mut hi) = (as_utc - span, as_utc + span);
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        if reaches(mid) {
+            hi = mid;
+        } else {
+            lo = mid;
+        }
+    }
+    at(hi).unwrap_or_else(|| tz.from_utc_datetime(&local))
+}

@@ -1,0 +1,84 @@
+//! Parsing the dates and times staff write in campaign files and on the
+//! command line: ISO dates (`2026-09-04`) or Vietnamese ones (`04/09/2026`,
+//! day first), times of day (`7:00`, `21:00:30`), and local date-times
+//! joining the two with a space or `T`. Errors are plain sentences with an
+//! example of the expected form.
+
+use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
+
+/// Parses a local date and time: `2026-09-03 08:00`, `2026-09-03T08:00`,
+/// either with `:ss` seconds, and the date part may also be `03/09/2026`.
+pub fn parse_local_datetime(s: &str) -> Result<NaiveDateTime, String> {
+    let trimmed = s.trim();
+    let expected = || {
+        format!("\"{trimmed}\" is not a date and time; write it like 2026-09-03 08:00 (local time)")
+    };
+    let (date, time) = trimmed
+        .split_once(['T', ' '])
+        .ok_or_else(|| format!("{}: the time of day is missing", expected()))?;
+    let date = parse_date(date).map_err(|e| format!("{}: {e}", expected()))?;
+    let time = parse_time_of_day(time).map_err(|e| format!("{}: {e}", expected()))?;
+    Ok(date.and_time(time))
+}
+
+/// Parses a time of day, `HH:MM` or `HH:MM:SS`, with a one-digit hour
+/// allowed (`7:00`).
+pub fn parse_time_of_day(s: &str) -> Result<NaiveTime, String> {
+    let trimmed = s.trim();
+    let expected = || format!("\"{trimmed}\" is not a time of day; write it like 07:00 or 21:30");
+    let parts: Vec<&str> = trimmed.split(':').collect();
+    if parts.len() != 2 && parts.len() != 3 {
+        return Err(expected());
+    }
+    let mut numbers = [0u32; 3];
+    for (slot, part) in numbers.iter_mut().zip(&parts) {
+        *slot = small_number(part, 2).ok_or_else(expected)?;
+    }
+    let [h, m, sec] = numbers;
+    // from_hms_opt refuses 24:00 and 60 seconds: neither is a time of day here.
+    NaiveTime::from_hms_opt(h, m, sec).ok_or_else(|| {
+        format!("\"{trimmed}\" is not a time of day: hours go from 0 to 23, minutes and seconds from 0 to 59")
+    })
+}
+
+/// Parses a date: ISO `2026-09-04`, or Vietnamese `04/09/2026` (day, month,
+/// year; one-digit day and month allowed).
+pub fn parse_date(s: &str) -> Result<NaiveDate, String> {
+    let trimmed = s.trim();
+    let expected = || {
+        format!(
+            "\"{trimmed}\" is not a date; write it like 2026-09-04 or 04/09/2026 (day/month/year)"
+        )
+    };
+    let (y, m, d) = if let Some((y, m, d)) = split3(trimmed, '-') {
+        (y, m, d)
+    } else if let Some((d, m, y)) = split3(trimmed, '/') {
+        (y, m, d)
+    } else {
+        return Err(expected());
+    };
+    let year = small_number(y, 4)
+        .filter(|_| y.len() == 4)
+        .ok_or_else(expected)?;
+    let month = small_number(m, 2).ok_or_else(expected)?;
+    let day = small_number(d, 2).ok_or_else(expected)?;
+    let year = i32::try_from(year).map_err(|_| expected())?;
+    NaiveDate::from_ymd_opt(year, month, day).ok_or_else(|| {
+        format!(
+            "\"{trimmed}\" is not a date in the calendar (day {day}, month {month}, year {year})"
+        )
+    })
+}
+
+/// Splits `s` into exactly three parts at `sep`.
+fn split3(s: &str, sep: char) -> Option<(&str, &str, &str)> {
+    let mut parts = s.split(sep);
+    let triple = (parts.next()?, parts.next()?, parts.next()?);
+    parts.next().is_none().then_some(triple)
+}
+
+/// A number written with 1 to `max_digits` ASCII digits and nothing else.
+fn small_number(s: &str, max_digits: usize) -> Option<u32> {
+    let ok = !s.is_empty() && s.len() <= max_digits && s.bytes().all(|b| b.is_ascii_digit());
+    ok.then(|| s.parse().ok()).flatten()
+}
