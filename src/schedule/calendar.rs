@@ -89,8 +89,9 @@ pub fn in_quiet_hours(cal: &Calendar, local: NaiveDateTime) -> bool {
     cal.quiet_hours.is_some_and(|q| q.contains(local.time()))
 }
 
-/// The earliest instant at or after `at` that is neither on a skip date nor
-/// inside quiet hours.
+/// When a message due at `at` may go: off a skip date to the same local time
+/// on the next day that is not skipped, out of quiet hours to their end, and
+/// again until neither applies. An allowed `at` comes back unchanged.
 pub fn next_allowed(cal: &Calendar, at: DateTime<Tz>) -> DateTime<Tz> {
     adjust(cal, at).0
 }
@@ -183,4 +184,143 @@ fn first_instant_at_or_after(tz: Tz, local: NaiveDateTime) -> DateTime<Tz> {
         }
     }
     at(hi).unwrap_or_else(|| tz.from_utc_datetime(&local))
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeZone, Utc};
+
+    use super::*;
+    use crate::schedule::test_support::{BERLIN, HCM, at, campaign, local, with_quiet, with_skips};
+
+    #[test]
+    fn seven_in_the_morning_in_ho_chi_minh_city_is_midnight_utc() {
+        let seven = resolve_local(HCM, local("2026-09-04 07:00"));
+        let midnight_utc = Utc.with_ymd_and_hms(2026, 9, 4, 0, 0, 0).single();
+        assert_eq!(Some(seven.with_timezone(&Utc)), midnight_utc);
+    }
+
+    #[test]
+    fn a_time_in_the_berlin_spring_forward_gap_is_the_first_instant_after_it() {
+        // 2026-03-29 02:00 CET jumps to 03:00 CEST: 02:30 does not exist.
+        let resolved = resolve_local(BERLIN, local("2026-03-29 02:30"));
+        assert_eq!(resolved.naive_local(), local("2026-03-29 03:00"));
+        assert_eq!(
+            resolved.with_timezone(&Utc).naive_utc(),
+            local("2026-03-29 01:00")
+        );
+    }
+
+    #[test]
+    fn a_repeated_time_in_the_berlin_autumn_is_the_earlier_instant() {
+        // 2026-10-25 03:00 CEST goes back to 02:00 CET: 02:30 happens twice.
+        let resolved = resolve_local(BERLIN, local("2026-10-25 02:30"));
+        assert_eq!(
+            resolved.with_timezone(&Utc).naive_utc(),
+            local("2026-10-25 00:30")
+        );
+    }
+
+    #[test]
+    fn quiet_hours_include_their_start_and_exclude_their_end() {
+        let cal = with_quiet(campaign(), "21:00", "07:00");
+        assert!(in_quiet_hours(&cal, local("2026-09-04 21:00")));
+        assert!(in_quiet_hours(&cal, local("2026-09-04 23:59:59")));
+        assert!(in_quiet_hours(&cal, local("2026-09-04 00:00")));
+        assert!(in_quiet_hours(&cal, local("2026-09-04 06:59:59")));
+        assert!(!in_quiet_hours(&cal, local("2026-09-04 07:00")));
+        assert!(!in_quiet_hours(&cal, local("2026-09-04 20:59:59")));
+    }
+
+    #[test]
+    fn quiet_hours_from_and_to_the_same_time_silence_nothing() {
+        let cal = with_quiet(campaign(), "07:00", "07:00");
+        assert!(!in_quiet_hours(&cal, local("2026-09-04 07:00")));
+        assert!(!in_quiet_hours(&cal, local("2026-09-04 03:00")));
+    }
+
+    #[test]
+    fn without_quiet_hours_or_skip_dates_nothing_moves() {
+        let cal = campaign();
+        let late = at(&cal, "2026-09-04 23:30");
+        assert_eq!(adjust(&cal, late), (late, vec![]));
+    }
+
+    #[test]
+    fn a_send_at_22_30_moves_to_07_00_the_next_day() {
+        let cal = with_quiet(campaign(), "21:00", "07:00");
+        let moved = next_allowed(&cal, at(&cal, "2026-09-03 22:30"));
+        assert_eq!(moved, at(&cal, "2026-09-04 07:00"));
+    }
+
+    #[test]
+    fn a_send_at_05_00_moves_to_07_00_the_same_day() {
+        let cal = with_quiet(campaign(), "21:00", "07:00");
+        let moved = next_allowed(&cal, at(&cal, "2026-09-04 05:00"));
+        assert_eq!(moved, at(&cal, "2026-09-04 07:00"));
+    }
+
+    #[test]
+    fn quiet_hours_over_lunch_move_a_send_to_their_end_the_same_day() {
+        let cal = with_quiet(campaign(), "12:00", "13:30");
+        let moved = adjust(&cal, at(&cal, "2026-09-04 12:15"));
+        assert_eq!(
+            moved,
+            (at(&cal, "2026-09-04 13:30"), vec![Move::QuietHours])
+        );
+        let before = at(&cal, "2026-09-04 11:59");
+        assert_eq!(next_allowed(&cal, before), before);
+        let after = at(&cal, "2026-09-04 13:30");
+        assert_eq!(next_allowed(&cal, after), after);
+    }
+
+    #[test]
+    fn consecutive_skip_dates_move_a_send_to_the_first_free_day() {
+        let cal = with_skips(campaign(), &["2026-09-02", "2026-09-03"]);
+        let (moved, moves) = adjust(&cal, at(&cal, "2026-09-02 08:00"));
+        assert_eq!(moved, at(&cal, "2026-09-04 08:00"));
+        let skipped = [
+            Move::SkipDate(date("2026-09-02")),
+            Move::SkipDate(date("2026-09-03")),
+        ];
+        assert_eq!(moves, skipped);
+    }
+
+    #[test]
+    fn a_move_out_of_quiet_hours_onto_a_skip_date_moves_again() {
+        let cal = with_skips(with_quiet(campaign(), "21:00", "07:00"), &["2026-09-05"]);
+        let (moved, moves) = adjust(&cal, at(&cal, "2026-09-04 22:00"));
+        assert_eq!(moved, at(&cal, "2026-09-06 07:00"));
+        assert_eq!(
+            moves,
+            [Move::QuietHours, Move::SkipDate(date("2026-09-05"))]
+        );
+    }
+
+    #[test]
+    fn the_end_of_quiet_hours_inside_a_gap_is_the_first_instant_after_the_gap() {
+        let mut cal = with_quiet(campaign(), "22:00", "02:30");
+        cal.tz = BERLIN;
+        let moved = next_allowed(&cal, at(&cal, "2026-03-28 23:00"));
+        assert_eq!(moved.naive_local(), local("2026-03-29 03:00"));
+    }
+
+    #[test]
+    fn date_ranges_intersect_to_the_days_they_share() {
+        let window = range("2026-07-20", "2026-08-10");
+        let period = range("2026-08-01", "2026-12-31");
+        assert_eq!(
+            window.intersect(&period),
+            Some(range("2026-08-01", "2026-08-10"))
+        );
+        assert_eq!(range("2026-01-01", "2026-01-31").intersect(&period), None);
+    }
+
+    fn date(s: &str) -> NaiveDate {
+        crate::schedule::test_support::date(s)
+    }
+
+    fn range(start: &str, end: &str) -> DateRange {
+        crate::schedule::test_support::range(start, end)
+    }
 }

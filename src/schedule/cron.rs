@@ -105,3 +105,96 @@ fn field_error(expr: &str, fields: &[&str]) -> Option<CronSyntaxError> {
         })
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error(expr: &str) -> CronSyntaxError {
+        match parse_cron(expr) {
+            Ok(_) => panic!("{expr:?} should be refused"),
+            Err(err) => err,
+        }
+    }
+
+    #[test]
+    fn five_and_six_field_patterns_are_accepted() {
+        assert!(parse_cron("0 8 * * MON").is_ok());
+        assert!(parse_cron("0 19 * * sat").is_ok());
+        assert!(parse_cron("30 0 8 * * MON").is_ok());
+        assert!(parse_cron("*/15 8-17 * 9-12 1-5").is_ok());
+    }
+
+    #[test]
+    fn a_pattern_with_four_fields_says_how_many_are_needed() {
+        let err = error("0 8 * *");
+        assert_eq!(
+            err.message,
+            "cron needs 5 fields (minute hour day month weekday) or 6 with seconds first; \
+             got 4: \"0 8 * *\""
+        );
+        assert!(err.hint.contains("\"0 8 * * MON\""), "{}", err.hint);
+    }
+
+    #[test]
+    fn a_pattern_with_seven_fields_is_refused_even_though_croner_reads_years() {
+        let err = error("0 0 8 * * MON 2026");
+        assert!(err.message.contains("got 7"), "{}", err.message);
+    }
+
+    #[test]
+    fn an_empty_pattern_or_a_nickname_is_refused_with_a_hint() {
+        assert!(error("  ").message.contains("got 0"));
+        let err = error("@daily");
+        assert!(err.message.contains("got 1"), "{}", err.message);
+        assert!(
+            err.hint.contains("@daily are not supported"),
+            "{}",
+            err.hint
+        );
+    }
+
+    #[test]
+    fn minute_61_is_refused_naming_the_minute_field() {
+        let err = error("61 8 * * MON");
+        assert_eq!(
+            err.message,
+            "the minute field of cron \"61 8 * * MON\" is \"61\", which is not valid: \
+             minutes go from 0 to 59"
+        );
+        assert!(err.hint.contains("\"0 8 * * MON\""), "{}", err.hint);
+    }
+
+    #[test]
+    fn a_misspelt_weekday_is_refused_naming_the_weekday_field() {
+        let err = error("0 8 * * MOON");
+        assert!(
+            err.message.starts_with("the weekday field of cron"),
+            "{}",
+            err.message
+        );
+        assert!(err.message.contains("\"MOON\""), "{}", err.message);
+        assert!(err.message.contains("SUN, MON, TUE"), "{}", err.message);
+        assert!(err.hint.contains("\"0 8 * * MON\""), "{}", err.hint);
+    }
+
+    #[test]
+    fn a_bad_field_in_a_six_field_pattern_is_named_after_the_seconds() {
+        let err = error("0 0 25 * * MON");
+        assert!(err.message.starts_with("the hour field"), "{}", err.message);
+        assert!(err.hint.contains("first is seconds"), "{}", err.hint);
+        let err = error("99 0 8 * * MON");
+        assert!(
+            err.message.starts_with("the second field"),
+            "{}",
+            err.message
+        );
+    }
+
+    #[test]
+    fn the_error_displays_its_message() {
+        let err = error("0 8 32 * *");
+        assert_eq!(err.to_string(), err.message);
+        assert!(err.message.starts_with("the day field"), "{}", err.message);
+    }
+}

@@ -34,3 +34,6 @@ pub use occurrence::{
     Trigger, occurrences,
 };
 pub use parse::{parse_date, parse_local_datetime, parse_time_of_day};
+
+#[cfg(test)]
+mod test_support;

@@ -257,3 +257,310 @@ impl<'a> Collector<'a> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeZone, Utc};
+
+    use super::*;
+    use crate::schedule::parse_cron;
+    use crate::schedule::test_support::{
+        BERLIN, at, campaign, date, local, range, with_quiet, with_skips,
+    };
+
+    fn cron(expr: &str, start: &str, end: &str) -> StepSchedule {
+        let cron = parse_cron(expr).expect("test cron");
+        StepSchedule {
+            trigger: Trigger::Cron(Box::new(cron)),
+            window: range(start, end),
+            max: None,
+        }
+    }
+
+    fn at_once(when: &str, start: &str, end: &str) -> StepSchedule {
+        StepSchedule {
+            trigger: Trigger::At(local(when)),
+            window: range(start, end),
+            max: None,
+        }
+    }
+
+    fn run(cal: &Calendar, sched: &StepSchedule) -> StepOccurrences {
+        occurrences(cal, sched).expect("occurrences")
+    }
+
+    fn kept_at(found: &StepOccurrences) -> Vec<NaiveDateTime> {
+        found.kept.iter().map(|o| o.at.naive_local()).collect()
+    }
+
+    fn reasons(found: &StepOccurrences) -> Vec<DropReason> {
+        found.dropped.iter().map(|d| d.reason).collect()
+    }
+
+    #[test]
+    fn a_weekly_monday_cron_on_a_skip_date_sends_on_tuesday_at_the_same_time() {
+        let cal = with_skips(campaign(), &["2026-09-14"]);
+        let found = run(&cal, &cron("0 8 * * MON", "2026-09-01", "2026-09-30"));
+        let expected = [
+            "2026-09-07 08:00",
+            "2026-09-15 08:00",
+            "2026-09-21 08:00",
+            "2026-09-28 08:00",
+        ];
+        assert_eq!(kept_at(&found), expected.map(local));
+        assert_eq!(found.kept[1].nominal, at(&cal, "2026-09-14 08:00"));
+        assert_eq!(found.kept[1].moves, [Move::SkipDate(date("2026-09-14"))]);
+        assert!(found.kept[0].moves.is_empty());
+        assert!(found.dropped.is_empty());
+    }
+
+    #[test]
+    fn a_send_at_22_30_moves_to_the_end_of_quiet_hours() {
+        let cal = with_quiet(campaign(), "21:00", "07:00");
+        let found = run(
+            &cal,
+            &at_once("2026-09-03 22:30", "2026-08-01", "2026-12-31"),
+        );
+        assert_eq!(kept_at(&found), [local("2026-09-04 07:00")]);
+        assert_eq!(found.kept[0].nominal, at(&cal, "2026-09-03 22:30"));
+        assert_eq!(found.kept[0].moves, [Move::QuietHours]);
+    }
+
+    #[test]
+    fn an_occurrence_on_the_last_day_moved_out_by_quiet_hours_is_dropped() {
+        let cal = with_quiet(campaign(), "21:00", "07:00");
+        let found = run(&cal, &cron("30 22 * * *", "2026-09-28", "2026-09-30"));
+        assert_eq!(
+            kept_at(&found),
+            [local("2026-09-29 07:00"), local("2026-09-30 07:00")]
+        );
+        let dropped = Dropped {
+            nominal: at(&cal, "2026-09-30 22:30"),
+            moved_to: Some(at(&cal, "2026-10-01 07:00")),
+            reason: DropReason::LeftWindow,
+        };
+        assert_eq!(found.dropped, [dropped]);
+    }
+
+    #[test]
+    fn max_keeps_the_first_n_and_reports_the_next_as_over_max() {
+        let mut sched = cron("0 19 * * SAT", "2026-08-15", "2026-12-31");
+        sched.max = Some(4);
+        let cal = campaign();
+        let found = run(&cal, &sched);
+        let expected = [
+            "2026-08-15 19:00",
+            "2026-08-22 19:00",
+            "2026-08-29 19:00",
+            "2026-09-05 19:00",
+        ];
+        assert_eq!(kept_at(&found), expected.map(local));
+        let over = Dropped {
+            nominal: at(&cal, "2026-09-12 19:00"),
+            moved_to: None,
+            reason: DropReason::OverMax,
+        };
+        assert_eq!(found.dropped, [over]);
+    }
+
+    #[test]
+    fn max_zero_sends_nothing() {
+        let mut sched = at_once("2026-09-03 08:00", "2026-08-01", "2026-12-31");
+        sched.max = Some(0);
+        let found = run(&campaign(), &sched);
+        assert!(found.kept.is_empty());
+        assert_eq!(reasons(&found), [DropReason::OverMax]);
+    }
+
+    #[test]
+    fn a_six_field_cron_sends_at_its_seconds() {
+        let found = run(
+            &campaign(),
+            &cron("30 0 8 * * MON", "2026-09-01", "2026-09-13"),
+        );
+        assert_eq!(kept_at(&found), [local("2026-09-07 08:00:30")]);
+    }
+
+    #[test]
+    fn a_daily_07_00_cron_in_ho_chi_minh_city_sends_at_midnight_utc() {
+        let found = run(&campaign(), &cron("0 7 * * *", "2026-09-04", "2026-09-04"));
+        let utc: Vec<_> = found
+            .kept
+            .iter()
+            .map(|o| o.at.with_timezone(&Utc))
+            .collect();
+        let expected = Utc.with_ymd_and_hms(2026, 9, 4, 0, 0, 0).single();
+        assert_eq!(utc.first().copied(), expected);
+        assert_eq!(utc.len(), 1);
+    }
+
+    #[test]
+    fn a_daily_cron_at_a_time_in_the_berlin_gap_sends_when_the_gap_ends() {
+        let mut cal = campaign();
+        cal.tz = BERLIN;
+        cal.period = range("2026-03-01", "2026-04-30");
+        let found = run(&cal, &cron("30 2 * * *", "2026-03-28", "2026-03-30"));
+        let expected = ["2026-03-28 02:30", "2026-03-29 03:00", "2026-03-30 02:30"];
+        assert_eq!(kept_at(&found), expected.map(local));
+        let in_gap = run(
+            &cal,
+            &at_once("2026-03-29 02:30", "2026-03-01", "2026-04-30"),
+        );
+        assert_eq!(kept_at(&in_gap), [local("2026-03-29 03:00")]);
+    }
+
+    #[test]
+    fn an_at_outside_the_window_is_dropped() {
+        let cal = campaign();
+        let found = run(
+            &cal,
+            &at_once("2026-09-03 08:00", "2026-09-04", "2026-09-18"),
+        );
+        assert!(found.kept.is_empty());
+        let dropped = Dropped {
+            nominal: at(&cal, "2026-09-03 08:00"),
+            moved_to: None,
+            reason: DropReason::LeftWindow,
+        };
+        assert_eq!(found.dropped, [dropped]);
+    }
+
+    #[test]
+    fn an_at_outside_the_period_is_dropped_even_inside_its_window() {
+        let found = run(
+            &campaign(),
+            &at_once("2027-01-02 08:00", "2026-12-01", "2027-01-31"),
+        );
+        assert_eq!(reasons(&found), [DropReason::LeftWindow]);
+    }
+
+    #[test]
+    fn a_window_reaching_past_the_period_is_cut_to_the_period() {
+        let found = run(&campaign(), &cron("0 8 * * *", "2026-07-30", "2026-08-02"));
+        assert_eq!(
+            kept_at(&found),
+            [local("2026-08-01 08:00"), local("2026-08-02 08:00")]
+        );
+        let outside = run(&campaign(), &cron("0 8 * * *", "2027-01-01", "2027-01-31"));
+        assert_eq!(outside, StepOccurrences::default());
+    }
+
+    #[test]
+    fn consecutive_skip_dates_move_a_send_past_all_of_them() {
+        let cal = with_skips(campaign(), &["2026-09-02", "2026-09-03"]);
+        let found = run(
+            &cal,
+            &at_once("2026-09-02 08:00", "2026-08-01", "2026-12-31"),
+        );
+        assert_eq!(kept_at(&found), [local("2026-09-04 08:00")]);
+        let skipped = [
+            Move::SkipDate(date("2026-09-02")),
+            Move::SkipDate(date("2026-09-03")),
+        ];
+        assert_eq!(found.kept[0].moves, skipped);
+    }
+
+    #[test]
+    fn quiet_hours_over_lunch_delay_a_send_to_13_30_the_same_day() {
+        let cal = with_quiet(campaign(), "12:00", "13:30");
+        let found = run(&cal, &cron("0 11-13 * * *", "2026-09-04", "2026-09-04"));
+        assert_eq!(
+            kept_at(&found),
+            [local("2026-09-04 11:00"), local("2026-09-04 13:30")]
+        );
+        assert_eq!(reasons(&found), [DropReason::Duplicate]);
+    }
+
+    #[test]
+    fn an_hourly_cron_in_quiet_hours_collapses_into_one_send_at_their_end() {
+        let cal = with_quiet(campaign(), "21:00", "07:00");
+        let found = run(&cal, &cron("0 * * * *", "2026-09-04", "2026-09-04"));
+        let hours: Vec<_> = (7..=20)
+            .map(|h| local(&format!("2026-09-04 {h}:00")))
+            .collect();
+        assert_eq!(kept_at(&found), hours);
+        assert_eq!(found.kept[0].nominal, at(&cal, "2026-09-04 00:00"));
+        let mut expected = vec![DropReason::Duplicate; 7]; // 01:00 to 07:00
+        expected.extend([DropReason::LeftWindow; 3]); // 21:00 to 23:00 move to 5 September
+        assert_eq!(reasons(&found), expected);
+        assert_eq!(
+            found.dropped[0].moved_to,
+            Some(at(&cal, "2026-09-04 07:00"))
+        );
+    }
+
+    #[test]
+    fn a_skip_date_moving_a_daily_send_onto_the_next_days_send_keeps_one() {
+        let cal = with_skips(campaign(), &["2026-09-02"]);
+        let found = run(&cal, &cron("0 8 * * *", "2026-09-01", "2026-09-04"));
+        let expected = ["2026-09-01 08:00", "2026-09-03 08:00", "2026-09-04 08:00"];
+        assert_eq!(kept_at(&found), expected.map(local));
+        assert_eq!(found.kept[1].nominal, at(&cal, "2026-09-02 08:00"));
+        assert_eq!(reasons(&found), [DropReason::Duplicate]);
+    }
+
+    #[test]
+    fn occurrences_are_numbered_from_one_in_send_order_and_the_same_every_time() {
+        let cal = with_skips(campaign(), &["2026-09-14"]);
+        let sched = cron("0 8 * * MON", "2026-09-01", "2026-09-30");
+        let found = run(&cal, &sched);
+        let numbered: Vec<_> = found
+            .kept
+            .iter()
+            .map(|o| (o.n, o.at.naive_local()))
+            .collect();
+        let expected = [
+            (1, local("2026-09-07 08:00")),
+            (2, local("2026-09-15 08:00")),
+            (3, local("2026-09-21 08:00")),
+            (4, local("2026-09-28 08:00")),
+        ];
+        assert_eq!(numbered, expected);
+        assert_eq!(run(&cal, &sched), found);
+    }
+
+    #[test]
+    fn a_cron_every_second_is_refused_as_too_many() {
+        let err = occurrences(
+            &campaign(),
+            &cron("* * * * * *", "2026-09-01", "2026-09-30"),
+        );
+        assert_eq!(
+            err,
+            Err(ScheduleError::TooMany {
+                limit: MAX_OCCURRENCES
+            })
+        );
+        let hint = ScheduleError::TooMany {
+            limit: MAX_OCCURRENCES,
+        }
+        .hint();
+        assert!(hint.contains("less frequent"), "{hint}");
+    }
+
+    #[test]
+    fn a_frequent_cron_with_a_small_max_is_not_too_many() {
+        let mut sched = cron("* * * * *", "2026-08-01", "2026-12-31");
+        sched.max = Some(3);
+        assert_eq!(run(&campaign(), &sched).kept.len(), 3);
+    }
+
+    #[test]
+    fn a_cron_that_never_matches_sends_nothing() {
+        let found = run(&campaign(), &cron("0 8 30 2 *", "2026-08-01", "2026-12-31"));
+        assert_eq!(found, StepOccurrences::default());
+    }
+
+    #[test]
+    fn drop_reasons_read_as_plain_english() {
+        assert_eq!(
+            DropReason::LeftWindow.to_string(),
+            "outside the step's window"
+        );
+        assert_eq!(
+            DropReason::Duplicate.to_string(),
+            "same time as an earlier occurrence"
+        );
+        assert_eq!(DropReason::OverMax.to_string(), "the step's max is reached");
+    }
+}

@@ -82,3 +82,85 @@ fn small_number(s: &str, max_digits: usize) -> Option<u32> {
     let ok = !s.is_empty() && s.len() <= max_digits && s.bytes().all(|b| b.is_ascii_digit());
     ok.then(|| s.parse().ok()).flatten()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn date(y: i32, m: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, d).expect("test date")
+    }
+
+    fn time(h: u32, m: u32, s: u32) -> NaiveTime {
+        NaiveTime::from_hms_opt(h, m, s).expect("test time")
+    }
+
+    #[test]
+    fn dates_are_read_in_iso_and_vietnamese_day_first_form() {
+        assert_eq!(parse_date("2026-09-04"), Ok(date(2026, 9, 4)));
+        assert_eq!(parse_date("04/09/2026"), Ok(date(2026, 9, 4)));
+        assert_eq!(parse_date("4/9/2026"), Ok(date(2026, 9, 4)));
+        assert_eq!(parse_date(" 2026-09-04 "), Ok(date(2026, 9, 4)));
+    }
+
+    #[test]
+    fn impossible_or_garbled_dates_are_refused_with_an_example() {
+        let err = parse_date("2026-02-30").expect_err("30 February");
+        assert!(err.contains("not a date in the calendar"), "{err}");
+        assert!(parse_date("31/02/2026").is_err());
+        let err = parse_date("04.09.2026").expect_err("dots");
+        assert!(err.contains("2026-09-04 or 04/09/2026"), "{err}");
+        for bad in [
+            "",
+            "26-09-04",
+            "2026-09",
+            "2026-09-04-01",
+            "2026-9a-04",
+            "+2026-09-04",
+        ] {
+            assert!(parse_date(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn times_of_day_take_one_or_two_digit_hours_and_optional_seconds() {
+        assert_eq!(parse_time_of_day("21:00"), Ok(time(21, 0, 0)));
+        assert_eq!(parse_time_of_day("7:00"), Ok(time(7, 0, 0)));
+        assert_eq!(parse_time_of_day("07:00:30"), Ok(time(7, 0, 30)));
+    }
+
+    #[test]
+    fn out_of_range_or_garbled_times_are_refused() {
+        let err = parse_time_of_day("24:00").expect_err("24:00");
+        assert!(err.contains("hours go from 0 to 23"), "{err}");
+        for bad in [
+            "21:60",
+            "12:00:60",
+            "7h",
+            "7",
+            "07:00:00:00",
+            "",
+            "-1:00",
+            "07:0x",
+        ] {
+            assert!(parse_time_of_day(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn local_date_times_join_a_date_and_a_time_with_a_space_or_t() {
+        let expected = date(2026, 9, 3).and_time(time(8, 0, 0));
+        assert_eq!(parse_local_datetime("2026-09-03 08:00"), Ok(expected));
+        assert_eq!(parse_local_datetime("2026-09-03T08:00"), Ok(expected));
+        assert_eq!(parse_local_datetime("2026-09-03 08:00:00"), Ok(expected));
+        assert_eq!(parse_local_datetime("03/09/2026 8:00"), Ok(expected));
+    }
+
+    #[test]
+    fn a_date_time_without_a_time_or_with_an_offset_is_refused() {
+        let err = parse_local_datetime("2026-09-03").expect_err("no time");
+        assert!(err.contains("the time of day is missing"), "{err}");
+        assert!(parse_local_datetime("2026-09-03T08:00+07:00").is_err());
+        assert!(parse_local_datetime("2026-09-03 25:00").is_err());
+    }
+}
