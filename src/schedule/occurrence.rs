@@ -410,6 +410,20 @@ mod tests {
     }
 
     #[test]
+    fn a_daily_cron_at_a_repeated_berlin_time_sends_once_at_the_earlier_instant() {
+        let mut cal = campaign();
+        cal.tz = BERLIN;
+        cal.period = range("2026-10-01", "2026-10-31");
+        let found = run(&cal, &cron("30 2 * * *", "2026-10-25", "2026-10-25"));
+        let utc: Vec<_> = found
+            .kept
+            .iter()
+            .map(|o| o.at.with_timezone(&Utc).naive_utc())
+            .collect();
+        assert_eq!(utc, [local("2026-10-25 00:30")]); // 02:30 CEST, not 02:30 CET
+    }
+
+    #[test]
     fn an_at_outside_the_window_is_dropped() {
         let cal = campaign();
         let found = run(
