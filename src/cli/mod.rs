@@ -1,7 +1,87 @@
-//! Command-line interface.
+//! The command line: one file per subcommand; global options shared by all (SPEC §5).
+//!
+//! Raw arguments become a validated [`Cli`] once; each command returns an exit code:
+//! 0 when all is well, 1 when the input has problems or the work failed, 2 for usage errors.
+
+mod format;
+mod plan;
+mod plan_ics;
+mod preview;
+mod validate;
+
+use std::path::PathBuf;
 use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::campaign::{DataScan, Diagnostics, EnvPolicy, LoadOptions, Workspace};
+
+#[derive(Debug, Parser)]
+#[command(name = "loa", version, about = "Plans, schedules and delivers communications campaigns")]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command understands; each is also an environment variable.
+#[derive(Debug, clap::Args)]
+pub struct Global {
+    /// Database URL: sqlite://loa.db (default) or postgres://…
+    #[arg(long, global = true, env = "LOA_DATABASE_URL", default_value = "sqlite://loa.db")]
+    pub database_url: String,
+    /// Folder of campaign files.
+    #[arg(long, global = true, env = "LOA_CAMPAIGNS", default_value = "campaigns")]
+    pub campaigns: PathBuf,
+    /// Folder of templates.
+    #[arg(long, global = true, env = "LOA_TEMPLATES", default_value = "templates")]
+    pub templates: PathBuf,
+    /// Deliver every channel to files in DIR instead of the network.
+    #[arg(long, global = true, env = "LOA_OUTBOX", value_name = "DIR")]
+    pub outbox: Option<PathBuf>,
+    /// Address of the HTTP server of `loa run`.
+    #[arg(long, global = true, env = "LOA_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check campaigns, data, templates and channels; exit 1 on any error.
+    Validate(validate::Args),
+    /// Every occurrence with its step, channel and recipient count.
+    Plan(plan::Args),
+    /// The exact rendered message for one recipient.
+    Preview(preview::Args),
+}
 
 /// Entry point used by `main.rs`.
 pub fn main() -> ExitCode {
-    ExitCode::SUCCESS
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Command::Validate(a) => validate::run(&cli.global, a),
+        Command::Plan(a) => plan::run(&cli.global, a),
+        Command::Preview(a) => preview::run(&cli.global, a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Loads the workspace for a command that reads but sends nothing: missing environment
+/// variables are only warnings there, since no channel is contacted.
+pub(crate) fn load_quietly(global: &Global, paths: &[PathBuf], data: DataScan) -> (Option<Workspace>, Diagnostics) {
+    Workspace::load(paths, &global.templates, LoadOptions { env: EnvPolicy::Optional, data })
+}
+
+/// Prints diagnostics to stderr; true when there was an error.
+pub(crate) fn report(diags: &Diagnostics) -> bool {
+    for d in &diags.0 {
+        eprintln!("{d}");
+    }
+    diags.has_errors()
 }

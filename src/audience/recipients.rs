@@ -1,0 +1,119 @@
+//! An audience's recipients: its CSV rows, streamed, with joined rows attached.
+//!
+//! The main file is read as a stream, so memory does not grow with its rows; joined
+//! audiences (schools, classes…) are small and held in memory as [`Lookup`]s. A row whose
+//! join finds nothing, or whose address column does not hold a usable phone number, is still
+//! yielded: what happens to it is the caller's choice (plan counts it, delivery skips it).
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use indexmap::IndexMap;
+
+use super::{key_string, phone, AudienceError, ColumnType, CsvSource, Lookup, Row, RowError};
+
+/// One recipient: the row, its key, where it stands in the file, and its joined rows.
+#[derive(Debug, Clone)]
+pub struct Recipient {
+    pub key: String,
+    pub line: u64,
+    pub row: Row,
+    pub joined: Vec<(String, Row)>,
+    /// Problems that do not stop the row: a join that found nothing, a bad phone number.
+    pub problems: Vec<RowError>,
+}
+
+/// A joined audience: `alias`, its rows, and the column of the main row that points at it.
+pub struct Join {
+    pub alias: String,
+    pub lookup: Lookup,
+    pub foreign_key: String,
+}
+
+/// Opens the joined audiences. `joins` maps alias -> (file, key column, declared columns).
+pub fn load_joins(
+    joins: &IndexMap<String, (&Path, &str, &HashMap<String, ColumnType>)>,
+) -> Result<(Vec<Join>, Vec<(String, RowError)>), AudienceError> {
+    let mut out = Vec::new();
+    let mut row_errors = Vec::new();
+    for (alias, (file, key, columns)) in joins {
+        let (lookup, errors) = Lookup::load(file, key, columns)?;
+        row_errors.extend(errors.into_iter().map(|e| (alias.clone(), e)));
+        out.push(Join { alias: alias.clone(), lookup, foreign_key: key.to_string() });
+    }
+    Ok((out, row_errors))
+}
+
+/// The stream of recipients of one audience.
+pub struct Recipients<'a> {
+    source: CsvSource,
+    key: String,
+    joins: &'a [Join],
+    phone_fields: Vec<String>,
+}
+
+impl<'a> Recipients<'a> {
+    /// `phone_fields` are the columns used as phone addresses: they are normalised to
+    /// `84xxxxxxxxx` in the row itself, so templates show the number that is used.
+    pub fn open(
+        file: &Path,
+        key: &str,
+        columns: &HashMap<String, ColumnType>,
+        joins: &'a [Join],
+        phone_fields: Vec<String>,
+    ) -> Result<Self, AudienceError> {
+        let source = CsvSource::open(file, columns)?;
+        Ok(Self { source, key: key.to_string(), joins, phone_fields })
+    }
+
+    pub fn headers(&self) -> &[String] {
+        self.source.headers()
+    }
+
+    fn build(&self, line: u64, mut row: Row) -> Recipient {
+        let key = row.get(&self.key).map(key_string).unwrap_or_default();
+        let mut problems = Vec::new();
+        for field in &self.phone_fields {
+            let Some(raw) = row.get(field).and_then(|v| v.as_str().map(str::to_string).or_else(|| Some(key_string(v)))) else {
+                continue;
+            };
+            if raw.is_empty() {
+                continue;
+            }
+            match phone::normalize(&raw) {
+                Ok(n) => {
+                    row.insert(field.clone(), serde_json::Value::String(n));
+                }
+                Err(e) => problems.push(RowError {
+                    line,
+                    column: Some(field.clone()),
+                    message: format!("{e}"),
+                    hint: Some("write Vietnamese mobile numbers as 0912 345 678 or +84 912 345 678".into()),
+                }),
+            }
+        }
+        let mut joined = Vec::with_capacity(self.joins.len());
+        for j in self.joins {
+            let fk = row.get(&j.foreign_key).map(key_string).unwrap_or_default();
+            match j.lookup.get(&fk) {
+                Some(r) => joined.push((j.alias.clone(), r.clone())),
+                None => problems.push(RowError {
+                    line,
+                    column: Some(j.foreign_key.clone()),
+                    message: format!("{} {fk:?} matches no row of the joined audience `{}`", j.foreign_key, j.alias),
+                    hint: Some(format!("add the row to the `{}` data file or correct the value", j.alias)),
+                }),
+            }
+        }
+        Recipient { key, line, row, joined, problems }
+    }
+}
+
+impl Iterator for Recipients<'_> {
+    type Item = Result<Recipient, RowError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let rec = self.source.next()?;
+        Some(rec.map(|r| self.build(r.line, r.row)))
+    }
+}

@@ -1,0 +1,68 @@
+//! What templates and `where` expressions see (SPEC §4, "Template context").
+//!
+//! `row`, the joined rows under their aliases, `campaign`, `step`, `occurrence`, `slogan` and
+//! `messages`. Webhook body templates also see `address`, `message_id`, `subject` and `text`.
+
+use chrono::DateTime;
+use chrono_tz::Tz;
+use serde_json::{json, Map, Value};
+
+use super::model::{Campaign, Step};
+use crate::audience::recipients::Recipient;
+
+/// Names every template may use, besides the step audience's joins.
+pub const COMMON_NAMES: [&str; 6] = ["row", "campaign", "step", "occurrence", "slogan", "messages"];
+/// Extra names a webhook body template sees.
+pub const BODY_NAMES: [&str; 4] = ["address", "message_id", "subject", "text"];
+/// Fields of `campaign`, `step` and `occurrence`, for the template lint.
+pub const CAMPAIGN_FIELDS: [&str; 5] = ["id", "title", "period", "windows", "status"];
+pub const STEP_FIELDS: [&str; 7] = ["id", "audience", "channel", "channels", "template", "send", "within"];
+pub const OCCURRENCE_FIELDS: [&str; 2] = ["at", "n"];
+
+/// The parts of the context that are the same for every recipient of one occurrence.
+#[derive(Debug, Clone)]
+pub struct Shared {
+    base: Map<String, Value>,
+}
+
+impl Shared {
+    pub fn new(campaign: &Campaign, step: &Step, channel: &str, at: DateTime<Tz>, n: u32) -> Self {
+        let slogans = campaign.messages.get("slogans").filter(|s| !s.is_empty());
+        let slogan = slogans.map(|s| s[(n.max(1) as usize - 1) % s.len()].clone()).unwrap_or_default();
+        let windows: Map<String, Value> = campaign
+            .windows
+            .iter()
+            .map(|(k, w)| (k.clone(), json!({"start": w.start.to_string(), "end": w.end.to_string()})))
+            .collect();
+        let mut base = Map::new();
+        base.insert(
+            "campaign".into(),
+            json!({
+                "id": campaign.id, "title": campaign.title, "status": campaign.status.as_str(),
+                "period": {"start": campaign.calendar.period.start.to_string(), "end": campaign.calendar.period.end.to_string()},
+                "windows": windows,
+            }),
+        );
+        base.insert(
+            "step".into(),
+            json!({
+                "id": step.id, "audience": step.audience, "channel": channel, "channels": step.channels,
+                "template": step.template, "send": step.send_text, "within": step.within,
+            }),
+        );
+        base.insert("occurrence".into(), json!({"at": at.to_rfc3339(), "n": n}));
+        base.insert("slogan".into(), Value::String(slogan));
+        base.insert("messages".into(), serde_json::to_value(&campaign.messages).unwrap_or(Value::Null));
+        Self { base }
+    }
+
+    /// The full context for one recipient.
+    pub fn for_recipient(&self, r: &Recipient) -> tera::Context {
+        let mut map = self.base.clone();
+        map.insert("row".into(), Value::Object(r.row.clone()));
+        for (alias, row) in &r.joined {
+            map.insert(alias.clone(), Value::Object(row.clone()));
+        }
+        tera::Context::from_value(Value::Object(map)).unwrap_or_default()
+    }
+}

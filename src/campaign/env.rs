@@ -1,0 +1,116 @@
+//! `${NAME}` and `${NAME:-default}` in campaign files (SPEC §3).
+//!
+//! The substitution itself is serde-saphyr's property interpolation, applied to scalars after
+//! parsing, so a value with quotes or newlines cannot break the YAML. This module finds the
+//! references first, so that *every* missing variable is reported with its line, rather than
+//! the parser stopping at the first one, and builds the property map from the environment.
+
+use std::collections::HashMap;
+
+/// One `${…}` reference in the source text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvRef {
+    pub name: String,
+    pub has_default: bool,
+    pub line: usize,
+    pub column: usize,
+}
+
+/// Finds `${NAME}` references outside comments. `$${` is the escape for a literal `${`.
+pub fn references(text: &str) -> Vec<EnvRef> {
+    let mut refs = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = strip_comment(line);
+        let mut from = 0;
+        while let Some(off) = line[from..].find("${") {
+            let at = from + off;
+            from = at + 2;
+            if at > 0 && line.as_bytes()[at - 1] == b'$' {
+                continue;
+            }
+            if let Some(r) = parse_ref(&line[at + 2..]) {
+                refs.push(EnvRef {
+                    name: r.0,
+                    has_default: r.1,
+                    line: n + 1,
+                    column: line[..at].chars().count() + 1,
+                });
+            }
+        }
+    }
+    refs
+}
+
+fn parse_ref(rest: &str) -> Option<(String, bool)> {
+    let end = rest
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .unwrap_or(rest.len());
+    let name = &rest[..end];
+    if name.is_empty() || name.starts_with(|c: char| c.is_ascii_digit()) {
+        return None;
+    }
+    let after = &rest[end..];
+    Some((name.to_string(), after.starts_with(":-") || after.starts_with('-')))
+}
+
+/// Drops a YAML comment: a `#` at the start or after white space, outside quotes.
+fn strip_comment(line: &str) -> &str {
+    let mut quote: Option<char> = None;
+    let mut prev_space = true;
+    for (i, c) in line.char_indices() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (None, '"' | '\'') if prev_space || i == 0 => quote = Some(c),
+            (None, '#') if prev_space => return &line[..i],
+            _ => {}
+        }
+        prev_space = c.is_whitespace() || c == '{' || c == '[' || c == ',' || c == ':';
+    }
+    line
+}
+
+/// The values to substitute: every referenced variable that is set. A missing one is bound
+/// to the empty string so parsing can go on; the caller reports it from [`references`].
+pub fn properties(refs: &[EnvRef], lookup: impl Fn(&str) -> Option<String>) -> HashMap<String, String> {
+    refs.iter()
+        .filter_map(|r| lookup(&r.name).map(|v| (r.name.clone(), v)))
+        .chain(
+            refs.iter()
+                .filter(|r| !r.has_default && lookup(&r.name).is_none())
+                .map(|r| (r.name.clone(), String::new())),
+        )
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn references_are_found_with_their_column_and_default_flag() {
+        let refs = references("a: \"${LOA_SMTP_URL}\"\nb: ${X:-1} # ${IN_COMMENT}\nc: $${LITERAL}\n");
+        assert_eq!(
+            refs,
+            vec![
+                EnvRef { name: "LOA_SMTP_URL".into(), has_default: false, line: 1, column: 5 },
+                EnvRef { name: "X".into(), has_default: true, line: 2, column: 4 },
+            ]
+        );
+    }
+
+    #[test]
+    fn a_hash_inside_quotes_is_not_a_comment() {
+        let refs = references("h: \"Bearer #1 ${TOKEN}\"\n");
+        assert_eq!(refs.len(), 1);
+        assert_eq!(refs[0].name, "TOKEN");
+    }
+
+    #[test]
+    fn missing_variables_without_default_map_to_empty_text() {
+        let refs = references("a: ${SET}\nb: ${MISSING}\nc: ${OPT:-x}\n");
+        let props = properties(&refs, |n| (n == "SET").then(|| "v".to_string()));
+        assert_eq!(props.get("SET").map(String::as_str), Some("v"));
+        assert_eq!(props.get("MISSING").map(String::as_str), Some(""));
+        assert!(!props.contains_key("OPT"));
+    }
+}

@@ -1,0 +1,196 @@
+//! The validated campaign: what the rest of loa works with.
+//!
+//! Every value here has been checked: dates parse, references resolve, cron expressions
+//! compile, secrets came from the environment. Secrets are wrapped in [`Secret`] so that no
+//! `Debug` or log line can print them (R22).
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use indexmap::IndexMap;
+
+use crate::audience::ColumnType;
+use crate::schedule::{Calendar, DateRange, StepSchedule};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Draft,
+    Active,
+    Paused,
+    Done,
+}
+
+impl Status {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "draft" => Some(Self::Draft),
+            "active" => Some(Self::Active),
+            "paused" => Some(Self::Paused),
+            "done" => Some(Self::Done),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Draft => "draft",
+            Self::Active => "active",
+            Self::Paused => "paused",
+            Self::Done => "done",
+        }
+    }
+}
+
+/// A campaign file that passed validation.
+#[derive(Debug, Clone)]
+pub struct Campaign {
+    pub id: String,
+    pub title: String,
+    pub status: Status,
+    /// The YAML file it came from.
+    pub file: PathBuf,
+    pub calendar: Calendar,
+    pub windows: IndexMap<String, DateRange>,
+    pub audiences: IndexMap<String, Audience>,
+    pub channels: IndexMap<String, Channel>,
+    pub messages: IndexMap<String, Vec<String>>,
+    pub steps: Vec<Step>,
+}
+
+impl Campaign {
+    pub fn step(&self, id: &str) -> Option<&Step> {
+        self.steps.iter().find(|s| s.id == id)
+    }
+}
+
+/// A data source: a CSV file keyed by one column, possibly joined to other audiences.
+#[derive(Debug, Clone)]
+pub struct Audience {
+    pub name: String,
+    pub source: PathBuf,
+    pub key: String,
+    /// `alias -> audience name`; a row's column named like the joined audience's key
+    /// selects the joined row, visible to templates as `alias.*`.
+    pub joins: IndexMap<String, String>,
+    pub columns: HashMap<String, ColumnType>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChannelKind {
+    Smtp,
+    ZaloZns,
+    Webhook,
+}
+
+impl ChannelKind {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "smtp" => Some(Self::Smtp),
+            "zalo_zns" => Some(Self::ZaloZns),
+            "webhook" => Some(Self::Webhook),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Smtp => "smtp",
+            Self::ZaloZns => "zalo_zns",
+            Self::Webhook => "webhook",
+        }
+    }
+
+    /// The data column that holds the address unless a step says otherwise (SPEC §3).
+    pub fn default_recipient_field(self) -> &'static str {
+        match self {
+            Self::Smtp => "email",
+            Self::ZaloZns | Self::Webhook => "phone",
+        }
+    }
+
+    /// Whether addresses on this channel are phone numbers (normalised to `84…`).
+    pub fn uses_phone(self) -> bool {
+        !matches!(self, Self::Smtp)
+    }
+}
+
+/// A text that must never be printed: tokens, passwords, HMAC keys.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Self(s.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[REDACTED]")
+    }
+}
+
+/// Messages per second, from `rate: 20/s` (also `/m`, `/h`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rate {
+    pub per_second: f64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Channel {
+    pub name: String,
+    pub kind: ChannelKind,
+    /// SMTP URL (may hold a password) or webhook URL.
+    pub url: Option<Secret>,
+    pub from: Option<String>,
+    pub access_token: Option<Secret>,
+    pub refresh_token: Option<Secret>,
+    pub app_id: Option<String>,
+    pub app_secret: Option<Secret>,
+    /// Overrides the provider's API base URL (Zalo relays, tests).
+    pub endpoint: Option<String>,
+    pub method: String,
+    /// Template that shapes a webhook's request body.
+    pub body: Option<String>,
+    pub headers: IndexMap<String, Secret>,
+    pub secret: Option<Secret>,
+    pub rate: Option<Rate>,
+    pub recipient_field: String,
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct Step {
+    pub id: String,
+    pub audience: String,
+    /// A Tera expression, registered with the renderer as [`Step::condition_id`].
+    pub condition: Option<String>,
+    pub channels: Vec<String>,
+    pub fallback: Option<String>,
+    pub template: String,
+    /// Overrides the channel's recipient column.
+    pub to: Option<String>,
+    pub schedule: StepSchedule,
+    /// `within:` window name, or None for the whole period.
+    pub within: Option<String>,
+    /// The `send:` settings as written, for `step.*` in templates and for tables.
+    pub send_text: String,
+}
+
+impl Step {
+    /// The renderer id of this step's `where` expression.
+    pub fn condition_id(&self, campaign: &str) -> String {
+        format!("{campaign}/{}/where", self.id)
+    }
+
+    /// The column that holds the address for `channel`.
+    pub fn recipient_field<'a>(&'a self, channel: &'a Channel) -> &'a str {
+        self.to.as_deref().unwrap_or(&channel.recipient_field)
+    }
+}

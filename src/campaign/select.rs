@@ -1,0 +1,120 @@
+//! Which recipients a step selects: the audience stream, joins, and the `where` condition.
+//!
+//! `where` is evaluated against the data as it is when asked (SPEC §3), so a reminder stops
+//! by itself once the data says the goal is met.
+
+use std::collections::HashMap;
+
+use anyhow::{Context as _, Result, bail};
+use chrono::DateTime;
+use chrono_tz::Tz;
+
+use super::context::Shared;
+use super::model::{Campaign, ChannelKind, Step};
+use crate::audience::recipients::{Join, Recipient, Recipients, load_joins};
+use crate::render::Renderer;
+
+/// The joined audiences of `audience`, loaded once and shared by its recipient streams.
+pub fn joins(campaign: &Campaign, audience: &str) -> Result<Vec<Join>> {
+    let a = campaign.audiences.get(audience).with_context(|| format!("unknown audience {audience}"))?;
+    let specs = a
+        .joins
+        .iter()
+        .filter_map(|(alias, t)| campaign.audiences.get(t).map(|t| (alias.clone(), (t.source.as_path(), t.key.as_str(), &t.columns))))
+        .collect();
+    let (joins, _row_errors) = load_joins(&specs).with_context(|| format!("loading the audiences joined to {audience}"))?;
+    Ok(joins)
+}
+
+/// Columns of `audience` that the campaign's steps use as phone addresses.
+pub fn phone_fields(campaign: &Campaign, audience: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for step in campaign.steps.iter().filter(|s| s.audience == audience) {
+        for ch in step.channels.iter().chain(&step.fallback).filter_map(|c| campaign.channels.get(c)) {
+            let f = step.recipient_field(ch).to_string();
+            if ch.kind != ChannelKind::Smtp && !out.contains(&f) {
+                out.push(f);
+            }
+        }
+    }
+    out
+}
+
+/// A stream over `audience`'s recipients with phone columns normalised.
+pub fn recipients<'a>(campaign: &Campaign, audience: &str, joins: &'a [Join]) -> Result<Recipients<'a>> {
+    let a = campaign.audiences.get(audience).with_context(|| format!("unknown audience {audience}"))?;
+    Recipients::open(&a.source, &a.key, &a.columns, joins, phone_fields(campaign, audience))
+        .with_context(|| format!("opening {}", a.source.display()))
+}
+
+/// Whether `step` selects the recipient whose context is `ctx`.
+pub fn selects(renderer: &Renderer, campaign: &Campaign, step: &Step, ctx: &tera::Context) -> Result<bool> {
+    if step.condition.is_none() {
+        return Ok(true);
+    }
+    Ok(renderer.eval_expression(&step.condition_id(&campaign.id), ctx)?)
+}
+
+/// For each step, how many rows of today's data match its `where` (before addresses are
+/// checked), evaluated at `at[step]`. One pass over each audience file serves all its steps.
+pub fn count_matching(
+    campaign: &Campaign,
+    renderer: &Renderer,
+    at: &HashMap<String, (DateTime<Tz>, u32)>,
+    mut progress: impl FnMut(u64),
+) -> Result<HashMap<String, u64>> {
+    let mut counts: HashMap<String, u64> = campaign.steps.iter().map(|s| (s.id.clone(), 0)).collect();
+    for audience in campaign.audiences.keys() {
+        let steps: Vec<(&Step, Shared)> = campaign
+            .steps
+            .iter()
+            .filter(|s| &s.audience == audience)
+            .filter_map(|s| at.get(&s.id).map(|(t, n)| (s, Shared::new(campaign, s, &s.channels[0], *t, *n))))
+            .collect();
+        if steps.is_empty() {
+            continue;
+        }
+        let joins = joins(campaign, audience)?;
+        for (i, item) in recipients(campaign, audience, &joins)?.enumerate() {
+            let Ok(r) = item else { continue };
+            for (step, shared) in &steps {
+                let ctx = shared.for_recipient(&r);
+                if selects(renderer, campaign, step, &ctx).with_context(|| format!("step {}: row on line {}", step.id, r.line))? {
+                    *counts.entry(step.id.clone()).or_default() += 1;
+                }
+            }
+            if i % 65_536 == 0 {
+                progress(i as u64);
+            }
+        }
+    }
+    Ok(counts)
+}
+
+/// The recipient of `audience` whose key is `key`.
+pub fn find(campaign: &Campaign, audience: &str, key: &str) -> Result<Recipient> {
+    let joins = joins(campaign, audience)?;
+    for r in recipients(campaign, audience, &joins)?.flatten() {
+        if r.key == key {
+            return Ok(r);
+        }
+    }
+    bail!("no row with key {key:?} in audience `{audience}`")
+}
+
+/// The address of `r` on `channel` for `step`: the normalised phone or the e-mail, or why
+/// there is none (the message will be `skipped` with that reason, or go to the fallback).
+pub fn address(step: &Step, channel: &super::model::Channel, r: &Recipient) -> Result<String, String> {
+    let field = step.recipient_field(channel);
+    let value = r.row.get(field).map(crate::audience::key_string).unwrap_or_default();
+    if value.trim().is_empty() {
+        return Err(format!("no {field}"));
+    }
+    if let Some(p) = r.problems.iter().find(|p| p.column.as_deref() == Some(field)) {
+        return Err(p.message.clone());
+    }
+    match channel.kind {
+        ChannelKind::Smtp => crate::audience::check_email(&value),
+        ChannelKind::ZaloZns | ChannelKind::Webhook => Ok(value),
+    }
+}

@@ -1,0 +1,113 @@
+//! The campaign file as written (SPEC §3): plain serde types, no checks.
+//!
+//! Almost every field is optional or a string here, on purpose: a missing field or a bad date
+//! becomes a diagnostic with its line from `validate`, instead of serde stopping at the first
+//! one. Unknown fields are collected by `serde_ignored` in `load` for the same reason.
+
+use indexmap::IndexMap;
+use serde::Deserialize;
+
+#[derive(Debug, Default, Deserialize)]
+pub struct CampaignSpec {
+    pub campaign: Option<String>,
+    pub title: Option<String>,
+    pub status: Option<String>,
+    pub timezone: Option<String>,
+    pub period: Option<RangeSpec>,
+    pub quiet_hours: Option<QuietSpec>,
+    #[serde(default)]
+    pub skip_dates: Vec<String>,
+    #[serde(default)]
+    pub windows: IndexMap<String, RangeSpec>,
+    #[serde(default)]
+    pub audiences: IndexMap<String, AudienceSpec>,
+    #[serde(default)]
+    pub channels: IndexMap<String, ChannelSpec>,
+    #[serde(default)]
+    pub messages: IndexMap<String, Vec<String>>,
+    #[serde(default)]
+    pub steps: Vec<StepSpec>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RangeSpec {
+    pub start: Option<String>,
+    pub end: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct QuietSpec {
+    pub from: Option<String>,
+    pub to: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct AudienceSpec {
+    pub source: Option<String>,
+    pub key: Option<String>,
+    #[serde(default)]
+    pub join: IndexMap<String, String>,
+    /// Optional declared column types: `text`, `integer`, `decimal`, `bool`, `date`, `phone`, `email`.
+    #[serde(default)]
+    pub columns: IndexMap<String, String>,
+}
+
+/// One channel; which fields are allowed depends on `type` and is checked in `validate`.
+#[derive(Debug, Default, Deserialize)]
+pub struct ChannelSpec {
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    pub url: Option<String>,
+    pub from: Option<String>,
+    pub access_token: Option<String>,
+    pub refresh_token: Option<String>,
+    pub app_id: Option<String>,
+    pub app_secret: Option<String>,
+    pub endpoint: Option<String>,
+    pub method: Option<String>,
+    pub body: Option<String>,
+    #[serde(default)]
+    pub headers: IndexMap<String, String>,
+    pub secret: Option<String>,
+    pub rate: Option<String>,
+    /// The data column holding the address (default `email` for smtp, `phone` otherwise).
+    pub to: Option<String>,
+    pub timeout: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct StepSpec {
+    pub id: Option<String>,
+    pub audience: Option<String>,
+    #[serde(rename = "where")]
+    pub condition: Option<String>,
+    pub channel: Option<OneOrMany>,
+    pub fallback: Option<String>,
+    pub template: Option<String>,
+    pub to: Option<String>,
+    pub send: Option<SendSpec>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    pub fn into_vec(self) -> Vec<String> {
+        match self {
+            OneOrMany::One(s) => vec![s],
+            OneOrMany::Many(v) => v,
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct SendSpec {
+    pub at: Option<String>,
+    pub cron: Option<String>,
+    pub within: Option<String>,
+    pub max: Option<u32>,
+}

@@ -1,0 +1,272 @@
+//! Checks for the `audiences:` and `channels:` sections (SPEC §3).
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::Duration;
+
+use indexmap::IndexMap;
+
+use super::check::{suggest, Checker};
+use super::locate::FieldPath;
+use super::model::{Audience, Channel, ChannelKind, Rate, Secret};
+use super::spec::{AudienceSpec, ChannelSpec};
+use crate::audience::ColumnType;
+
+/// Default time a provider gets to answer one request (reliability-security §8: 15–30 s).
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(15);
+
+pub fn audiences(specs: &IndexMap<String, AudienceSpec>, file: &Path, c: &mut Checker<'_>) -> IndexMap<String, Audience> {
+    let dir = file.parent().unwrap_or(Path::new("."));
+    let names: Vec<&str> = specs.keys().map(String::as_str).collect();
+    let mut out = IndexMap::new();
+    for (name, spec) in specs {
+        let path = FieldPath::root().key("audiences").key(name.as_str());
+        if let Some(a) = audience(name, spec, dir, &names, &path, c) {
+            out.insert(name.clone(), a);
+        }
+    }
+    out
+}
+
+fn audience(
+    name: &str,
+    spec: &AudienceSpec,
+    dir: &Path,
+    names: &[&str],
+    path: &FieldPath,
+    c: &mut Checker<'_>,
+) -> Option<Audience> {
+    let source = match &spec.source {
+        Some(s) => {
+            let p = dir.join(s);
+            if !p.is_file() {
+                c.error(&path.key("source"), format!("data file {} does not exist", p.display()), "paths are relative to the campaign file, e.g. data/schools.csv");
+            }
+            Some(p)
+        }
+        None => {
+            c.missing(&path.key("source"), "add `source: data/<file>.csv`");
+            None
+        }
+    };
+    if spec.key.is_none() {
+        c.missing(&path.key("key"), "add `key: <column>`, a column unique per row (e.g. student_id)");
+    }
+    for (alias, target) in &spec.join {
+        let p = path.key("join").key(alias.as_str());
+        if !names.contains(&target.as_str()) || target == name {
+            let hint = suggest(target, names.iter().copied().filter(|n| *n != name));
+            c.error(&p, format!("unknown audience {target:?} to join"), hint);
+        }
+    }
+    let columns = columns(&spec.columns, &path.key("columns"), c);
+    Some(Audience {
+        name: name.to_string(),
+        source: source?,
+        key: spec.key.clone()?,
+        joins: spec.join.clone(),
+        columns,
+    })
+}
+
+fn columns(specs: &IndexMap<String, String>, path: &FieldPath, c: &mut Checker<'_>) -> HashMap<String, ColumnType> {
+    const KNOWN: [&str; 7] = ["text", "integer", "decimal", "bool", "date", "phone", "email"];
+    let mut out = HashMap::new();
+    for (col, ty) in specs {
+        let t = match ty.as_str() {
+            "text" => ColumnType::Text,
+            "integer" => ColumnType::Integer,
+            "decimal" => ColumnType::Decimal,
+            "bool" => ColumnType::Bool,
+            "date" => ColumnType::Date,
+            "phone" => ColumnType::Phone,
+            "email" => ColumnType::Email,
+            other => {
+                c.error(&path.key(col.as_str()), format!("unknown column type {other:?}"), suggest(other, KNOWN));
+                continue;
+            }
+        };
+        out.insert(col.clone(), t);
+    }
+    out
+}
+
+pub fn channels(specs: &IndexMap<String, ChannelSpec>, c: &mut Checker<'_>) -> IndexMap<String, Channel> {
+    let mut out = IndexMap::new();
+    for (name, spec) in specs {
+        let path = FieldPath::root().key("channels").key(name.as_str());
+        if let Some(ch) = channel(name, spec, &path, c) {
+            out.insert(name.clone(), ch);
+        }
+    }
+    out
+}
+
+/// Which optional fields each channel type takes.
+fn allowed(kind: ChannelKind) -> &'static [&'static str] {
+    match kind {
+        ChannelKind::Smtp => &["url", "from", "rate", "to", "timeout", "headers"],
+        ChannelKind::ZaloZns => &["access_token", "refresh_token", "app_id", "app_secret", "endpoint", "rate", "to", "timeout"],
+        ChannelKind::Webhook => &["url", "method", "body", "headers", "secret", "rate", "to", "timeout"],
+    }
+}
+
+fn present(spec: &ChannelSpec) -> Vec<&'static str> {
+    let fields: [(&'static str, bool); 14] = [
+        ("url", spec.url.is_some()),
+        ("from", spec.from.is_some()),
+        ("access_token", spec.access_token.is_some()),
+        ("refresh_token", spec.refresh_token.is_some()),
+        ("app_id", spec.app_id.is_some()),
+        ("app_secret", spec.app_secret.is_some()),
+        ("endpoint", spec.endpoint.is_some()),
+        ("method", spec.method.is_some()),
+        ("body", spec.body.is_some()),
+        ("headers", !spec.headers.is_empty()),
+        ("secret", spec.secret.is_some()),
+        ("rate", spec.rate.is_some()),
+        ("to", spec.to.is_some()),
+        ("timeout", spec.timeout.is_some()),
+    ];
+    fields.iter().filter(|(_, set)| *set).map(|(n, _)| *n).collect()
+}
+
+fn channel(name: &str, spec: &ChannelSpec, path: &FieldPath, c: &mut Checker<'_>) -> Option<Channel> {
+    let kind = match spec.kind.as_deref() {
+        None => {
+            c.missing(&path.key("type"), "add `type: smtp`, `type: zalo_zns` or `type: webhook`");
+            return None;
+        }
+        Some(k) => match ChannelKind::parse(k) {
+            Some(kind) => kind,
+            None => {
+                c.error(&path.key("type"), format!("unknown channel type {k:?}"), suggest(k, ["smtp", "zalo_zns", "webhook"]));
+                return None;
+            }
+        },
+    };
+    for field in present(spec).into_iter().filter(|f| !allowed(kind).contains(f)) {
+        let msg = format!("`{field}` does not apply to a {} channel", kind.as_str());
+        c.key_error(&path.key(field), msg, format!("fields for {}: type, {}", kind.as_str(), allowed(kind).join(", ")));
+    }
+    let required: &[(&str, &Option<String>)] = match kind {
+        ChannelKind::Smtp => &[("url", &spec.url), ("from", &spec.from)],
+        ChannelKind::ZaloZns => &[("access_token", &spec.access_token)],
+        ChannelKind::Webhook => &[("url", &spec.url)],
+    };
+    for (field, value) in required {
+        if value.is_none() {
+            c.missing(&path.key(*field), format!("a {} channel needs `{field}`", kind.as_str()));
+        }
+    }
+    secrets_come_from_env(spec, path, c);
+    let rate = spec.rate.as_deref().and_then(|r| {
+        parse_rate(r).map_err(|e| c.error(&path.key("rate"), e, "write a rate as 20/s, 600/m or 1000/h")).ok()
+    });
+    let timeout = match spec.timeout.as_deref() {
+        None => DEFAULT_TIMEOUT,
+        Some(t) => parse_duration(t)
+            .map_err(|e| c.error(&path.key("timeout"), e, "write a duration as 15s, 500ms or 1m"))
+            .ok()?,
+    };
+    Some(Channel {
+        name: name.to_string(),
+        kind,
+        url: spec.url.clone().map(Secret::new),
+        from: spec.from.clone(),
+        access_token: spec.access_token.clone().map(Secret::new),
+        refresh_token: spec.refresh_token.clone().map(Secret::new),
+        app_id: spec.app_id.clone(),
+        app_secret: spec.app_secret.clone().map(Secret::new),
+        endpoint: spec.endpoint.clone(),
+        method: spec.method.clone().unwrap_or_else(|| "POST".into()).to_uppercase(),
+        body: spec.body.clone(),
+        headers: spec.headers.iter().map(|(k, v)| (k.clone(), Secret::new(v.clone()))).collect(),
+        secret: spec.secret.clone().map(Secret::new),
+        rate,
+        recipient_field: spec.to.clone().unwrap_or_else(|| kind.default_recipient_field().to_string()),
+        timeout,
+    })
+}
+
+/// SPEC §3: "Secrets never live in the YAML." Tokens, keys and credentials in URLs must be
+/// `${NAME}` references, checked on the text as written (R22).
+fn secrets_come_from_env(spec: &ChannelSpec, path: &FieldPath, c: &mut Checker<'_>) {
+    let mut fields: Vec<FieldPath> = ["access_token", "refresh_token", "app_secret", "secret"]
+        .iter()
+        .map(|f| path.key(*f))
+        .collect();
+    fields.extend(
+        spec.headers
+            .keys()
+            .filter(|h| h.eq_ignore_ascii_case("authorization") || h.to_ascii_lowercase().contains("token"))
+            .map(|h| path.key("headers").key(h.as_str())),
+    );
+    for p in fields {
+        if let Some(raw) = c.raw(&p)
+            && !raw.contains("${")
+        {
+            let raw_len = raw.len();
+            c.error(&p, format!("a secret is written in the file ({raw_len} characters)"), "put it in an environment variable and write \"${NAME}\"");
+        }
+    }
+    let url = path.key("url");
+    if let Some(raw) = c.raw(&url)
+        && let Some((_, rest)) = raw.split_once("://")
+        && let Some((userinfo, _)) = rest.split_once('@')
+        && userinfo.contains(':')
+        && !userinfo.contains("${")
+    {
+        c.error(&url, "the URL holds a password", "write the whole URL, or the password, as \"${NAME}\" from the environment");
+    }
+}
+
+pub fn parse_rate(s: &str) -> Result<Rate, String> {
+    let (n, unit) = s.split_once('/').ok_or_else(|| format!("bad rate {s:?}"))?;
+    let n: f64 = n.trim().parse().map_err(|_| format!("bad rate {s:?}: {n:?} is not a number"))?;
+    let secs = match unit.trim() {
+        "s" | "sec" | "second" => 1.0,
+        "m" | "min" | "minute" => 60.0,
+        "h" | "hour" => 3600.0,
+        u => return Err(format!("bad rate {s:?}: unknown unit {u:?}")),
+    };
+    if !(n > 0.0 && n.is_finite()) {
+        return Err(format!("bad rate {s:?}: must be more than 0"));
+    }
+    Ok(Rate { per_second: n / secs })
+}
+
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s.find(|ch: char| !ch.is_ascii_digit()).unwrap_or(s.len());
+    let (n, unit) = s.split_at(split);
+    let n: u64 = n.parse().map_err(|_| format!("bad duration {s:?}"))?;
+    match unit.trim() {
+        "ms" => Ok(Duration::from_millis(n)),
+        "s" | "" => Ok(Duration::from_secs(n)),
+        "m" | "min" => Ok(Duration::from_secs(n * 60)),
+        u => Err(format!("bad duration {s:?}: unknown unit {u:?}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates_are_read_per_second_minute_and_hour() {
+        assert_eq!(parse_rate("20/s").unwrap().per_second, 20.0);
+        assert_eq!(parse_rate("600/m").unwrap().per_second, 10.0);
+        assert_eq!(parse_rate("3600/h").unwrap().per_second, 1.0);
+        assert!(parse_rate("0/s").is_err());
+        assert!(parse_rate("fast").is_err());
+    }
+
+    #[test]
+    fn durations_accept_ms_seconds_and_minutes() {
+        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
+        assert_eq!(parse_duration("15s").unwrap(), Duration::from_secs(15));
+        assert_eq!(parse_duration("1m").unwrap(), Duration::from_secs(60));
+        assert!(parse_duration("soon").is_err());
+    }
+}

@@ -1,0 +1,189 @@
+//! `loa plan FILE`: every occurrence with its step, channel and recipient count (SPEC §5).
+//!
+//! Occurrences come from the pure schedule functions; recipient counts from one streamed
+//! pass over each audience with today's data. The JSON form lists only what will be sent;
+//! the table also shows what was moved or dropped, and why.
+
+use std::collections::HashMap;
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context as _, Result, bail};
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use chrono_tz::Tz;
+use comfy_table::{Cell, CellAlignment, Table, presets::UTF8_FULL_CONDENSED};
+use serde::Serialize;
+
+use super::Global;
+use super::format::{local_time, thousands};
+use crate::campaign::select::count_matching;
+use crate::campaign::{Campaign, DataScan, Workspace};
+use crate::schedule::{self, Move};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+    Ics,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The campaign file.
+    pub file: PathBuf,
+    /// First day to list (default: the start of the period).
+    #[arg(long, value_parser = parse_day)]
+    pub from: Option<NaiveDate>,
+    /// Last day to list, inclusive (default: the end of the period).
+    #[arg(long, value_parser = parse_day)]
+    pub to: Option<NaiveDate>,
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+fn parse_day(s: &str) -> Result<NaiveDate, String> {
+    schedule::parse_date(s)
+}
+
+/// One line of the plan: an occurrence on one channel, or a dropped occurrence.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub at: DateTime<Tz>,
+    pub step: String,
+    pub channel: String,
+    pub audience: String,
+    pub recipients: u64,
+    pub n: Option<u32>,
+    pub note: String,
+    pub dropped: bool,
+}
+
+/// The machine-readable form of SPEC §5.
+#[derive(Debug, Serialize)]
+pub struct JsonEntry<'a> {
+    pub at: String,
+    pub step: &'a str,
+    pub channel: &'a str,
+    pub audience: &'a str,
+    pub recipients: u64,
+}
+
+pub fn run(global: &Global, args: &Args) -> Result<ExitCode> {
+    let (ws, diags) = super::load_quietly(global, std::slice::from_ref(&args.file), DataScan::Headers);
+    if super::report(&diags) {
+        return Ok(ExitCode::FAILURE);
+    }
+    let ws = ws.context("the workspace did not load")?;
+    let campaign = ws.campaigns.first().context("no campaign in that file")?;
+    let entries = entries(&ws, campaign, args.from, args.to)?;
+    let mut out = std::io::stdout().lock();
+    match args.format {
+        Format::Json => {
+            let json: Vec<JsonEntry<'_>> = entries.iter().filter(|e| !e.dropped).map(to_json).collect();
+            serde_json::to_writer_pretty(&mut out, &json)?;
+            writeln!(out)?;
+        }
+        Format::Table => write!(out, "{}", table(campaign, &entries))?,
+        Format::Ics => write!(out, "{}", super::plan_ics::calendar(campaign, &entries))?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn to_json(e: &Entry) -> JsonEntry<'_> {
+    JsonEntry { at: e.at.to_rfc3339(), step: &e.step, channel: &e.channel, audience: &e.audience, recipients: e.recipients }
+}
+
+/// All plan entries of `campaign` between `from` and `to` (local days, inclusive), by time.
+pub fn entries(ws: &Workspace, campaign: &Campaign, from: Option<NaiveDate>, to: Option<NaiveDate>) -> Result<Vec<Entry>> {
+    let tz = campaign.calendar.tz;
+    let from = from.map(|d| day_start(tz, d)).transpose()?;
+    let to = to.and_then(|d| d.succ_opt()).map(|d| day_start(tz, d)).transpose()?;
+    let inside = |t: &DateTime<Tz>| from.is_none_or(|f| *t >= f) && to.is_none_or(|e| *t < e);
+    let mut entries = Vec::new();
+    let mut first_at = HashMap::new();
+    for step in &campaign.steps {
+        let occ = schedule::occurrences(&campaign.calendar, &step.schedule).with_context(|| format!("step {}", step.id))?;
+        let audience = step.audience.clone();
+        for o in occ.kept.iter().filter(|o| inside(&o.at)) {
+            first_at.entry(step.id.clone()).or_insert((o.at, o.n));
+            for ch in &step.channels {
+                let note = o.moves.iter().map(move_note).collect::<Vec<_>>().join("; ");
+                entries.push(Entry { at: o.at, step: step.id.clone(), channel: ch.clone(), audience: audience.clone(), recipients: 0, n: Some(o.n), note, dropped: false });
+            }
+        }
+        for d in occ.dropped.iter().filter(|d| inside(&d.nominal)) {
+            let note = format!("bỏ: {}", d.reason);
+            entries.push(Entry { at: d.nominal, step: step.id.clone(), channel: step.channels.join(", "), audience: audience.clone(), recipients: 0, n: None, note, dropped: true });
+        }
+    }
+    let counts = count(ws, campaign, &first_at)?;
+    for e in entries.iter_mut().filter(|e| !e.dropped) {
+        e.recipients = counts.get(&e.step).copied().unwrap_or(0);
+    }
+    let order: HashMap<&str, usize> = campaign.steps.iter().enumerate().map(|(i, s)| (s.id.as_str(), i)).collect();
+    entries.sort_by_key(|e| (e.at, order.get(e.step.as_str()).copied(), e.dropped));
+    Ok(entries)
+}
+
+fn count(ws: &Workspace, campaign: &Campaign, at: &HashMap<String, (DateTime<Tz>, u32)>) -> Result<HashMap<String, u64>> {
+    let tty = std::io::stderr().is_terminal();
+    let counts = count_matching(campaign, &ws.renderer, at, |rows| {
+        if tty && rows > 0 {
+            eprint!("\rđang đếm người nhận… {} dòng", thousands(rows));
+        }
+    });
+    if tty {
+        eprint!("\r\x1b[K");
+    }
+    counts
+}
+
+fn day_start(tz: Tz, d: NaiveDate) -> Result<DateTime<Tz>> {
+    match tz.from_local_datetime(&d.and_time(chrono::NaiveTime::MIN)).earliest() {
+        Some(t) => Ok(t),
+        None => bail!("{d} has no midnight in {tz}"),
+    }
+}
+
+fn move_note(m: &Move) -> String {
+    match m {
+        Move::SkipDate(d) => format!("dời: ngày nghỉ {}", d.format("%d/%m")),
+        Move::QuietHours => "dời: giờ yên lặng".to_string(),
+    }
+}
+
+fn table(campaign: &Campaign, entries: &[Entry]) -> String {
+    let mut t = Table::new();
+    t.load_preset(UTF8_FULL_CONDENSED);
+    t.set_header(vec!["Thời điểm", "Bước", "Lần", "Kênh", "Đối tượng", "Người nhận", "Ghi chú"]);
+    for e in entries {
+        let n = e.n.map(|n| n.to_string()).unwrap_or_default();
+        let recipients = if e.dropped { String::new() } else { thousands(e.recipients) };
+        t.add_row(vec![
+            Cell::new(local_time(&e.at)),
+            Cell::new(&e.step),
+            Cell::new(n).set_alignment(CellAlignment::Right),
+            Cell::new(&e.channel),
+            Cell::new(&e.audience),
+            Cell::new(recipients).set_alignment(CellAlignment::Right),
+            Cell::new(&e.note),
+        ]);
+    }
+    let sent = entries.iter().filter(|e| !e.dropped).count();
+    let messages: u64 = entries.iter().filter(|e| !e.dropped).map(|e| e.recipients).sum();
+    format!(
+        "{} — {}\n{t}\n{} lần gửi, khoảng {} tin nhắn (theo dữ liệu hôm nay); {} lần bị bỏ. Giờ {}.\n",
+        campaign.id,
+        campaign.title,
+        thousands(sent as u64),
+        thousands(messages),
+        thousands((entries.len() - sent) as u64),
+        campaign.calendar.tz,
+    )
+}
+
+/// Today's date in the campaign's zone (for commands that default to "from now").
+pub fn today(tz: Tz) -> NaiveDate {
+    Utc::now().with_timezone(&tz).date_naive()
+}
