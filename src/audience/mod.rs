@@ -19,7 +19,9 @@
 
 mod cell;
 mod email;
+mod encoding;
 pub mod phone;
+mod source;
 
 use std::fmt;
 use std::path::PathBuf;
@@ -29,6 +31,7 @@ use serde::{Deserialize, Serialize};
 pub use cell::type_cell;
 pub use email::check_email;
 pub use phone::PhoneError;
+pub use source::CsvSource;
 
 /// One data row: column name (header, NFC, trimmed) to typed value, in file column order.
 pub type Row = serde_json::Map<String, serde_json::Value>;
