@@ -20,6 +20,7 @@
 mod cell;
 mod email;
 mod encoding;
+mod lookup;
 pub mod phone;
 mod source;
 
@@ -30,6 +31,7 @@ use serde::{Deserialize, Serialize};
 
 pub use cell::type_cell;
 pub use email::check_email;
+pub use lookup::Lookup;
 pub use phone::PhoneError;
 pub use source::CsvSource;
 
