@@ -14,9 +14,15 @@ use std::fs;
 use std::io::{BufWriter, Write};
 use std::path::Path;
 
-const FAMILY: [&str; 8] = ["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Phan", "Vũ", "Đặng"];
-const GIVEN: [&str; 10] = ["An", "Bình", "Châu", "Dũng", "Hà", "Khoa", "Linh", "Nam", "Thảo", "Vy"];
-const SCHOOLS: [&str; 8] = ["TH-001", "TH-002", "TH-003", "CS-001", "CS-002", "PT-001", "PT-002", "DH-001"];
+const FAMILY: [&str; 8] = [
+    "Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Phan", "Vũ", "Đặng",
+];
+const GIVEN: [&str; 10] = [
+    "An", "Bình", "Châu", "Dũng", "Hà", "Khoa", "Linh", "Nam", "Thảo", "Vy",
+];
+const SCHOOLS: [&str; 8] = [
+    "TH-001", "TH-002", "TH-003", "CS-001", "CS-002", "PT-001", "PT-002", "DH-001",
+];
 const PREFIXES: [&str; 6] = ["912", "903", "986", "377", "824", "707"];
 
 /// A 64-bit linear congruential generator (Knuth's MMIX constants): enough for test data.
@@ -24,7 +30,10 @@ struct Lcg(u64);
 
 impl Lcg {
     fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         self.0 >> 33
     }
 
@@ -35,17 +44,26 @@ impl Lcg {
 
 fn main() -> Result<(), Box<dyn Error>> {
     let mut args = std::env::args().skip(1);
-    let n: u64 = args.next().ok_or("usage: generate_students N DIR")?.parse()?;
+    let n: u64 = args
+        .next()
+        .ok_or("usage: generate_students N DIR")?
+        .parse()?;
     let dir = args.next().ok_or("usage: generate_students N DIR")?;
     let out = Path::new(&dir).join("campaigns");
     fs::create_dir_all(out.join("data"))?;
     let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("campaigns");
-    fs::copy(example.join("bhyt-hssv-2026-2027.yaml"), out.join("bhyt-hssv-2026-2027.yaml"))?;
+    fs::copy(
+        example.join("bhyt-hssv-2026-2027.yaml"),
+        out.join("bhyt-hssv-2026-2027.yaml"),
+    )?;
     for f in ["schools.csv", "staff.csv"] {
         fs::copy(example.join("data").join(f), out.join("data").join(f))?;
     }
     let mut w = BufWriter::new(fs::File::create(out.join("data/students.csv"))?);
-    writeln!(w, "student_id,full_name,grade,school_id,dob,parent_name,phone,email,insured,card_expiry")?;
+    writeln!(
+        w,
+        "student_id,full_name,grade,school_id,dob,parent_name,phone,email,insured,card_expiry"
+    )?;
     let mut rng = Lcg(2026);
     for i in 1..=n {
         let grade = 1 + rng.next() % 12;
@@ -68,6 +86,9 @@ fn main() -> Result<(), Box<dyn Error>> {
         )?;
     }
     w.flush()?;
-    eprintln!("wrote {n} students to {}", out.join("data/students.csv").display());
+    eprintln!(
+        "wrote {n} students to {}",
+        out.join("data/students.csv").display()
+    );
     Ok(())
 }

@@ -1,4 +1,23 @@
 //! loa plans, schedules and delivers communications campaigns.
+//!
+//! Communications staff of Vietnam Social Security describe a campaign (the yearly drive to
+//! get every pupil and student covered by health insurance) in a YAML file; loa checks it,
+//! plans every occurrence with real recipient counts, and renders each message exactly as it
+//! will be sent. The user-facing contract is `SPEC.md`.
+//!
+//! # Layout
+//!
+//! - [`cli`]: one file per command; parses arguments once, returns an exit code.
+//! - [`campaign`]: YAML spec types, loading with `${NAME}` substitution, validation into a
+//!   [`campaign::Campaign`] with located diagnostics, data and template checks, the template
+//!   context, and which recipients a step selects.
+//! - [`audience`]: CSV sources (streamed), cell typing, NFC text, phone numbers
+//!   (`84xxxxxxxxx`), e-mail addresses, joined lookups and recipient streams.
+//! - [`schedule`]: pure time math — occurrences from `at` / `cron`, windows, quiet hours,
+//!   skip dates and `max`; it never reads the clock.
+//! - [`render`]: one Tera instance for the workspace, Vietnamese filters, the sandbox
+//!   (no environment access), per-channel rendering and the variable lint.
+
 #![forbid(unsafe_code)]
 
 pub mod audience;

@@ -80,15 +80,15 @@ fn infer(text: String) -> Value {
     if let Some(b) = bool_word(&text) {
         return Value::Bool(b);
     }
-    if is_plain_integer(&text) {
-        if let Ok(i) = text.parse::<i64>() {
-            return Value::from(i);
-        }
+    if is_plain_integer(&text)
+        && let Ok(i) = text.parse::<i64>()
+    {
+        return Value::from(i);
     }
-    if is_plain_decimal(&text) {
-        if let Some(n) = text.parse::<f64>().ok().and_then(Number::from_f64) {
-            return Value::Number(n);
-        }
+    if is_plain_decimal(&text)
+        && let Some(n) = text.parse::<f64>().ok().and_then(Number::from_f64)
+    {
+        return Value::Number(n);
     }
     match parse_date(&text) {
         Some(iso) => Value::String(iso),

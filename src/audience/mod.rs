@@ -22,6 +22,7 @@ mod email;
 mod encoding;
 mod lookup;
 pub mod phone;
+pub mod recipients;
 mod source;
 
 use std::fmt;

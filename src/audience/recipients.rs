@@ -10,7 +10,7 @@ use std::path::Path;
 
 use indexmap::IndexMap;
 
-use super::{key_string, phone, AudienceError, ColumnType, CsvSource, Lookup, Row, RowError};
+use super::{AudienceError, ColumnType, CsvSource, Lookup, Row, RowError, key_string, phone};
 
 /// One recipient: the row, its key, where it stands in the file, and its joined rows.
 #[derive(Debug, Clone)]
@@ -30,16 +30,26 @@ pub struct Join {
     pub foreign_key: String,
 }
 
-/// Opens the joined audiences. `joins` maps alias -> (file, key column, declared columns).
+/// Where a joined audience comes from: its file, key column and declared column types.
+pub type JoinSource<'a> = (&'a Path, &'a str, &'a HashMap<String, ColumnType>);
+
+/// Row problems of joined files, with the alias they belong to.
+pub type JoinRowErrors = Vec<(String, RowError)>;
+
+/// Opens the joined audiences, keyed by alias.
 pub fn load_joins(
-    joins: &IndexMap<String, (&Path, &str, &HashMap<String, ColumnType>)>,
-) -> Result<(Vec<Join>, Vec<(String, RowError)>), AudienceError> {
+    joins: &IndexMap<String, JoinSource<'_>>,
+) -> Result<(Vec<Join>, JoinRowErrors), AudienceError> {
     let mut out = Vec::new();
     let mut row_errors = Vec::new();
     for (alias, (file, key, columns)) in joins {
         let (lookup, errors) = Lookup::load(file, key, columns)?;
         row_errors.extend(errors.into_iter().map(|e| (alias.clone(), e)));
-        out.push(Join { alias: alias.clone(), lookup, foreign_key: key.to_string() });
+        out.push(Join {
+            alias: alias.clone(),
+            lookup,
+            foreign_key: key.to_string(),
+        });
     }
     Ok((out, row_errors))
 }
@@ -63,7 +73,12 @@ impl<'a> Recipients<'a> {
         phone_fields: Vec<String>,
     ) -> Result<Self, AudienceError> {
         let source = CsvSource::open(file, columns)?;
-        Ok(Self { source, key: key.to_string(), joins, phone_fields })
+        Ok(Self {
+            source,
+            key: key.to_string(),
+            joins,
+            phone_fields,
+        })
     }
 
     pub fn headers(&self) -> &[String] {
@@ -74,7 +89,11 @@ impl<'a> Recipients<'a> {
         let key = row.get(&self.key).map(key_string).unwrap_or_default();
         let mut problems = Vec::new();
         for field in &self.phone_fields {
-            let Some(raw) = row.get(field).and_then(|v| v.as_str().map(str::to_string).or_else(|| Some(key_string(v)))) else {
+            let Some(raw) = row.get(field).and_then(|v| {
+                v.as_str()
+                    .map(str::to_string)
+                    .or_else(|| Some(key_string(v)))
+            }) else {
                 continue;
             };
             if raw.is_empty() {
@@ -88,7 +107,9 @@ impl<'a> Recipients<'a> {
                     line,
                     column: Some(field.clone()),
                     message: format!("{e}"),
-                    hint: Some("write Vietnamese mobile numbers as 0912 345 678 or +84 912 345 678".into()),
+                    hint: Some(
+                        "write Vietnamese mobile numbers as 0912 345 678 or +84 912 345 678".into(),
+                    ),
                 }),
             }
         }
@@ -100,12 +121,24 @@ impl<'a> Recipients<'a> {
                 None => problems.push(RowError {
                     line,
                     column: Some(j.foreign_key.clone()),
-                    message: format!("{} {fk:?} matches no row of the joined audience `{}`", j.foreign_key, j.alias),
-                    hint: Some(format!("add the row to the `{}` data file or correct the value", j.alias)),
+                    message: format!(
+                        "{} {fk:?} matches no row of the joined audience `{}`",
+                        j.foreign_key, j.alias
+                    ),
+                    hint: Some(format!(
+                        "add the row to the `{}` data file or correct the value",
+                        j.alias
+                    )),
                 }),
             }
         }
-        Recipient { key, line, row, joined, problems }
+        Recipient {
+            key,
+            line,
+            row,
+            joined,
+            problems,
+        }
     }
 }
 

@@ -19,24 +19,42 @@ impl Checker<'_> {
     }
 
     /// An error about the key at `path` (unknown or misplaced field).
-    pub fn key_error(&mut self, path: &FieldPath, message: impl Into<String>, hint: impl Into<String>) {
+    pub fn key_error(
+        &mut self,
+        path: &FieldPath,
+        message: impl Into<String>,
+        hint: impl Into<String>,
+    ) {
         let d = self.located(Diagnostic::error(self.file, message), path, true);
         self.diags.push(d.hint(hint));
     }
 
-    pub fn warning(&mut self, path: &FieldPath, message: impl Into<String>, hint: impl Into<String>) {
+    pub fn warning(
+        &mut self,
+        path: &FieldPath,
+        message: impl Into<String>,
+        hint: impl Into<String>,
+    ) {
         let d = self.located(Diagnostic::warning(self.file, message), path, false);
         self.diags.push(d.hint(hint));
     }
 
     /// A required field is absent: points at its parent.
     pub fn missing(&mut self, path: &FieldPath, hint: impl Into<String>) {
-        let d = self.located(Diagnostic::error(self.file, "missing required field"), path, true);
+        let d = self.located(
+            Diagnostic::error(self.file, "missing required field"),
+            path,
+            true,
+        );
         self.diags.push(d.hint(hint));
     }
 
     fn located(&self, d: Diagnostic, path: &FieldPath, key: bool) -> Diagnostic {
-        let pos = if key { self.loc.key(path) } else { self.loc.value(path) };
+        let pos = if key {
+            self.loc.key(path)
+        } else {
+            self.loc.value(path)
+        };
         let d = d.field(path.to_string());
         match pos {
             Some(p) => d.at(p.line, p.column),
@@ -57,7 +75,9 @@ pub fn edit_distance(a: &str, b: &str) -> usize {
     for (i, ca) in a.chars().enumerate() {
         let mut cur = vec![i + 1; b.len() + 1];
         for (j, cb) in b.iter().enumerate() {
-            cur[j + 1] = (prev[j] + usize::from(ca != *cb)).min(prev[j + 1] + 1).min(cur[j] + 1);
+            cur[j + 1] = (prev[j] + usize::from(ca != *cb))
+                .min(prev[j + 1] + 1)
+                .min(cur[j] + 1);
         }
         prev = cur;
     }
@@ -69,7 +89,9 @@ pub fn suggest<'a>(name: &str, known: impl IntoIterator<Item = &'a str>) -> Stri
     let known: Vec<&str> = known.into_iter().collect();
     let best = known.iter().min_by_key(|k| edit_distance(name, k));
     match best {
-        Some(b) if edit_distance(name, b) <= 2.max(name.len() / 4) => format!("did you mean `{b}`?"),
+        Some(b) if edit_distance(name, b) <= 2.max(name.len() / 4) => {
+            format!("did you mean `{b}`?")
+        }
         _ if known.is_empty() => "none is defined".into(),
         _ => format!("defined here: {}", known.join(", ")),
     }

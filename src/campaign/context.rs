@@ -5,18 +5,27 @@
 
 use chrono::DateTime;
 use chrono_tz::Tz;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value, json};
 
 use super::model::{Campaign, Step};
 use crate::audience::recipients::Recipient;
 
 /// Names every template may use, besides the step audience's joins.
-pub const COMMON_NAMES: [&str; 6] = ["row", "campaign", "step", "occurrence", "slogan", "messages"];
+pub const COMMON_NAMES: [&str; 6] = [
+    "row",
+    "campaign",
+    "step",
+    "occurrence",
+    "slogan",
+    "messages",
+];
 /// Extra names a webhook body template sees.
 pub const BODY_NAMES: [&str; 4] = ["address", "message_id", "subject", "text"];
 /// Fields of `campaign`, `step` and `occurrence`, for the template lint.
 pub const CAMPAIGN_FIELDS: [&str; 5] = ["id", "title", "period", "windows", "status"];
-pub const STEP_FIELDS: [&str; 7] = ["id", "audience", "channel", "channels", "template", "send", "within"];
+pub const STEP_FIELDS: [&str; 7] = [
+    "id", "audience", "channel", "channels", "template", "send", "within",
+];
 pub const OCCURRENCE_FIELDS: [&str; 2] = ["at", "n"];
 
 /// The parts of the context that are the same for every recipient of one occurrence.
@@ -28,11 +37,18 @@ pub struct Shared {
 impl Shared {
     pub fn new(campaign: &Campaign, step: &Step, channel: &str, at: DateTime<Tz>, n: u32) -> Self {
         let slogans = campaign.messages.get("slogans").filter(|s| !s.is_empty());
-        let slogan = slogans.map(|s| s[(n.max(1) as usize - 1) % s.len()].clone()).unwrap_or_default();
+        let slogan = slogans
+            .map(|s| s[(n.max(1) as usize - 1) % s.len()].clone())
+            .unwrap_or_default();
         let windows: Map<String, Value> = campaign
             .windows
             .iter()
-            .map(|(k, w)| (k.clone(), json!({"start": w.start.to_string(), "end": w.end.to_string()})))
+            .map(|(k, w)| {
+                (
+                    k.clone(),
+                    json!({"start": w.start.to_string(), "end": w.end.to_string()}),
+                )
+            })
             .collect();
         let mut base = Map::new();
         base.insert(
@@ -52,7 +68,10 @@ impl Shared {
         );
         base.insert("occurrence".into(), json!({"at": at.to_rfc3339(), "n": n}));
         base.insert("slogan".into(), Value::String(slogan));
-        base.insert("messages".into(), serde_json::to_value(&campaign.messages).unwrap_or(Value::Null));
+        base.insert(
+            "messages".into(),
+            serde_json::to_value(&campaign.messages).unwrap_or(Value::Null),
+        );
         Self { base }
     }
 

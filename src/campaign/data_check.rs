@@ -8,13 +8,13 @@ use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasher, RandomState};
 use std::path::Path;
 
-use super::check::{suggest, Checker};
+use super::check::{Checker, suggest};
 use super::context::{BODY_NAMES, CAMPAIGN_FIELDS, COMMON_NAMES, OCCURRENCE_FIELDS, STEP_FIELDS};
 use super::diagnostic::{Diagnostic, Diagnostics};
 use super::locate::FieldPath;
 use super::model::{Campaign, ChannelKind};
-use crate::audience::recipients::{load_joins, Recipients};
-use crate::audience::{check_email, CsvSource, RowError};
+use crate::audience::recipients::{Recipients, load_joins};
+use crate::audience::{CsvSource, RowError, check_email};
 use crate::render::Renderer;
 
 /// How much of the data `validate` reads.
@@ -39,7 +39,10 @@ pub fn headers(campaign: &Campaign, diags: &mut Diagnostics) -> Headers {
             Ok(src) => {
                 out.insert(name.clone(), src.headers().to_vec());
             }
-            Err(e) => diags.push(Diagnostic::error(&a.source, e.to_string()).hint("save the file as CSV in UTF-8 with a header row")),
+            Err(e) => diags.push(
+                Diagnostic::error(&a.source, e.to_string())
+                    .hint("save the file as CSV in UTF-8 with a header row"),
+            ),
         }
     }
     out
@@ -51,26 +54,55 @@ pub fn columns(campaign: &Campaign, headers: &Headers, renderer: &Renderer, c: &
         let Some(h) = headers.get(name) else { continue };
         let path = FieldPath::root().key("audiences").key(name.as_str());
         if !h.contains(&a.key) {
-            c.error(&path.key("key"), format!("column {:?} is not in {}", a.key, a.source.display()), suggest(&a.key, h.iter().map(String::as_str)));
+            c.error(
+                &path.key("key"),
+                format!("column {:?} is not in {}", a.key, a.source.display()),
+                suggest(&a.key, h.iter().map(String::as_str)),
+            );
         }
         for (alias, target) in &a.joins {
-            let Some(fk) = campaign.audiences.get(target).map(|t| &t.key) else { continue };
+            let Some(fk) = campaign.audiences.get(target).map(|t| &t.key) else {
+                continue;
+            };
             if !h.contains(fk) {
-                let msg = format!("join `{alias}` needs column {fk:?} (the key of `{target}`) in {}", a.source.display());
-                c.error(&path.key("join").key(alias.as_str()), msg, "add the column to the data file");
+                let msg = format!(
+                    "join `{alias}` needs column {fk:?} (the key of `{target}`) in {}",
+                    a.source.display()
+                );
+                c.error(
+                    &path.key("join").key(alias.as_str()),
+                    msg,
+                    "add the column to the data file",
+                );
             }
         }
     }
     for (i, step) in campaign.steps.iter().enumerate() {
         let path = FieldPath::root().key("steps").index(i);
-        let Some(h) = headers.get(&step.audience) else { continue };
+        let Some(h) = headers.get(&step.audience) else {
+            continue;
+        };
         for ch in step.channels.iter().chain(&step.fallback) {
-            let Some(channel) = campaign.channels.get(ch) else { continue };
+            let Some(channel) = campaign.channels.get(ch) else {
+                continue;
+            };
             let field = step.recipient_field(channel);
             if !h.iter().any(|x| x == field) {
-                let at = if step.to.is_some() { path.key("to") } else { path.key("channel") };
-                let msg = format!("the {} channel `{ch}` reads addresses from column {field:?}, which {} does not have", channel.kind.as_str(), step.audience);
-                c.error(&at, msg, format!("add the column, or set `to:` to one of: {}", h.join(", ")));
+                let at = if step.to.is_some() {
+                    path.key("to")
+                } else {
+                    path.key("channel")
+                };
+                let msg = format!(
+                    "the {} channel `{ch}` reads addresses from column {field:?}, which {} does not have",
+                    channel.kind.as_str(),
+                    step.audience
+                );
+                c.error(
+                    &at,
+                    msg,
+                    format!("add the column, or set `to:` to one of: {}", h.join(", ")),
+                );
             }
         }
         super::lint::step_variables(campaign, step, &path, headers, renderer, c);
@@ -83,7 +115,14 @@ pub fn rows(campaign: &Campaign, diags: &mut Diagnostics) {
         let join_specs = a
             .joins
             .iter()
-            .filter_map(|(alias, t)| campaign.audiences.get(t).map(|t| (alias.clone(), (t.source.as_path(), t.key.as_str(), &t.columns))))
+            .filter_map(|(alias, t)| {
+                campaign.audiences.get(t).map(|t| {
+                    (
+                        alias.clone(),
+                        (t.source.as_path(), t.key.as_str(), &t.columns),
+                    )
+                })
+            })
             .collect();
         let (joins, join_errors) = match load_joins(&join_specs) {
             Ok(j) => j,
@@ -98,7 +137,9 @@ pub fn rows(campaign: &Campaign, diags: &mut Diagnostics) {
             }
         }
         let (phones, emails) = address_fields(campaign, name);
-        let Ok(recipients) = Recipients::open(&a.source, &a.key, &a.columns, &joins, phones) else { continue };
+        let Ok(recipients) = Recipients::open(&a.source, &a.key, &a.columns, &joins, phones) else {
+            continue;
+        };
         scan(&a.source, recipients, &emails, diags);
     }
 }
@@ -107,9 +148,18 @@ pub fn rows(campaign: &Campaign, diags: &mut Diagnostics) {
 fn address_fields(campaign: &Campaign, audience: &str) -> (Vec<String>, Vec<String>) {
     let (mut phones, mut emails) = (HashSet::new(), HashSet::new());
     for step in campaign.steps.iter().filter(|s| s.audience == audience) {
-        for ch in step.channels.iter().chain(&step.fallback).filter_map(|c| campaign.channels.get(c)) {
+        for ch in step
+            .channels
+            .iter()
+            .chain(&step.fallback)
+            .filter_map(|c| campaign.channels.get(c))
+        {
             let field = step.recipient_field(ch).to_string();
-            if ch.kind == ChannelKind::Smtp { emails.insert(field) } else { phones.insert(field) };
+            if ch.kind == ChannelKind::Smtp {
+                emails.insert(field)
+            } else {
+                phones.insert(field)
+            };
         }
     }
     (phones.into_iter().collect(), emails.into_iter().collect())
@@ -137,7 +187,12 @@ fn scan(file: &Path, recipients: Recipients<'_>, emails: &[String], diags: &mut 
             }
         };
         if let Some(first) = keys.insert(hasher.hash_one(&r.key), r.line) {
-            let e = RowError { line: r.line, column: None, message: format!("key {:?} is used again (first on line {first})", r.key), hint: Some("every row needs its own key".into()) };
+            let e = RowError {
+                line: r.line,
+                column: None,
+                message: format!("key {:?} is used again (first on line {first})", r.key),
+                hint: Some("every row needs its own key".into()),
+            };
             report(row_diag(file, &e, true), diags);
         }
         for p in &r.problems {
@@ -145,21 +200,37 @@ fn scan(file: &Path, recipients: Recipients<'_>, emails: &[String], diags: &mut 
             report(row_diag(file, p, is_join), diags);
         }
         for field in emails {
-            if let Some(v) = r.row.get(field).and_then(|v| v.as_str()).filter(|v| !v.is_empty())
+            if let Some(v) = r
+                .row
+                .get(field)
+                .and_then(|v| v.as_str())
+                .filter(|v| !v.is_empty())
                 && let Err(e) = check_email(v)
             {
-                let e = RowError { line: r.line, column: Some(field.clone()), message: e, hint: Some("the row will be skipped on e-mail".into()) };
+                let e = RowError {
+                    line: r.line,
+                    column: Some(field.clone()),
+                    message: e,
+                    hint: Some("the row will be skipped on e-mail".into()),
+                };
                 report(row_diag(file, &e, false), diags);
             }
         }
     }
     if more > 0 {
-        diags.push(Diagnostic::warning(file, format!("… and {more} more row problems not listed")));
+        diags.push(Diagnostic::warning(
+            file,
+            format!("… and {more} more row problems not listed"),
+        ));
     }
 }
 
 fn row_diag(file: &Path, e: &RowError, error: bool) -> Diagnostic {
-    let d = if error { Diagnostic::error(file, e.message.clone()) } else { Diagnostic::warning(file, e.message.clone()) };
+    let d = if error {
+        Diagnostic::error(file, e.message.clone())
+    } else {
+        Diagnostic::warning(file, e.message.clone())
+    };
     let mut d = d.at_line(e.line as usize);
     if let Some(c) = &e.column {
         d = d.field(c.clone());

@@ -145,10 +145,13 @@ mod tests {
 
     #[test]
     fn a_diagnostic_prints_file_line_column_field_and_hint() {
-        let d = Diagnostic::error(Path::new("campaigns/x.yaml"), "unknown time zone \"Asia/Saigon_X\"")
-            .at(5, 11)
-            .field("timezone")
-            .hint("use an IANA name such as Asia/Ho_Chi_Minh");
+        let d = Diagnostic::error(
+            Path::new("campaigns/x.yaml"),
+            "unknown time zone \"Asia/Saigon_X\"",
+        )
+        .at(5, 11)
+        .field("timezone")
+        .hint("use an IANA name such as Asia/Ho_Chi_Minh");
         assert_eq!(
             d.to_string(),
             "campaigns/x.yaml:5:11: error: timezone: unknown time zone \"Asia/Saigon_X\"\n    hint: use an IANA name such as Asia/Ho_Chi_Minh"

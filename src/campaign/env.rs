@@ -1,7 +1,8 @@
 //! `${NAME}` and `${NAME:-default}` in campaign files (SPEC §3).
 //!
-//! The substitution itself is serde-saphyr's property interpolation, applied to scalars after
-//! parsing, so a value with quotes or newlines cannot break the YAML. This module finds the
+//! The substitution itself is serde-saphyr's property interpolation (Docker Compose rules:
+//! `${NAME}`, `${NAME:-default}`, bare `$NAME`, `$$` for a literal `$`), applied to scalars
+//! after parsing, so a value with quotes or newlines cannot break the YAML. This module finds the
 //! references first, so that *every* missing variable is reported with its line, rather than
 //! the parser stopping at the first one, and builds the property map from the environment.
 
@@ -16,19 +17,22 @@ pub struct EnvRef {
     pub column: usize,
 }
 
-/// Finds `${NAME}` references outside comments. `$${` is the escape for a literal `${`.
+/// Finds `${NAME}` and `$NAME` references outside comments; `$$` is a literal `$`.
 pub fn references(text: &str) -> Vec<EnvRef> {
     let mut refs = Vec::new();
     for (n, line) in text.lines().enumerate() {
         let line = strip_comment(line);
         let mut from = 0;
-        while let Some(off) = line[from..].find("${") {
+        while let Some(off) = line[from..].find('$') {
             let at = from + off;
-            from = at + 2;
-            if at > 0 && line.as_bytes()[at - 1] == b'$' {
+            let rest = &line[at + 1..];
+            if rest.starts_with('$') {
+                from = at + 2;
                 continue;
             }
-            if let Some(r) = parse_ref(&line[at + 2..]) {
+            from = at + 1;
+            let rest = rest.strip_prefix('{').unwrap_or(rest);
+            if let Some(r) = parse_ref(rest) {
                 refs.push(EnvRef {
                     name: r.0,
                     has_default: r.1,
@@ -50,7 +54,10 @@ fn parse_ref(rest: &str) -> Option<(String, bool)> {
         return None;
     }
     let after = &rest[end..];
-    Some((name.to_string(), after.starts_with(":-") || after.starts_with('-')))
+    Some((
+        name.to_string(),
+        after.starts_with(":-") || after.starts_with('-'),
+    ))
 }
 
 /// Drops a YAML comment: a `#` at the start or after white space, outside quotes.
@@ -71,7 +78,10 @@ fn strip_comment(line: &str) -> &str {
 
 /// The values to substitute: every referenced variable that is set. A missing one is bound
 /// to the empty string so parsing can go on; the caller reports it from [`references`].
-pub fn properties(refs: &[EnvRef], lookup: impl Fn(&str) -> Option<String>) -> HashMap<String, String> {
+pub fn properties(
+    refs: &[EnvRef],
+    lookup: impl Fn(&str) -> Option<String>,
+) -> HashMap<String, String> {
     refs.iter()
         .filter_map(|r| lookup(&r.name).map(|v| (r.name.clone(), v)))
         .chain(
@@ -88,14 +98,32 @@ mod tests {
 
     #[test]
     fn references_are_found_with_their_column_and_default_flag() {
-        let refs = references("a: \"${LOA_SMTP_URL}\"\nb: ${X:-1} # ${IN_COMMENT}\nc: $${LITERAL}\n");
+        let refs =
+            references("a: \"${LOA_SMTP_URL}\"\nb: ${X:-1} # ${IN_COMMENT}\nc: $${LITERAL} $$5\n");
         assert_eq!(
             refs,
             vec![
-                EnvRef { name: "LOA_SMTP_URL".into(), has_default: false, line: 1, column: 5 },
-                EnvRef { name: "X".into(), has_default: true, line: 2, column: 4 },
+                EnvRef {
+                    name: "LOA_SMTP_URL".into(),
+                    has_default: false,
+                    line: 1,
+                    column: 5
+                },
+                EnvRef {
+                    name: "X".into(),
+                    has_default: true,
+                    line: 2,
+                    column: 4
+                },
             ]
         );
+    }
+
+    #[test]
+    fn a_bare_dollar_name_is_a_reference_too() {
+        let refs = references("url: \"smtp://$SMTP_HOST:25\"\nprice: \"5 $ \"\n");
+        assert_eq!(refs.len(), 1);
+        assert_eq!((refs[0].name.as_str(), refs[0].column), ("SMTP_HOST", 14));
     }
 
     #[test]

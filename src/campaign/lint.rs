@@ -5,10 +5,8 @@
 //! template and expression uses and checks them against the CSV headers and the fixed
 //! context (R17: "a misspelled name inside `{% if %}` is reported by the template lint").
 
-use std::path::PathBuf;
-
-use super::check::{suggest, Checker};
-use super::data_check::{allowed_names, fixed_fields, Headers};
+use super::check::{Checker, suggest};
+use super::data_check::{Headers, allowed_names, fixed_fields};
 use super::diagnostic::Diagnostic;
 use super::locate::FieldPath;
 use super::model::{Campaign, ChannelKind, Step};
@@ -17,7 +15,11 @@ use crate::render::{Renderer, VarRef};
 /// The Tera names of the parts a channel kind needs, and whether each is required.
 pub fn parts_for(kind: ChannelKind) -> &'static [(&'static str, bool)] {
     match kind {
-        ChannelKind::Smtp => &[("subject.tera", true), ("text.tera", true), ("html.tera", false)],
+        ChannelKind::Smtp => &[
+            ("subject.tera", true),
+            ("text.tera", true),
+            ("html.tera", false),
+        ],
         ChannelKind::ZaloZns => &[("zns.yaml", true)],
         ChannelKind::Webhook => &[("text.tera", true)],
     }
@@ -33,7 +35,11 @@ pub fn step_variables(
     renderer: &Renderer,
     c: &mut Checker<'_>,
 ) {
-    let aliases: Vec<String> = campaign.audiences.get(&step.audience).map(|a| a.joins.keys().cloned().collect()).unwrap_or_default();
+    let aliases: Vec<String> = campaign
+        .audiences
+        .get(&step.audience)
+        .map(|a| a.joins.keys().cloned().collect())
+        .unwrap_or_default();
     if step.condition.is_some() {
         let names = allowed_names(aliases.iter().cloned(), false);
         for v in renderer.variables(&step.condition_id(&campaign.id)) {
@@ -42,12 +48,32 @@ pub fn step_variables(
             }
         }
     }
-    for ch in step.channels.iter().chain(&step.fallback).filter_map(|n| campaign.channels.get(n)) {
+    for ch in step
+        .channels
+        .iter()
+        .chain(&step.fallback)
+        .filter_map(|n| campaign.channels.get(n))
+    {
         for (part, _) in parts_for(ch.kind) {
-            template_part(campaign, step, &format!("{}/{part}", step.template), &aliases, false, headers, renderer, c);
+            let names = match *part {
+                "zns.yaml" => renderer.zns_param_names(&step.template),
+                _ => vec![format!("{}/{part}", step.template)],
+            };
+            for name in names {
+                template_part(campaign, step, &name, &aliases, false, headers, renderer, c);
+            }
         }
         if let Some(body) = &ch.body {
-            template_part(campaign, step, &format!("{body}/body.tera"), &aliases, true, headers, renderer, c);
+            template_part(
+                campaign,
+                step,
+                &format!("{body}/body.tera"),
+                &aliases,
+                true,
+                headers,
+                renderer,
+                c,
+            );
         }
     }
 }
@@ -66,15 +92,23 @@ fn template_part(
     let names = allowed_names(aliases.iter().cloned(), body);
     for v in renderer.variables(name) {
         if let Some((msg, hint)) = problem(&v, &names, campaign, step, headers) {
-            let file = PathBuf::from(renderer.file_of(name).unwrap_or_else(|| name.into()));
-            let d = Diagnostic::error(&file, format!("{msg} (used by step `{}`)", step.id)).field(v.path.join(".")).hint(hint);
+            let file = renderer.file_of(name);
+            let d = Diagnostic::error(&file, format!("{msg} (used by step `{}`)", step.id))
+                .field(v.path.join("."))
+                .hint(hint);
             c.diags.push(d);
         }
     }
 }
 
 /// What is wrong with one variable reference, if anything.
-fn problem(v: &VarRef, names: &[String], campaign: &Campaign, step: &Step, headers: &Headers) -> Option<(String, String)> {
+fn problem(
+    v: &VarRef,
+    names: &[String],
+    campaign: &Campaign,
+    step: &Step,
+    headers: &Headers,
+) -> Option<(String, String)> {
     let first = v.path.first()?;
     let second = v.path.get(1);
     if !names.contains(first) {
@@ -84,21 +118,44 @@ fn problem(v: &VarRef, names: &[String], campaign: &Campaign, step: &Step, heade
     let audience = if first == "row" {
         Some(step.audience.as_str())
     } else {
-        campaign.audiences.get(&step.audience).and_then(|a| a.joins.get(first)).map(String::as_str)
+        campaign
+            .audiences
+            .get(&step.audience)
+            .and_then(|a| a.joins.get(first))
+            .map(String::as_str)
     };
     let second = second?;
     if let Some(aud) = audience {
         let cols = headers.get(aud)?;
         if !cols.contains(second) {
-            let file = campaign.audiences.get(aud).map(|a| a.source.display().to_string()).unwrap_or_default();
-            let quiet = if v.in_condition { " (in a condition it would silently count as false)" } else { "" };
-            return Some((format!("`{first}.{second}`: column {second:?} is not in {file}{quiet}"), suggest(second, cols.iter().map(String::as_str))));
+            let file = campaign
+                .audiences
+                .get(aud)
+                .map(|a| a.source.display().to_string())
+                .unwrap_or_default();
+            let quiet = if v.in_condition {
+                " (in a condition it would silently count as false)"
+            } else {
+                ""
+            };
+            return Some((
+                format!("`{first}.{second}`: column {second:?} is not in {file}{quiet}"),
+                suggest(second, cols.iter().map(String::as_str)),
+            ));
         }
         return None;
     }
     if first == "messages" && !campaign.messages.contains_key(second) {
-        return Some((format!("`messages.{second}` is not defined"), suggest(second, campaign.messages.keys().map(String::as_str))));
+        return Some((
+            format!("`messages.{second}` is not defined"),
+            suggest(second, campaign.messages.keys().map(String::as_str)),
+        ));
     }
     let fields = fixed_fields(first)?;
-    (!fields.contains(&second.as_str())).then(|| (format!("`{first}` has no field `{second}`"), suggest(second, fields.iter().copied())))
+    (!fields.contains(&second.as_str())).then(|| {
+        (
+            format!("`{first}` has no field `{second}`"),
+            suggest(second, fields.iter().copied()),
+        )
+    })
 }

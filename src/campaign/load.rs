@@ -39,12 +39,20 @@ pub fn parse_file(
 ) -> Option<Parsed> {
     let text = read_text(file, diags)?;
     let refs = env::references(&text);
-    for r in refs.iter().filter(|r| !r.has_default && lookup(&r.name).is_none()) {
+    for r in refs
+        .iter()
+        .filter(|r| !r.has_default && lookup(&r.name).is_none())
+    {
         let d = match policy {
-            EnvPolicy::Required => Diagnostic::error(file, format!("environment variable {} is not set", r.name)),
+            EnvPolicy::Required => {
+                Diagnostic::error(file, format!("environment variable {} is not set", r.name))
+            }
             EnvPolicy::Optional => Diagnostic::warning(
                 file,
-                format!("environment variable {} is not set (ignored: --outbox sends nothing over the network)", r.name),
+                format!(
+                    "environment variable {} is not set (ignored: --outbox sends nothing over the network)",
+                    r.name
+                ),
             ),
         };
         diags.push(d.at(r.line, r.column).hint(format!(
@@ -52,7 +60,10 @@ pub fn parse_file(
             r.name
         )));
     }
-    let mut options = serde_saphyr::Options::default().with_properties(env::properties(&refs, lookup));
+    let mut options =
+        serde_saphyr::Options::default().with_properties(env::properties(&refs, lookup));
+    // Compose rules interpolate quoted scalars too, as SPEC §3 writes `url: "${LOA_SMTP_URL}"`.
+    options.property_syntax = serde_saphyr::PropertySyntax::DockerCompose;
     options.with_snippet = false;
     let mut unknown: Vec<FieldPath> = Vec::new();
     let result = serde_saphyr::with_deserializer_from_str_with_options(&text, options, |de| {
@@ -73,28 +84,44 @@ pub fn parse_file(
         }
         diags.push(d.hint(unknown_field_hint(&path)));
     }
-    Some(Parsed { spec, locations, text })
+    Some(Parsed {
+        spec,
+        locations,
+        text,
+    })
 }
 
 fn read_text(file: &Path, diags: &mut Diagnostics) -> Option<String> {
     let meta = match std::fs::metadata(file) {
         Ok(m) => m,
         Err(e) => {
-            diags.push(Diagnostic::error(file, format!("cannot read the file: {e}")));
+            diags.push(Diagnostic::error(
+                file,
+                format!("cannot read the file: {e}"),
+            ));
             return None;
         }
     };
     if meta.len() > MAX_FILE_BYTES {
         diags.push(
-            Diagnostic::error(file, format!("the file is {} bytes; campaign files are limited to 1 MiB", meta.len()))
-                .hint("move audience data to CSV files under campaigns/data/"),
+            Diagnostic::error(
+                file,
+                format!(
+                    "the file is {} bytes; campaign files are limited to 1 MiB",
+                    meta.len()
+                ),
+            )
+            .hint("move audience data to CSV files under campaigns/data/"),
         );
         return None;
     }
     let bytes = match std::fs::read(file) {
         Ok(b) => b,
         Err(e) => {
-            diags.push(Diagnostic::error(file, format!("cannot read the file: {e}")));
+            diags.push(Diagnostic::error(
+                file,
+                format!("cannot read the file: {e}"),
+            ));
             return None;
         }
     };
@@ -131,7 +158,9 @@ fn convert_path(path: &serde_ignored::Path<'_>) -> FieldPath {
         P::Root => FieldPath::root(),
         P::Seq { parent, index } => convert_path(parent).index(*index),
         P::Map { parent, key } => convert_path(parent).key(key.clone()),
-        P::Some { parent } | P::NewtypeStruct { parent } | P::NewtypeVariant { parent } => convert_path(parent),
+        P::Some { parent } | P::NewtypeStruct { parent } | P::NewtypeVariant { parent } => {
+            convert_path(parent)
+        }
     }
 }
 
@@ -142,17 +171,61 @@ fn unknown_field_hint(path: &FieldPath) -> String {
     };
     let known: &[&str] = match path.0.iter().filter(|s| matches!(s, Seg::Key(_))).count() {
         1 => &[
-            "campaign", "title", "status", "timezone", "period", "quiet_hours", "skip_dates", "windows", "audiences",
-            "channels", "messages", "steps",
+            "campaign",
+            "title",
+            "status",
+            "timezone",
+            "period",
+            "quiet_hours",
+            "skip_dates",
+            "windows",
+            "audiences",
+            "channels",
+            "messages",
+            "steps",
         ],
         _ => &[
-            "id", "audience", "where", "channel", "fallback", "template", "to", "send", "at", "cron", "within", "max",
-            "source", "key", "join", "columns", "type", "url", "from", "access_token", "refresh_token", "app_id",
-            "app_secret", "endpoint", "method", "body", "headers", "secret", "rate", "timeout", "start", "end",
+            "id",
+            "audience",
+            "where",
+            "channel",
+            "fallback",
+            "template",
+            "to",
+            "send",
+            "at",
+            "cron",
+            "within",
+            "max",
+            "source",
+            "key",
+            "join",
+            "columns",
+            "type",
+            "url",
+            "from",
+            "access_token",
+            "refresh_token",
+            "app_id",
+            "app_secret",
+            "endpoint",
+            "method",
+            "body",
+            "headers",
+            "secret",
+            "rate",
+            "timeout",
+            "start",
+            "end",
         ],
     };
-    match known.iter().min_by_key(|k| super::check::edit_distance(name, k)) {
-        Some(best) if super::check::edit_distance(name, best) <= 2 => format!("did you mean `{best}`?"),
+    match known
+        .iter()
+        .min_by_key(|k| super::check::edit_distance(name, k))
+    {
+        Some(best) if super::check::edit_distance(name, best) <= 2 => {
+            format!("did you mean `{best}`?")
+        }
         _ => format!("remove `{name}`; allowed here: see the YAML reference in README.md"),
     }
 }
@@ -165,7 +238,10 @@ mod tests {
     fn parse(text: &str, env: &[(&str, &str)], policy: EnvPolicy) -> (Option<Parsed>, Diagnostics) {
         let mut f = tempfile::NamedTempFile::new().unwrap();
         f.write_all(text.as_bytes()).unwrap();
-        let env: Vec<(String, String)> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         let lookup = move |n: &str| env.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone());
         let mut diags = Diagnostics::default();
         let parsed = parse_file(f.path(), policy, &lookup, &mut diags);
@@ -200,11 +276,30 @@ mod tests {
 
     #[test]
     fn unknown_fields_are_all_reported_with_a_suggestion() {
-        let text = "campaign: x\ntitel: y\nsteps:\n  - id: a\n    sned: { at: \"2026-09-01 08:00\" }\n";
+        let text =
+            "campaign: x\ntitel: y\nsteps:\n  - id: a\n    sned: { at: \"2026-09-01 08:00\" }\n";
         let (_, diags) = parse(text, &[], EnvPolicy::Required);
-        let got: Vec<_> = diags.0.iter().map(|d| (d.line, d.field.clone(), d.hint.clone())).collect();
-        assert_eq!(got[0], (Some(2), Some("titel".into()), Some("did you mean `title`?".into())));
-        assert_eq!(got[1], (Some(5), Some("steps[0].sned".into()), Some("did you mean `send`?".into())));
+        let got: Vec<_> = diags
+            .0
+            .iter()
+            .map(|d| (d.line, d.field.clone(), d.hint.clone()))
+            .collect();
+        assert_eq!(
+            got[0],
+            (
+                Some(2),
+                Some("titel".into()),
+                Some("did you mean `title`?".into())
+            )
+        );
+        assert_eq!(
+            got[1],
+            (
+                Some(5),
+                Some("steps[0].sned".into()),
+                Some("did you mean `send`?".into())
+            )
+        );
     }
 
     #[test]

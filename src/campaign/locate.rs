@@ -81,8 +81,14 @@ pub struct Locations {
 }
 
 enum Frame {
-    Map { path: FieldPath, pending_key: Option<(String, Pos)> },
-    Seq { path: FieldPath, next: usize },
+    Map {
+        path: FieldPath,
+        pending_key: Option<(String, Pos)>,
+    },
+    Seq {
+        path: FieldPath,
+        next: usize,
+    },
 }
 
 impl Locations {
@@ -103,7 +109,10 @@ impl Locations {
                 }
                 Event::MappingStart(..) => {
                     let path = index.open_node(&mut stack, pos, None);
-                    stack.push(Frame::Map { path, pending_key: None });
+                    stack.push(Frame::Map {
+                        path,
+                        pending_key: None,
+                    });
                 }
                 Event::SequenceStart(..) => {
                     let path = index.open_node(&mut stack, pos, None);
@@ -132,7 +141,11 @@ impl Locations {
                 None => (path.key(""), None),
             },
         };
-        self.map.entry(path.clone()).or_insert(Entry { key, value: pos, raw });
+        self.map.entry(path.clone()).or_insert(Entry {
+            key,
+            value: pos,
+            raw,
+        });
         path
     }
 
@@ -184,8 +197,18 @@ mod tests {
     #[test]
     fn a_nested_value_is_found_by_its_path() {
         let loc = Locations::index(DOC);
-        let p = FieldPath::root().key("steps").index(1).key("send").key("at");
-        assert_eq!(loc.value(&p), Some(Pos { line: 7, column: 11 }));
+        let p = FieldPath::root()
+            .key("steps")
+            .index(1)
+            .key("send")
+            .key("at");
+        assert_eq!(
+            loc.value(&p),
+            Some(Pos {
+                line: 7,
+                column: 11
+            })
+        );
         assert_eq!(loc.key(&p), Some(Pos { line: 7, column: 7 }));
         assert_eq!(p.to_string(), "steps[1].send.at");
     }
@@ -193,14 +216,24 @@ mod tests {
     #[test]
     fn flow_mappings_are_indexed_too() {
         let loc = Locations::index(DOC);
-        let p = FieldPath::root().key("steps").index(0).key("send").key("cron");
-        assert_eq!(loc.key(&p), Some(Pos { line: 4, column: 13 }));
+        let p = FieldPath::root()
+            .key("steps")
+            .index(0)
+            .key("send")
+            .key("cron");
+        assert_eq!(
+            loc.key(&p),
+            Some(Pos {
+                line: 4,
+                column: 13
+            })
+        );
     }
 
     #[test]
     fn a_missing_field_falls_back_to_its_parent() {
         let loc = Locations::index(DOC);
         let p = FieldPath::root().key("steps").index(0).key("template");
-        assert_eq!(loc.value(&p), Some(Pos { line: 3, column: 7 }));
+        assert_eq!(loc.value(&p), Some(Pos { line: 3, column: 5 }));
     }
 }

@@ -12,10 +12,10 @@ pub mod data_check;
 pub mod diagnostic;
 pub mod env;
 mod lint;
-pub mod select;
 pub mod load;
 pub mod locate;
 pub mod model;
+pub mod select;
 pub mod spec;
 mod validate;
 mod validate_channels;
@@ -31,9 +31,9 @@ pub use model::{Audience, Campaign, Channel, ChannelKind, Rate, Secret, Status, 
 pub use validate::DEFAULT_TZ;
 pub use validate_channels::{parse_duration, parse_rate};
 
+use crate::render::Renderer;
 use check::Checker;
 use locate::{FieldPath, Locations};
-use crate::render::Renderer;
 
 /// How to load a workspace.
 #[derive(Debug, Clone, Copy)]
@@ -52,7 +52,11 @@ pub struct Workspace {
 impl Workspace {
     /// Loads the campaign files named by `paths` (files, or directories of `*.yaml`) and the
     /// templates under `templates`. Returns the workspace only when there is no error.
-    pub fn load(paths: &[PathBuf], templates: &Path, opts: LoadOptions) -> (Option<Workspace>, Diagnostics) {
+    pub fn load(
+        paths: &[PathBuf],
+        templates: &Path,
+        opts: LoadOptions,
+    ) -> (Option<Workspace>, Diagnostics) {
         let lookup = |name: &str| std::env::var(name).ok();
         Self::load_with_env(paths, templates, opts, &lookup)
     }
@@ -73,7 +77,10 @@ impl Workspace {
                     if let Some(l) = e.line {
                         d = d.at(l, e.column.unwrap_or(1));
                     }
-                    diags.push(match e.hint { Some(h) => d.hint(h), None => d });
+                    diags.push(match e.hint {
+                        Some(h) => d.hint(h),
+                        None => d,
+                    });
                 }
                 Renderer::empty()
             }
@@ -81,13 +88,29 @@ impl Workspace {
         let mut campaigns = Vec::new();
         let mut seen: HashMap<String, PathBuf> = HashMap::new();
         for file in files {
-            let Some(parsed) = load::parse_file(&file, opts.env, lookup, &mut diags) else { continue };
-            let mut c = Checker { file: &file, loc: &parsed.locations, diags: &mut diags };
+            let Some(parsed) = load::parse_file(&file, opts.env, lookup, &mut diags) else {
+                continue;
+            };
+            let mut c = Checker {
+                file: &file,
+                loc: &parsed.locations,
+                diags: &mut diags,
+            };
             let names = renderer.template_names();
-            let Some(campaign) = validate::campaign(parsed.spec, &file, &names, &mut c) else { continue };
+            let Some(campaign) = validate::campaign(parsed.spec, &file, &names, &mut c) else {
+                continue;
+            };
             if let Some(first) = seen.insert(campaign.id.clone(), file.clone()) {
-                let msg = format!("campaign id {:?} is also used by {}", campaign.id, first.display());
-                c.error(&FieldPath::root().key("campaign"), msg, "campaign ids must be unique across files");
+                let msg = format!(
+                    "campaign id {:?} is also used by {}",
+                    campaign.id,
+                    first.display()
+                );
+                c.error(
+                    &FieldPath::root().key("campaign"),
+                    msg,
+                    "campaign ids must be unique across files",
+                );
                 continue;
             }
             if check_templates(&campaign, &mut renderer, &mut c) {
@@ -100,12 +123,18 @@ impl Workspace {
             campaigns.push(campaign);
         }
         let diags = diags.sorted();
-        let ws = (!diags.has_errors()).then(|| Workspace { campaigns, renderer, templates: templates.to_path_buf() });
+        let ws = (!diags.has_errors()).then(|| Workspace {
+            campaigns,
+            renderer,
+            templates: templates.to_path_buf(),
+        });
         (ws, diags)
     }
 
     pub fn campaign(&self, id_or_file: &str) -> Option<&Campaign> {
-        self.campaigns.iter().find(|c| c.id == id_or_file || c.file == Path::new(id_or_file))
+        self.campaigns
+            .iter()
+            .find(|c| c.id == id_or_file || c.file == Path::new(id_or_file))
     }
 }
 
@@ -116,7 +145,13 @@ fn campaign_files(paths: &[PathBuf], diags: &mut Diagnostics) -> Vec<PathBuf> {
         if p.is_dir() {
             let found = std::fs::read_dir(p).map(|rd| {
                 rd.filter_map(|e| e.ok().map(|e| e.path()))
-                    .filter(|f| f.is_file() && matches!(f.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")))
+                    .filter(|f| {
+                        f.is_file()
+                            && matches!(
+                                f.extension().and_then(|e| e.to_str()),
+                                Some("yaml" | "yml")
+                            )
+                    })
                     .collect::<Vec<_>>()
             });
             match found {
@@ -124,13 +159,22 @@ fn campaign_files(paths: &[PathBuf], diags: &mut Diagnostics) -> Vec<PathBuf> {
                     v.sort();
                     files.extend(v);
                 }
-                Ok(_) => diags.push(Diagnostic::error(p, "no campaign files (*.yaml) in this directory")),
-                Err(e) => diags.push(Diagnostic::error(p, format!("cannot read the directory: {e}"))),
+                Ok(_) => diags.push(Diagnostic::error(
+                    p,
+                    "no campaign files (*.yaml) in this directory",
+                )),
+                Err(e) => diags.push(Diagnostic::error(
+                    p,
+                    format!("cannot read the directory: {e}"),
+                )),
             }
         } else if p.is_file() {
             files.push(p.clone());
         } else {
-            diags.push(Diagnostic::error(p, "no such file or directory").hint("run loa from the workspace folder, or give the path"));
+            diags.push(
+                Diagnostic::error(p, "no such file or directory")
+                    .hint("run loa from the workspace folder, or give the path"),
+            );
         }
     }
     files
@@ -145,14 +189,32 @@ fn check_templates(campaign: &Campaign, renderer: &mut Renderer, c: &mut Checker
         if let Some(expr) = &step.condition
             && let Err(e) = renderer.add_expression(&step.condition_id(&campaign.id), expr)
         {
-            c.error(&path.key("where"), format!("bad condition: {}", e.message), "write a Tera condition such as \"row.students_insured < row.students_total\"");
+            c.error(
+                &path.key("where"),
+                format!("bad condition: {}", e.message),
+                "write a Tera condition such as \"row.students_insured < row.students_total\"",
+            );
             ok = false;
         }
-        for ch in step.channels.iter().chain(&step.fallback).filter_map(|n| campaign.channels.get(n)) {
+        for ch in step
+            .channels
+            .iter()
+            .chain(&step.fallback)
+            .filter_map(|n| campaign.channels.get(n))
+        {
             for (part, required) in parts_for(ch.kind) {
                 if *required && !renderer.has(&format!("{}/{part}", step.template)) {
-                    let msg = format!("template {:?} has no {part}, which the {} channel `{}` needs", step.template, ch.kind.as_str(), ch.name);
-                    c.error(&path.key("template"), msg, format!("add templates/{}/{part}", step.template));
+                    let msg = format!(
+                        "template {:?} has no {part}, which the {} channel `{}` needs",
+                        step.template,
+                        ch.kind.as_str(),
+                        ch.name
+                    );
+                    c.error(
+                        &path.key("template"),
+                        msg,
+                        format!("add templates/{}/{part}", step.template),
+                    );
                     ok = false;
                 }
             }
@@ -162,8 +224,15 @@ fn check_templates(campaign: &Campaign, renderer: &mut Renderer, c: &mut Checker
         if let Some(body) = &ch.body
             && !renderer.has(&format!("{body}/body.tera"))
         {
-            let p = FieldPath::root().key("channels").key(name.as_str()).key("body");
-            c.error(&p, format!("no template templates/{body}/body.tera"), "a webhook body names a folder under templates/ holding body.tera");
+            let p = FieldPath::root()
+                .key("channels")
+                .key(name.as_str())
+                .key("body");
+            c.error(
+                &p,
+                format!("no template templates/{body}/body.tera"),
+                "a webhook body names a folder under templates/ holding body.tera",
+            );
             ok = false;
         }
     }

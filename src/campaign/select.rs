@@ -16,13 +16,24 @@ use crate::render::Renderer;
 
 /// The joined audiences of `audience`, loaded once and shared by its recipient streams.
 pub fn joins(campaign: &Campaign, audience: &str) -> Result<Vec<Join>> {
-    let a = campaign.audiences.get(audience).with_context(|| format!("unknown audience {audience}"))?;
+    let a = campaign
+        .audiences
+        .get(audience)
+        .with_context(|| format!("unknown audience {audience}"))?;
     let specs = a
         .joins
         .iter()
-        .filter_map(|(alias, t)| campaign.audiences.get(t).map(|t| (alias.clone(), (t.source.as_path(), t.key.as_str(), &t.columns))))
+        .filter_map(|(alias, t)| {
+            campaign.audiences.get(t).map(|t| {
+                (
+                    alias.clone(),
+                    (t.source.as_path(), t.key.as_str(), &t.columns),
+                )
+            })
+        })
         .collect();
-    let (joins, _row_errors) = load_joins(&specs).with_context(|| format!("loading the audiences joined to {audience}"))?;
+    let (joins, _row_errors) = load_joins(&specs)
+        .with_context(|| format!("loading the audiences joined to {audience}"))?;
     Ok(joins)
 }
 
@@ -30,7 +41,12 @@ pub fn joins(campaign: &Campaign, audience: &str) -> Result<Vec<Join>> {
 pub fn phone_fields(campaign: &Campaign, audience: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for step in campaign.steps.iter().filter(|s| s.audience == audience) {
-        for ch in step.channels.iter().chain(&step.fallback).filter_map(|c| campaign.channels.get(c)) {
+        for ch in step
+            .channels
+            .iter()
+            .chain(&step.fallback)
+            .filter_map(|c| campaign.channels.get(c))
+        {
             let f = step.recipient_field(ch).to_string();
             if ch.kind != ChannelKind::Smtp && !out.contains(&f) {
                 out.push(f);
@@ -41,14 +57,32 @@ pub fn phone_fields(campaign: &Campaign, audience: &str) -> Vec<String> {
 }
 
 /// A stream over `audience`'s recipients with phone columns normalised.
-pub fn recipients<'a>(campaign: &Campaign, audience: &str, joins: &'a [Join]) -> Result<Recipients<'a>> {
-    let a = campaign.audiences.get(audience).with_context(|| format!("unknown audience {audience}"))?;
-    Recipients::open(&a.source, &a.key, &a.columns, joins, phone_fields(campaign, audience))
-        .with_context(|| format!("opening {}", a.source.display()))
+pub fn recipients<'a>(
+    campaign: &Campaign,
+    audience: &str,
+    joins: &'a [Join],
+) -> Result<Recipients<'a>> {
+    let a = campaign
+        .audiences
+        .get(audience)
+        .with_context(|| format!("unknown audience {audience}"))?;
+    Recipients::open(
+        &a.source,
+        &a.key,
+        &a.columns,
+        joins,
+        phone_fields(campaign, audience),
+    )
+    .with_context(|| format!("opening {}", a.source.display()))
 }
 
 /// Whether `step` selects the recipient whose context is `ctx`.
-pub fn selects(renderer: &Renderer, campaign: &Campaign, step: &Step, ctx: &tera::Context) -> Result<bool> {
+pub fn selects(
+    renderer: &Renderer,
+    campaign: &Campaign,
+    step: &Step,
+    ctx: &tera::Context,
+) -> Result<bool> {
     if step.condition.is_none() {
         return Ok(true);
     }
@@ -63,13 +97,17 @@ pub fn count_matching(
     at: &HashMap<String, (DateTime<Tz>, u32)>,
     mut progress: impl FnMut(u64),
 ) -> Result<HashMap<String, u64>> {
-    let mut counts: HashMap<String, u64> = campaign.steps.iter().map(|s| (s.id.clone(), 0)).collect();
+    let mut counts: HashMap<String, u64> =
+        campaign.steps.iter().map(|s| (s.id.clone(), 0)).collect();
     for audience in campaign.audiences.keys() {
         let steps: Vec<(&Step, Shared)> = campaign
             .steps
             .iter()
             .filter(|s| &s.audience == audience)
-            .filter_map(|s| at.get(&s.id).map(|(t, n)| (s, Shared::new(campaign, s, &s.channels[0], *t, *n))))
+            .filter_map(|s| {
+                at.get(&s.id)
+                    .map(|(t, n)| (s, Shared::new(campaign, s, &s.channels[0], *t, *n)))
+            })
             .collect();
         if steps.is_empty() {
             continue;
@@ -79,7 +117,9 @@ pub fn count_matching(
             let Ok(r) = item else { continue };
             for (step, shared) in &steps {
                 let ctx = shared.for_recipient(&r);
-                if selects(renderer, campaign, step, &ctx).with_context(|| format!("step {}: row on line {}", step.id, r.line))? {
+                if selects(renderer, campaign, step, &ctx)
+                    .with_context(|| format!("step {}: row on line {}", step.id, r.line))?
+                {
                     *counts.entry(step.id.clone()).or_default() += 1;
                 }
             }
@@ -104,13 +144,25 @@ pub fn find(campaign: &Campaign, audience: &str, key: &str) -> Result<Recipient>
 
 /// The address of `r` on `channel` for `step`: the normalised phone or the e-mail, or why
 /// there is none (the message will be `skipped` with that reason, or go to the fallback).
-pub fn address(step: &Step, channel: &super::model::Channel, r: &Recipient) -> Result<String, String> {
+pub fn address(
+    step: &Step,
+    channel: &super::model::Channel,
+    r: &Recipient,
+) -> Result<String, String> {
     let field = step.recipient_field(channel);
-    let value = r.row.get(field).map(crate::audience::key_string).unwrap_or_default();
+    let value = r
+        .row
+        .get(field)
+        .map(crate::audience::key_string)
+        .unwrap_or_default();
     if value.trim().is_empty() {
         return Err(format!("no {field}"));
     }
-    if let Some(p) = r.problems.iter().find(|p| p.column.as_deref() == Some(field)) {
+    if let Some(p) = r
+        .problems
+        .iter()
+        .find(|p| p.column.as_deref() == Some(field))
+    {
         return Err(p.message.clone());
     }
     match channel.kind {

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use indexmap::IndexMap;
 
-use super::check::{suggest, Checker};
+use super::check::{Checker, suggest};
 use super::locate::FieldPath;
 use super::model::{Audience, Channel, ChannelKind, Rate, Secret};
 use super::spec::{AudienceSpec, ChannelSpec};
@@ -15,7 +15,11 @@ use crate::audience::ColumnType;
 /// Default time a provider gets to answer one request (reliability-security §8: 15–30 s).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(15);
 
-pub fn audiences(specs: &IndexMap<String, AudienceSpec>, file: &Path, c: &mut Checker<'_>) -> IndexMap<String, Audience> {
+pub fn audiences(
+    specs: &IndexMap<String, AudienceSpec>,
+    file: &Path,
+    c: &mut Checker<'_>,
+) -> IndexMap<String, Audience> {
     let dir = file.parent().unwrap_or(Path::new("."));
     let names: Vec<&str> = specs.keys().map(String::as_str).collect();
     let mut out = IndexMap::new();
@@ -40,7 +44,11 @@ fn audience(
         Some(s) => {
             let p = dir.join(s);
             if !p.is_file() {
-                c.error(&path.key("source"), format!("data file {} does not exist", p.display()), "paths are relative to the campaign file, e.g. data/schools.csv");
+                c.error(
+                    &path.key("source"),
+                    format!("data file {} does not exist", p.display()),
+                    "paths are relative to the campaign file, e.g. data/schools.csv",
+                );
             }
             Some(p)
         }
@@ -50,7 +58,10 @@ fn audience(
         }
     };
     if spec.key.is_none() {
-        c.missing(&path.key("key"), "add `key: <column>`, a column unique per row (e.g. student_id)");
+        c.missing(
+            &path.key("key"),
+            "add `key: <column>`, a column unique per row (e.g. student_id)",
+        );
     }
     for (alias, target) in &spec.join {
         let p = path.key("join").key(alias.as_str());
@@ -69,8 +80,14 @@ fn audience(
     })
 }
 
-fn columns(specs: &IndexMap<String, String>, path: &FieldPath, c: &mut Checker<'_>) -> HashMap<String, ColumnType> {
-    const KNOWN: [&str; 7] = ["text", "integer", "decimal", "bool", "date", "phone", "email"];
+fn columns(
+    specs: &IndexMap<String, String>,
+    path: &FieldPath,
+    c: &mut Checker<'_>,
+) -> HashMap<String, ColumnType> {
+    const KNOWN: [&str; 7] = [
+        "text", "integer", "decimal", "bool", "date", "phone", "email",
+    ];
     let mut out = HashMap::new();
     for (col, ty) in specs {
         let t = match ty.as_str() {
@@ -82,7 +99,11 @@ fn columns(specs: &IndexMap<String, String>, path: &FieldPath, c: &mut Checker<'
             "phone" => ColumnType::Phone,
             "email" => ColumnType::Email,
             other => {
-                c.error(&path.key(col.as_str()), format!("unknown column type {other:?}"), suggest(other, KNOWN));
+                c.error(
+                    &path.key(col.as_str()),
+                    format!("unknown column type {other:?}"),
+                    suggest(other, KNOWN),
+                );
                 continue;
             }
         };
@@ -91,7 +112,10 @@ fn columns(specs: &IndexMap<String, String>, path: &FieldPath, c: &mut Checker<'
     out
 }
 
-pub fn channels(specs: &IndexMap<String, ChannelSpec>, c: &mut Checker<'_>) -> IndexMap<String, Channel> {
+pub fn channels(
+    specs: &IndexMap<String, ChannelSpec>,
+    c: &mut Checker<'_>,
+) -> IndexMap<String, Channel> {
     let mut out = IndexMap::new();
     for (name, spec) in specs {
         let path = FieldPath::root().key("channels").key(name.as_str());
@@ -106,8 +130,19 @@ pub fn channels(specs: &IndexMap<String, ChannelSpec>, c: &mut Checker<'_>) -> I
 fn allowed(kind: ChannelKind) -> &'static [&'static str] {
     match kind {
         ChannelKind::Smtp => &["url", "from", "rate", "to", "timeout", "headers"],
-        ChannelKind::ZaloZns => &["access_token", "refresh_token", "app_id", "app_secret", "endpoint", "rate", "to", "timeout"],
-        ChannelKind::Webhook => &["url", "method", "body", "headers", "secret", "rate", "to", "timeout"],
+        ChannelKind::ZaloZns => &[
+            "access_token",
+            "refresh_token",
+            "app_id",
+            "app_secret",
+            "endpoint",
+            "rate",
+            "to",
+            "timeout",
+        ],
+        ChannelKind::Webhook => &[
+            "url", "method", "body", "headers", "secret", "rate", "to", "timeout",
+        ],
     }
 }
 
@@ -128,26 +163,53 @@ fn present(spec: &ChannelSpec) -> Vec<&'static str> {
         ("to", spec.to.is_some()),
         ("timeout", spec.timeout.is_some()),
     ];
-    fields.iter().filter(|(_, set)| *set).map(|(n, _)| *n).collect()
+    fields
+        .iter()
+        .filter(|(_, set)| *set)
+        .map(|(n, _)| *n)
+        .collect()
 }
 
-fn channel(name: &str, spec: &ChannelSpec, path: &FieldPath, c: &mut Checker<'_>) -> Option<Channel> {
+fn channel(
+    name: &str,
+    spec: &ChannelSpec,
+    path: &FieldPath,
+    c: &mut Checker<'_>,
+) -> Option<Channel> {
     let kind = match spec.kind.as_deref() {
         None => {
-            c.missing(&path.key("type"), "add `type: smtp`, `type: zalo_zns` or `type: webhook`");
+            c.missing(
+                &path.key("type"),
+                "add `type: smtp`, `type: zalo_zns` or `type: webhook`",
+            );
             return None;
         }
         Some(k) => match ChannelKind::parse(k) {
             Some(kind) => kind,
             None => {
-                c.error(&path.key("type"), format!("unknown channel type {k:?}"), suggest(k, ["smtp", "zalo_zns", "webhook"]));
+                c.error(
+                    &path.key("type"),
+                    format!("unknown channel type {k:?}"),
+                    suggest(k, ["smtp", "zalo_zns", "webhook"]),
+                );
                 return None;
             }
         },
     };
-    for field in present(spec).into_iter().filter(|f| !allowed(kind).contains(f)) {
+    for field in present(spec)
+        .into_iter()
+        .filter(|f| !allowed(kind).contains(f))
+    {
         let msg = format!("`{field}` does not apply to a {} channel", kind.as_str());
-        c.key_error(&path.key(field), msg, format!("fields for {}: type, {}", kind.as_str(), allowed(kind).join(", ")));
+        c.key_error(
+            &path.key(field),
+            msg,
+            format!(
+                "fields for {}: type, {}",
+                kind.as_str(),
+                allowed(kind).join(", ")
+            ),
+        );
     }
     let required: &[(&str, &Option<String>)] = match kind {
         ChannelKind::Smtp => &[("url", &spec.url), ("from", &spec.from)],
@@ -156,17 +218,34 @@ fn channel(name: &str, spec: &ChannelSpec, path: &FieldPath, c: &mut Checker<'_>
     };
     for (field, value) in required {
         if value.is_none() {
-            c.missing(&path.key(*field), format!("a {} channel needs `{field}`", kind.as_str()));
+            c.missing(
+                &path.key(*field),
+                format!("a {} channel needs `{field}`", kind.as_str()),
+            );
         }
     }
     secrets_come_from_env(spec, path, c);
     let rate = spec.rate.as_deref().and_then(|r| {
-        parse_rate(r).map_err(|e| c.error(&path.key("rate"), e, "write a rate as 20/s, 600/m or 1000/h")).ok()
+        parse_rate(r)
+            .map_err(|e| {
+                c.error(
+                    &path.key("rate"),
+                    e,
+                    "write a rate as 20/s, 600/m or 1000/h",
+                )
+            })
+            .ok()
     });
     let timeout = match spec.timeout.as_deref() {
         None => DEFAULT_TIMEOUT,
         Some(t) => parse_duration(t)
-            .map_err(|e| c.error(&path.key("timeout"), e, "write a duration as 15s, 500ms or 1m"))
+            .map_err(|e| {
+                c.error(
+                    &path.key("timeout"),
+                    e,
+                    "write a duration as 15s, 500ms or 1m",
+                )
+            })
             .ok()?,
     };
     Some(Channel {
@@ -179,12 +258,23 @@ fn channel(name: &str, spec: &ChannelSpec, path: &FieldPath, c: &mut Checker<'_>
         app_id: spec.app_id.clone(),
         app_secret: spec.app_secret.clone().map(Secret::new),
         endpoint: spec.endpoint.clone(),
-        method: spec.method.clone().unwrap_or_else(|| "POST".into()).to_uppercase(),
+        method: spec
+            .method
+            .clone()
+            .unwrap_or_else(|| "POST".into())
+            .to_uppercase(),
         body: spec.body.clone(),
-        headers: spec.headers.iter().map(|(k, v)| (k.clone(), Secret::new(v.clone()))).collect(),
+        headers: spec
+            .headers
+            .iter()
+            .map(|(k, v)| (k.clone(), Secret::new(v.clone())))
+            .collect(),
         secret: spec.secret.clone().map(Secret::new),
         rate,
-        recipient_field: spec.to.clone().unwrap_or_else(|| kind.default_recipient_field().to_string()),
+        recipient_field: spec
+            .to
+            .clone()
+            .unwrap_or_else(|| kind.default_recipient_field().to_string()),
         timeout,
     })
 }
@@ -199,7 +289,9 @@ fn secrets_come_from_env(spec: &ChannelSpec, path: &FieldPath, c: &mut Checker<'
     fields.extend(
         spec.headers
             .keys()
-            .filter(|h| h.eq_ignore_ascii_case("authorization") || h.to_ascii_lowercase().contains("token"))
+            .filter(|h| {
+                h.eq_ignore_ascii_case("authorization") || h.to_ascii_lowercase().contains("token")
+            })
             .map(|h| path.key("headers").key(h.as_str())),
     );
     for p in fields {
@@ -207,7 +299,11 @@ fn secrets_come_from_env(spec: &ChannelSpec, path: &FieldPath, c: &mut Checker<'
             && !raw.contains("${")
         {
             let raw_len = raw.len();
-            c.error(&p, format!("a secret is written in the file ({raw_len} characters)"), "put it in an environment variable and write \"${NAME}\"");
+            c.error(
+                &p,
+                format!("a secret is written in the file ({raw_len} characters)"),
+                "put it in an environment variable and write \"${NAME}\"",
+            );
         }
     }
     let url = path.key("url");
@@ -217,13 +313,20 @@ fn secrets_come_from_env(spec: &ChannelSpec, path: &FieldPath, c: &mut Checker<'
         && userinfo.contains(':')
         && !userinfo.contains("${")
     {
-        c.error(&url, "the URL holds a password", "write the whole URL, or the password, as \"${NAME}\" from the environment");
+        c.error(
+            &url,
+            "the URL holds a password",
+            "write the whole URL, or the password, as \"${NAME}\" from the environment",
+        );
     }
 }
 
 pub fn parse_rate(s: &str) -> Result<Rate, String> {
     let (n, unit) = s.split_once('/').ok_or_else(|| format!("bad rate {s:?}"))?;
-    let n: f64 = n.trim().parse().map_err(|_| format!("bad rate {s:?}: {n:?} is not a number"))?;
+    let n: f64 = n
+        .trim()
+        .parse()
+        .map_err(|_| format!("bad rate {s:?}: {n:?} is not a number"))?;
     let secs = match unit.trim() {
         "s" | "sec" | "second" => 1.0,
         "m" | "min" | "minute" => 60.0,
@@ -233,7 +336,9 @@ pub fn parse_rate(s: &str) -> Result<Rate, String> {
     if !(n > 0.0 && n.is_finite()) {
         return Err(format!("bad rate {s:?}: must be more than 0"));
     }
-    Ok(Rate { per_second: n / secs })
+    Ok(Rate {
+        per_second: n / secs,
+    })
 }
 
 pub fn parse_duration(s: &str) -> Result<Duration, String> {

@@ -8,7 +8,7 @@ pub fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, ch) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push('.');
         }
         out.push(ch);
@@ -49,7 +49,9 @@ mod tests {
 
     #[test]
     fn local_times_read_the_vietnamese_way() {
-        let t = chrono_tz::Asia::Ho_Chi_Minh.with_ymd_and_hms(2026, 9, 7, 8, 0, 0).unwrap();
+        let t = chrono_tz::Asia::Ho_Chi_Minh
+            .with_ymd_and_hms(2026, 9, 7, 8, 0, 0)
+            .unwrap();
         assert_eq!(local_time(&t), "T2 07/09/2026 08:00");
     }
 }

@@ -17,7 +17,11 @@ use clap::{Parser, Subcommand};
 use crate::campaign::{DataScan, Diagnostics, EnvPolicy, LoadOptions, Workspace};
 
 #[derive(Debug, Parser)]
-#[command(name = "loa", version, about = "Plans, schedules and delivers communications campaigns")]
+#[command(
+    name = "loa",
+    version,
+    about = "Plans, schedules and delivers communications campaigns"
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: Global,
@@ -29,19 +33,39 @@ pub struct Cli {
 #[derive(Debug, clap::Args)]
 pub struct Global {
     /// Database URL: sqlite://loa.db (default) or postgres://…
-    #[arg(long, global = true, env = "LOA_DATABASE_URL", default_value = "sqlite://loa.db")]
+    #[arg(
+        long,
+        global = true,
+        env = "LOA_DATABASE_URL",
+        default_value = "sqlite://loa.db"
+    )]
     pub database_url: String,
     /// Folder of campaign files.
-    #[arg(long, global = true, env = "LOA_CAMPAIGNS", default_value = "campaigns")]
+    #[arg(
+        long,
+        global = true,
+        env = "LOA_CAMPAIGNS",
+        default_value = "campaigns"
+    )]
     pub campaigns: PathBuf,
     /// Folder of templates.
-    #[arg(long, global = true, env = "LOA_TEMPLATES", default_value = "templates")]
+    #[arg(
+        long,
+        global = true,
+        env = "LOA_TEMPLATES",
+        default_value = "templates"
+    )]
     pub templates: PathBuf,
     /// Deliver every channel to files in DIR instead of the network.
     #[arg(long, global = true, env = "LOA_OUTBOX", value_name = "DIR")]
     pub outbox: Option<PathBuf>,
     /// Address of the HTTP server of `loa run`.
-    #[arg(long, global = true, env = "LOA_LISTEN", default_value = "127.0.0.1:8080")]
+    #[arg(
+        long,
+        global = true,
+        env = "LOA_LISTEN",
+        default_value = "127.0.0.1:8080"
+    )]
     pub listen: String,
 }
 
@@ -74,8 +98,19 @@ pub fn main() -> ExitCode {
 
 /// Loads the workspace for a command that reads but sends nothing: missing environment
 /// variables are only warnings there, since no channel is contacted.
-pub(crate) fn load_quietly(global: &Global, paths: &[PathBuf], data: DataScan) -> (Option<Workspace>, Diagnostics) {
-    Workspace::load(paths, &global.templates, LoadOptions { env: EnvPolicy::Optional, data })
+pub(crate) fn load_quietly(
+    global: &Global,
+    paths: &[PathBuf],
+    data: DataScan,
+) -> (Option<Workspace>, Diagnostics) {
+    Workspace::load(
+        paths,
+        &global.templates,
+        LoadOptions {
+            env: EnvPolicy::Optional,
+            data,
+        },
+    )
 }
 
 /// Prints diagnostics to stderr; true when there was an error.

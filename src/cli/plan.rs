@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context as _, Result, bail};
-use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, NaiveDate, TimeZone};
 use chrono_tz::Tz;
 use comfy_table::{Cell, CellAlignment, Table, presets::UTF8_FULL_CONDENSED};
 use serde::Serialize;
@@ -19,7 +19,7 @@ use super::Global;
 use super::format::{local_time, thousands};
 use crate::campaign::select::count_matching;
 use crate::campaign::{Campaign, DataScan, Workspace};
-use crate::schedule::{self, Move};
+use crate::schedule::{self, DropReason, Dropped, Move, Occurrence};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -70,7 +70,8 @@ pub struct JsonEntry<'a> {
 }
 
 pub fn run(global: &Global, args: &Args) -> Result<ExitCode> {
-    let (ws, diags) = super::load_quietly(global, std::slice::from_ref(&args.file), DataScan::Headers);
+    let (ws, diags) =
+        super::load_quietly(global, std::slice::from_ref(&args.file), DataScan::Headers);
     if super::report(&diags) {
         return Ok(ExitCode::FAILURE);
     }
@@ -80,7 +81,8 @@ pub fn run(global: &Global, args: &Args) -> Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     match args.format {
         Format::Json => {
-            let json: Vec<JsonEntry<'_>> = entries.iter().filter(|e| !e.dropped).map(to_json).collect();
+            let json: Vec<JsonEntry<'_>> =
+                entries.iter().filter(|e| !e.dropped).map(to_json).collect();
             serde_json::to_writer_pretty(&mut out, &json)?;
             writeln!(out)?;
         }
@@ -91,42 +93,84 @@ pub fn run(global: &Global, args: &Args) -> Result<ExitCode> {
 }
 
 pub fn to_json(e: &Entry) -> JsonEntry<'_> {
-    JsonEntry { at: e.at.to_rfc3339(), step: &e.step, channel: &e.channel, audience: &e.audience, recipients: e.recipients }
+    JsonEntry {
+        at: e.at.to_rfc3339(),
+        step: &e.step,
+        channel: &e.channel,
+        audience: &e.audience,
+        recipients: e.recipients,
+    }
 }
 
 /// All plan entries of `campaign` between `from` and `to` (local days, inclusive), by time.
-pub fn entries(ws: &Workspace, campaign: &Campaign, from: Option<NaiveDate>, to: Option<NaiveDate>) -> Result<Vec<Entry>> {
+pub fn entries(
+    ws: &Workspace,
+    campaign: &Campaign,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+) -> Result<Vec<Entry>> {
     let tz = campaign.calendar.tz;
     let from = from.map(|d| day_start(tz, d)).transpose()?;
-    let to = to.and_then(|d| d.succ_opt()).map(|d| day_start(tz, d)).transpose()?;
+    let to = to
+        .and_then(|d| d.succ_opt())
+        .map(|d| day_start(tz, d))
+        .transpose()?;
     let inside = |t: &DateTime<Tz>| from.is_none_or(|f| *t >= f) && to.is_none_or(|e| *t < e);
     let mut entries = Vec::new();
     let mut first_at = HashMap::new();
     for step in &campaign.steps {
-        let occ = schedule::occurrences(&campaign.calendar, &step.schedule).with_context(|| format!("step {}", step.id))?;
+        let occ = schedule::occurrences(&campaign.calendar, &step.schedule)
+            .with_context(|| format!("step {}", step.id))?;
         let audience = step.audience.clone();
         for o in occ.kept.iter().filter(|o| inside(&o.at)) {
             first_at.entry(step.id.clone()).or_insert((o.at, o.n));
             for ch in &step.channels {
-                let note = o.moves.iter().map(move_note).collect::<Vec<_>>().join("; ");
-                entries.push(Entry { at: o.at, step: step.id.clone(), channel: ch.clone(), audience: audience.clone(), recipients: 0, n: Some(o.n), note, dropped: false });
+                let note = move_note(o);
+                entries.push(Entry {
+                    at: o.at,
+                    step: step.id.clone(),
+                    channel: ch.clone(),
+                    audience: audience.clone(),
+                    recipients: 0,
+                    n: Some(o.n),
+                    note,
+                    dropped: false,
+                });
             }
         }
         for d in occ.dropped.iter().filter(|d| inside(&d.nominal)) {
-            let note = format!("bỏ: {}", d.reason);
-            entries.push(Entry { at: d.nominal, step: step.id.clone(), channel: step.channels.join(", "), audience: audience.clone(), recipients: 0, n: None, note, dropped: true });
+            let note = drop_note(d);
+            entries.push(Entry {
+                at: d.nominal,
+                step: step.id.clone(),
+                channel: step.channels.join(", "),
+                audience: audience.clone(),
+                recipients: 0,
+                n: None,
+                note,
+                dropped: true,
+            });
         }
     }
     let counts = count(ws, campaign, &first_at)?;
     for e in entries.iter_mut().filter(|e| !e.dropped) {
         e.recipients = counts.get(&e.step).copied().unwrap_or(0);
     }
-    let order: HashMap<&str, usize> = campaign.steps.iter().enumerate().map(|(i, s)| (s.id.as_str(), i)).collect();
+    let order: HashMap<&str, usize> = campaign
+        .steps
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.id.as_str(), i))
+        .collect();
     entries.sort_by_key(|e| (e.at, order.get(e.step.as_str()).copied(), e.dropped));
     Ok(entries)
 }
 
-fn count(ws: &Workspace, campaign: &Campaign, at: &HashMap<String, (DateTime<Tz>, u32)>) -> Result<HashMap<String, u64>> {
+fn count(
+    ws: &Workspace,
+    campaign: &Campaign,
+    at: &HashMap<String, (DateTime<Tz>, u32)>,
+) -> Result<HashMap<String, u64>> {
     let tty = std::io::stderr().is_terminal();
     let counts = count_matching(campaign, &ws.renderer, at, |rows| {
         if tty && rows > 0 {
@@ -140,26 +184,67 @@ fn count(ws: &Workspace, campaign: &Campaign, at: &HashMap<String, (DateTime<Tz>
 }
 
 fn day_start(tz: Tz, d: NaiveDate) -> Result<DateTime<Tz>> {
-    match tz.from_local_datetime(&d.and_time(chrono::NaiveTime::MIN)).earliest() {
+    match tz
+        .from_local_datetime(&d.and_time(chrono::NaiveTime::MIN))
+        .earliest()
+    {
         Some(t) => Ok(t),
         None => bail!("{d} has no midnight in {tz}"),
     }
 }
 
-fn move_note(m: &Move) -> String {
-    match m {
-        Move::SkipDate(d) => format!("dời: ngày nghỉ {}", d.format("%d/%m")),
-        Move::QuietHours => "dời: giờ yên lặng".to_string(),
+/// "dời từ T2 31/08/2026 08:00 (ngày nghỉ)": where an occurrence was due, and why it moved.
+fn move_note(o: &Occurrence) -> String {
+    if o.moves.is_empty() {
+        return String::new();
+    }
+    let why: Vec<&str> = o
+        .moves
+        .iter()
+        .map(|m| match m {
+            Move::SkipDate(_) => "ngày nghỉ",
+            Move::QuietHours => "giờ yên lặng",
+        })
+        .fold(Vec::new(), |mut v, w| {
+            if !v.contains(&w) {
+                v.push(w);
+            }
+            v
+        });
+    format!("dời từ {} ({})", local_time(&o.nominal), why.join(", "))
+}
+
+fn drop_note(d: &Dropped) -> String {
+    let why = match d.reason {
+        DropReason::LeftWindow => "ra ngoài khoảng gửi",
+        DropReason::Duplicate => "trùng một lần gửi khác",
+        DropReason::OverMax => "đã đủ số lần gửi (max)",
+    };
+    match &d.moved_to {
+        Some(t) => format!("bỏ: {why} (lẽ ra dời tới {})", local_time(t)),
+        None => format!("bỏ: {why}"),
     }
 }
 
 fn table(campaign: &Campaign, entries: &[Entry]) -> String {
     let mut t = Table::new();
     t.load_preset(UTF8_FULL_CONDENSED);
-    t.set_header(vec!["Thời điểm", "Bước", "Lần", "Kênh", "Đối tượng", "Người nhận", "Ghi chú"]);
+    t.set_header(vec![
+        "Thời điểm",
+        "Bước",
+        "Lần",
+        "Kênh",
+        "Đối tượng",
+        "Người nhận",
+        "Ghi chú",
+    ]);
     for e in entries {
         let n = e.n.map(|n| n.to_string()).unwrap_or_default();
-        let recipients = if e.dropped { String::new() } else { thousands(e.recipients) };
+        let recipients = if e.dropped {
+            String::new()
+        } else {
+            thousands(e.recipients)
+        };
         t.add_row(vec![
             Cell::new(local_time(&e.at)),
             Cell::new(&e.step),
@@ -171,7 +256,11 @@ fn table(campaign: &Campaign, entries: &[Entry]) -> String {
         ]);
     }
     let sent = entries.iter().filter(|e| !e.dropped).count();
-    let messages: u64 = entries.iter().filter(|e| !e.dropped).map(|e| e.recipients).sum();
+    let messages: u64 = entries
+        .iter()
+        .filter(|e| !e.dropped)
+        .map(|e| e.recipients)
+        .sum();
     format!(
         "{} — {}\n{t}\n{} lần gửi, khoảng {} tin nhắn (theo dữ liệu hôm nay); {} lần bị bỏ. Giờ {}.\n",
         campaign.id,
@@ -181,9 +270,4 @@ fn table(campaign: &Campaign, entries: &[Entry]) -> String {
         thousands((entries.len() - sent) as u64),
         campaign.calendar.tz,
     )
-}
-
-/// Today's date in the campaign's zone (for commands that default to "from now").
-pub fn today(tz: Tz) -> NaiveDate {
-    Utc::now().with_timezone(&tz).date_naive()
 }

@@ -11,12 +11,17 @@ use crate::campaign::Campaign;
 
 pub fn calendar(campaign: &Campaign, entries: &[Entry]) -> String {
     let mut cal = Calendar::new();
-    cal.name(&campaign.title).description(&format!("loa: {}", campaign.id)).timezone(campaign.calendar.tz.name());
+    cal.name(&campaign.title)
+        .description(&format!("loa: {}", campaign.id))
+        .timezone(campaign.calendar.tz.name());
     let mut i = 0;
     while i < entries.len() {
         let e = &entries[i];
         // Entries of one occurrence (one per channel) are adjacent: same step, same instant.
-        let group: Vec<&Entry> = entries[i..].iter().take_while(|x| x.at == e.at && x.step == e.step && x.dropped == e.dropped).collect();
+        let group: Vec<&Entry> = entries[i..]
+            .iter()
+            .take_while(|x| x.at == e.at && x.step == e.step && x.dropped == e.dropped)
+            .collect();
         i += group.len();
         if e.dropped {
             continue;
@@ -24,8 +29,18 @@ pub fn calendar(campaign: &Campaign, entries: &[Entry]) -> String {
         let channels: Vec<&str> = group.iter().map(|x| x.channel.as_str()).collect();
         let start = e.at.with_timezone(&Utc);
         let event = Event::new()
-            .uid(&format!("{}-{}-{}@loa", campaign.id, e.step, e.n.unwrap_or(0)))
-            .summary(&format!("{}: {} ({})", e.step, e.audience, channels.join(", ")))
+            .uid(&format!(
+                "{}-{}-{}@loa",
+                campaign.id,
+                e.step,
+                e.n.unwrap_or(0)
+            ))
+            .summary(&format!(
+                "{}: {} ({})",
+                e.step,
+                e.audience,
+                channels.join(", ")
+            ))
             .description(&format!(
                 "Lần {} của bước {} — {} người nhận qua {} (theo dữ liệu hôm nay).",
                 e.n.unwrap_or(0),

@@ -31,7 +31,8 @@ pub struct Args {
 }
 
 pub fn run(global: &Global, args: &Args) -> Result<ExitCode> {
-    let (ws, diags) = super::load_quietly(global, std::slice::from_ref(&args.file), DataScan::Headers);
+    let (ws, diags) =
+        super::load_quietly(global, std::slice::from_ref(&args.file), DataScan::Headers);
     if super::report(&diags) {
         return Ok(ExitCode::FAILURE);
     }
@@ -42,7 +43,10 @@ pub fn run(global: &Global, args: &Args) -> Result<ExitCode> {
         format!("no step {:?}; steps: {}", args.step, ids.join(", "))
     })?;
     let channel_name = pick_channel(step, args.channel.as_deref())?;
-    let channel = campaign.channels.get(&channel_name).context("unknown channel")?;
+    let channel = campaign
+        .channels
+        .get(&channel_name)
+        .context("unknown channel")?;
     let (at, n) = occurrence(campaign, step)?;
     let r = find(campaign, &step.audience, &args.recipient)?;
     let shared = Shared::new(campaign, step, &channel_name, at, n);
@@ -51,7 +55,10 @@ pub fn run(global: &Global, args: &Args) -> Result<ExitCode> {
     println!("Bước        {} (lần {n}, {})", step.id, local_time(&at));
     println!("Kênh        {channel_name} ({})", channel.kind.as_str());
     if !selects(&ws.renderer, campaign, step, &ctx)? {
-        println!("Lưu ý       người nhận này không thỏa điều kiện `where: {}`: sẽ không được gửi", step.condition.as_deref().unwrap_or(""));
+        println!(
+            "Lưu ý       người nhận này không thỏa điều kiện `where: {}`: sẽ không được gửi",
+            step.condition.as_deref().unwrap_or("")
+        );
     }
     let addr = match address(step, channel, &r) {
         Ok(a) => {
@@ -59,12 +66,21 @@ pub fn run(global: &Global, args: &Args) -> Result<ExitCode> {
             a
         }
         Err(why) => {
-            println!("Đến         (không có địa chỉ: {why}; tin sẽ bị bỏ qua hoặc chuyển sang kênh dự phòng)");
+            println!(
+                "Đến         (không có địa chỉ: {why}; tin sẽ bị bỏ qua hoặc chuyển sang kênh dự phòng)"
+            );
             String::new()
         }
     };
-    let target = Target { kind: channel.kind, template: &step.template, body_template: channel.body.as_deref(), address: &addr, message_id: "preview" };
-    let rendered = render(&ws.renderer, &target, &mut ctx).with_context(|| format!("rendering template {}", step.template))?;
+    let target = Target {
+        kind: channel.kind,
+        template: &step.template,
+        body_template: channel.body.as_deref(),
+        address: &addr,
+        message_id: "preview",
+    };
+    let rendered = render(&ws.renderer, &target, &mut ctx)
+        .with_context(|| format!("rendering template {}", step.template))?;
     print_parts(&rendered);
     Ok(ExitCode::SUCCESS)
 }
@@ -72,8 +88,14 @@ pub fn run(global: &Global, args: &Args) -> Result<ExitCode> {
 fn pick_channel(step: &Step, wanted: Option<&str>) -> Result<String> {
     match wanted {
         None => Ok(step.channels[0].clone()),
-        Some(c) if step.channels.iter().any(|x| x == c) || step.fallback.as_deref() == Some(c) => Ok(c.to_string()),
-        Some(c) => bail!("step {} does not use channel {c:?}; it uses {}", step.id, step.channels.join(", ")),
+        Some(c) if step.channels.iter().any(|x| x == c) || step.fallback.as_deref() == Some(c) => {
+            Ok(c.to_string())
+        }
+        Some(c) => bail!(
+            "step {} does not use channel {c:?}; it uses {}",
+            step.id,
+            step.channels.join(", ")
+        ),
     }
 }
 
@@ -81,7 +103,12 @@ fn pick_channel(step: &Step, wanted: Option<&str>) -> Result<String> {
 fn occurrence(campaign: &Campaign, step: &Step) -> Result<(chrono::DateTime<chrono_tz::Tz>, u32)> {
     let occ = schedule::occurrences(&campaign.calendar, &step.schedule)?;
     let now = Utc::now();
-    let o = occ.kept.iter().find(|o| o.at >= now).or(occ.kept.last()).context("the step has no occurrence in its window")?;
+    let o = occ
+        .kept
+        .iter()
+        .find(|o| o.at >= now)
+        .or(occ.kept.last())
+        .context("the step has no occurrence in its window")?;
     Ok((o.at, o.n))
 }
 
@@ -98,7 +125,10 @@ fn print_parts(r: &Rendered) {
     }
     if let Some(z) = &r.zns {
         let params = serde_json::to_string_pretty(&z.params).unwrap_or_default();
-        section("zalo zns", &format!("template_id: {}\ntemplate_data: {params}", z.template_id));
+        section(
+            "zalo zns",
+            &format!("template_id: {}\ntemplate_data: {params}", z.template_id),
+        );
     }
     if let Some(b) = &r.body {
         section("request body", b.trim_end());

@@ -16,10 +16,25 @@ pub struct Args {
 }
 
 pub fn run(global: &Global, args: &Args) -> Result<ExitCode> {
-    let paths = if args.paths.is_empty() { vec![global.campaigns.clone()] } else { args.paths.clone() };
+    let paths = if args.paths.is_empty() {
+        vec![global.campaigns.clone()]
+    } else {
+        args.paths.clone()
+    };
     // Under --outbox no channel reaches the network, so a missing secret is only a warning.
-    let env = if global.outbox.is_some() { EnvPolicy::Optional } else { EnvPolicy::Required };
-    let (ws, diags) = Workspace::load(&paths, &global.templates, LoadOptions { env, data: DataScan::Full });
+    let env = if global.outbox.is_some() {
+        EnvPolicy::Optional
+    } else {
+        EnvPolicy::Required
+    };
+    let (ws, diags) = Workspace::load(
+        &paths,
+        &global.templates,
+        LoadOptions {
+            env,
+            data: DataScan::Full,
+        },
+    );
     super::report(&diags);
     let (errors, warnings) = (diags.error_count(), diags.warning_count());
     match ws {
@@ -41,7 +56,11 @@ pub fn run(global: &Global, args: &Args) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         _ => {
-            eprintln!("{} error(s), {} warning(s)", thousands(errors as u64), thousands(warnings as u64));
+            eprintln!(
+                "{} error(s), {} warning(s)",
+                thousands(errors as u64),
+                thousands(warnings as u64)
+            );
             Ok(ExitCode::FAILURE)
         }
     }

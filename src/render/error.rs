@@ -130,12 +130,11 @@ fn undefined_variable(err: &tera::Error) -> Option<String> {
     let mut current: Option<&(dyn std::error::Error + 'static)> = Some(err);
     while let Some(e) = current {
         let text = e.to_string();
-        if let Some(rest) = text.strip_prefix("Variable `") {
-            if let Some((name, tail)) = rest.split_once('`') {
-                if tail.starts_with(" not found in context") {
-                    return Some(name.to_string());
-                }
-            }
+        if let Some(rest) = text.strip_prefix("Variable `")
+            && let Some((name, tail)) = rest.split_once('`')
+            && tail.starts_with(" not found in context")
+        {
+            return Some(name.to_string());
         }
         current = e.source();
     }

@@ -239,10 +239,11 @@ fn missing_includes(
 ) -> Vec<String> {
     let mut missing = Vec::new();
     for node in nodes {
-        if let Node::Include(_, names, ignore_missing) = node {
-            if !ignore_missing && !names.iter().any(|n| templates.contains_key(n)) {
-                missing.push(names.join(" or "));
-            }
+        if let Node::Include(_, names, ignore_missing) = node
+            && !ignore_missing
+            && !names.iter().any(|n| templates.contains_key(n))
+        {
+            missing.push(names.join(" or "));
         }
         for body in child_bodies(node) {
             missing.extend(missing_includes(body, templates));

@@ -29,11 +29,19 @@ pub struct Target<'a> {
     pub message_id: &'a str,
 }
 
-pub fn render(renderer: &Renderer, target: &Target<'_>, ctx: &mut tera::Context) -> Result<Rendered, RenderError> {
+pub fn render(
+    renderer: &Renderer,
+    target: &Target<'_>,
+    ctx: &mut tera::Context,
+) -> Result<Rendered, RenderError> {
     let part = |p: &str| format!("{}/{p}", target.template);
     let optional = |p: &str, ctx: &tera::Context| -> Result<Option<String>, RenderError> {
         let name = part(p);
-        if renderer.has(&name) { renderer.render(&name, ctx).map(Some) } else { Ok(None) }
+        if renderer.has(&name) {
+            renderer.render(&name, ctx).map(Some)
+        } else {
+            Ok(None)
+        }
     };
     let mut out = Rendered::default();
     match target.kind {
@@ -51,7 +59,13 @@ pub fn render(renderer: &Renderer, target: &Target<'_>, ctx: &mut tera::Context)
     if let Some(body) = target.body_template {
         ctx.insert("address", target.address);
         ctx.insert("message_id", target.message_id);
-        ctx.insert("subject", &out.subject.clone().map(Value::String).unwrap_or(Value::Null));
+        ctx.insert(
+            "subject",
+            &out.subject
+                .clone()
+                .map(Value::String)
+                .unwrap_or(Value::Null),
+        );
         ctx.insert("text", &out.text.clone().unwrap_or_default());
         out.body = Some(renderer.render(&format!("{body}/body.tera"), ctx)?);
     }
@@ -61,7 +75,11 @@ pub fn render(renderer: &Renderer, target: &Target<'_>, ctx: &mut tera::Context)
 /// A subject is one header line: line breaks from the template or the data are folded into
 /// spaces so that no value can add a header (R17, header injection).
 fn one_line(s: &str) -> String {
-    s.split(['\r', '\n']).map(str::trim).filter(|p| !p.is_empty()).collect::<Vec<_>>().join(" ")
+    s.split(['\r', '\n'])
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 #[cfg(test)]
@@ -70,6 +88,9 @@ mod tests {
 
     #[test]
     fn a_subject_with_line_breaks_becomes_one_line() {
-        assert_eq!(one_line("Nhắc đóng BHYT\r\nBcc: victim@example.test\n"), "Nhắc đóng BHYT Bcc: victim@example.test");
+        assert_eq!(
+            one_line("Nhắc đóng BHYT\r\nBcc: victim@example.test\n"),
+            "Nhắc đóng BHYT Bcc: victim@example.test"
+        );
     }
 }

@@ -26,11 +26,12 @@ mod expression;
 mod filters;
 mod lint;
 mod load;
+pub mod message;
 mod sandbox;
 mod zns;
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use indexmap::IndexMap;
 use tera::{Context, Tera};
@@ -70,6 +71,8 @@ pub struct Renderer {
     zns: HashMap<String, zns::ZnsTemplate>,
     /// `where` id → Tera template name.
     expressions: HashMap<String, String>,
+    /// The `templates/` folder the templates came from.
+    root: PathBuf,
 }
 
 impl Renderer {
@@ -84,6 +87,7 @@ impl Renderer {
             parts: BTreeMap::new(),
             zns: HashMap::new(),
             expressions: HashMap::new(),
+            root: PathBuf::new(),
         }
     }
 
@@ -92,6 +96,7 @@ impl Renderer {
     /// Returns every problem found, each with its file and, when known, line and column.
     pub fn load(dir: &Path) -> Result<Renderer, Vec<TemplateError>> {
         let mut renderer = Renderer::empty();
+        renderer.root = dir.to_path_buf();
         let errors = load::load_dir(&mut renderer, dir);
         if errors.is_empty() {
             Ok(renderer)
@@ -171,6 +176,20 @@ impl Renderer {
             _ => key,
         };
         lint::variables(&self.tera, name)
+    }
+
+    /// Whether the part `tera_name` (`<name>/<file>`, e.g. `parent_notice/zns.yaml`) exists.
+    pub fn has(&self, tera_name: &str) -> bool {
+        match tera_name.split_once('/') {
+            Some((name, "zns.yaml")) => self.zns.contains_key(name),
+            _ => self.tera.templates.contains_key(tera_name),
+        }
+    }
+
+    /// The file a Tera name was loaded from (`<name>/zns.yaml[param]` → its `zns.yaml`).
+    pub fn file_of(&self, tera_name: &str) -> PathBuf {
+        let file = tera_name.split_once('[').map_or(tera_name, |(f, _)| f);
+        self.root.join(file)
     }
 
     /// The Tera names of the params of a `zns.yaml`, for [`Renderer::variables`].

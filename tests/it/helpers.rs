@@ -35,7 +35,16 @@ impl Workspace {
     pub fn loa(&self, args: &[&str]) -> Run {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_loa"));
         cmd.args(args).current_dir(self.dir.path());
-        for var in ["LOA_SMTP_URL", "ZALO_ACCESS_TOKEN", "SMS_GATEWAY_URL", "SMS_TOKEN", "SMS_HMAC", "LOA_OUTBOX", "LOA_CAMPAIGNS", "LOA_TEMPLATES"] {
+        for var in [
+            "LOA_SMTP_URL",
+            "ZALO_ACCESS_TOKEN",
+            "SMS_GATEWAY_URL",
+            "SMS_TOKEN",
+            "SMS_HMAC",
+            "LOA_OUTBOX",
+            "LOA_CAMPAIGNS",
+            "LOA_TEMPLATES",
+        ] {
             cmd.env_remove(var);
         }
         Run(cmd.output().expect("run loa"))
@@ -59,7 +68,13 @@ impl Run {
 
     /// Asserts success and returns stdout.
     pub fn ok(&self) -> String {
-        assert_eq!(self.code(), 0, "loa failed:\nstdout:\n{}\nstderr:\n{}", self.stdout(), self.stderr());
+        assert_eq!(
+            self.code(),
+            0,
+            "loa failed:\nstdout:\n{}\nstderr:\n{}",
+            self.stdout(),
+            self.stderr()
+        );
         self.stdout()
     }
 }

@@ -9,14 +9,26 @@ use crate::helpers::{EXAMPLE, Workspace};
 
 fn plan_json(ws: &Workspace) -> Vec<Value> {
     let out = ws.loa(&["plan", EXAMPLE, "--format", "json"]).ok();
-    serde_json::from_str::<Value>(&out).expect("plan JSON").as_array().expect("array").clone()
+    serde_json::from_str::<Value>(&out)
+        .expect("plan JSON")
+        .as_array()
+        .expect("array")
+        .clone()
 }
 
 fn read_csv(ws: &Workspace, rel: &str) -> Vec<BTreeMap<String, String>> {
     let text = ws.read(rel);
     let mut rdr = csv::Reader::from_reader(text.trim_start_matches('\u{feff}').as_bytes());
     let headers = rdr.headers().expect("headers").clone();
-    rdr.records().map(|r| headers.iter().zip(r.expect("row").iter()).map(|(h, v)| (h.to_string(), v.to_string())).collect()).collect()
+    rdr.records()
+        .map(|r| {
+            headers
+                .iter()
+                .zip(r.expect("row").iter())
+                .map(|(h, v)| (h.to_string(), v.to_string()))
+                .collect()
+        })
+        .collect()
 }
 
 /// Recipient counts computed here, independently of loa, from the raw CSV files.
@@ -24,9 +36,18 @@ fn expected_counts(ws: &Workspace) -> BTreeMap<&'static str, u64> {
     let schools = read_csv(ws, "campaigns/data/schools.csv");
     let students = read_csv(ws, "campaigns/data/students.csv");
     let staff = read_csv(ws, "campaigns/data/staff.csv");
-    let below = schools.iter().filter(|s| s["students_insured"].parse::<u64>().unwrap() < s["students_total"].parse::<u64>().unwrap()).count() as u64;
+    let below = schools
+        .iter()
+        .filter(|s| {
+            s["students_insured"].parse::<u64>().unwrap()
+                < s["students_total"].parse::<u64>().unwrap()
+        })
+        .count() as u64;
     let not_insured = students.iter().filter(|s| s["insured"] == "không").count() as u64;
-    let grade1 = students.iter().filter(|s| s["insured"] == "không" && s["grade"] == "1").count() as u64;
+    let grade1 = students
+        .iter()
+        .filter(|s| s["insured"] == "không" && s["grade"] == "1")
+        .count() as u64;
     BTreeMap::from([
         ("staff-kickoff", staff.len() as u64),
         ("banners-hang", schools.len() as u64),
@@ -47,7 +68,11 @@ fn plan_json_counts_recipients_from_todays_data() {
     for e in &plan {
         let step = e["step"].as_str().unwrap();
         assert_eq!(e["recipients"].as_u64(), Some(expected[step]), "{e}");
-        assert_eq!(e.as_object().unwrap().len(), 5, "exactly at, step, channel, audience, recipients: {e}");
+        assert_eq!(
+            e.as_object().unwrap().len(),
+            5,
+            "exactly at, step, channel, audience, recipients: {e}"
+        );
     }
 }
 
@@ -55,36 +80,83 @@ fn plan_json_counts_recipients_from_todays_data() {
 fn plan_json_lists_the_whole_period_in_local_time_with_skip_dates_and_quiet_hours() {
     let ws = Workspace::example();
     let plan = plan_json(&ws);
-    let times: Vec<DateTime<FixedOffset>> = plan.iter().map(|e| DateTime::parse_from_rfc3339(e["at"].as_str().unwrap()).unwrap()).collect();
+    let times: Vec<DateTime<FixedOffset>> = plan
+        .iter()
+        .map(|e| DateTime::parse_from_rfc3339(e["at"].as_str().unwrap()).unwrap())
+        .collect();
     assert!(times.windows(2).all(|w| w[0] <= w[1]), "ordered by time");
-    let skip: HashSet<NaiveDate> = ["2026-08-31", "2026-09-01", "2026-09-02"].iter().map(|d| d.parse().unwrap()).collect();
+    let skip: HashSet<NaiveDate> = ["2026-08-31", "2026-09-01", "2026-09-02"]
+        .iter()
+        .map(|d| d.parse().unwrap())
+        .collect();
     for t in &times {
         assert_eq!(t.offset().local_minus_utc(), 7 * 3600, "{t}");
         assert!(!skip.contains(&t.date_naive()), "{t} is a skip date");
         assert!((7..21).contains(&t.hour()), "{t} is inside quiet hours");
-        assert!(t.date_naive() >= "2026-08-01".parse().unwrap() && t.date_naive() <= "2026-12-31".parse().unwrap());
+        assert!(
+            t.date_naive() >= "2026-08-01".parse().unwrap()
+                && t.date_naive() <= "2026-12-31".parse().unwrap()
+        );
     }
-    let weekly: Vec<&DateTime<FixedOffset>> = plan.iter().zip(&times).filter(|(e, _)| e["step"] == "coverage-weekly" && e["channel"] == "email").map(|(_, t)| t).collect();
+    let weekly: Vec<&DateTime<FixedOffset>> = plan
+        .iter()
+        .zip(&times)
+        .filter(|(e, _)| e["step"] == "coverage-weekly" && e["channel"] == "email")
+        .map(|(_, t)| t)
+        .collect();
     // Mondays from 17/8 (the collection window opens on Saturday 15/8) to 28/12: 20, one of
     // them (31/8, a skip date like 1/9 and 2/9) moved to Thursday 3/9 at the same time.
     assert_eq!(weekly.len(), 20, "{weekly:?}");
     assert_eq!(weekly[0].to_rfc3339(), "2026-08-17T08:00:00+07:00");
     assert_eq!(weekly[2].to_rfc3339(), "2026-09-03T08:00:00+07:00");
-    assert!(weekly.iter().enumerate().all(|(i, t)| i == 2 || t.weekday() == Weekday::Mon));
-    assert_eq!(weekly.last().unwrap().to_rfc3339(), "2026-12-28T08:00:00+07:00");
-    let both: Vec<_> = plan.iter().filter(|e| e["step"] == "coverage-weekly").map(|e| e["channel"].as_str().unwrap()).collect();
-    assert_eq!(both.iter().filter(|c| **c == "zalo").count(), 20, "each listed channel gets a message");
-    let grade1 = plan.iter().filter(|e| e["step"] == "grade1-transition").count();
+    assert!(
+        weekly
+            .iter()
+            .enumerate()
+            .all(|(i, t)| i == 2 || t.weekday() == Weekday::Mon)
+    );
+    assert_eq!(
+        weekly.last().unwrap().to_rfc3339(),
+        "2026-12-28T08:00:00+07:00"
+    );
+    let both: Vec<_> = plan
+        .iter()
+        .filter(|e| e["step"] == "coverage-weekly")
+        .map(|e| e["channel"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        both.iter().filter(|c| **c == "zalo").count(),
+        20,
+        "each listed channel gets a message"
+    );
+    let grade1 = plan
+        .iter()
+        .filter(|e| e["step"] == "grade1-transition")
+        .count();
     assert_eq!(grade1, 4, "max: 4");
 }
 
 #[test]
 fn plan_from_and_to_limit_the_days_listed() {
     let ws = Workspace::example();
-    let out = ws.loa(&["plan", EXAMPLE, "--format", "json", "--from", "2026-12-01", "--to", "2026-12-10"]).ok();
+    let out = ws
+        .loa(&[
+            "plan",
+            EXAMPLE,
+            "--format",
+            "json",
+            "--from",
+            "2026-12-01",
+            "--to",
+            "2026-12-10",
+        ])
+        .ok();
     let plan: Vec<Value> = serde_json::from_str(&out).unwrap();
     let steps: Vec<&str> = plan.iter().map(|e| e["step"].as_str().unwrap()).collect();
-    assert!(steps.contains(&"deadline-parents") && steps.contains(&"coverage-weekly"), "{steps:?}");
+    assert!(
+        steps.contains(&"deadline-parents") && steps.contains(&"coverage-weekly"),
+        "{steps:?}"
+    );
     for e in &plan {
         let d = &e["at"].as_str().unwrap()[..10];
         assert!(("2026-12-01"..="2026-12-10").contains(&d), "{e}");
@@ -96,8 +168,15 @@ fn the_plan_table_is_aligned_with_vietnamese_dates() {
     let ws = Workspace::example();
     let out = ws.loa(&["plan", EXAMPLE]).ok();
     assert!(out.contains("T2 17/08/2026 08:00"), "{out}");
-    assert!(out.contains("dời: ngày nghỉ 31/08"), "{out}");
-    let widths: HashSet<usize> = out.lines().filter(|l| l.starts_with('│')).map(|l| l.chars().count()).collect();
+    assert!(
+        out.contains("dời từ T2 31/08/2026 08:00 (ngày nghỉ)"),
+        "{out}"
+    );
+    let widths: HashSet<usize> = out
+        .lines()
+        .filter(|l| l.starts_with('│'))
+        .map(|l| l.chars().count())
+        .collect();
     assert_eq!(widths.len(), 1, "rows of one width: {widths:?}");
 }
 
@@ -106,14 +185,34 @@ fn plan_ics_is_read_back_by_an_icalendar_parser() {
     let ws = Workspace::example();
     let ics = ws.loa(&["plan", EXAMPLE, "--format", "ics"]).ok();
     let plan = plan_json(&ws);
-    let occurrences: HashSet<(String, String)> = plan.iter().map(|e| (e["at"].to_string(), e["step"].to_string())).collect();
+    let occurrences: HashSet<(String, String)> = plan
+        .iter()
+        .map(|e| (e["at"].to_string(), e["step"].to_string()))
+        .collect();
     let mut parser = ical::IcalParser::new(ics.as_bytes());
-    let cal = parser.next().expect("one calendar").expect("valid iCalendar");
+    let cal = parser
+        .next()
+        .expect("one calendar")
+        .expect("valid iCalendar");
     assert!(parser.next().is_none());
     assert_eq!(cal.events.len(), occurrences.len());
-    let first = &cal.events[0];
-    let prop = |name: &str| first.properties.iter().find(|p| p.name == name).and_then(|p| p.value.clone()).unwrap_or_default();
-    assert_eq!(prop("DTSTART"), "20260820T010000Z", "08:00 in Hà Nội is 01:00 UTC");
-    assert!(prop("SUMMARY").starts_with("staff-kickoff"), "{}", prop("SUMMARY"));
-    assert!(!prop("UID").is_empty());
+    let prop = |e: &ical::parser::ical::component::IcalEvent, name: &str| {
+        e.properties
+            .iter()
+            .find(|p| p.name == name)
+            .and_then(|p| p.value.clone())
+            .unwrap_or_default()
+    };
+    let kickoff = cal
+        .events
+        .iter()
+        .find(|e| prop(e, "SUMMARY").starts_with("staff-kickoff"))
+        .expect("the kick-off event");
+    assert_eq!(
+        prop(kickoff, "DTSTART"),
+        "20260820T010000Z",
+        "08:00 in Hồ Chí Minh City is 01:00 UTC"
+    );
+    let uids: HashSet<String> = cal.events.iter().map(|e| prop(e, "UID")).collect();
+    assert_eq!(uids.len(), cal.events.len(), "every event has its own UID");
 }

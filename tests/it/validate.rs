@@ -11,13 +11,24 @@ fn the_example_workspace_validates_cleanly() {
 
 /// Line of the first line of `text` containing `needle` (1-based).
 fn line_of(text: &str, needle: &str) -> usize {
-    text.lines().position(|l| l.contains(needle)).map(|i| i + 1).unwrap_or_else(|| panic!("{needle:?} not in file"))
+    text.lines()
+        .position(|l| l.contains(needle))
+        .map(|i| i + 1)
+        .unwrap_or_else(|| panic!("{needle:?} not in file"))
+}
+
+fn line_where(text: &str, pred: impl Fn(&str) -> bool) -> usize {
+    text.lines()
+        .position(pred)
+        .map(|i| i + 1)
+        .expect("line in file")
 }
 
 #[test]
 fn six_problems_at_once_are_all_reported_with_their_lines() {
     let ws = Workspace::example();
-    let text = ws.read(EXAMPLE)
+    let text = ws
+        .read(EXAMPLE)
         .replace("status: active", "status: active\nowner: truyenthong")
         .replace("start: 2026-09-04", "start: 2026-09-31")
         .replace("\"0 8 * * MON\"", "\"0 8 * * MOON\"")
@@ -30,15 +41,38 @@ fn six_problems_at_once_are_all_reported_with_their_lines() {
     let err = run.stderr();
     let expect = [
         (line_of(&text, "owner:"), "owner", "unknown field"),
-        (line_of(&text, "2026-09-31"), "windows.banners.start", "bad date"),
-        (line_of(&text, "MOON"), "steps[2].send.cron", "bad cron expression"),
+        (
+            line_of(&text, "2026-09-31"),
+            "windows.banners.start",
+            "bad date",
+        ),
+        (
+            line_of(&text, "MOON"),
+            "steps[2].send.cron",
+            "bad cron expression",
+        ),
         (line_of(&text, "Saigon_X"), "timezone", "unknown time zone"),
-        (line_of(&text, "school-begin"), "steps[3].send.within", "unknown window"),
-        (line_of(&text, "deadline_school\n"), "steps[6].template", "unknown template"),
+        (
+            line_of(&text, "school-begin"),
+            "steps[3].send.within",
+            "unknown window",
+        ),
+        (
+            line_where(&text, |l| l.trim() == "template: deadline_school"),
+            "steps[6].template",
+            "unknown template",
+        ),
     ];
     for (line, field, message) in expect {
-        let found = err.lines().any(|l| l.contains(&format!("bhyt-hssv-2026-2027.yaml:{line}:")) && l.contains(field) && l.contains(message));
-        assert!(found, "expected line {line} `{field}: {message}` in:\n{err}");
+        let found = err.lines().any(|l| {
+            l.contains(&format!("bhyt-hssv-2026-2027.yaml:{line}:"))
+                && l.contains(field)
+                && l.contains(message)
+        });
+        assert!(
+            found,
+            "expected line {line} `{field}: {message}` in:\n{err}"
+        );
     }
     assert!(err.contains("6 error(s)"), "{err}");
 }
@@ -46,11 +80,18 @@ fn six_problems_at_once_are_all_reported_with_their_lines() {
 #[test]
 fn a_missing_secret_variable_is_an_error_naming_it() {
     let ws = Workspace::example();
-    let text = ws.read(EXAMPLE).replace("${ZALO_ACCESS_TOKEN:-}", "${ZALO_ACCESS_TOKEN}");
+    let text = ws
+        .read(EXAMPLE)
+        .replace("${ZALO_ACCESS_TOKEN:-}", "${ZALO_ACCESS_TOKEN}");
     ws.write(EXAMPLE, &text);
     let run = ws.loa(&["validate"]);
     assert_eq!(run.code(), 1);
-    assert!(run.stderr().contains("environment variable ZALO_ACCESS_TOKEN is not set"), "{}", run.stderr());
+    assert!(
+        run.stderr()
+            .contains("environment variable ZALO_ACCESS_TOKEN is not set"),
+        "{}",
+        run.stderr()
+    );
     let outbox = ws.loa(&["--outbox", "outbox", "validate"]);
     assert_eq!(outbox.code(), 0, "{}", outbox.stderr());
     assert!(outbox.stderr().contains("warning"), "{}", outbox.stderr());
@@ -59,52 +100,97 @@ fn a_missing_secret_variable_is_an_error_naming_it() {
 #[test]
 fn a_secret_written_in_the_file_is_refused() {
     let ws = Workspace::example();
-    let text = ws.read(EXAMPLE).replace("\"${ZALO_ACCESS_TOKEN:-}\"", "\"abc123-real-token\"");
+    let text = ws
+        .read(EXAMPLE)
+        .replace("\"${ZALO_ACCESS_TOKEN:-}\"", "\"abc123-real-token\"");
     ws.write(EXAMPLE, &text);
     let run = ws.loa(&["validate"]);
     assert_eq!(run.code(), 1);
     let err = run.stderr();
-    assert!(err.contains("channels.zalo.access_token") && err.contains("secret"), "{err}");
-    assert!(!err.contains("abc123-real-token"), "the secret must not be echoed: {err}");
+    assert!(
+        err.contains("channels.zalo.access_token") && err.contains("secret"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("abc123-real-token"),
+        "the secret must not be echoed: {err}"
+    );
 }
 
 #[test]
 fn data_problems_are_reported_by_row() {
     let ws = Workspace::example();
     let mut students = ws.read("campaigns/data/students.csv");
-    students.push_str("HS00001,Trùng Khóa,2,TH-001,01/01/2019,Phụ Huynh,0912345678,a@example.com,có,\r\n");
-    students.push_str("HS09998,Sai Số,2,TH-001,01/01/2019,Phụ Huynh,0212345678,b@example.com,không,\r\n");
-    students.push_str("HS09999,Sai Trường,2,TH-404,01/01/2019,Phụ Huynh,0912345679,c@example.com,không,\r\n");
+    students.push_str(
+        "HS00001,Trùng Khóa,2,TH-001,01/01/2019,Phụ Huynh,0912345678,a@example.com,có,\r\n",
+    );
+    students.push_str(
+        "HS09998,Sai Số,2,TH-001,01/01/2019,Phụ Huynh,0212345678,b@example.com,không,\r\n",
+    );
+    students.push_str(
+        "HS09999,Sai Trường,2,TH-404,01/01/2019,Phụ Huynh,0912345679,c@example.com,không,\r\n",
+    );
     ws.write("campaigns/data/students.csv", &students);
     let run = ws.loa(&["validate"]);
     assert_eq!(run.code(), 1);
     let err = run.stderr();
     let rows = students.lines().count();
-    assert!(err.contains(&format!("students.csv:{}: error:", rows - 2)) && err.contains("used again"), "{err}");
-    assert!(err.contains(&format!("students.csv:{}: warning: phone:", rows - 1)), "{err}");
-    assert!(err.contains(&format!("students.csv:{}: error: school_id", rows)) && err.contains("TH-404"), "{err}");
+    assert!(
+        err.contains(&format!("students.csv:{}: error:", rows - 2)) && err.contains("used again"),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("students.csv:{}: warning: phone:", rows - 1)),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("students.csv:{}: error: school_id", rows)) && err.contains("TH-404"),
+        "{err}"
+    );
 }
 
 #[test]
 fn a_where_or_template_reading_a_missing_column_is_reported() {
     let ws = Workspace::example();
-    let text = ws.read(EXAMPLE).replace("where: \"row.grade == 1 and not row.insured\"", "where: \"row.grade == 1 and not row.insurd\"");
+    let text = ws.read(EXAMPLE).replace(
+        "where: \"row.grade == 1 and not row.insured\"",
+        "where: \"row.grade == 1 and not row.insurd\"",
+    );
     ws.write(EXAMPLE, &text);
-    let tpl = ws.read("templates/staff_tasks/text.tera").replace("{{ row.full_name }}", "{{ row.fullname }}");
+    let tpl = ws
+        .read("templates/staff_tasks/text.tera")
+        .replace("{{ row.full_name }}", "{{ row.fullname }}");
     ws.write("templates/staff_tasks/text.tera", &tpl);
     let run = ws.loa(&["validate"]);
     assert_eq!(run.code(), 1);
     let err = run.stderr();
     let line = line_of(&text, "row.insurd");
-    assert!(err.contains(&format!(":{line}:")) && err.contains("insurd") && err.contains("did you mean `insured`?"), "{err}");
-    assert!(err.contains("staff_tasks/text.tera") && err.contains("fullname") && err.contains("full_name"), "{err}");
+    assert!(
+        err.contains(&format!(":{line}:"))
+            && err.contains("insurd")
+            && err.contains("did you mean `insured`?"),
+        "{err}"
+    );
+    assert!(
+        err.contains("staff_tasks/text.tera")
+            && err.contains("fullname")
+            && err.contains("full_name"),
+        "{err}"
+    );
 }
 
 #[test]
 fn a_template_that_does_not_parse_is_reported_with_its_file() {
     let ws = Workspace::example();
-    ws.write("templates/banner_reminder/text.tera", "Kính gửi {{ row.name \n");
+    ws.write(
+        "templates/banner_reminder/text.tera",
+        "Kính gửi {{ row.name \n",
+    );
     let run = ws.loa(&["validate"]);
     assert_eq!(run.code(), 1);
-    assert!(run.stderr().contains("banner_reminder/text.tera"), "{}", run.stderr());
+    assert!(
+        run.stderr().contains("banner_reminder/text.tera"),
+        "{}",
+        run.stderr()
+    );
 }
