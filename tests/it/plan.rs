@@ -216,3 +216,38 @@ fn plan_ics_is_read_back_by_an_icalendar_parser() {
     let uids: HashSet<String> = cal.events.iter().map(|e| prop(e, "UID")).collect();
     assert_eq!(uids.len(), cal.events.len(), "every event has its own UID");
 }
+
+#[test]
+fn a_send_due_in_quiet_hours_moves_to_their_end_and_one_past_the_window_is_dropped() {
+    let ws = Workspace::example();
+    let extra = "  - id: late-evening\n    audience: schools\n    channel: email\n    template: deadline_schools\n    send: { at: \"2026-10-09 22:30\" }\n  - id: new-year-eve\n    audience: schools\n    channel: email\n    template: deadline_schools\n    send: { at: \"2026-12-31 22:30\" }\n";
+    ws.write(EXAMPLE, &(ws.read(EXAMPLE) + extra));
+    let plan = plan_json(&ws);
+    let late: Vec<&str> = plan
+        .iter()
+        .filter(|e| e["step"] == "late-evening")
+        .map(|e| e["at"].as_str().unwrap())
+        .collect();
+    assert_eq!(late, ["2026-10-10T07:00:00+07:00"]);
+    assert!(
+        !plan.iter().any(|e| e["step"] == "new-year-eve"),
+        "moved to 1/1/2027, outside the period: dropped"
+    );
+    let table = ws.loa(&["plan", EXAMPLE, "--from", "2026-12-31"]).ok();
+    assert!(
+        table.contains("new-year-eve") && table.contains("bỏ: ra ngoài khoảng gửi"),
+        "{table}"
+    );
+    assert!(
+        ws.loa(&[
+            "plan",
+            EXAMPLE,
+            "--from",
+            "2026-10-09",
+            "--to",
+            "2026-10-10"
+        ])
+        .ok()
+        .contains("dời từ T6 09/10/2026 22:30 (giờ yên lặng)")
+    );
+}

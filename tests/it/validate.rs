@@ -194,3 +194,50 @@ fn a_template_that_does_not_parse_is_reported_with_its_file() {
         run.stderr()
     );
 }
+
+#[test]
+fn unknown_references_a_window_outside_the_period_and_a_missing_file_are_reported() {
+    let ws = Workspace::example();
+    let text = ws
+        .read(EXAMPLE)
+        .replace(
+            "year-end:     { start: 2026-12-01, end: 2026-12-31 }",
+            "year-end:     { start: 2026-12-01, end: 2027-01-15 }",
+        )
+        .replace("source: data/staff.csv", "source: data/can-bo.csv")
+        .replace(
+            "join: { school: schools }\n  parents:",
+            "join: { school: school }\n  parents:",
+        )
+        .replace("audience: staff", "audience: staf")
+        .replace("channel: [email, zalo]", "channel: [email, zallo]");
+    ws.write(EXAMPLE, &text);
+    let run = ws.loa(&["validate"]);
+    assert_eq!(run.code(), 1);
+    let err = run.stderr();
+    for (needle, what) in [
+        ("2027-01-15", "is not inside the period"),
+        ("can-bo.csv", "does not exist"),
+        (
+            "join: { school: school }",
+            "unknown audience \"school\" to join",
+        ),
+        ("audience: staf\n", "unknown audience \"staf\""),
+        ("zallo", "unknown channel \"zallo\""),
+    ] {
+        let line = text
+            .find(needle)
+            .map(|at| text[..at].lines().count())
+            .expect("needle in text");
+        let line = if text[..text.find(needle).unwrap()].ends_with('\n') {
+            line + 1
+        } else {
+            line
+        };
+        assert!(
+            err.lines()
+                .any(|l| l.contains(&format!(".yaml:{line}:")) && l.contains(what)),
+            "line {line}: {what}\n{err}"
+        );
+    }
+}
