@@ -4,7 +4,7 @@
 //! `where` reads exists. Then, with [`DataScan::Full`], every row: duplicate keys, joins that
 //! find nothing, phone numbers and e-mail addresses that cannot be used.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
 use std::path::Path;
 
@@ -12,7 +12,7 @@ use super::check::{Checker, suggest};
 use super::context::{BODY_NAMES, CAMPAIGN_FIELDS, COMMON_NAMES, OCCURRENCE_FIELDS, STEP_FIELDS};
 use super::diagnostic::{Diagnostic, Diagnostics};
 use super::locate::FieldPath;
-use super::model::{Campaign, ChannelKind};
+use super::model::Campaign;
 use crate::audience::recipients::{Recipients, load_joins};
 use crate::audience::{CsvSource, RowError, check_email};
 use crate::render::Renderer;
@@ -82,10 +82,8 @@ pub fn columns(campaign: &Campaign, headers: &Headers, renderer: &Renderer, c: &
         let Some(h) = headers.get(&step.audience) else {
             continue;
         };
-        for ch in step.channels.iter().chain(&step.fallback) {
-            let Some(channel) = campaign.channels.get(ch) else {
-                continue;
-            };
+        for channel in campaign.channels_of(step) {
+            let ch = &channel.name;
             let field = step.recipient_field(channel);
             if !h.iter().any(|x| x == field) {
                 let at = if step.to.is_some() {
@@ -112,19 +110,7 @@ pub fn columns(campaign: &Campaign, headers: &Headers, renderer: &Renderer, c: &
 /// Reads every row of every audience the campaign uses.
 pub fn rows(campaign: &Campaign, diags: &mut Diagnostics) {
     for (name, a) in &campaign.audiences {
-        let join_specs = a
-            .joins
-            .iter()
-            .filter_map(|(alias, t)| {
-                campaign.audiences.get(t).map(|t| {
-                    (
-                        alias.clone(),
-                        (t.source.as_path(), t.key.as_str(), &t.columns),
-                    )
-                })
-            })
-            .collect();
-        let (joins, join_errors) = match load_joins(&join_specs) {
+        let (joins, join_errors) = match load_joins(&super::select::join_sources(campaign, name)) {
             Ok(j) => j,
             Err(e) => {
                 diags.push(Diagnostic::error(&a.source, e.to_string()));
@@ -136,33 +122,12 @@ pub fn rows(campaign: &Campaign, diags: &mut Diagnostics) {
                 diags.push(row_diag(&t.source, &e, true));
             }
         }
-        let (phones, emails) = address_fields(campaign, name);
+        let (phones, emails) = super::select::address_fields(campaign, name);
         let Ok(recipients) = Recipients::open(&a.source, &a.key, &a.columns, &joins, phones) else {
             continue;
         };
         scan(&a.source, recipients, &emails, diags);
     }
-}
-
-/// Columns used as phone and as e-mail addresses by the steps on `audience`.
-fn address_fields(campaign: &Campaign, audience: &str) -> (Vec<String>, Vec<String>) {
-    let (mut phones, mut emails) = (HashSet::new(), HashSet::new());
-    for step in campaign.steps.iter().filter(|s| s.audience == audience) {
-        for ch in step
-            .channels
-            .iter()
-            .chain(&step.fallback)
-            .filter_map(|c| campaign.channels.get(c))
-        {
-            let field = step.recipient_field(ch).to_string();
-            if ch.kind == ChannelKind::Smtp {
-                emails.insert(field)
-            } else {
-                phones.insert(field)
-            };
-        }
-    }
-    (phones.into_iter().collect(), emails.into_iter().collect())
 }
 
 fn scan(file: &Path, recipients: Recipients<'_>, emails: &[String], diags: &mut Diagnostics) {

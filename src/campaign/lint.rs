@@ -48,12 +48,7 @@ pub fn step_variables(
             }
         }
     }
-    for ch in step
-        .channels
-        .iter()
-        .chain(&step.fallback)
-        .filter_map(|n| campaign.channels.get(n))
-    {
+    for ch in campaign.channels_of(step) {
         for (part, _) in parts_for(ch.kind) {
             let names = match *part {
                 "zns.yaml" => renderer.zns_param_names(&step.template),

@@ -196,12 +196,7 @@ fn check_templates(campaign: &Campaign, renderer: &mut Renderer, c: &mut Checker
             );
             ok = false;
         }
-        for ch in step
-            .channels
-            .iter()
-            .chain(&step.fallback)
-            .filter_map(|n| campaign.channels.get(n))
-        {
+        for ch in campaign.channels_of(step) {
             for (part, required) in parts_for(ch.kind) {
                 if *required && !renderer.has(&format!("{}/{part}", step.template)) {
                     let msg = format!(

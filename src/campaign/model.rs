@@ -63,6 +63,14 @@ impl Campaign {
     pub fn step(&self, id: &str) -> Option<&Step> {
         self.steps.iter().find(|s| s.id == id)
     }
+
+    /// The channels a step may use: its own, then its fallback.
+    pub fn channels_of<'a>(&'a self, step: &'a Step) -> impl Iterator<Item = &'a Channel> + 'a {
+        step.channels
+            .iter()
+            .chain(&step.fallback)
+            .filter_map(|c| self.channels.get(c))
+    }
 }
 
 /// A data source: a CSV file keyed by one column, possibly joined to other audiences.

@@ -11,49 +11,55 @@ use chrono_tz::Tz;
 
 use super::context::Shared;
 use super::model::{Campaign, ChannelKind, Step};
-use crate::audience::recipients::{Join, Recipient, Recipients, load_joins};
+use indexmap::IndexMap;
+
+use crate::audience::recipients::{Join, JoinSource, Recipient, Recipients, load_joins};
 use crate::render::Renderer;
+
+/// Where each joined audience of `audience` comes from, keyed by alias.
+pub fn join_sources<'a>(
+    campaign: &'a Campaign,
+    audience: &str,
+) -> IndexMap<String, JoinSource<'a>> {
+    let Some(a) = campaign.audiences.get(audience) else {
+        return IndexMap::new();
+    };
+    a.joins
+        .iter()
+        .filter_map(|(alias, t)| {
+            let t = campaign.audiences.get(t)?;
+            Some((
+                alias.clone(),
+                (t.source.as_path(), t.key.as_str(), &t.columns),
+            ))
+        })
+        .collect()
+}
 
 /// The joined audiences of `audience`, loaded once and shared by its recipient streams.
 pub fn joins(campaign: &Campaign, audience: &str) -> Result<Vec<Join>> {
-    let a = campaign
-        .audiences
-        .get(audience)
-        .with_context(|| format!("unknown audience {audience}"))?;
-    let specs = a
-        .joins
-        .iter()
-        .filter_map(|(alias, t)| {
-            campaign.audiences.get(t).map(|t| {
-                (
-                    alias.clone(),
-                    (t.source.as_path(), t.key.as_str(), &t.columns),
-                )
-            })
-        })
-        .collect();
-    let (joins, _row_errors) = load_joins(&specs)
+    let (joins, _row_errors) = load_joins(&join_sources(campaign, audience))
         .with_context(|| format!("loading the audiences joined to {audience}"))?;
     Ok(joins)
 }
 
-/// Columns of `audience` that the campaign's steps use as phone addresses.
-pub fn phone_fields(campaign: &Campaign, audience: &str) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
+/// Columns of `audience` used as (phone, e-mail) addresses by the campaign's steps.
+pub fn address_fields(campaign: &Campaign, audience: &str) -> (Vec<String>, Vec<String>) {
+    let (mut phones, mut emails) = (Vec::new(), Vec::new());
     for step in campaign.steps.iter().filter(|s| s.audience == audience) {
-        for ch in step
-            .channels
-            .iter()
-            .chain(&step.fallback)
-            .filter_map(|c| campaign.channels.get(c))
-        {
-            let f = step.recipient_field(ch).to_string();
-            if ch.kind != ChannelKind::Smtp && !out.contains(&f) {
-                out.push(f);
+        for ch in campaign.channels_of(step) {
+            let list = if ch.kind == ChannelKind::Smtp {
+                &mut emails
+            } else {
+                &mut phones
+            };
+            let field = step.recipient_field(ch).to_string();
+            if !list.contains(&field) {
+                list.push(field);
             }
         }
     }
-    out
+    (phones, emails)
 }
 
 /// A stream over `audience`'s recipients with phone columns normalised.
@@ -71,7 +77,7 @@ pub fn recipients<'a>(
         &a.key,
         &a.columns,
         joins,
-        phone_fields(campaign, audience),
+        address_fields(campaign, audience).0,
     )
     .with_context(|| format!("opening {}", a.source.display()))
 }

@@ -113,6 +113,24 @@ pub(crate) fn load_quietly(
     )
 }
 
+/// Loads the one campaign in `file` for a reading command; `None` after printing errors.
+pub(crate) fn load_campaign_file(
+    global: &Global,
+    file: &std::path::Path,
+) -> anyhow::Result<Option<Workspace>> {
+    let (ws, diags) = load_quietly(global, &[file.to_path_buf()], DataScan::Headers);
+    if report(&diags) {
+        return Ok(None);
+    }
+    let ws = ws.ok_or_else(|| anyhow::anyhow!("the workspace did not load"))?;
+    anyhow::ensure!(
+        !ws.campaigns.is_empty(),
+        "no campaign in {}",
+        file.display()
+    );
+    Ok(Some(ws))
+}
+
 /// Prints diagnostics to stderr; true when there was an error.
 pub(crate) fn report(diags: &Diagnostics) -> bool {
     for d in &diags.0 {

@@ -18,7 +18,7 @@ use serde::Serialize;
 use super::Global;
 use super::format::{local_time, thousands};
 use crate::campaign::select::count_matching;
-use crate::campaign::{Campaign, DataScan, Workspace};
+use crate::campaign::{Campaign, Workspace};
 use crate::schedule::{self, DropReason, Dropped, Move, Occurrence};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -70,13 +70,10 @@ pub struct JsonEntry<'a> {
 }
 
 pub fn run(global: &Global, args: &Args) -> Result<ExitCode> {
-    let (ws, diags) =
-        super::load_quietly(global, std::slice::from_ref(&args.file), DataScan::Headers);
-    if super::report(&diags) {
+    let Some(ws) = super::load_campaign_file(global, &args.file)? else {
         return Ok(ExitCode::FAILURE);
-    }
-    let ws = ws.context("the workspace did not load")?;
-    let campaign = ws.campaigns.first().context("no campaign in that file")?;
+    };
+    let campaign = &ws.campaigns[0];
     let entries = entries(&ws, campaign, args.from, args.to)?;
     let mut out = std::io::stdout().lock();
     match args.format {

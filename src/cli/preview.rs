@@ -11,7 +11,7 @@ use super::Global;
 use super::format::local_time;
 use crate::campaign::context::Shared;
 use crate::campaign::select::{address, find, selects};
-use crate::campaign::{Campaign, DataScan, Step};
+use crate::campaign::{Campaign, Step};
 use crate::render::message::{Rendered, Target, render};
 use crate::schedule;
 
@@ -31,13 +31,10 @@ pub struct Args {
 }
 
 pub fn run(global: &Global, args: &Args) -> Result<ExitCode> {
-    let (ws, diags) =
-        super::load_quietly(global, std::slice::from_ref(&args.file), DataScan::Headers);
-    if super::report(&diags) {
+    let Some(ws) = super::load_campaign_file(global, &args.file)? else {
         return Ok(ExitCode::FAILURE);
-    }
-    let ws = ws.context("the workspace did not load")?;
-    let campaign = ws.campaigns.first().context("no campaign in that file")?;
+    };
+    let campaign = &ws.campaigns[0];
     let step = campaign.step(&args.step).with_context(|| {
         let ids: Vec<&str> = campaign.steps.iter().map(|s| s.id.as_str()).collect();
         format!("no step {:?}; steps: {}", args.step, ids.join(", "))

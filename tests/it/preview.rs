@@ -4,22 +4,26 @@ use unicode_normalization::UnicodeNormalization;
 
 use crate::helpers::{EXAMPLE, Workspace};
 
+/// The parent notice for HS00010, whose name is stored decomposed (NFD) on purpose.
+fn parent_notice(ws: &Workspace, channel: &str) -> String {
+    ws.loa(&[
+        "preview",
+        EXAMPLE,
+        "--step",
+        "parent-notice",
+        "--recipient",
+        "HS00010",
+        "--channel",
+        channel,
+    ])
+    .ok()
+}
+
 #[test]
 fn a_parent_notice_on_zalo_is_nfc_and_goes_to_an_84_number() {
     let ws = Workspace::example();
     // HS00010's name is stored decomposed (NFD) in the CSV on purpose.
-    let out = ws
-        .loa(&[
-            "preview",
-            EXAMPLE,
-            "--step",
-            "parent-notice",
-            "--recipient",
-            "HS00010",
-            "--channel",
-            "zalo",
-        ])
-        .ok();
+    let out = parent_notice(&ws, "zalo");
     assert_eq!(out.nfc().collect::<String>(), out, "output is NFC");
     assert!(out.contains("Trần Thị Ngọc Huyền"), "{out}");
     assert!(
@@ -32,18 +36,7 @@ fn a_parent_notice_on_zalo_is_nfc_and_goes_to_an_84_number() {
 #[test]
 fn a_parent_notice_by_email_escapes_the_school_name_in_html_only() {
     let ws = Workspace::example();
-    let out = ws
-        .loa(&[
-            "preview",
-            EXAMPLE,
-            "--step",
-            "parent-notice",
-            "--recipient",
-            "HS00010",
-            "--channel",
-            "email",
-        ])
-        .ok();
+    let out = parent_notice(&ws, "email");
     let (text, html) = out.split_once("── html ──").expect("an html part");
     assert!(
         html.contains("Trường TH&amp;THCS Sơn Ca &lt;Cơ sở 2&gt;"),
@@ -60,18 +53,7 @@ fn a_parent_notice_by_email_escapes_the_school_name_in_html_only() {
 #[test]
 fn the_sms_fallback_body_is_json_without_diacritics() {
     let ws = Workspace::example();
-    let out = ws
-        .loa(&[
-            "preview",
-            EXAMPLE,
-            "--step",
-            "parent-notice",
-            "--recipient",
-            "HS00010",
-            "--channel",
-            "sms",
-        ])
-        .ok();
+    let out = parent_notice(&ws, "sms");
     let body = out
         .split_once("── request body ──")
         .expect("a body")
