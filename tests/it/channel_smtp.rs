@@ -300,3 +300,28 @@ async fn a_refused_connection_is_transient() {
         "{err:?}"
     );
 }
+
+#[tokio::test]
+async fn seeded_transient_refusals_are_all_transient_and_keep_the_connections() {
+    let sink = SmtpSink::start().await;
+    sink.fail_rate(0.3, 42);
+    let ch = build(&format!("{}?pool=2", sink.url()));
+    let msgs: Vec<Outgoing> = (0..100)
+        .map(|i| email(&format!("bhyt-r{i}"), "a@example.vn", "x"))
+        .collect();
+    let results = futures::future::join_all(msgs.iter().map(|m| ch.send(m))).await;
+    let refused: Vec<&ChannelError> = results.iter().filter_map(|r| r.as_ref().err()).collect();
+    assert!(
+        refused
+            .iter()
+            .all(|e| matches!(e, ChannelError::Transient { code: Some(c), .. } if c == "451")),
+        "{refused:?}"
+    );
+    assert!(
+        (15..=45).contains(&refused.len()),
+        "{} refused (seed 42)",
+        refused.len()
+    );
+    assert_eq!(sink.received().len(), 100 - refused.len());
+    assert!(sink.connections() <= 2);
+}
