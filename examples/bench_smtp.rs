@@ -20,7 +20,11 @@ use loa::render::message::Rendered;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
-    let n: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(10_000);
+    let n: usize = args
+        .next()
+        .map(|a| a.parse())
+        .transpose()?
+        .unwrap_or(10_000);
     let port: u16 = args.next().map(|a| a.parse()).transpose()?.unwrap_or(2525);
     let ch = Channel {
         name: "email".into(),
@@ -73,6 +77,9 @@ async fn main() -> anyhow::Result<()> {
         "{n} messages over one connection in {secs:.2} s: {:.0} msgs/s ({failed} failed)",
         n as f64 / secs
     );
-    anyhow::ensure!(failed == 0, "{failed} of {n} messages failed; the rate above is meaningless");
+    anyhow::ensure!(
+        failed == 0,
+        "{failed} of {n} messages failed; the rate above is meaningless"
+    );
     Ok(())
 }

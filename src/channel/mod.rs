@@ -127,6 +127,18 @@ impl ChannelError {
     pub fn is_transient(&self) -> bool {
         matches!(self, Self::Transient { .. })
     }
+
+    /// Replaces every copy of `address` in the message by its masked form: providers echo
+    /// recipients in their replies.
+    pub fn masking(mut self, address: &str) -> Self {
+        if !address.is_empty() {
+            let (Self::Transient { message, .. }
+            | Self::Permanent { message, .. }
+            | Self::Paused { message, .. }) = &mut self;
+            *message = message.replace(address, &mask_address(address));
+        }
+        self
+    }
 }
 
 /// Sends one message. Implementations are cheap to share and safe to call concurrently;
@@ -274,6 +286,12 @@ mod tests {
         assert_eq!(mask_address("ả@ví.vn"), "ả***@ví.vn");
         assert_eq!(mask_address("1234"), "12***");
         assert_eq!(mask_address(""), "");
+    }
+
+    #[test]
+    fn errors_can_mask_an_echoed_address() {
+        let e = ChannelError::permanent("<84912345678> refused").masking("84912345678");
+        assert_eq!(e.to_string(), "permanent: <84912***678> refused");
     }
 
     #[test]

@@ -49,7 +49,7 @@ impl OutboxChannel {
                     ch.headers.iter().map(|(k, v)| (k.as_str(), v.expose())),
                 )?)
             }
-            ChannelKind::Webhook => Kind::Webhook(webhook::Spec::new(ch)?),
+            ChannelKind::Webhook => Kind::Webhook(webhook::Spec::lenient(ch)?),
             ChannelKind::ZaloZns => Kind::Zalo(zalo::Spec::new(ch)?),
         };
         Ok(Self {

@@ -44,7 +44,7 @@ use tokio_rustls::rustls::{self, pki_types::ServerName};
 
 use super::classify::{self, SmtpFailure};
 use super::email::{self, Sender};
-use super::{Channel, ChannelError, Outgoing, Receipt, mask_address};
+use super::{Channel, ChannelError, Outgoing, Receipt};
 use crate::campaign;
 
 /// Default number of open connections (and messages in flight) per channel.
@@ -367,7 +367,8 @@ impl SmtpChannel {
         let built = email::build(&self.sender, msg)?;
         let body = built.formatted();
         let envelope = built.message.envelope();
-        let mask = |e: ChannelError| mask_error(e, &msg.address);
+        // Servers echo the recipient in replies (`<a@b>: Recipient address rejected`).
+        let mask = |e: ChannelError| e.masking(&msg.address);
         let _permit = self
             .permits
             .acquire()
@@ -435,48 +436,6 @@ fn receipt(response: &Response) -> Receipt {
         .collect();
     Receipt {
         provider_id: (!line.is_empty()).then_some(line),
-    }
-}
-
-/// Servers echo the recipient in replies (`<a@b>: Recipient address rejected`).
-fn mask_error(e: ChannelError, address: &str) -> ChannelError {
-    let hide = |m: String| {
-        if address.is_empty() {
-            m
-        } else {
-            m.replace(address, &mask_address(address))
-        }
-    };
-    match e {
-        ChannelError::Transient {
-            message,
-            code,
-            retry_after,
-            slow_down,
-        } => ChannelError::Transient {
-            message: hide(message),
-            code,
-            retry_after,
-            slow_down,
-        },
-        ChannelError::Permanent {
-            message,
-            code,
-            no_account,
-        } => ChannelError::Permanent {
-            message: hide(message),
-            code,
-            no_account,
-        },
-        ChannelError::Paused {
-            message,
-            code,
-            until,
-        } => ChannelError::Paused {
-            message: hide(message),
-            code,
-            until,
-        },
     }
 }
 

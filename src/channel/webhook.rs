@@ -37,7 +37,6 @@ use sha2::Sha256;
 use super::classify;
 use super::{
     Channel, ChannelError, Outgoing, REDACTED, Receipt, check_message_id, is_secret_header,
-    mask_address,
 };
 use crate::campaign::{self, Secret};
 
@@ -91,7 +90,13 @@ impl std::fmt::Debug for Prepared {
 /// like credentials (`?access-token=…`, `?api_key=…`).
 pub fn mask_url(url: &str) -> String {
     let Ok(mut u) = url::Url::parse(url) else {
-        return REDACTED.to_string();
+        // An unset variable under --outbox is no secret; anything else unparsable may be.
+        let unset = url.is_empty() || (url.starts_with("${") && url.ends_with('}'));
+        return if unset {
+            url.to_string()
+        } else {
+            REDACTED.to_string()
+        };
     };
     if u.password().is_some() {
         let _ = u.set_password(Some(REDACTED));
@@ -126,15 +131,23 @@ pub struct Spec {
 
 impl Spec {
     pub fn new(ch: &campaign::Channel) -> anyhow::Result<Self> {
-        let url = ch.url.clone().context("a webhook channel needs `url`")?;
-        let parsed =
-            url::Url::parse(url.expose()).map_err(|e| anyhow::anyhow!("bad webhook URL: {e}"))?;
+        ch.url.as_ref().context("a webhook channel needs `url`")?;
+        let spec = Self::lenient(ch)?;
+        let parsed = url::Url::parse(spec.url.expose())
+            .map_err(|e| anyhow::anyhow!("bad webhook URL: {e}"))?;
         if !matches!(parsed.scheme(), "http" | "https") {
             bail!(
                 "webhook URL must be http or https, not {:?}",
                 parsed.scheme()
             );
         }
+        Ok(spec)
+    }
+
+    /// For the outbox: the URL is only written down, so an unset `${NAME}` (allowed under
+    /// `--outbox`, SPEC §3) is no error.
+    pub fn lenient(ch: &campaign::Channel) -> anyhow::Result<Self> {
+        let url = ch.url.clone().unwrap_or_else(|| Secret::new(""));
         let method = reqwest::Method::from_bytes(ch.method.as_bytes())
             .map_err(|_| anyhow::anyhow!("bad HTTP method {:?}", ch.method))?;
         for (name, value) in &ch.headers {
@@ -285,13 +298,10 @@ impl Answer {
             .filter(|c| !c.is_control())
             .take(200)
             .collect();
-        if !address.is_empty() {
-            detail = detail.replace(address, &mask_address(address));
-        }
         if status == 410 {
             detail = format!("the endpoint is gone; disable or fix the channel. {detail}");
         }
-        classify::http_status(status, self.retry_after, detail.trim())
+        classify::http_status(status, self.retry_after, detail.trim()).masking(address)
     }
 }
 

@@ -207,3 +207,23 @@ async fn a_step_name_cannot_escape_the_outbox() {
     msg.step = "..".into();
     assert!(ch.send(&msg).await.is_err());
 }
+
+#[tokio::test]
+async fn an_unset_webhook_url_is_no_error_under_the_outbox() {
+    let dir = tempfile::tempdir().unwrap();
+    for (i, url) in ["", "${SMS_GATEWAY_URL}"].into_iter().enumerate() {
+        let ch = Channel {
+            url: Some(Secret::new(url)),
+            ..channel("sms", ChannelKind::Webhook)
+        };
+        let id = format!("bhyt-u{i}");
+        let msg = outgoing("sms", &id, "84912345678", Rendered::default());
+        build(&ch, dir.path()).send(&msg).await.unwrap();
+        let path = dir
+            .path()
+            .join(CAMPAIGN)
+            .join(format!("parent-notice/sms/{id}.json"));
+        let v: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        assert_eq!(v["request"]["url"], url);
+    }
+}
