@@ -376,8 +376,10 @@ impl SmtpChannel {
             .expect("the pool is never closed");
         // A reused connection may have been closed by the server while idle; that shows at
         // MAIL, before anything of this message was sent, so one fresh try is safe.
+        let mut fresh_only = false;
         for _ in 0..2 {
-            let (mut conn, reused) = match self.take_idle() {
+            let idle = if fresh_only { None } else { self.take_idle() };
+            let (mut conn, reused) = match idle {
                 Some(c) => (c, true),
                 None => {
                     let c = open(&self.cfg)
@@ -398,6 +400,7 @@ impl SmtpChannel {
             let closing = matches!(failure, SmtpFailure::Reply { code: 421, .. });
             let broken = !matches!(failure, SmtpFailure::Reply { .. } | SmtpFailure::Client(_));
             if reused && stage == Stage::Mail && (closing || broken) {
+                fresh_only = true; // the other idle connections are as old: do not trust them
                 continue;
             }
             if !closing && !broken {

@@ -325,3 +325,28 @@ async fn seeded_transient_refusals_are_all_transient_and_keep_the_connections() 
     assert_eq!(sink.received().len(), 100 - refused.len());
     assert!(sink.connections() <= 2);
 }
+
+#[tokio::test]
+async fn required_starttls_on_a_server_without_it_pauses_the_channel() {
+    let sink = SmtpSink::start().await;
+    let ch = build(&format!("{}?tls=required", sink.url()));
+    let err = send(&ch, &email("bhyt-m14", "a@example.vn", "x"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ChannelError::Paused { .. }), "{err:?}");
+    assert!(sink.received().is_empty());
+}
+
+#[tokio::test]
+async fn a_connection_the_server_closed_while_idle_is_replaced_transparently() {
+    let sink = SmtpSink::start().await;
+    sink.close_after(1);
+    let ch = build(&format!("{}?pool=1", sink.url()));
+    for i in 0..3 {
+        send(&ch, &email(&format!("bhyt-i{i}"), "a@example.vn", "x"))
+            .await
+            .expect("a stale connection is not the message's fault");
+    }
+    assert_eq!(sink.received().len(), 3);
+    assert_eq!(sink.connections(), 3);
+}

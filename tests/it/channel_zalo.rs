@@ -254,3 +254,22 @@ async fn an_expired_token_without_refresh_settings_pauses_the_channel() {
         "{err:?}"
     );
 }
+
+#[tokio::test]
+async fn new_tokens_in_the_environment_win_over_stored_ones() {
+    let sink = HttpSink::start().await;
+    sink.zalo().valid_tokens.push("tok-2".into());
+    let store = Arc::new(MemoryTokenStore::new());
+    store
+        .put("zalo/zalo/seed", "from-an-older-consent")
+        .await
+        .unwrap();
+    store.put("zalo/zalo/access_token", "tok-1").await.unwrap();
+    let ch = build(&zalo(&sink, "tok-2"), store.clone());
+    ch.send(&notice("bhyt-z9", "84912345678")).await.unwrap();
+    assert_eq!(
+        store.value("zalo/zalo/access_token").as_deref(),
+        Some("tok-2")
+    );
+    assert_eq!(sink.requests()[0].header("access_token"), Some("tok-2"));
+}

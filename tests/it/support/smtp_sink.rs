@@ -38,6 +38,8 @@ struct State {
     refuse_greetings: usize,
     fail_rate: Option<(f64, u64)>,
     credentials: Option<(String, String)>,
+    /// Close each connection silently after this many accepted messages (an idle timeout).
+    close_after: Option<usize>,
 }
 
 pub struct SmtpSink {
@@ -79,6 +81,11 @@ impl SmtpSink {
 
     pub fn fail_rate(&self, p: f64, seed: u64) {
         self.state.lock().unwrap().fail_rate = Some((p, seed.max(1)));
+    }
+
+    /// Close every connection, without a word, after `n` accepted messages.
+    pub fn close_after(&self, n: usize) {
+        self.state.lock().unwrap().close_after = Some(n);
     }
 
     /// Require AUTH PLAIN with these credentials.
@@ -144,6 +151,7 @@ async fn session(socket: TcpStream, st: Arc<Mutex<State>>) -> std::io::Result<()
     let mut from = String::new();
     let mut to: Vec<String> = Vec::new();
     let mut authed = false;
+    let mut accepted = 0usize;
     let mut line = Vec::new();
     loop {
         line.clear();
@@ -232,13 +240,23 @@ async fn session(socket: TcpStream, st: Arc<Mutex<State>>) -> std::io::Result<()
                 if let Some((code, _)) = refusal {
                     format!("{code} scripted refusal after DATA\r\n")
                 } else {
-                    let mut s = st.lock().unwrap();
-                    s.received.push(Received {
-                        from: from.clone(),
-                        to: std::mem::take(&mut to),
-                        data,
-                    });
-                    format!("250 2.0.0 Ok: queued as Q{}\r\n", s.received.len())
+                    accepted += 1;
+                    let (reply, close) = {
+                        let mut s = st.lock().unwrap();
+                        s.received.push(Received {
+                            from: from.clone(),
+                            to: std::mem::take(&mut to),
+                            data,
+                        });
+                        let reply = format!("250 2.0.0 Ok: queued as Q{}\r\n", s.received.len());
+                        (reply, s.close_after == Some(accepted))
+                    };
+                    if close {
+                        w.write_all(reply.as_bytes()).await?;
+                        w.flush().await?;
+                        return Ok(());
+                    }
+                    reply
                 }
             }
             "RSET" => {
