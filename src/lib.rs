@@ -17,11 +17,15 @@
 //!   skip dates and `max`; it never reads the clock.
 //! - [`render`]: one Tera instance for the workspace, Vietnamese filters, the sandbox
 //!   (no environment access), per-channel rendering and the variable lint.
+//! - [`channel`]: sends one rendered message: SMTP (own NODELAY connection pool), webhooks
+//!   (signed, no redirects), Zalo ZNS (with token refresh), or the outbox files; classifies
+//!   every provider answer as transient, permanent or pausing the channel.
 
 #![forbid(unsafe_code)]
 
 pub mod audience;
 pub mod campaign;
+pub mod channel;
 pub mod cli;
 pub mod render;
 pub mod schedule;

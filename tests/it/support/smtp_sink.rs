@@ -1,0 +1,308 @@
+//! A real SMTP server on 127.0.0.1 for tests: greeting, EHLO/HELO, AUTH PLAIN, MAIL, RCPT,
+//! DATA (with dot-unstuffing), RSET, NOOP, QUIT. It records every accepted message and
+//! injects failures by rule:
+//!
+//! - the next `refuse_greetings(n)` connections get `421` at the greeting and are closed;
+//! - a recipient whose local part starts with `perm550-`, `perm551-`, `perm553-`, `temp450-`,
+//!   `temp451-`, `temp452-`, `temp421-` (then closes) is refused at RCPT with that code;
+//!   `data554-` / `data451-` / `data454-` are refused after the message's final dot;
+//! - with `fail_rate(p, seed)`, a fraction `p` of RCPTs get `451`, decided by a seeded PRNG
+//!   so a failing run can be replayed.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, BufWriter};
+use tokio::net::{TcpListener, TcpStream};
+
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub from: String,
+    pub to: Vec<String>,
+    /// The message as the client meant it: dot-unstuffed, CRLF line ends, no final dot.
+    pub data: Vec<u8>,
+}
+
+impl Received {
+    pub fn text(&self) -> String {
+        String::from_utf8(self.data.clone()).expect("UTF-8 message")
+    }
+}
+
+#[derive(Default)]
+struct State {
+    received: Vec<Received>,
+    /// Commands seen, in order, across all connections (e.g. `RSET`, `MAIL`).
+    commands: Vec<String>,
+    refuse_greetings: usize,
+    fail_rate: Option<(f64, u64)>,
+    credentials: Option<(String, String)>,
+    /// Close each connection silently after this many accepted messages (an idle timeout).
+    close_after: Option<usize>,
+}
+
+pub struct SmtpSink {
+    pub port: u16,
+    state: Arc<Mutex<State>>,
+    connections: Arc<AtomicUsize>,
+}
+
+impl SmtpSink {
+    pub async fn start() -> SmtpSink {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let port = listener.local_addr().unwrap().port();
+        let state = Arc::new(Mutex::new(State::default()));
+        let connections = Arc::new(AtomicUsize::new(0));
+        let (st, count) = (state.clone(), connections.clone());
+        tokio::spawn(async move {
+            while let Ok((socket, _)) = listener.accept().await {
+                count.fetch_add(1, Ordering::SeqCst);
+                let st = st.clone();
+                tokio::spawn(async move {
+                    let _ = session(socket, st).await;
+                });
+            }
+        });
+        SmtpSink {
+            port,
+            state,
+            connections,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("smtp://127.0.0.1:{}", self.port)
+    }
+
+    pub fn refuse_greetings(&self, n: usize) {
+        self.state.lock().unwrap().refuse_greetings = n;
+    }
+
+    pub fn fail_rate(&self, p: f64, seed: u64) {
+        self.state.lock().unwrap().fail_rate = Some((p, seed.max(1)));
+    }
+
+    /// Close every connection, without a word, after `n` accepted messages.
+    pub fn close_after(&self, n: usize) {
+        self.state.lock().unwrap().close_after = Some(n);
+    }
+
+    /// Require AUTH PLAIN with these credentials.
+    pub fn require_auth(&self, user: &str, password: &str) {
+        self.state.lock().unwrap().credentials = Some((user.into(), password.into()));
+    }
+
+    pub fn received(&self) -> Vec<Received> {
+        self.state.lock().unwrap().received.clone()
+    }
+
+    pub fn commands(&self) -> Vec<String> {
+        self.state.lock().unwrap().commands.clone()
+    }
+
+    pub fn connections(&self) -> usize {
+        self.connections.load(Ordering::SeqCst)
+    }
+}
+
+/// The reply a recipient's prefix asks for at `stage` ("rcpt" or "data"), if any.
+fn rule(address: &str, stage: &str) -> Option<(u16, bool)> {
+    let local = address.split('@').next().unwrap_or("");
+    let (prefix, _) = local.split_once('-')?;
+    let (kind, code) = prefix.split_at(prefix.len().checked_sub(3)?);
+    let code: u16 = code.parse().ok()?;
+    let at = match kind {
+        "perm" | "temp" => "rcpt",
+        "data" => "data",
+        _ => return None,
+    };
+    (at == stage).then_some((code, code == 421))
+}
+
+fn next_random(seed: &mut u64) -> f64 {
+    // xorshift64*: small, seeded, good enough for fault injection.
+    *seed ^= *seed >> 12;
+    *seed ^= *seed << 25;
+    *seed ^= *seed >> 27;
+    (seed.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64
+}
+
+async fn session(socket: TcpStream, st: Arc<Mutex<State>>) -> std::io::Result<()> {
+    let (r, w) = socket.into_split();
+    let mut r = BufReader::new(r);
+    let mut w = BufWriter::new(w);
+    let refuse = {
+        let mut s = st.lock().unwrap();
+        let refuse = s.refuse_greetings > 0;
+        s.refuse_greetings = s.refuse_greetings.saturating_sub(1);
+        refuse
+    };
+    if refuse {
+        w.write_all(b"421 4.7.0 sink busy, try again later\r\n")
+            .await?;
+        w.flush().await?;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        return Ok(());
+    }
+    w.write_all(b"220 sink.test ESMTP loa test sink\r\n")
+        .await?;
+    w.flush().await?;
+    let mut from = String::new();
+    let mut to: Vec<String> = Vec::new();
+    let mut authed = false;
+    let mut accepted = 0usize;
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        if r.read_until(b'\n', &mut line).await? == 0 {
+            return Ok(());
+        }
+        let cmd = String::from_utf8_lossy(&line).trim_end().to_string();
+        let verb = cmd
+            .split([' ', ':'])
+            .next()
+            .unwrap_or("")
+            .to_ascii_uppercase();
+        let needs_auth = st.lock().unwrap().credentials.clone();
+        st.lock().unwrap().commands.push(verb.clone());
+        let reply: String = match verb.as_str() {
+            "EHLO" => {
+                let auth = if needs_auth.is_some() {
+                    "250-AUTH PLAIN\r\n"
+                } else {
+                    ""
+                };
+                format!(
+                    "250-sink.test\r\n{auth}250-8BITMIME\r\n250-SMTPUTF8\r\n250 SIZE 10000000\r\n"
+                )
+            }
+            "HELO" => "250 sink.test\r\n".into(),
+            "AUTH" => {
+                let given = cmd.split_whitespace().nth(2).map(super::mime::base64);
+                let ok = match (&needs_auth, given) {
+                    (Some((u, p)), Some(b)) => b == format!("\0{u}\0{p}").into_bytes(),
+                    _ => false,
+                };
+                authed = ok;
+                if ok {
+                    "235 2.7.0 ok\r\n"
+                } else {
+                    "535 5.7.8 authentication failed\r\n"
+                }
+                .into()
+            }
+            "MAIL" if needs_auth.is_some() && !authed => {
+                "530 5.7.0 authentication required\r\n".into()
+            }
+            "MAIL" => {
+                from = between_angles(&cmd);
+                to.clear();
+                "250 2.1.0 ok\r\n".into()
+            }
+            "RCPT" => {
+                let addr = between_angles(&cmd);
+                let random_fail = {
+                    let mut s = st.lock().unwrap();
+                    match &mut s.fail_rate {
+                        Some((p, seed)) => {
+                            let p = *p;
+                            next_random(seed) < p
+                        }
+                        None => false,
+                    }
+                };
+                match rule(&addr, "rcpt") {
+                    Some((code, close)) => {
+                        w.write_all(
+                            format!("{code} 4.0.0 <{addr}>: scripted refusal\r\n").as_bytes(),
+                        )
+                        .await?;
+                        w.flush().await?;
+                        if close {
+                            return Ok(());
+                        }
+                        continue;
+                    }
+                    None if random_fail => "451 4.3.0 scripted random failure\r\n".into(),
+                    None => {
+                        to.push(addr);
+                        "250 2.1.5 ok\r\n".into()
+                    }
+                }
+            }
+            "DATA" if to.is_empty() => "503 5.5.1 no valid recipients\r\n".into(),
+            "DATA" => {
+                w.write_all(b"354 end with <CRLF>.<CRLF>\r\n").await?;
+                w.flush().await?;
+                let data = read_data(&mut r).await?;
+                let refusal = to.iter().find_map(|a| rule(a, "data"));
+                if let Some((code, _)) = refusal {
+                    format!("{code} scripted refusal after DATA\r\n")
+                } else {
+                    accepted += 1;
+                    let (reply, close) = {
+                        let mut s = st.lock().unwrap();
+                        s.received.push(Received {
+                            from: from.clone(),
+                            to: std::mem::take(&mut to),
+                            data,
+                        });
+                        let reply = format!("250 2.0.0 Ok: queued as Q{}\r\n", s.received.len());
+                        (reply, s.close_after == Some(accepted))
+                    };
+                    if close {
+                        w.write_all(reply.as_bytes()).await?;
+                        w.flush().await?;
+                        return Ok(());
+                    }
+                    reply
+                }
+            }
+            "RSET" => {
+                from.clear();
+                to.clear();
+                "250 2.0.0 ok\r\n".into()
+            }
+            "NOOP" => "250 2.0.0 ok\r\n".into(),
+            "QUIT" => {
+                w.write_all(b"221 2.0.0 bye\r\n").await?;
+                w.flush().await?;
+                return Ok(());
+            }
+            _ => "502 5.5.2 command not recognised\r\n".into(),
+        };
+        w.write_all(reply.as_bytes()).await?;
+        w.flush().await?;
+    }
+}
+
+fn between_angles(cmd: &str) -> String {
+    match (cmd.find('<'), cmd.rfind('>')) {
+        (Some(a), Some(b)) if a < b => cmd[a + 1..b].to_string(),
+        _ => String::new(),
+    }
+}
+
+/// Reads DATA lines up to the lone dot, removing the stuffed dot of RFC 5321 §4.5.2.
+async fn read_data<R: AsyncBufReadExt + Unpin>(r: &mut R) -> std::io::Result<Vec<u8>> {
+    let mut data = Vec::new();
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        if r.read_until(b'\n', &mut line).await? == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        if line == b".\r\n" {
+            break;
+        }
+        let unstuffed = line.strip_prefix(b".").unwrap_or(&line);
+        data.extend_from_slice(unstuffed);
+    }
+    // lettre always ends the message with CRLF before the final dot; keep the message's own
+    // last line end, which the client added for the terminator, out of the record.
+    if data.ends_with(b"\r\n") {
+        data.truncate(data.len() - 2);
+    }
+    Ok(data)
+}
