@@ -17,6 +17,8 @@
 //!   skip dates and `max`; it never reads the clock.
 //! - [`render`]: one Tera instance for the workspace, Vietnamese filters, the sandbox
 //!   (no environment access), per-channel rendering and the variable lint.
+//! - [`store`]: the message ledger in SQLite — campaigns, occurrences, one row per message
+//!   with its state machine, fenced claims and outcomes, attempts, state events, settings.
 
 #![forbid(unsafe_code)]
 
@@ -25,3 +27,4 @@ pub mod campaign;
 pub mod cli;
 pub mod render;
 pub mod schedule;
+pub mod store;
