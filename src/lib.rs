@@ -20,6 +20,8 @@
 //! - [`channel`]: sends one rendered message: SMTP (own NODELAY connection pool), webhooks
 //!   (signed, no redirects), Zalo ZNS (with token refresh), or the outbox files; classifies
 //!   every provider answer as transient, permanent or pausing the channel.
+//! - [`store`]: the message ledger in SQLite — campaigns, occurrences, one row per message
+//!   with its state machine, fenced claims and outcomes, attempts, state events, settings.
 
 #![forbid(unsafe_code)]
 
@@ -29,3 +31,4 @@ pub mod channel;
 pub mod cli;
 pub mod render;
 pub mod schedule;
+pub mod store;

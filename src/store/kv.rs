@@ -1,0 +1,54 @@
+//! `kv`: small durable settings, such as a Zalo refresh token that must be saved before
+//! it is used (Zalo refresh tokens are single-use).
+
+use anyhow::Context;
+
+use super::{Millis, Store};
+
+impl Store {
+    /// The value stored under `key`, if any.
+    pub async fn kv_get(&self, key: &str) -> anyhow::Result<Option<String>> {
+        sqlx::query_scalar("SELECT value FROM kv WHERE key = ?")
+            .bind(key)
+            .fetch_optional(self.pool())
+            .await
+            .with_context(|| format!("reading setting {key:?}"))
+    }
+
+    /// Stores `value` under `key`, replacing any previous value; durable on return.
+    pub async fn kv_put(&self, key: &str, value: &str, now: Millis) -> anyhow::Result<()> {
+        let mut w = self.write().await?;
+        sqlx::query(
+            "INSERT INTO kv (key, value, updated_at) VALUES (?, ?, ?) \
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value, \
+                 updated_at = excluded.updated_at",
+        )
+        .bind(key)
+        .bind(value)
+        .bind(now)
+        .execute(&mut *w.tx)
+        .await
+        .with_context(|| format!("saving setting {key:?}"))?;
+        w.commit().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::*;
+
+    #[tokio::test]
+    async fn a_setting_round_trips_and_the_last_write_wins() {
+        let (_dir, store) = open().await;
+        assert_eq!(store.kv_get("zalo.refresh_token").await.unwrap(), None);
+        store.kv_put("zalo.refresh_token", "r1", T0).await.unwrap();
+        store
+            .kv_put("zalo.refresh_token", "r2", T0 + 1)
+            .await
+            .unwrap();
+        assert_eq!(
+            store.kv_get("zalo.refresh_token").await.unwrap().as_deref(),
+            Some("r2")
+        );
+    }
+}

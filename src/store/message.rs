@@ -1,0 +1,365 @@
+//! `message`: inserting expanded messages and claiming due ones.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use sqlx::sqlite::SqliteConnection;
+use sqlx::{QueryBuilder, Row, Sqlite};
+
+use super::event::{self, Detail};
+use super::{Claimed, Millis, NewMessage, NewState, Store, millis, to_u32};
+
+/// Rows per `INSERT` statement: 500 × 17 parameters stays well under SQLite's 32,766, and
+/// every full batch reuses one prepared statement.
+const INSERT_ROWS: usize = 500;
+
+impl Store {
+    /// Inserts messages that do not exist yet — one per (campaign, step, occurrence,
+    /// recipient, channel), and one per message id — in one transaction, with a state
+    /// event for each row inserted. Returns how many rows were inserted: calling it again
+    /// with the same rows inserts nothing.
+    pub async fn insert_messages(&self, rows: &[NewMessage], now: Millis) -> anyhow::Result<u64> {
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        let mut w = self.write().await?;
+        let mut inserted = Vec::new();
+        for chunk in rows.chunks(INSERT_ROWS) {
+            inserted.extend(insert_chunk(&mut w.tx, chunk, now).await?);
+        }
+        event::for_rows(&mut w.tx, &inserted, now, None, Detail::LastError).await?;
+        w.commit().await?;
+        Ok(inserted.len() as u64)
+    }
+
+    /// Leases up to `limit` due messages (`pending`, `next_attempt_at <= now`, window still
+    /// open at `now`, on one of `channels`, or any channel when empty) to `owner` until
+    /// `now + lease`: each moves to `sending` and its `attempts` goes up by one — the
+    /// fencing token its outcome must carry. Oldest due first. Durable on return, before
+    /// any network I/O. Messages whose window closed are left to [`Store::expire_closed`].
+    pub async fn claim(
+        &self,
+        owner: &str,
+        now: Millis,
+        lease: Duration,
+        limit: u32,
+        channels: &[String],
+    ) -> anyhow::Result<Vec<Claimed>> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let mut w = self.write().await?;
+        let mut claimed = claim_rows(&mut w.tx, owner, now, now + millis(lease), limit, channels)
+            .await
+            .with_context(|| format!("claiming messages for {owner}"))?;
+        let ids: Vec<i64> = claimed.iter().map(|(c, _)| c.id).collect();
+        event::for_rows(&mut w.tx, &ids, now, Some("pending"), Detail::Lease).await?;
+        w.commit().await?;
+        claimed.sort_by_key(|(c, due)| (*due, c.id));
+        Ok(claimed.into_iter().map(|(c, _)| c).collect())
+    }
+}
+
+/// One multi-row `INSERT … ON CONFLICT DO NOTHING`; returns the ids of the new rows.
+async fn insert_chunk(
+    conn: &mut SqliteConnection,
+    chunk: &[NewMessage],
+    now: Millis,
+) -> anyhow::Result<Vec<i64>> {
+    let mut insert: QueryBuilder<Sqlite> = QueryBuilder::new(
+        "INSERT INTO message (message_id, campaign, step, occurrence_id, occurrence_at, \
+         occurrence_n, recipient, channel, fallback_of, address, state, attempts, \
+         next_attempt_at, expires_at, context, last_error, queued_at, updated_at) ",
+    );
+    insert.push_values(chunk, |mut row, m| {
+        let (state, reason) = match &m.state {
+            NewState::Pending => ("pending", None),
+            NewState::Skipped { reason } => ("skipped", Some(reason.as_str())),
+        };
+        row.push_bind(m.message_id.as_str())
+            .push_bind(m.campaign.as_str())
+            .push_bind(m.step.as_str())
+            .push_bind(m.occurrence_id)
+            .push_bind(m.occurrence_at)
+            .push_bind(i64::from(m.occurrence_n))
+            .push_bind(m.recipient.as_str())
+            .push_bind(m.channel.as_str())
+            .push_bind(m.fallback_of)
+            .push_bind(m.address.as_deref())
+            .push_bind(state)
+            .push("0")
+            .push_bind(m.next_attempt_at)
+            .push_bind(m.expires_at)
+            .push_bind(m.context.as_str())
+            .push_bind(reason)
+            .push_bind(now)
+            .push_bind(now);
+    });
+    insert.push(" ON CONFLICT DO NOTHING RETURNING id");
+    insert
+        .build_query_scalar::<i64>()
+        .fetch_all(&mut *conn)
+        .await
+        .context("inserting messages")
+}
+
+/// The claiming `UPDATE … RETURNING`; each claimed row comes with its due time for
+/// ordering (`RETURNING` order is unspecified).
+async fn claim_rows(
+    conn: &mut SqliteConnection,
+    owner: &str,
+    now: Millis,
+    lease_until: Millis,
+    limit: u32,
+    channels: &[String],
+) -> anyhow::Result<Vec<(Claimed, Millis)>> {
+    let mut update: QueryBuilder<Sqlite> = QueryBuilder::new(
+        "UPDATE message SET state = 'sending', attempts = attempts + 1, lease_owner = ",
+    );
+    update
+        .push_bind(owner)
+        .push(", lease_until = ")
+        .push_bind(lease_until)
+        .push(", updated_at = ")
+        .push_bind(now)
+        // PostgreSQL: the same subquery with FOR UPDATE SKIP LOCKED.
+        .push(
+            " WHERE state = 'pending' AND id IN (SELECT id FROM message \
+             WHERE state = 'pending' AND next_attempt_at <= ",
+        )
+        .push_bind(now)
+        .push(" AND expires_at >= ")
+        .push_bind(now);
+    if !channels.is_empty() {
+        update.push(" AND channel IN (");
+        let mut list = update.separated(", ");
+        for channel in channels {
+            list.push_bind(channel.as_str());
+        }
+        update.push(")");
+    }
+    update
+        .push(" ORDER BY next_attempt_at, id LIMIT ")
+        .push_bind(i64::from(limit))
+        .push(
+            ") RETURNING id, message_id, campaign, step, channel, recipient, address, \
+             attempts, occurrence_at, occurrence_n, occurrence_id, expires_at, context, \
+             fallback_of, next_attempt_at",
+        );
+    let rows = update.build().fetch_all(&mut *conn).await?;
+    rows.iter()
+        .map(|row| {
+            let claimed = Claimed {
+                id: row.try_get("id")?,
+                message_id: row.try_get("message_id")?,
+                campaign: row.try_get("campaign")?,
+                step: row.try_get("step")?,
+                channel: row.try_get("channel")?,
+                recipient: row.try_get("recipient")?,
+                address: row.try_get("address")?,
+                attempt: to_u32(row.try_get("attempts")?, "attempts")?,
+                occurrence_at: row.try_get("occurrence_at")?,
+                occurrence_n: to_u32(row.try_get("occurrence_n")?, "occurrence number")?,
+                occurrence_id: row.try_get("occurrence_id")?,
+                expires_at: row.try_get("expires_at")?,
+                context: row.try_get("context")?,
+                fallback_of: row.try_get("fallback_of")?,
+            };
+            Ok((claimed, row.try_get("next_attempt_at")?))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use super::super::test_support::*;
+    use super::*;
+
+    const LEASE: Duration = Duration::from_secs(75);
+
+    #[tokio::test]
+    async fn inserting_the_same_messages_twice_adds_nothing() {
+        let (_dir, store) = open().await;
+        let occ = seed(&store).await;
+        let rows = messages(&occ, 1200);
+        assert_eq!(store.insert_messages(&rows, T0).await.unwrap(), 1200);
+        assert_eq!(store.insert_messages(&rows, T0 + MINUTE).await.unwrap(), 0);
+        // A re-run after a crash half-way through: some old rows, some new.
+        let mut more = messages(&occ, 1500);
+        more.reverse();
+        assert_eq!(
+            store.insert_messages(&more, T0 + MINUTE).await.unwrap(),
+            300
+        );
+        assert_eq!(count(&store, "SELECT COUNT(*) FROM message").await, 1500);
+        assert_eq!(
+            count(&store, "SELECT COUNT(*) FROM message_event").await,
+            1500
+        );
+        assert_events_complete(&store).await;
+    }
+
+    #[tokio::test]
+    async fn the_natural_key_holds_even_under_a_different_message_id() {
+        let (_dir, store) = open().await;
+        let occ = seed(&store).await;
+        let mut twin = message(&occ, "r1", "email");
+        store.insert_messages(&[twin.clone()], T0).await.unwrap();
+        twin.message_id = "m-other".to_owned();
+        assert_eq!(store.insert_messages(&[twin], T0).await.unwrap(), 0);
+    }
+
+    #[tokio::test]
+    async fn ten_thousand_messages_go_in_with_one_call() {
+        let (_dir, store) = open().await;
+        let occ = seed(&store).await;
+        let inserted = store
+            .insert_messages(&messages(&occ, 10_000), T0)
+            .await
+            .unwrap();
+        assert_eq!(inserted, 10_000);
+        assert_eq!(
+            count(
+                &store,
+                "SELECT COUNT(*) FROM message WHERE state = 'pending'"
+            )
+            .await,
+            10_000
+        );
+        assert_eq!(
+            count(&store, "SELECT COUNT(DISTINCT message) FROM message_event").await,
+            10_000
+        );
+    }
+
+    #[tokio::test]
+    async fn a_skipped_message_is_born_skipped_with_its_reason() {
+        let (_dir, store) = open().await;
+        let occ = seed(&store).await;
+        let mut m = message(&occ, "r1", "sms");
+        m.address = None;
+        m.state = NewState::Skipped {
+            reason: "no address".to_owned(),
+        };
+        store.insert_messages(&[m], T0).await.unwrap();
+        let id = insert(&store, &occ, 0).await[0];
+        let row = seen(&store, id).await;
+        assert_eq!(row.state, "skipped");
+        assert_eq!(row.last_error.as_deref(), Some("no address"));
+        assert!(
+            store
+                .claim("w", T0, LEASE, 10, &[])
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(events(&store, id).await, vec![(None, "skipped".to_owned())]);
+    }
+
+    #[tokio::test]
+    async fn claim_leases_due_rows_oldest_first_and_counts_the_attempt() {
+        let (_dir, store) = open().await;
+        let occ = seed(&store).await;
+        let mut rows = messages(&occ, 3);
+        rows[0].next_attempt_at = T0 + 2 * MINUTE;
+        rows[1].next_attempt_at = T0 + MINUTE;
+        rows[2].next_attempt_at = T0 + 10 * MINUTE; // not due yet
+        store.insert_messages(&rows, T0).await.unwrap();
+        let now = T0 + 5 * MINUTE;
+        let claimed = store.claim("w1", now, LEASE, 10, &[]).await.unwrap();
+        let recipients: Vec<&str> = claimed.iter().map(|c| c.recipient.as_str()).collect();
+        assert_eq!(recipients, ["r1", "r0"]);
+        let first = &claimed[0];
+        assert_eq!(first.attempt, 1);
+        assert_eq!(first.message_id, rows[1].message_id);
+        assert_eq!(first.context, rows[1].context);
+        assert_eq!(first.occurrence_id, occ.id);
+        let row = seen(&store, first.id).await;
+        assert_eq!(row.state, "sending");
+        assert_eq!(row.attempts, 1);
+        assert_eq!(row.lease_owner.as_deref(), Some("w1"));
+        assert_eq!(row.lease_until, Some(now + 75_000));
+        assert_eq!(
+            events(&store, first.id).await,
+            vec![
+                (None, "pending".to_owned()),
+                (Some("pending".to_owned()), "sending".to_owned())
+            ]
+        );
+        // Leased rows are not claimed again.
+        assert!(
+            store
+                .claim("w2", now, LEASE, 10, &[])
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    #[tokio::test]
+    async fn claim_takes_only_the_given_channels_and_at_most_the_limit() {
+        let (_dir, store) = open().await;
+        let occ = seed(&store).await;
+        let rows: Vec<NewMessage> = (0..6)
+            .map(|i| message(&occ, &format!("r{i}"), ["email", "zalo", "sms"][i % 3]))
+            .collect();
+        store.insert_messages(&rows, T0).await.unwrap();
+        let only = ["zalo".to_owned(), "sms".to_owned()];
+        let claimed = store.claim("w", T0, LEASE, 3, &only).await.unwrap();
+        assert_eq!(claimed.len(), 3);
+        assert!(claimed.iter().all(|c| c.channel != "email"));
+        let rest = store.claim("w", T0, LEASE, 0, &[]).await.unwrap();
+        assert!(rest.is_empty());
+        let rest = store.claim("w", T0, LEASE, 10, &[]).await.unwrap();
+        assert_eq!(rest.len(), 3);
+    }
+
+    #[tokio::test]
+    async fn claim_leaves_messages_whose_window_closed() {
+        let (_dir, store) = open().await;
+        let occ = seed(&store).await;
+        let mut rows = messages(&occ, 2);
+        rows[0].expires_at = T0 + MINUTE;
+        store.insert_messages(&rows, T0).await.unwrap();
+        let claimed = store
+            .claim("w", T0 + MINUTE + 1, LEASE, 10, &[])
+            .await
+            .unwrap();
+        assert_eq!(claimed.len(), 1);
+        assert_eq!(claimed[0].recipient, "r1");
+    }
+
+    #[tokio::test]
+    async fn concurrent_claims_never_hand_one_row_to_two_owners() {
+        let (_dir, store) = open().await;
+        let occ = seed(&store).await;
+        insert(&store, &occ, 2000).await;
+        let workers: Vec<_> = (0..4)
+            .map(|w| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    let mut mine = Vec::new();
+                    loop {
+                        let owner = format!("w{w}");
+                        let batch = store.claim(&owner, T0, LEASE, 37, &[]).await.unwrap();
+                        if batch.is_empty() {
+                            return mine;
+                        }
+                        mine.extend(batch.into_iter().map(|c| (c.id, c.attempt)));
+                    }
+                })
+            })
+            .collect();
+        let mut all = Vec::new();
+        for worker in workers {
+            all.extend(worker.await.unwrap());
+        }
+        let distinct: HashSet<i64> = all.iter().map(|(id, _)| *id).collect();
+        assert_eq!(all.len(), 2000);
+        assert_eq!(distinct.len(), 2000);
+        assert!(all.iter().all(|(_, attempt)| *attempt == 1));
+        assert_events_complete(&store).await;
+    }
+}

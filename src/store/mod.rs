@@ -1,0 +1,416 @@
+//! The message ledger: one durable row per message, its state machine, its attempts and
+//! every state change (SPEC §5–§6, reliability plan §8).
+//!
+//! `dispatch` claims due rows, sends them through a `channel` and records what happened;
+//! the daemon's scheduler expands occurrences into rows; `cli status` / `report` read them.
+//! This module owns the SQL and nothing else: it never reads the clock (every write takes
+//! `now`, in UTC epoch milliseconds — [`Millis`]) and never decides a retry policy.
+//!
+//! Rules the rest of loa relies on:
+//!
+//! - **One row per (campaign, step, occurrence, recipient, channel), ever.** Inserting is
+//!   `INSERT … ON CONFLICT DO NOTHING`, so expansion can be re-run after a crash.
+//! - **Fencing.** [`Store::claim`] moves a row to `sending` and increments `attempts`; every
+//!   later write about that try ([`Store::record`]) is conditional on
+//!   `(id, attempts, lease_owner, state = 'sending')`, so a worker whose lease was rescued
+//!   cannot overwrite the newer attempt. An owner name must be unique per process start.
+//! - **Every state change is written with its time** to `message_event`, in the same
+//!   transaction as the change.
+//! - **Progress comes from rows** ([`Store::open_count`]), never from a cursor.
+//!
+//! SQLite runs with WAL, `synchronous=FULL` (WAL with `NORMAL` "might roll back following a
+//! power loss", SQLite `PRAGMA synchronous`), foreign keys on and a 5 s busy timeout. It has
+//! one writer: writes in this process take turns on a mutex and open `BEGIN IMMEDIATE`
+//! transactions, so they queue instead of spinning in SQLite's busy handler, and each
+//! transaction stays short. The SQL itself stays portable to PostgreSQL (`ON CONFLICT`,
+//! `UPDATE … RETURNING`, integer times).
+//!
+//! # Layout
+//!
+//! - `campaign`: [`Store::upsert_campaign`]
+//! - `occurrence`: [`Store::occurrence`], [`Store::mark_enqueued`]
+//! - `message`: inserting ([`Store::insert_messages`]) and claiming ([`Store::claim`])
+//! - `attempt`: [`Store::record`], the outcome of one try, and the `attempt` rows
+//! - `sweep`: state changes over many rows — rescue, release, expiry, cancel, retry
+//! - `event`: `message_event` rows, written by all of the above
+//! - `read`: [`Store::status`], [`Store::report`], [`Store::open_count`], [`Store::next_due`]
+//! - `kv`: [`Store::kv_get`], [`Store::kv_put`]
+//! - `id`: [`message_id`], the deterministic provider-facing id
+
+mod attempt;
+mod campaign;
+mod event;
+mod id;
+mod kv;
+mod message;
+mod occurrence;
+mod read;
+mod sweep;
+#[cfg(test)]
+mod test_support;
+
+use std::collections::BTreeMap;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{Sqlite, Transaction};
+use tokio::sync::{Mutex, MutexGuard};
+
+pub use id::message_id;
+
+/// A UTC instant in milliseconds since the Unix epoch.
+pub type Millis = i64;
+
+/// Every delivery state (SPEC §6), as stored in `message.state`.
+pub const STATES: [&str; 8] = [
+    "pending",
+    "sending",
+    "sent",
+    "delivered",
+    "failed",
+    "expired",
+    "skipped",
+    "cancelled",
+];
+
+/// States a message can still leave by itself; a campaign is done only when none remain.
+pub const OPEN_STATES: [&str; 2] = ["pending", "sending"];
+
+/// The message ledger. Cheap to clone: clones share one pool and one writer turn.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: SqlitePool,
+    /// Writes take turns here before `BEGIN IMMEDIATE` (see the module docs).
+    writer: Arc<Mutex<()>>,
+}
+
+/// A campaign as loaded from its file; `loaded_at` is set by [`Store::upsert_campaign`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CampaignRow {
+    pub id: String,
+    pub title: String,
+    /// `draft`, `active`, `paused` or `done` (SPEC §3).
+    pub status: String,
+    pub content_hash: String,
+    pub file: String,
+}
+
+/// One occurrence of a step; `enqueued_at` is set once all its messages are inserted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OccurrenceRow {
+    pub id: i64,
+    pub campaign: String,
+    pub step: String,
+    pub n: u32,
+    pub at: Millis,
+    pub enqueued_at: Option<Millis>,
+}
+
+/// The state a message is born in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NewState {
+    Pending,
+    /// No address, opted out, suppressed: recorded, never sent. `reason` lands in
+    /// `last_error` (shown by `report`) and in the event.
+    Skipped {
+        reason: String,
+    },
+}
+
+/// A message to insert; see [`Store::insert_messages`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewMessage {
+    /// Deterministic, from [`message_id`].
+    pub message_id: String,
+    pub campaign: String,
+    pub step: String,
+    pub occurrence_id: i64,
+    pub occurrence_at: Millis,
+    pub occurrence_n: u32,
+    pub recipient: String,
+    pub channel: String,
+    /// `message.id` of the row this one backs up.
+    pub fallback_of: Option<i64>,
+    pub address: Option<String>,
+    pub state: NewState,
+    pub next_attempt_at: Millis,
+    /// End of the step's window: a message still pending then expires.
+    pub expires_at: Millis,
+    /// JSON snapshot of the recipient's row and joined rows, rendered at send time.
+    pub context: String,
+}
+
+/// A message leased to one owner for one attempt; see [`Store::claim`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Claimed {
+    pub id: i64,
+    pub message_id: String,
+    pub campaign: String,
+    pub step: String,
+    pub channel: String,
+    pub recipient: String,
+    pub address: Option<String>,
+    /// The fencing token: pass it back in [`Outcome::attempt`].
+    pub attempt: u32,
+    pub occurrence_at: Millis,
+    pub occurrence_n: u32,
+    pub occurrence_id: i64,
+    pub expires_at: Millis,
+    pub context: String,
+    pub fallback_of: Option<i64>,
+}
+
+/// What one claimed attempt came to; see [`Store::record`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outcome {
+    pub id: i64,
+    /// [`Claimed::attempt`] of the claim this outcome belongs to.
+    pub attempt: u32,
+    /// The owner that claimed it.
+    pub owner: String,
+    pub started_at: Millis,
+    pub duration_ms: i64,
+    pub result: OutcomeKind,
+}
+
+/// The result of one attempt.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OutcomeKind {
+    /// The provider accepted it (SMTP 250, HTTP 2xx with no error in the body).
+    Sent { provider_id: Option<String> },
+    /// A transient failure: back to `pending`, due again at `at`.
+    Retry {
+        at: Millis,
+        code: Option<String>,
+        error: String,
+    },
+    /// A permanent failure, or retries exhausted.
+    Failed { code: Option<String>, error: String },
+    /// Found at send time not to be sent (suppressed, no address); no try happened.
+    Skipped { reason: String },
+    /// Its window closed before it could go; no try happened.
+    Expired,
+}
+
+/// Message counts of one (campaign, step, channel): every state of [`STATES`], zeros
+/// included (SPEC §5 `status --format json`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StatusRow {
+    pub campaign: String,
+    pub step: String,
+    pub channel: String,
+    pub counts: BTreeMap<String, u64>,
+}
+
+/// One message as `report` shows it: exactly the SPEC §5 CSV columns, in order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReportRow {
+    pub campaign: String,
+    pub step: String,
+    pub occurrence_at: Millis,
+    pub recipient: String,
+    pub channel: String,
+    pub address: Option<String>,
+    pub state: String,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+    pub queued_at: Millis,
+    pub sent_at: Option<Millis>,
+    pub delivered_at: Option<Millis>,
+}
+
+/// A write transaction holding this process's writer turn; dropping it rolls back.
+pub(crate) struct Write<'a> {
+    pub(crate) tx: Transaction<'static, Sqlite>,
+    _turn: MutexGuard<'a, ()>,
+}
+
+impl Write<'_> {
+    pub(crate) async fn commit(self) -> anyhow::Result<()> {
+        self.tx
+            .commit()
+            .await
+            .context("committing to the message ledger")
+    }
+}
+
+impl Store {
+    /// Opens (creating the file on first use) and migrates the ledger at `url`,
+    /// e.g. `sqlite://loa.db`.
+    pub async fn open(url: &str) -> anyhow::Result<Store> {
+        let options = SqliteConnectOptions::from_str(url)
+            .with_context(|| format!("bad database URL {url:?}"))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(5))
+            .foreign_keys(true)
+            // 64 MiB of page cache per connection (negative = KiB): the unique indexes
+            // on random message ids are written all over; the default 2 MiB thrashes.
+            .pragma("cache_size", "-65536");
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await
+            .with_context(|| format!("opening the message ledger {url:?}"))?;
+        sqlx::migrate!("migrations/sqlite")
+            .run(&pool)
+            .await
+            .with_context(|| format!("migrating the message ledger {url:?}"))?;
+        Ok(Store {
+            pool,
+            writer: Arc::new(Mutex::new(())),
+        })
+    }
+
+    /// Closes every connection, waiting for those in use; SQLite checkpoints the WAL when
+    /// the last one closes. Later calls on any clone fail.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// Waits for this process's writer turn and begins an immediate transaction, which
+    /// takes SQLite's write lock at once instead of failing to upgrade a read later.
+    pub(crate) async fn write(&self) -> anyhow::Result<Write<'_>> {
+        let turn = self.writer.lock().await;
+        let tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .context("beginning a write to the message ledger")?;
+        Ok(Write { tx, _turn: turn })
+    }
+
+    pub(crate) fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+}
+
+/// Checks that `state` is one of [`STATES`] before it reaches SQL.
+fn known_state(state: &str) -> anyhow::Result<&str> {
+    if STATES.contains(&state) {
+        Ok(state)
+    } else {
+        anyhow::bail!(
+            "unknown message state {state:?} (one of {})",
+            STATES.join(", ")
+        )
+    }
+}
+
+/// A stored non-negative integer as `u32` (attempts, occurrence numbers).
+fn to_u32(value: i64, what: &str) -> anyhow::Result<u32> {
+    u32::try_from(value).with_context(|| format!("{what} out of range: {value}"))
+}
+
+/// A stored count as `u64`.
+fn to_u64(value: i64) -> u64 {
+    u64::try_from(value).unwrap_or(0)
+}
+
+fn millis(duration: Duration) -> Millis {
+    Millis::try_from(duration.as_millis()).unwrap_or(Millis::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::test_support::*;
+    use super::*;
+
+    #[tokio::test]
+    async fn opening_creates_the_file_with_durable_settings() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&url(&dir)).await.unwrap();
+        assert!(dir.path().join("loa.db").exists());
+        let mut conn = store.pool().acquire().await.unwrap();
+        let journal: String = sqlx::query_scalar("PRAGMA journal_mode")
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
+        let synchronous: i64 = sqlx::query_scalar("PRAGMA synchronous")
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
+        let foreign_keys: i64 = sqlx::query_scalar("PRAGMA foreign_keys")
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
+        assert_eq!((journal.as_str(), synchronous, foreign_keys), ("wal", 2, 1));
+    }
+
+    #[tokio::test]
+    async fn reopening_the_file_keeps_everything() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = Store::open(&url(&dir)).await.unwrap();
+        let occ = seed(&first).await;
+        insert(&first, &occ, 10).await;
+        let claimed = first
+            .claim("w", T0, Duration::from_secs(75), 4, &[])
+            .await
+            .unwrap();
+        let outcomes: Vec<Outcome> = claimed
+            .iter()
+            .map(|c| Outcome {
+                id: c.id,
+                attempt: c.attempt,
+                owner: "w".into(),
+                started_at: T0,
+                duration_ms: 3,
+                result: OutcomeKind::Sent { provider_id: None },
+            })
+            .collect();
+        first.record(&outcomes[..3], T0 + 5).await.unwrap();
+        first
+            .kv_put("zalo.refresh_token", "secret-1", T0)
+            .await
+            .unwrap();
+        let status = first.status(None).await.unwrap();
+        let report = first.report("c").await.unwrap();
+        first.close().await;
+
+        let second = Store::open(&url(&dir)).await.unwrap();
+        assert_eq!(second.status(None).await.unwrap(), status);
+        assert_eq!(second.report("c").await.unwrap(), report);
+        assert_eq!(second.open_count("c").await.unwrap(), 7);
+        assert_eq!(
+            second
+                .kv_get("zalo.refresh_token")
+                .await
+                .unwrap()
+                .as_deref(),
+            Some("secret-1")
+        );
+        assert_eq!(second.occurrence("c", "s", 0, T0 + 1).await.unwrap(), occ);
+        assert_eq!(
+            second
+                .insert_messages(&messages(&occ, 10), T0)
+                .await
+                .unwrap(),
+            0
+        );
+        assert_events_complete(&second).await;
+        // The lease still held survives too, and its fence with it.
+        let late = Outcome {
+            id: claimed[3].id,
+            attempt: 1,
+            owner: "w".into(),
+            started_at: T0,
+            duration_ms: 1,
+            result: OutcomeKind::Sent { provider_id: None },
+        };
+        assert_eq!(second.record(&[late], T0 + 10).await.unwrap(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_bad_url_is_an_error_naming_it() {
+        let err = Store::open("mysql://nowhere").await.unwrap_err();
+        assert!(format!("{err:#}").contains("mysql://nowhere"));
+    }
+}

@@ -1,0 +1,106 @@
+//! `occurrence`: one row per (campaign, step, n), the unit of expansion into messages.
+
+use anyhow::Context;
+use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+
+use super::{Millis, OccurrenceRow, Store, to_u32};
+
+impl Store {
+    /// Gets the occurrence `n` of a step, creating it at `at` if it is new. An existing
+    /// row keeps the instant it was created with.
+    pub async fn occurrence(
+        &self,
+        campaign: &str,
+        step: &str,
+        n: u32,
+        at: Millis,
+    ) -> anyhow::Result<OccurrenceRow> {
+        let mut w = self.write().await?;
+        sqlx::query(
+            "INSERT INTO occurrence (campaign, step, n, at) VALUES (?, ?, ?, ?)
+             ON CONFLICT (campaign, step, n) DO NOTHING",
+        )
+        .bind(campaign)
+        .bind(step)
+        .bind(i64::from(n))
+        .bind(at)
+        .execute(&mut *w.tx)
+        .await
+        .with_context(|| format!("creating occurrence {n} of {campaign}/{step}"))?;
+        let row = sqlx::query(
+            "SELECT id, campaign, step, n, at, enqueued_at FROM occurrence
+             WHERE campaign = ? AND step = ? AND n = ?",
+        )
+        .bind(campaign)
+        .bind(step)
+        .bind(i64::from(n))
+        .fetch_one(&mut *w.tx)
+        .await
+        .with_context(|| format!("reading occurrence {n} of {campaign}/{step}"))?;
+        w.commit().await?;
+        occurrence_row(&row)
+    }
+
+    /// Marks an occurrence fully expanded. Only the first call sets the time.
+    pub async fn mark_enqueued(&self, occurrence_id: i64, now: Millis) -> anyhow::Result<()> {
+        let mut w = self.write().await?;
+        let done = sqlx::query(
+            "UPDATE occurrence SET enqueued_at = ? WHERE id = ? AND enqueued_at IS NULL",
+        )
+        .bind(now)
+        .bind(occurrence_id)
+        .execute(&mut *w.tx)
+        .await
+        .with_context(|| format!("marking occurrence {occurrence_id} enqueued"))?;
+        if done.rows_affected() == 0 {
+            let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM occurrence WHERE id = ?")
+                .bind(occurrence_id)
+                .fetch_optional(&mut *w.tx)
+                .await?;
+            anyhow::ensure!(exists.is_some(), "no occurrence with id {occurrence_id}");
+        }
+        w.commit().await
+    }
+}
+
+fn occurrence_row(row: &SqliteRow) -> anyhow::Result<OccurrenceRow> {
+    Ok(OccurrenceRow {
+        id: row.try_get("id")?,
+        campaign: row.try_get("campaign")?,
+        step: row.try_get("step")?,
+        n: to_u32(row.try_get("n")?, "occurrence number")?,
+        at: row.try_get("at")?,
+        enqueued_at: row.try_get("enqueued_at")?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::*;
+
+    #[tokio::test]
+    async fn an_occurrence_is_created_once_and_marked_enqueued_once() {
+        let (_dir, store) = open().await;
+        store.upsert_campaign(&campaign("c")).await.unwrap();
+        let first = store.occurrence("c", "s", 2, T0).await.unwrap();
+        assert_eq!((first.n, first.at, first.enqueued_at), (2, T0, None));
+        let again = store.occurrence("c", "s", 2, T0 + MINUTE).await.unwrap();
+        assert_eq!(again, first);
+        assert_ne!(
+            store.occurrence("c", "s", 3, T0).await.unwrap().id,
+            first.id
+        );
+        store.mark_enqueued(first.id, T0 + 5).await.unwrap();
+        store.mark_enqueued(first.id, T0 + 9).await.unwrap();
+        let done = store.occurrence("c", "s", 2, T0).await.unwrap();
+        assert_eq!(done.enqueued_at, Some(T0 + 5));
+        assert!(store.mark_enqueued(9999, T0).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn an_occurrence_needs_its_campaign() {
+        let (_dir, store) = open().await;
+        assert!(store.occurrence("ghost", "s", 0, T0).await.is_err());
+    }
+}
