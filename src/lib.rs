@@ -15,6 +15,9 @@
 //!   (`84xxxxxxxxx`), e-mail addresses, joined lookups and recipient streams.
 //! - [`schedule`]: pure time math — occurrences from `at` / `cron`, windows, quiet hours,
 //!   skip dates and `max`; it never reads the clock.
+//! - [`dispatch`]: enqueue (occurrences → message rows) and claim → send → record, retry
+//!   policy, rate limits.
+//! - [`daemon`]: composes store, enqueue and dispatch; shutdown on SIGINT/SIGTERM.
 //! - [`render`]: one Tera instance for the workspace, Vietnamese filters, the sandbox
 //!   (no environment access), per-channel rendering and the variable lint.
 //! - [`channel`]: sends one rendered message: SMTP (own NODELAY connection pool), webhooks
@@ -29,6 +32,8 @@ pub mod audience;
 pub mod campaign;
 pub mod channel;
 pub mod cli;
+pub mod daemon;
+pub mod dispatch;
 pub mod render;
 pub mod schedule;
 pub mod store;

@@ -85,3 +85,25 @@ impl Shared {
         tera::Context::from_value(Value::Object(map)).unwrap_or_default()
     }
 }
+
+/// The recipient's data as stored with each message: `row` and the joined rows. Messages are
+/// rendered at send time from this snapshot, with the templates as they are then.
+pub fn snapshot(r: &Recipient) -> String {
+    let mut map = Map::new();
+    map.insert("row".into(), Value::Object(r.row.clone()));
+    for (alias, row) in &r.joined {
+        map.insert(alias.clone(), Value::Object(row.clone()));
+    }
+    Value::Object(map).to_string()
+}
+
+impl Shared {
+    /// The full context for a stored [`snapshot`].
+    pub fn for_snapshot(&self, snapshot: &str) -> Result<tera::Context, serde_json::Error> {
+        let mut map = self.base.clone();
+        if let Value::Object(data) = serde_json::from_str::<Value>(snapshot)? {
+            map.extend(data);
+        }
+        Ok(tera::Context::from_value(Value::Object(map)).unwrap_or_default())
+    }
+}

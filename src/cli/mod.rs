@@ -7,6 +7,11 @@ mod format;
 mod plan;
 mod plan_ics;
 mod preview;
+mod report;
+mod retry;
+mod run;
+mod simulate;
+mod status;
 mod validate;
 
 use std::path::PathBuf;
@@ -77,15 +82,31 @@ pub enum Command {
     Plan(plan::Args),
     /// The exact rendered message for one recipient.
     Preview(preview::Args),
+    /// Run the campaign in virtual time, delivering to the outbox.
+    Simulate(simulate::Args),
+    /// The daemon: schedules, enqueues, delivers.
+    Run(run::Args),
+    /// Message counts by step, channel and state.
+    Status(status::Args),
+    /// One row per message.
+    Report(report::Args),
+    /// Put failed (or expired) messages back in the queue.
+    Retry(retry::Args),
 }
 
 /// Entry point used by `main.rs`.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    init_logging();
     let result = match &cli.command {
         Command::Validate(a) => validate::run(&cli.global, a),
         Command::Plan(a) => plan::run(&cli.global, a),
         Command::Preview(a) => preview::run(&cli.global, a),
+        Command::Simulate(a) => block_on(simulate::run(&cli.global, a)),
+        Command::Run(a) => block_on(run::run(&cli.global, a)),
+        Command::Status(a) => block_on(status::run(&cli.global, a)),
+        Command::Report(a) => block_on(report::run(&cli.global, a)),
+        Command::Retry(a) => block_on(retry::run(&cli.global, a)),
     };
     match result {
         Ok(code) => code,
@@ -94,6 +115,28 @@ pub fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn block_on<F: std::future::Future<Output = anyhow::Result<ExitCode>>>(
+    f: F,
+) -> anyhow::Result<ExitCode> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(f)
+}
+
+/// Log lines to stderr; `LOA_LOG` (or `RUST_LOG`) sets the level, default `info`.
+fn init_logging() {
+    let filter = std::env::var("LOA_LOG")
+        .or_else(|_| std::env::var("RUST_LOG"))
+        .unwrap_or_else(|_| "info".into());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_target(false)
+        .try_init();
 }
 
 /// Loads the workspace for a command that reads but sends nothing: missing environment

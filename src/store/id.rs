@@ -11,6 +11,12 @@ use sha2::{Digest, Sha256};
 ///
 /// Each field is hashed with its length in front, so no two different field lists hash
 /// the same bytes whatever characters the fields contain.
+/// A short hex digest of a campaign file, recorded with each load (audit, reload).
+pub fn content_hash(bytes: &[u8]) -> String {
+    let digest = Sha256::digest(bytes);
+    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+}
+
 pub fn message_id(campaign: &str, step: &str, n: u32, recipient: &str, channel: &str) -> String {
     let mut hash = Sha256::new();
     hash.update(b"loa-message-v1");

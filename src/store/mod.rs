@@ -61,7 +61,7 @@ use sqlx::sqlite::{
 use sqlx::{Sqlite, Transaction};
 use tokio::sync::{Mutex, MutexGuard};
 
-pub use id::message_id;
+pub use id::{content_hash, message_id};
 
 /// A UTC instant in milliseconds since the Unix epoch.
 pub type Millis = i64;
@@ -109,6 +109,8 @@ pub struct OccurrenceRow {
     pub n: u32,
     pub at: Millis,
     pub enqueued_at: Option<Millis>,
+    /// Set when the occurrence was recorded as missed instead of being sent.
+    pub missed_at: Option<Millis>,
 }
 
 /// The state a message is born in.

@@ -29,7 +29,7 @@ impl Store {
         .await
         .with_context(|| format!("creating occurrence {n} of {campaign}/{step}"))?;
         let row = sqlx::query(
-            "SELECT id, campaign, step, n, at, enqueued_at FROM occurrence
+            "SELECT id, campaign, step, n, at, enqueued_at, missed_at FROM occurrence
              WHERE campaign = ? AND step = ? AND n = ?",
         )
         .bind(campaign)
@@ -40,6 +40,38 @@ impl Store {
         .with_context(|| format!("reading occurrence {n} of {campaign}/{step}"))?;
         w.commit().await?;
         occurrence_row(&row)
+    }
+
+    /// The occurrence `n` of a step, if it was ever seen.
+    pub async fn find_occurrence(
+        &self,
+        campaign: &str,
+        step: &str,
+        n: u32,
+    ) -> anyhow::Result<Option<OccurrenceRow>> {
+        let row = sqlx::query(
+            "SELECT id, campaign, step, n, at, enqueued_at, missed_at FROM occurrence
+             WHERE campaign = ? AND step = ? AND n = ?",
+        )
+        .bind(campaign)
+        .bind(step)
+        .bind(i64::from(n))
+        .fetch_optional(self.pool())
+        .await
+        .with_context(|| format!("reading occurrence {n} of {campaign}/{step}"))?;
+        row.as_ref().map(occurrence_row).transpose()
+    }
+
+    /// Records that an occurrence was missed (first seen too late); it will not be sent.
+    pub async fn mark_missed(&self, occurrence_id: i64, now: Millis) -> anyhow::Result<()> {
+        let mut w = self.write().await?;
+        sqlx::query("UPDATE occurrence SET missed_at = ? WHERE id = ? AND missed_at IS NULL AND enqueued_at IS NULL")
+            .bind(now)
+            .bind(occurrence_id)
+            .execute(&mut *w.tx)
+            .await
+            .with_context(|| format!("marking occurrence {occurrence_id} missed"))?;
+        w.commit().await
     }
 
     /// Marks an occurrence fully expanded. Only the first call sets the time.
@@ -72,6 +104,7 @@ fn occurrence_row(row: &SqliteRow) -> anyhow::Result<OccurrenceRow> {
         n: to_u32(row.try_get("n")?, "occurrence number")?,
         at: row.try_get("at")?,
         enqueued_at: row.try_get("enqueued_at")?,
+        missed_at: row.try_get("missed_at")?,
     })
 }
 

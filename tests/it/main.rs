@@ -10,5 +10,6 @@ mod channel_zalo;
 mod helpers;
 mod plan;
 mod preview;
+mod simulate;
 mod support;
 mod validate;

@@ -1,0 +1,110 @@
+//! `loa simulate FILE`: the whole campaign in virtual time, delivered to the outbox.
+//!
+//! Every occurrence between `--from` and `--to` is enqueued at its own instant against today's
+//! data and dispatched at once to files (`--outbox`, default `outbox/`). A scratch database
+//! under the outbox keeps the real ledger untouched. Ends with the status table.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context as _, Result};
+use chrono::{DateTime, NaiveDate, Utc};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::Global;
+use crate::campaign::Workspace;
+use crate::dispatch::enqueue::enqueue_due;
+use crate::dispatch::{Dispatcher, Settings};
+use crate::schedule;
+use crate::store::Store;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The campaign file.
+    pub file: PathBuf,
+    /// First day to simulate (default: the start of the period).
+    #[arg(long, value_parser = schedule::parse_date)]
+    pub from: Option<NaiveDate>,
+    /// Last day to simulate, inclusive (default: the end of the period).
+    #[arg(long, value_parser = schedule::parse_date)]
+    pub to: Option<NaiveDate>,
+}
+
+pub async fn run(global: &Global, args: &Args) -> Result<ExitCode> {
+    let Some(ws) = super::load_campaign_file(global, &args.file)? else {
+        return Ok(ExitCode::FAILURE);
+    };
+    let ws = Arc::new(ws);
+    let outbox = global
+        .outbox
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("outbox"));
+    let campaign = &ws.campaigns[0];
+    let _ = std::fs::remove_dir_all(outbox.join(&campaign.id));
+    let db = outbox.join(".simulate").join(format!("{}.db", campaign.id));
+    std::fs::create_dir_all(db.parent().context("outbox path")?)?;
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+    }
+    let store = Store::open(&format!("sqlite://{}", db.display())).await?;
+    crate::daemon::register(&store, &ws).await?;
+    let settings = Settings {
+        rate_limits: false,
+        ..Settings::default()
+    };
+    let tokens = Arc::new(crate::dispatch::tokens::DbTokens::new(store.clone()));
+    let dispatcher = Dispatcher::new(
+        store.clone(),
+        Arc::clone(&ws),
+        Some(&outbox),
+        tokens,
+        settings,
+    )?;
+    let instants = instants(&ws, args.from, args.to)?;
+    let bar = ProgressBar::new(instants.len() as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} lần gửi  {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let not_before = instants.first().copied();
+    for t in instants {
+        bar.set_message(super::format::local_time(
+            &t.with_timezone(&campaign.calendar.tz),
+        ));
+        enqueue_due(&store, &ws, 0, t, not_before, Duration::MAX).await?;
+        while dispatcher.run_once(t).await?.claimed > 0 {}
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    let rows = store.status(Some(&campaign.id)).await?;
+    print!("{}", super::status::table(&rows));
+    println!(
+        "Các tin nhắn nằm trong {}/{}/",
+        outbox.display(),
+        campaign.id
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Every distinct send instant of the campaign's steps within the days asked, in order.
+fn instants(
+    ws: &Workspace,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+) -> Result<Vec<DateTime<Utc>>> {
+    let c = &ws.campaigns[0];
+    let mut out = Vec::new();
+    for step in &c.steps {
+        for o in schedule::occurrences(&c.calendar, &step.schedule)?.kept {
+            let day = o.at.date_naive();
+            if from.is_none_or(|f| day >= f) && to.is_none_or(|e| day <= e) {
+                out.push(o.at.with_timezone(&Utc));
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
+}

@@ -1,0 +1,96 @@
+//! `loa status [CAMPAIGN]`: message counts by step, channel and state (SPEC §5).
+
+use std::collections::BTreeSet;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use comfy_table::{Cell, CellAlignment, Table, presets::UTF8_FULL_CONDENSED};
+use serde_json::json;
+
+use super::Global;
+use super::format::thousands;
+use crate::store::{StatusRow, Store};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Only this campaign.
+    pub campaign: Option<String>,
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+pub async fn run(global: &Global, args: &Args) -> Result<ExitCode> {
+    let store = Store::open(&global.database_url).await?;
+    let rows = store.status(args.campaign.as_deref()).await?;
+    match args.format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(&to_json(&rows))?),
+        Format::Table => print!("{}", table(&rows)),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// SPEC §5: `{"campaign": …, "steps": [{"step", "channel", "counts": {state: n}}]}`, one object per
+/// campaign (an array when several campaigns are listed).
+pub fn to_json(rows: &[StatusRow]) -> serde_json::Value {
+    let campaigns: BTreeSet<&str> = rows.iter().map(|r| r.campaign.as_str()).collect();
+    let objects: Vec<serde_json::Value> = campaigns
+        .iter()
+        .map(|c| {
+            let steps: Vec<_> = rows
+                .iter()
+                .filter(|r| r.campaign == *c)
+                .map(|r| json!({"step": r.step, "channel": r.channel, "counts": r.counts}))
+                .collect();
+            json!({"campaign": c, "steps": steps})
+        })
+        .collect();
+    match objects.len() {
+        1 => objects.into_iter().next().unwrap_or_default(),
+        _ => serde_json::Value::Array(objects),
+    }
+}
+
+/// The states in the order a message moves through them (SPEC §6).
+pub const STATES: [&str; 8] = [
+    "pending",
+    "sending",
+    "sent",
+    "delivered",
+    "failed",
+    "expired",
+    "skipped",
+    "cancelled",
+];
+
+pub fn table(rows: &[StatusRow]) -> String {
+    let mut t = Table::new();
+    t.load_preset(UTF8_FULL_CONDENSED);
+    let mut header = vec!["Chiến dịch", "Bước", "Kênh"];
+    header.extend(STATES);
+    t.set_header(header);
+    for r in rows {
+        let mut cells = vec![
+            Cell::new(&r.campaign),
+            Cell::new(&r.step),
+            Cell::new(&r.channel),
+        ];
+        for s in STATES {
+            let n = r.counts.get(s).copied().unwrap_or(0);
+            cells.push(
+                Cell::new(if n == 0 { String::new() } else { thousands(n) })
+                    .set_alignment(CellAlignment::Right),
+            );
+        }
+        t.add_row(cells);
+    }
+    if rows.is_empty() {
+        return "Chưa có tin nhắn nào.\n".into();
+    }
+    format!("{t}\n")
+}

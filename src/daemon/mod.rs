@@ -1,0 +1,169 @@
+//! The daemon: wires the store, the scheduler (enqueue) and the dispatcher together, and
+//! stops cleanly.
+//!
+//! Every poll it enqueues what fell due, rescues leases of crashed processes, expires rows
+//! whose window closed, and dispatches until nothing is due. On SIGINT/SIGTERM it stops
+//! claiming, lets the batch in flight finish, releases its leases and returns.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context as _, Result};
+use chrono::Utc;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use crate::campaign::{Status, Workspace};
+use crate::dispatch::Dispatcher;
+use crate::dispatch::enqueue::enqueue_due;
+use crate::store::{CampaignRow, Store};
+
+/// How often the daemon looks for new work when idle.
+pub const POLL: Duration = Duration::from_secs(1);
+
+#[derive(Debug, Clone, Copy)]
+pub struct DaemonSettings {
+    /// An occurrence first seen later than this after its time is recorded as missed.
+    pub grace: Duration,
+    pub poll: Duration,
+}
+
+impl Default for DaemonSettings {
+    fn default() -> Self {
+        Self {
+            grace: Duration::from_secs(3600),
+            poll: POLL,
+        }
+    }
+}
+
+/// Records what was loaded, with a content hash of each campaign file.
+pub async fn register(store: &Store, ws: &Workspace) -> Result<()> {
+    for c in &ws.campaigns {
+        let text =
+            std::fs::read(&c.file).with_context(|| format!("reading {}", c.file.display()))?;
+        let row = CampaignRow {
+            id: c.id.clone(),
+            title: c.title.clone(),
+            status: c.status.as_str().into(),
+            content_hash: crate::store::content_hash(&text),
+            file: c.file.display().to_string(),
+        };
+        store.upsert_campaign(&row).await?;
+    }
+    Ok(())
+}
+
+/// One round: enqueue due occurrences of active campaigns, housekeeping, dispatch until idle
+/// or `stop` is cancelled. Returns how many messages were claimed.
+pub async fn tick(
+    store: &Store,
+    ws: &Arc<Workspace>,
+    dispatcher: &Dispatcher,
+    settings: &DaemonSettings,
+    stop: &CancellationToken,
+) -> Result<usize> {
+    let now = Utc::now();
+    for (i, c) in ws.campaigns.iter().enumerate() {
+        if c.status != Status::Active {
+            continue;
+        }
+        let stats = enqueue_due(store, ws, i, now, None, settings.grace).await?;
+        if stats.occurrences > 0 || stats.missed > 0 {
+            info!(campaign = %c.id, occurrences = stats.occurrences, inserted = stats.inserted, missed = stats.missed, "enqueued");
+        }
+    }
+    let now_ms = now.timestamp_millis();
+    let rescued = store
+        .rescue_expired(now_ms, dispatcher.settings().retry.max_attempts)
+        .await?;
+    if rescued > 0 {
+        warn!(rescued, "leases of a stopped process were rescued");
+    }
+    store.expire_closed(now_ms).await?;
+    let mut claimed = 0;
+    while !stop.is_cancelled() {
+        let p = dispatcher.run_once(Utc::now()).await?;
+        claimed += p.claimed;
+        if p.claimed == 0 {
+            break;
+        }
+    }
+    Ok(claimed)
+}
+
+/// Runs until `stop` is cancelled; then releases this process's leases.
+pub async fn run(
+    store: Store,
+    ws: Arc<Workspace>,
+    dispatcher: Dispatcher,
+    settings: DaemonSettings,
+    owner: &str,
+    stop: CancellationToken,
+) -> Result<()> {
+    register(&store, &ws).await?;
+    info!(campaigns = ws.campaigns.len(), "loa daemon started");
+    if let Some((campaign, step, at)) = next_occurrence(&ws, Utc::now()) {
+        info!(%campaign, %step, at = %at.to_rfc3339(), "next occurrence");
+    }
+    while !stop.is_cancelled() {
+        if let Err(e) = tick(&store, &ws, &dispatcher, &settings, &stop).await {
+            // A database outage or a bad data file must not kill the daemon (R3).
+            warn!(error = %format!("{e:#}"), "round failed; trying again");
+        }
+        tokio::select! {
+            _ = stop.cancelled() => break,
+            _ = tokio::time::sleep(settings.poll) => {}
+        }
+    }
+    let released = store.release(owner, Utc::now().timestamp_millis()).await?;
+    info!(released, "stopped; leases released");
+    Ok(())
+}
+
+/// The first occurrence after `now` of any active campaign: (campaign, step, local time).
+pub fn next_occurrence(
+    ws: &Workspace,
+    now: chrono::DateTime<Utc>,
+) -> Option<(String, String, chrono::DateTime<chrono_tz::Tz>)> {
+    ws.campaigns
+        .iter()
+        .filter(|c| c.status == Status::Active)
+        .flat_map(|c| {
+            c.steps.iter().filter_map(move |s| {
+                let occ = crate::schedule::occurrences(&c.calendar, &s.schedule).ok()?;
+                let o = occ.kept.into_iter().find(|o| o.at > now)?;
+                Some((c.id.clone(), s.id.clone(), o.at))
+            })
+        })
+        .min_by_key(|(_, _, at)| *at)
+}
+
+/// A token cancelled on SIGINT or SIGTERM.
+pub fn shutdown_signal() -> CancellationToken {
+    let token = CancellationToken::new();
+    let t = token.clone();
+    tokio::spawn(async move {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        {
+            let mut term =
+                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                    Ok(s) => s,
+                    Err(_) => {
+                        let _ = ctrl_c.await;
+                        t.cancel();
+                        return;
+                    }
+                };
+            tokio::select! {
+                _ = ctrl_c => {}
+                _ = term.recv() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = ctrl_c.await;
+        t.cancel();
+    });
+    token
+}
