@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::Global;
 use super::format::thousands;
-use crate::store::{StatusRow, Store};
+use crate::store::{STATES, StatusRow, Store};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -55,18 +55,6 @@ pub fn to_json(rows: &[StatusRow]) -> serde_json::Value {
         _ => serde_json::Value::Array(objects),
     }
 }
-
-/// The states in the order a message moves through them (SPEC §6).
-pub const STATES: [&str; 8] = [
-    "pending",
-    "sending",
-    "sent",
-    "delivered",
-    "failed",
-    "expired",
-    "skipped",
-    "cancelled",
-];
 
 pub fn table(rows: &[StatusRow]) -> String {
     let mut t = Table::new();

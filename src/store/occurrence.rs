@@ -6,6 +6,10 @@ use sqlx::sqlite::SqliteRow;
 
 use super::{Millis, OccurrenceRow, Store, to_u32};
 
+/// One occurrence by its natural key.
+const SELECT_ONE: &str = "SELECT id, campaign, step, n, at, enqueued_at, missed_at FROM occurrence
+     WHERE campaign = ? AND step = ? AND n = ?";
+
 impl Store {
     /// Gets the occurrence `n` of a step, creating it at `at` if it is new. An existing
     /// row keeps the instant it was created with.
@@ -28,16 +32,13 @@ impl Store {
         .execute(&mut *w.tx)
         .await
         .with_context(|| format!("creating occurrence {n} of {campaign}/{step}"))?;
-        let row = sqlx::query(
-            "SELECT id, campaign, step, n, at, enqueued_at, missed_at FROM occurrence
-             WHERE campaign = ? AND step = ? AND n = ?",
-        )
-        .bind(campaign)
-        .bind(step)
-        .bind(i64::from(n))
-        .fetch_one(&mut *w.tx)
-        .await
-        .with_context(|| format!("reading occurrence {n} of {campaign}/{step}"))?;
+        let row = sqlx::query(SELECT_ONE)
+            .bind(campaign)
+            .bind(step)
+            .bind(i64::from(n))
+            .fetch_one(&mut *w.tx)
+            .await
+            .with_context(|| format!("reading occurrence {n} of {campaign}/{step}"))?;
         w.commit().await?;
         occurrence_row(&row)
     }
@@ -49,16 +50,13 @@ impl Store {
         step: &str,
         n: u32,
     ) -> anyhow::Result<Option<OccurrenceRow>> {
-        let row = sqlx::query(
-            "SELECT id, campaign, step, n, at, enqueued_at, missed_at FROM occurrence
-             WHERE campaign = ? AND step = ? AND n = ?",
-        )
-        .bind(campaign)
-        .bind(step)
-        .bind(i64::from(n))
-        .fetch_optional(self.pool())
-        .await
-        .with_context(|| format!("reading occurrence {n} of {campaign}/{step}"))?;
+        let row = sqlx::query(SELECT_ONE)
+            .bind(campaign)
+            .bind(step)
+            .bind(i64::from(n))
+            .fetch_optional(self.pool())
+            .await
+            .with_context(|| format!("reading occurrence {n} of {campaign}/{step}"))?;
         row.as_ref().map(occurrence_row).transpose()
     }
 
