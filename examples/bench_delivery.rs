@@ -31,21 +31,33 @@ type Res<T> = Result<T, Box<dyn Error>>;
 async fn main() -> Res<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mode = args.first().map(String::as_str).unwrap_or("smtp");
-    let n: u64 = args.get(1).map(|s| s.parse()).transpose()?.unwrap_or(100_000);
+    let n: u64 = args
+        .get(1)
+        .map(|s| s.parse())
+        .transpose()?
+        .unwrap_or(100_000);
     let dir = tempfile::tempdir()?;
     let channel = match mode {
         "smtp" | "enqueue" => {
             let port = args.get(2).map(String::as_str).unwrap_or("2525");
-            format!("email: {{ type: smtp, url: \"smtp://127.0.0.1:{port}?pool=8\", from: \"BHXH <tt@example.vn>\" }}")
+            format!(
+                "email: {{ type: smtp, url: \"smtp://127.0.0.1:{port}?pool=8\", from: \"BHXH <tt@example.vn>\" }}"
+            )
         }
-        "webhook" => format!("email: {{ type: webhook, url: \"{}\" }}", start_sink().await?),
+        "webhook" => format!(
+            "email: {{ type: webhook, url: \"{}\" }}",
+            start_sink().await?
+        ),
         other => return Err(format!("unknown mode {other}").into()),
     };
     write_workspace(dir.path(), n, &channel)?;
     let (ws, diags) = Workspace::load(
         &[dir.path().join("campaigns")],
         &dir.path().join("templates"),
-        LoadOptions { env: EnvPolicy::Optional, data: DataScan::Headers },
+        LoadOptions {
+            env: EnvPolicy::Optional,
+            data: DataScan::Headers,
+        },
     );
     let ws = Arc::new(ws.ok_or_else(|| diags.to_string())?);
     let store = Store::open(&format!("sqlite://{}", dir.path().join("loa.db").display())).await?;
@@ -56,8 +68,19 @@ async fn main() -> Res<()> {
     if mode == "enqueue" {
         return Ok(());
     }
-    let settings = Settings { rate_limits: false, batch: 2_000, concurrency: 64, ..Settings::default() };
-    let dispatcher = Dispatcher::new(store.clone(), Arc::clone(&ws), None, Arc::new(MemoryTokenStore::default()), settings)?;
+    let settings = Settings {
+        rate_limits: false,
+        batch: 2_000,
+        concurrency: 64,
+        ..Settings::default()
+    };
+    let dispatcher = Dispatcher::new(
+        store.clone(),
+        Arc::clone(&ws),
+        None,
+        Arc::new(MemoryTokenStore::default()),
+        settings,
+    )?;
     let t = Instant::now();
     let mut sent = 0;
     loop {
@@ -67,7 +90,11 @@ async fn main() -> Res<()> {
             break;
         }
         if p.sent < p.claimed {
-            eprintln!("warning: {} of {} not sent in this batch", p.claimed - p.sent, p.claimed);
+            eprintln!(
+                "warning: {} of {} not sent in this batch",
+                p.claimed - p.sent,
+                p.claimed
+            );
         }
     }
     report(mode, sent, t.elapsed(), "messages");
@@ -78,9 +105,16 @@ fn report(what: &str, n: u64, elapsed: Duration, unit: &str) {
     let rate = n as f64 / elapsed.as_secs_f64();
     let hwm = std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM")).map(|l| l.split_whitespace().nth(1).unwrap_or("?").to_string()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM"))
+                .map(|l| l.split_whitespace().nth(1).unwrap_or("?").to_string())
+        })
         .unwrap_or_default();
-    println!("{what}: {n} {unit} in {:.2} s = {rate:.0} {unit}/s; peak RSS {hwm} kB", elapsed.as_secs_f64());
+    println!(
+        "{what}: {n} {unit} in {:.2} s = {rate:.0} {unit}/s; peak RSS {hwm} kB",
+        elapsed.as_secs_f64()
+    );
 }
 
 fn write_workspace(dir: &Path, n: u64, channel: &str) -> Res<()> {
@@ -95,13 +129,23 @@ fn write_workspace(dir: &Path, n: u64, channel: &str) -> Res<()> {
         today + Span::days(1),
     );
     std::fs::write(dir.join("campaigns/bench.yaml"), yaml)?;
-    let mut csv = std::io::BufWriter::new(std::fs::File::create(dir.join("campaigns/data/people.csv"))?);
+    let mut csv = std::io::BufWriter::new(std::fs::File::create(
+        dir.join("campaigns/data/people.csv"),
+    )?);
     writeln!(csv, "id,name,school,email,phone,total,insured")?;
     for i in 0..n {
-        writeln!(csv, "HS{i:08},Nguyễn Văn {i},Trường THCS Nguyễn Du,r{i}@example.test,0912{:06},100,{}", i % 1_000_000, i % 100)?;
+        writeln!(
+            csv,
+            "HS{i:08},Nguyễn Văn {i},Trường THCS Nguyễn Du,r{i}@example.test,0912{:06},100,{}",
+            i % 1_000_000,
+            i % 100
+        )?;
     }
     csv.flush()?;
-    std::fs::write(dir.join("templates/bench/subject.tera"), "[BHXH] Nhắc tham gia BHYT học sinh: {{ row.name }}\n")?;
+    std::fs::write(
+        dir.join("templates/bench/subject.tera"),
+        "[BHXH] Nhắc tham gia BHYT học sinh: {{ row.name }}\n",
+    )?;
     std::fs::write(
         dir.join("templates/bench/text.tera"),
         "Kính gửi Quý phụ huynh,\n\nHọc sinh {{ row.name }} ({{ row.school }}) chưa có thẻ BHYT học sinh năm học 2026-2027. Tỷ lệ tham gia của trường: {{ row.insured / row.total | percent }}.\nĐề nghị Quý phụ huynh đóng tại trường trước ngày 31/12/2026.\n\nBảo hiểm xã hội — Bộ phận Truyền thông\n",

@@ -75,6 +75,22 @@ impl Shared {
         Self { base }
     }
 
+    /// Only the names in `names` (those a `where` reads): evaluating a condition over a
+    /// large audience should not copy the whole campaign into every row's context.
+    pub fn for_condition(&self, r: &Recipient, names: &[String]) -> tera::Context {
+        let mut map = Map::new();
+        for name in names {
+            if name == "row" {
+                map.insert("row".into(), Value::Object(r.row.clone()));
+            } else if let Some((_, row)) = r.joined.iter().find(|(a, _)| a == name) {
+                map.insert(name.clone(), Value::Object(row.clone()));
+            } else if let Some(v) = self.base.get(name) {
+                map.insert(name.clone(), v.clone());
+            }
+        }
+        tera::Context::from_value(Value::Object(map)).unwrap_or_default()
+    }
+
     /// The full context for one recipient.
     pub fn for_recipient(&self, r: &Recipient) -> tera::Context {
         let mut map = self.base.clone();

@@ -106,13 +106,15 @@ pub fn count_matching(
     let mut counts: HashMap<String, u64> =
         campaign.steps.iter().map(|s| (s.id.clone(), 0)).collect();
     for audience in campaign.audiences.keys() {
-        let steps: Vec<(&Step, Shared)> = campaign
+        let steps: Vec<(&Step, Shared, Vec<String>)> = campaign
             .steps
             .iter()
             .filter(|s| &s.audience == audience)
             .filter_map(|s| {
-                at.get(&s.id)
-                    .map(|(t, n)| (s, Shared::new(campaign, s, &s.channels[0], *t, *n)))
+                at.get(&s.id).map(|(t, n)| {
+                    let shared = Shared::new(campaign, s, &s.channels[0], *t, *n);
+                    (s, shared, condition_names(renderer, campaign, s))
+                })
             })
             .collect();
         if steps.is_empty() {
@@ -121,8 +123,8 @@ pub fn count_matching(
         let joins = joins(campaign, audience)?;
         for (i, item) in recipients(campaign, audience, &joins)?.enumerate() {
             let Ok(r) = item else { continue };
-            for (step, shared) in &steps {
-                let ctx = shared.for_recipient(&r);
+            for (step, shared, names) in &steps {
+                let ctx = shared.for_condition(&r, names);
                 if selects(renderer, campaign, step, &ctx)
                     .with_context(|| format!("step {}: row on line {}", step.id, r.line))?
                 {
@@ -135,6 +137,18 @@ pub fn count_matching(
         }
     }
     Ok(counts)
+}
+
+/// The top-level names the step's `where` reads (empty without a `where`).
+pub fn condition_names(renderer: &Renderer, campaign: &Campaign, step: &Step) -> Vec<String> {
+    let mut names: Vec<String> = renderer
+        .variables(&step.condition_id(&campaign.id))
+        .into_iter()
+        .filter_map(|v| v.path.into_iter().next())
+        .collect();
+    names.sort();
+    names.dedup();
+    names
 }
 
 /// The recipient of `audience` whose key is `key`.

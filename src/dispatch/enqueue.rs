@@ -14,7 +14,7 @@ use chrono::{DateTime, NaiveTime, TimeZone, Utc};
 use tokio::sync::mpsc;
 
 use crate::campaign::context::{Shared, snapshot};
-use crate::campaign::select::{address, joins, recipients, selects};
+use crate::campaign::select::{address, condition_names, joins, recipients, selects};
 use crate::campaign::{Campaign, Step, Workspace};
 use crate::schedule::{self, Occurrence};
 use crate::store::{Millis, NewMessage, NewState, Store, message_id};
@@ -147,8 +147,9 @@ fn produce(
         expires: expires_at(c, s),
     };
     let mut batch = Vec::with_capacity(BATCH);
+    let names = condition_names(&ws.renderer, c, s);
     for r in recipients(c, &s.audience, &joined)?.flatten() {
-        let ctx = shared.for_recipient(&r);
+        let ctx = shared.for_condition(&r, &names);
         if !selects(&ws.renderer, c, s, &ctx)
             .with_context(|| format!("step {}: `where` on line {}", s.id, r.line))?
         {

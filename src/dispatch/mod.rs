@@ -59,6 +59,9 @@ impl Default for Settings {
     }
 }
 
+/// (campaign, step, channel, occurrence number): messages that share a template context.
+type ContextKey = (String, String, String, u32);
+
 /// One channel of one campaign, ready to send.
 struct Slot {
     channel: Arc<dyn Channel>,
@@ -148,8 +151,11 @@ impl Dispatcher {
             claimed: claimed.len(),
             ..Progress::default()
         };
-        let mut sends: FuturesUnordered<_> =
-            claimed.into_iter().map(|m| self.deliver(m, now)).collect();
+        let contexts = self.contexts(&claimed);
+        let mut sends: FuturesUnordered<_> = claimed
+            .into_iter()
+            .map(|m| self.deliver(m, now, &contexts))
+            .collect();
         let mut outcomes = Vec::with_capacity(progress.claimed);
         let mut fallbacks = Vec::new();
         while let Some((outcome, fallback)) = sends.next().await {
@@ -173,6 +179,34 @@ impl Dispatcher {
         Ok(progress)
     }
 
+    /// The context shared by all messages of one occurrence on one channel, built once per
+    /// batch rather than once per message.
+    fn contexts(&self, claimed: &[Claimed]) -> HashMap<ContextKey, Shared> {
+        let mut out = HashMap::new();
+        for m in claimed {
+            let key = (
+                m.campaign.clone(),
+                m.step.clone(),
+                m.channel.clone(),
+                m.occurrence_n,
+            );
+            if out.contains_key(&key) {
+                continue;
+            }
+            let Some(c) = self.ws.campaign(&m.campaign) else {
+                continue;
+            };
+            let Some(step) = c.step(&m.step) else {
+                continue;
+            };
+            let Some(at) = c.calendar.tz.timestamp_millis_opt(m.occurrence_at).single() else {
+                continue;
+            };
+            out.insert(key, Shared::new(c, step, &m.channel, at, m.occurrence_n));
+        }
+        out
+    }
+
     /// Channels (as `campaign/channel` names the store understands) not paused at `now`.
     async fn active_channels(&self, now: Millis) -> Vec<String> {
         let mut out = Vec::new();
@@ -187,10 +221,15 @@ impl Dispatcher {
 
     /// Sends one claimed message; returns its outcome and, when the provider says the
     /// recipient cannot be reached there, the row for the step's fallback channel.
-    async fn deliver(&self, m: Claimed, now: DateTime<Utc>) -> (Outcome, Option<NewMessage>) {
+    async fn deliver(
+        &self,
+        m: Claimed,
+        now: DateTime<Utc>,
+        contexts: &HashMap<ContextKey, Shared>,
+    ) -> (Outcome, Option<NewMessage>) {
         let started = Instant::now();
         let now_ms = now.timestamp_millis();
-        let (result, fallback) = self.attempt(&m, now).await;
+        let (result, fallback) = self.attempt(&m, now, contexts).await;
         let outcome = Outcome {
             id: m.id,
             attempt: m.attempt,
@@ -202,7 +241,12 @@ impl Dispatcher {
         (outcome, fallback)
     }
 
-    async fn attempt(&self, m: &Claimed, now: DateTime<Utc>) -> (OutcomeKind, Option<NewMessage>) {
+    async fn attempt(
+        &self,
+        m: &Claimed,
+        now: DateTime<Utc>,
+        contexts: &HashMap<ContextKey, Shared>,
+    ) -> (OutcomeKind, Option<NewMessage>) {
         let now_ms = now.timestamp_millis();
         if m.expires_at <= now_ms {
             return (OutcomeKind::Expired, None);
@@ -242,13 +286,17 @@ impl Dispatcher {
                 None,
             );
         };
-        let occurrence_at = campaign
-            .calendar
-            .tz
-            .timestamp_millis_opt(m.occurrence_at)
-            .single()
-            .unwrap_or(local);
-        let out = match self.outgoing(m, campaign, step, occurrence_at) {
+        let key = (
+            m.campaign.clone(),
+            m.step.clone(),
+            m.channel.clone(),
+            m.occurrence_n,
+        );
+        let Some(shared) = contexts.get(&key) else {
+            let error = "the occurrence time is not valid".to_string();
+            return (OutcomeKind::Failed { code: None, error }, None);
+        };
+        let out = match self.outgoing(m, campaign, step, shared) {
             Ok(o) => o,
             Err(error) => return (OutcomeKind::Failed { code: None, error }, None),
         };
@@ -272,10 +320,9 @@ impl Dispatcher {
         m: &Claimed,
         campaign: &crate::campaign::Campaign,
         step: &crate::campaign::Step,
-        at: DateTime<chrono_tz::Tz>,
+        shared: &Shared,
     ) -> Result<Outgoing, String> {
         let ch = campaign.channels.get(&m.channel).ok_or("unknown channel")?;
-        let shared = Shared::new(campaign, step, &m.channel, at, m.occurrence_n);
         let mut ctx = shared
             .for_snapshot(&m.context)
             .map_err(|e| format!("stored data unreadable: {e}"))?;

@@ -252,9 +252,10 @@ impl Store {
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(5))
             .foreign_keys(true)
-            // 64 MiB of page cache per connection (negative = KiB): the unique indexes
-            // on random message ids are written all over; the default 2 MiB thrashes.
-            .pragma("cache_size", "-65536");
+            // 8 MiB of page cache per connection (negative = KiB): more than the default
+            // 2 MiB, which thrashes on the unique index of random message ids, while four
+            // connections stay well inside the daemon's memory budget (≤ 150 MiB).
+            .pragma("cache_size", "-8192");
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options)
