@@ -7,6 +7,7 @@
 //! marked enqueued only after its last batch, so a crash half-way simply runs it again.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context as _, Result};
@@ -21,6 +22,15 @@ use crate::store::{Millis, NewMessage, NewState, Store, message_id};
 
 /// Rows inserted per transaction.
 pub const BATCH: usize = 10_000;
+
+/// Rows per transaction in this process: [`BATCH`] unless `loa run --enqueue-batch` set it
+/// (the reliability tests make an occurrence span several batches to crash half-way, R2).
+static BATCH_ROWS: AtomicUsize = AtomicUsize::new(BATCH);
+
+/// Sets the rows inserted per transaction for the rest of the process (at least 1).
+pub fn set_batch_rows(rows: usize) {
+    BATCH_ROWS.store(rows.max(1), Ordering::Relaxed);
+}
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct EnqueueStats {
@@ -118,6 +128,7 @@ async fn expand(
     let mut inserted = 0;
     while let Some(batch) = rx.recv().await {
         inserted += store.insert_messages(&batch, now).await?;
+        super::failpoint::hit(super::failpoint::Point::MidEnqueue);
     }
     producer.await.context("expansion thread")??;
     Ok(inserted)
@@ -146,7 +157,8 @@ fn produce(
         now,
         expires: expires_at(c, s),
     };
-    let mut batch = Vec::with_capacity(BATCH);
+    let rows = BATCH_ROWS.load(Ordering::Relaxed);
+    let mut batch = Vec::with_capacity(rows);
     for r in recipients(c, &s.audience, &joined)?.flatten() {
         let ctx = shared.for_recipient(&r);
         if !selects(&ws.renderer, c, s, &ctx)
@@ -155,7 +167,7 @@ fn produce(
             continue;
         }
         base.rows(&r, &mut batch);
-        if batch.len() >= BATCH && tx.blocking_send(std::mem::take(&mut batch)).is_err() {
+        if batch.len() >= rows && tx.blocking_send(std::mem::take(&mut batch)).is_err() {
             return Ok(());
         }
     }

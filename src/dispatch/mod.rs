@@ -5,8 +5,11 @@
 //! recorded in one transaction. Nothing is sent that is not a row first, and a row is `sent`
 //! only after the provider accepted it (reliability-security §8 rules 2–3). [`Dispatcher::run_once`]
 //! is one testable step; the daemon and `simulate` call it with their own clock.
+//!
+//! [`failpoint`] names the crash windows between those steps, for the reliability tests.
 
 pub mod enqueue;
+pub mod failpoint;
 pub mod rate;
 pub mod retry;
 pub mod tokens;
@@ -144,6 +147,9 @@ impl Dispatcher {
                 &channels,
             )
             .await?;
+        if !claimed.is_empty() {
+            failpoint::hit(failpoint::Point::AfterClaim);
+        }
         let mut progress = Progress {
             claimed: claimed.len(),
             ..Progress::default()
@@ -167,6 +173,9 @@ impl Dispatcher {
         self.store
             .record(&outcomes, Utc::now().timestamp_millis().max(now_ms))
             .await?;
+        if progress.claimed > 0 {
+            failpoint::hit(failpoint::Point::AfterRecord);
+        }
         if progress.sent > 0 {
             *self.last_success.lock().await = Some(Instant::now());
         }
@@ -257,12 +266,15 @@ impl Dispatcher {
             b.acquire().await;
         }
         match slot.channel.send(&out).await {
-            Ok(r) => (
-                OutcomeKind::Sent {
-                    provider_id: r.provider_id,
-                },
-                None,
-            ),
+            Ok(r) => {
+                failpoint::hit(failpoint::Point::AfterSend);
+                (
+                    OutcomeKind::Sent {
+                        provider_id: r.provider_id,
+                    },
+                    None,
+                )
+            }
             Err(e) => self.on_error(e, m, slot, campaign, step, now_ms).await,
         }
     }
