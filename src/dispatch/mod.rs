@@ -212,6 +212,7 @@ impl Dispatcher {
     }
 
     async fn attempt(&self, m: &Claimed, now: DateTime<Utc>) -> (OutcomeKind, Option<NewMessage>) {
+        let started = Instant::now();
         let now_ms = now.timestamp_millis();
         if m.expires_at <= now_ms {
             return (OutcomeKind::Expired, None);
@@ -275,7 +276,12 @@ impl Dispatcher {
                     None,
                 )
             }
-            Err(e) => self.on_error(e, m, slot, campaign, step, now_ms).await,
+            Err(e) => {
+                // Backoff and `Retry-After` count from the answer (RFC 9110 §10.2.3), not
+                // from the claim: a send can wait for its turn long after the claim.
+                let failed_at = now_ms + started.elapsed().as_millis() as i64;
+                self.on_error(e, m, slot, campaign, step, failed_at).await
+            }
         }
     }
 
