@@ -17,6 +17,8 @@ mod plan;
 mod preview;
 mod reliability_crash_windows;
 mod reliability_kill9;
+mod reliability_rate;
+mod reliability_smtp_faults;
 mod simulate;
 mod support;
 mod validate;
