@@ -18,6 +18,7 @@ mod preview;
 mod reliability_crash_windows;
 mod reliability_kill9;
 mod reliability_rate;
+mod reliability_schedule;
 mod reliability_smtp_faults;
 mod simulate;
 mod support;
