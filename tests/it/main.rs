@@ -20,6 +20,7 @@ mod reliability_kill9;
 mod reliability_rate;
 mod reliability_schedule;
 mod reliability_smtp_faults;
+mod reliability_webhook;
 mod simulate;
 mod support;
 mod validate;
