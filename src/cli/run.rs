@@ -1,14 +1,19 @@
 //! `loa run`: the daemon — schedules, enqueues and delivers until SIGINT/SIGTERM.
+//!
+//! Besides its documented options it takes hidden tuning flags ([`Tuning`]), each also an
+//! environment variable, so the reliability tests can run with second-scale retries and
+//! leases; operators should not need them.
 
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context as _, Result};
 
 use super::Global;
-use crate::campaign::{DataScan, EnvPolicy, LoadOptions, Workspace};
+use crate::campaign::{DataScan, EnvPolicy, LoadOptions, Workspace, parse_duration};
 use crate::daemon::{self, DaemonSettings};
-use crate::dispatch::{Dispatcher, Settings};
+use crate::dispatch::{Dispatcher, Settings, enqueue, failpoint};
 use crate::store::Store;
 
 #[derive(Debug, clap::Args)]
@@ -18,11 +23,68 @@ pub struct Args {
     pub public_url: String,
     /// Minutes after its time an occurrence first seen by the daemon is still sent; older
     /// ones are recorded as missed.
-    #[arg(long, default_value_t = 60)]
+    #[arg(long, env = "LOA_GRACE_MINUTES", default_value_t = 60)]
     pub grace_minutes: u64,
+    #[command(flatten)]
+    pub tuning: Tuning,
+}
+
+/// Hidden knobs over the dispatcher's and the daemon's defaults (durations as `500ms`, `2s`,
+/// `1m`). Unset, the defaults of [`Settings`] and [`DaemonSettings`] hold.
+#[derive(Debug, Default, clap::Args)]
+pub struct Tuning {
+    /// First retry delay.
+    #[arg(long, hide = true, env = "LOA_RETRY_BASE", value_parser = parse_duration)]
+    pub retry_base: Option<Duration>,
+    /// Growth of the retry delay per attempt.
+    #[arg(long, hide = true, env = "LOA_RETRY_FACTOR")]
+    pub retry_factor: Option<f64>,
+    /// Longest retry delay.
+    #[arg(long, hide = true, env = "LOA_RETRY_CAP", value_parser = parse_duration)]
+    pub retry_cap: Option<Duration>,
+    /// Jitter as a fraction, e.g. 0.2 for ±20 %.
+    #[arg(long, hide = true, env = "LOA_RETRY_JITTER")]
+    pub retry_jitter: Option<f64>,
+    /// Tries per message before it fails.
+    #[arg(long, hide = true, env = "LOA_MAX_ATTEMPTS")]
+    pub max_attempts: Option<u32>,
+    /// How long a claim holds a message before another round may rescue it.
+    #[arg(long, hide = true, env = "LOA_LEASE", value_parser = parse_duration)]
+    pub lease: Option<Duration>,
+    /// Pause between rounds when idle.
+    #[arg(long, hide = true, env = "LOA_POLL", value_parser = parse_duration)]
+    pub poll: Option<Duration>,
+    /// Messages claimed per round.
+    #[arg(long, hide = true, env = "LOA_BATCH")]
+    pub batch: Option<u32>,
+    /// Rows inserted per transaction when an occurrence is enqueued.
+    #[arg(long, hide = true, env = "LOA_ENQUEUE_BATCH")]
+    pub enqueue_batch: Option<usize>,
+    /// Sends in flight per channel.
+    #[arg(long, hide = true, env = "LOA_CONCURRENCY")]
+    pub concurrency: Option<usize>,
+}
+
+impl Tuning {
+    fn apply(&self, s: &mut Settings, d: &mut DaemonSettings) {
+        let r = &mut s.retry;
+        r.base = self.retry_base.unwrap_or(r.base);
+        r.factor = self.retry_factor.unwrap_or(r.factor);
+        r.cap = self.retry_cap.unwrap_or(r.cap);
+        r.jitter = self.retry_jitter.unwrap_or(r.jitter);
+        r.max_attempts = self.max_attempts.unwrap_or(r.max_attempts);
+        s.lease = self.lease.unwrap_or(s.lease);
+        s.batch = self.batch.unwrap_or(s.batch);
+        s.concurrency = self.concurrency.unwrap_or(s.concurrency).max(1);
+        d.poll = self.poll.unwrap_or(d.poll);
+        if let Some(rows) = self.enqueue_batch {
+            enqueue::set_batch_rows(rows);
+        }
+    }
 }
 
 pub async fn run(global: &Global, args: &Args) -> Result<ExitCode> {
+    failpoint::arm_from_env()?;
     let env = if global.outbox.is_some() {
         EnvPolicy::Optional
     } else {
@@ -41,10 +103,15 @@ pub async fn run(global: &Global, args: &Args) -> Result<ExitCode> {
     }
     let ws = Arc::new(ws.context("the workspace did not load")?);
     let store = Store::open(&global.database_url).await?;
-    let settings = Settings {
+    let mut settings = Settings {
         public_url: args.public_url.clone(),
         ..Settings::default()
     };
+    let mut daemon_settings = DaemonSettings {
+        grace: Duration::from_secs(args.grace_minutes * 60),
+        ..DaemonSettings::default()
+    };
+    args.tuning.apply(&mut settings, &mut daemon_settings);
     let owner = settings.owner.clone();
     let tokens = Arc::new(crate::dispatch::tokens::DbTokens::new(store.clone()));
     let dispatcher = Dispatcher::new(
@@ -60,10 +127,6 @@ pub async fn run(global: &Global, args: &Args) -> Result<ExitCode> {
             dir.display()
         );
     }
-    let daemon_settings = DaemonSettings {
-        grace: std::time::Duration::from_secs(args.grace_minutes * 60),
-        ..DaemonSettings::default()
-    };
     daemon::run(
         store,
         ws,

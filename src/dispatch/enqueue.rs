@@ -7,6 +7,7 @@
 //! marked enqueued only after its last batch, so a crash half-way simply runs it again.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context as _, Result};
@@ -21,6 +22,15 @@ use crate::store::{Millis, NewMessage, NewState, Store, message_id};
 
 /// Rows inserted per transaction.
 pub const BATCH: usize = 10_000;
+
+/// Rows per transaction in this process: [`BATCH`] unless `loa run --enqueue-batch` set it
+/// (the reliability tests make an occurrence span several batches to crash half-way, R2).
+static BATCH_ROWS: AtomicUsize = AtomicUsize::new(BATCH);
+
+/// Sets the rows inserted per transaction for the rest of the process (at least 1).
+pub fn set_batch_rows(rows: usize) {
+    BATCH_ROWS.store(rows.max(1), Ordering::Relaxed);
+}
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct EnqueueStats {
@@ -118,6 +128,7 @@ async fn expand(
     let mut inserted = 0;
     while let Some(batch) = rx.recv().await {
         inserted += store.insert_messages(&batch, now).await?;
+        super::failpoint::hit(super::failpoint::Point::MidEnqueue);
     }
     producer.await.context("expansion thread")??;
     Ok(inserted)
@@ -146,7 +157,8 @@ fn produce(
         now,
         expires: expires_at(c, s),
     };
-    let mut batch = Vec::with_capacity(BATCH);
+    let rows = BATCH_ROWS.load(Ordering::Relaxed);
+    let mut batch = Vec::with_capacity(rows);
     let names = condition_names(&ws.renderer, c, s);
     for r in recipients(c, &s.audience, &joined)?.flatten() {
         let ctx = shared.for_condition(&r, &names);
@@ -156,7 +168,7 @@ fn produce(
             continue;
         }
         base.rows(&r, &mut batch);
-        if batch.len() >= BATCH && tx.blocking_send(std::mem::take(&mut batch)).is_err() {
+        if batch.len() >= rows && tx.blocking_send(std::mem::take(&mut batch)).is_err() {
             return Ok(());
         }
     }
@@ -234,5 +246,208 @@ impl Base<'_> {
             expires_at: self.expires,
             context: context.to_string(),
         }
+    }
+}
+
+/// R9: scheduling and time zones, on a real SQLite ledger with fixed instants.
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use chrono::TimeZone as _;
+
+    use super::*;
+    use crate::campaign::{DataScan, EnvPolicy, LoadOptions};
+
+    const HOUR: Duration = Duration::from_secs(3600);
+
+    /// A workspace of one campaign in `tz` with three recipients and one step per `send`.
+    fn workspace(dir: &Path, tz: &str, sends: &[&str]) -> (Option<Workspace>, Vec<String>) {
+        std::fs::create_dir_all(dir.join("campaigns/data")).unwrap();
+        std::fs::create_dir_all(dir.join("templates/note")).unwrap();
+        std::fs::write(
+            dir.join("campaigns/data/people.csv"),
+            "id,email\nr0,r0@example.test\nr1,r1@example.test\nr2,r2@example.test\n",
+        )
+        .unwrap();
+        std::fs::write(dir.join("templates/note/subject.tera"), "BHYT").unwrap();
+        std::fs::write(
+            dir.join("templates/note/text.tera"),
+            "Kính gửi {{ row.id }}",
+        )
+        .unwrap();
+        let steps: String = sends
+            .iter()
+            .enumerate()
+            .map(|(i, send)| {
+                format!(
+                    "  - id: s{i}\n    audience: people\n    channel: mail\n    \
+                     template: note\n    send: {send}\n"
+                )
+            })
+            .collect();
+        let yaml = format!(
+            "campaign: r9\ntitle: R9\nstatus: active\ntimezone: {tz}\n\
+             period: {{ start: 2026-03-01, end: 2026-12-31 }}\n\
+             audiences:\n  people:\n    source: data/people.csv\n    key: id\n\
+             channels:\n  mail:\n    type: smtp\n    url: \"smtp://127.0.0.1:2525\"\n    \
+             from: \"Loa <loa@example.test>\"\nsteps:\n{steps}"
+        );
+        std::fs::write(dir.join("campaigns/r9.yaml"), yaml).unwrap();
+        let opts = LoadOptions {
+            env: EnvPolicy::Optional,
+            data: DataScan::Headers,
+        };
+        let (ws, diags) = Workspace::load(&[dir.join("campaigns")], &dir.join("templates"), opts);
+        let errors = diags
+            .0
+            .iter()
+            .filter(|d| d.severity == crate::campaign::Severity::Error)
+            .map(|d| d.to_string())
+            .collect();
+        (ws, errors)
+    }
+
+    async fn ledger(dir: &Path, ws: &Workspace) -> Store {
+        let url = format!("sqlite://{}", dir.join("loa.db").display());
+        let store = Store::open(&url).await.unwrap();
+        crate::daemon::register(&store, ws).await.unwrap();
+        store
+    }
+
+    fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(y, mo, d, h, mi, 0).unwrap()
+    }
+
+    async fn rows(store: &Store) -> i64 {
+        sqlx::query_scalar("SELECT COUNT(*) FROM message")
+            .fetch_one(store.pool())
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn seven_oclock_in_ho_chi_minh_city_falls_due_at_midnight_utc() {
+        let dir = tempfile::tempdir().unwrap();
+        let (ws, errors) = workspace(
+            dir.path(),
+            "Asia/Ho_Chi_Minh",
+            &[r#"{ at: "2026-09-07 07:00" }"#],
+        );
+        assert_eq!(errors, Vec::<String>::new());
+        let ws = Arc::new(ws.unwrap());
+        let store = ledger(dir.path(), &ws).await;
+        let midnight = utc(2026, 9, 7, 0, 0);
+        let before = midnight - chrono::Duration::milliseconds(1);
+        let early = enqueue_due(&store, &ws, 0, before, None, HOUR)
+            .await
+            .unwrap();
+        assert_eq!(early, EnqueueStats::default(), "nothing before 00:00 UTC");
+        let on_time = enqueue_due(&store, &ws, 0, midnight, None, HOUR)
+            .await
+            .unwrap();
+        assert_eq!((on_time.occurrences, on_time.inserted), (1, 3));
+        let at: Millis = sqlx::query_scalar("SELECT at FROM occurrence")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(at, midnight.timestamp_millis());
+    }
+
+    #[tokio::test]
+    async fn a_daemon_down_from_0650_to_0900_records_the_0700_send_missed_and_inserts_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let (ws, _) = workspace(
+            dir.path(),
+            "Asia/Ho_Chi_Minh",
+            &[r#"{ at: "2026-09-07 07:00" }"#],
+        );
+        let ws = Arc::new(ws.unwrap());
+        let store = ledger(dir.path(), &ws).await;
+        // Up at 06:50 local (23:50 UTC): nothing due yet. Down until 09:00 (02:00 UTC).
+        let up = enqueue_due(&store, &ws, 0, utc(2026, 9, 6, 23, 50), None, HOUR).await;
+        assert_eq!(up.unwrap(), EnqueueStats::default());
+        let back = enqueue_due(&store, &ws, 0, utc(2026, 9, 7, 2, 0), None, HOUR).await;
+        assert_eq!(back.unwrap().missed, 1);
+        let later = enqueue_due(&store, &ws, 0, utc(2026, 9, 7, 3, 0), None, HOUR).await;
+        assert_eq!(
+            later.unwrap(),
+            EnqueueStats::default(),
+            "missed stays missed"
+        );
+        assert_eq!(rows(&store).await, 0);
+        let missed: Option<Millis> = sqlx::query_scalar("SELECT missed_at FROM occurrence")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(missed, Some(utc(2026, 9, 7, 2, 0).timestamp_millis()));
+    }
+
+    #[tokio::test]
+    async fn a_send_first_seen_exactly_at_the_end_of_the_grace_still_goes_and_a_moment_later_does_not()
+     {
+        let dir = tempfile::tempdir().unwrap();
+        let sends = [
+            r#"{ at: "2026-09-07 07:00" }"#,
+            r#"{ at: "2026-09-08 07:00" }"#,
+        ];
+        let (ws, _) = workspace(dir.path(), "Asia/Ho_Chi_Minh", &sends);
+        let ws = Arc::new(ws.unwrap());
+        let store = ledger(dir.path(), &ws).await;
+        let due = utc(2026, 9, 7, 1, 0);
+        let s0 = enqueue_due(
+            &store,
+            &ws,
+            0,
+            due,
+            Some(due - chrono::Duration::hours(2)),
+            HOUR,
+        );
+        assert_eq!(s0.await.unwrap().inserted, 3, "60 min late, grace 60 min");
+        let late = utc(2026, 9, 8, 1, 0) + chrono::Duration::milliseconds(1);
+        let s1 = enqueue_due(&store, &ws, 0, late, Some(due), HOUR)
+            .await
+            .unwrap();
+        assert_eq!((s1.missed, s1.inserted), (1, 0));
+    }
+
+    #[tokio::test]
+    async fn seven_oclock_in_berlin_is_five_utc_in_summer_and_six_in_winter() {
+        let dir = tempfile::tempdir().unwrap();
+        // The clocks go back on 2026-10-25.
+        let sends = [
+            r#"{ at: "2026-10-24 07:00" }"#,
+            r#"{ at: "2026-10-26 07:00" }"#,
+        ];
+        let (ws, errors) = workspace(dir.path(), "Europe/Berlin", &sends);
+        assert_eq!(errors, Vec::<String>::new());
+        let ws = Arc::new(ws.unwrap());
+        let store = ledger(dir.path(), &ws).await;
+        for (now, n) in [
+            (utc(2026, 10, 24, 4, 59), 0),
+            (utc(2026, 10, 24, 5, 0), 3),
+            (utc(2026, 10, 26, 5, 59), 3),
+            (utc(2026, 10, 26, 6, 0), 6),
+        ] {
+            enqueue_due(&store, &ws, 0, now, None, HOUR).await.unwrap();
+            assert_eq!(rows(&store).await, n, "at {now}");
+        }
+    }
+
+    #[test]
+    fn an_unknown_time_zone_is_a_validation_error_and_no_workspace() {
+        let dir = tempfile::tempdir().unwrap();
+        let (ws, errors) = workspace(
+            dir.path(),
+            "Asia/Saigon_X",
+            &[r#"{ at: "2026-09-07 07:00" }"#],
+        );
+        assert!(ws.is_none(), "a campaign with a bad zone must not load");
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.contains("timezone") && e.contains("Asia/Saigon_X")),
+            "{errors:?}"
+        );
     }
 }

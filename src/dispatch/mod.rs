@@ -5,8 +5,11 @@
 //! recorded in one transaction. Nothing is sent that is not a row first, and a row is `sent`
 //! only after the provider accepted it (reliability-security §8 rules 2–3). [`Dispatcher::run_once`]
 //! is one testable step; the daemon and `simulate` call it with their own clock.
+//!
+//! [`failpoint`] names the crash windows between those steps, for the reliability tests.
 
 pub mod enqueue;
+pub mod failpoint;
 pub mod rate;
 pub mod retry;
 pub mod tokens;
@@ -147,6 +150,9 @@ impl Dispatcher {
                 &channels,
             )
             .await?;
+        if !claimed.is_empty() {
+            failpoint::hit(failpoint::Point::AfterClaim);
+        }
         let mut progress = Progress {
             claimed: claimed.len(),
             ..Progress::default()
@@ -173,6 +179,9 @@ impl Dispatcher {
         self.store
             .record(&outcomes, Utc::now().timestamp_millis().max(now_ms))
             .await?;
+        if progress.claimed > 0 {
+            failpoint::hit(failpoint::Point::AfterRecord);
+        }
         if progress.sent > 0 {
             *self.last_success.lock().await = Some(Instant::now());
         }
@@ -247,6 +256,7 @@ impl Dispatcher {
         now: DateTime<Utc>,
         contexts: &HashMap<ContextKey, Shared>,
     ) -> (OutcomeKind, Option<NewMessage>) {
+        let started = Instant::now();
         let now_ms = now.timestamp_millis();
         if m.expires_at <= now_ms {
             return (OutcomeKind::Expired, None);
@@ -305,13 +315,21 @@ impl Dispatcher {
             b.acquire().await;
         }
         match slot.channel.send(&out).await {
-            Ok(r) => (
-                OutcomeKind::Sent {
-                    provider_id: r.provider_id,
-                },
-                None,
-            ),
-            Err(e) => self.on_error(e, m, slot, campaign, step, now_ms).await,
+            Ok(r) => {
+                failpoint::hit(failpoint::Point::AfterSend);
+                (
+                    OutcomeKind::Sent {
+                        provider_id: r.provider_id,
+                    },
+                    None,
+                )
+            }
+            Err(e) => {
+                // Backoff and `Retry-After` count from the answer (RFC 9110 §10.2.3), not
+                // from the claim: a send can wait for its turn long after the claim.
+                let failed_at = now_ms + started.elapsed().as_millis() as i64;
+                self.on_error(e, m, slot, campaign, step, failed_at).await
+            }
         }
     }
 

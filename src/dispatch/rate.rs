@@ -1,8 +1,11 @@
 //! Per-channel rate limits: a token bucket filled at `rate:` messages per second.
 //!
 //! The bucket holds at most one second's worth of tokens (at least one), so a burst never
-//! exceeds the rate by more than that (R5). `slow_down` halves the rate for a minute after a
-//! provider says it is overwhelmed (SMTP 421/454, HTTP 429).
+//! exceeds the rate by more than that (R5). It starts empty: a process does not know what
+//! the one before it sent in its last second (a restart after a crash, R1), and its first
+//! messages reach the provider late — connection setup — so a full bucket at start let the
+//! provider see more than rate + burst in its first window. `slow_down` halves the rate for
+//! a minute after a provider says it is overwhelmed (SMTP 421/454, HTTP 429).
 
 use std::time::Duration;
 
@@ -30,7 +33,7 @@ impl TokenBucket {
             inner: Mutex::new(State {
                 rate: per_second,
                 capacity,
-                tokens: capacity,
+                tokens: 0.0,
                 last: Instant::now(),
                 slow_until: None,
             }),
@@ -73,8 +76,20 @@ mod tests {
     use super::*;
 
     #[tokio::test(start_paused = true)]
-    async fn a_bucket_of_10_per_second_lets_20_through_in_about_one_second() {
+    async fn a_new_bucket_of_10_per_second_lets_10_through_per_second_without_a_burst() {
         let bucket = TokenBucket::new(10.0);
+        let start = Instant::now();
+        for _ in 0..20 {
+            bucket.acquire().await;
+        }
+        let elapsed = start.elapsed().as_secs_f64();
+        assert!((1.9..=2.1).contains(&elapsed), "{elapsed}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn after_an_idle_second_a_bucket_of_10_per_second_lets_20_through_in_one_second() {
+        let bucket = TokenBucket::new(10.0);
+        tokio::time::sleep(Duration::from_secs(5)).await;
         let start = Instant::now();
         for _ in 0..20 {
             bucket.acquire().await;
@@ -89,7 +104,8 @@ mod tests {
         let bucket = TokenBucket::new(10.0);
         bucket.slow_down().await;
         let start = Instant::now();
-        for _ in 0..11 {
+        // An empty bucket: 10 at 5/s.
+        for _ in 0..10 {
             bucket.acquire().await;
         }
         let elapsed = start.elapsed().as_secs_f64();

@@ -2,6 +2,11 @@
 //!
 //! `helpers` copies the example workspace into a temporary folder and runs the built binary
 //! there, so every test sees exactly what a newcomer sees after a fresh clone.
+//!
+//! `reliability_*` are the reliability plan's daemon tests (R1, R2, R4, R5, R6, R9): each
+//! generates a campaign workspace, runs `loa run` as a child process against the SMTP or
+//! HTTP sink in `support`, crashes or kills it, and reads its SQLite ledger. They print
+//! their figures and seeds (`cargo test --test it reliability -- --nocapture`).
 
 mod channel_outbox;
 mod channel_smtp;
@@ -10,6 +15,12 @@ mod channel_zalo;
 mod helpers;
 mod plan;
 mod preview;
+mod reliability_crash_windows;
+mod reliability_kill9;
+mod reliability_rate;
+mod reliability_schedule;
+mod reliability_smtp_faults;
+mod reliability_webhook;
 mod simulate;
 mod support;
 mod validate;

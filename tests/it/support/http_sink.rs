@@ -6,13 +6,17 @@
 //! `/redirect` (302 to the canary), `/hang` (never answers), `/huge` (200 with 1 MiB).
 //! Zalo: `POST /message/template` accepts the tokens in `valid_tokens` and answers the error
 //! set per phone in `zalo_errors`; `POST /v4/oa/access_token` trades `refresh_token` for
-//! `new_pair`, once. Every request is recorded, and a line goes to `events`.
+//! `new_pair`, once. Every request is recorded with the instant it arrived, and a line goes
+//! to `events`.
+//!
+//! Scripted paths (R6): `script(path, answers)` makes the next requests to `path` get
+//! `answers` in order (a status, headers, and how long to wait before answering), then 200.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use axum::Router;
 use axum::body::Bytes;
@@ -27,6 +31,46 @@ pub struct Request {
     pub path: String,
     pub headers: HeaderMap,
     pub body: Vec<u8>,
+    /// When the request (head and body) had arrived.
+    pub at: Instant,
+}
+
+/// One scripted answer.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    /// Wait this long before answering.
+    pub delay: Duration,
+    /// `Retry-After` as an HTTP-date this far after the answer.
+    pub retry_at: Option<Duration>,
+}
+
+impl Answer {
+    pub fn status(status: u16) -> Answer {
+        Answer {
+            status,
+            headers: Vec::new(),
+            delay: Duration::ZERO,
+            retry_at: None,
+        }
+    }
+
+    /// `Retry-After` as an HTTP-date `ahead` after the answer is sent.
+    pub fn retry_at(mut self, ahead: Duration) -> Answer {
+        self.retry_at = Some(ahead);
+        self
+    }
+
+    pub fn header(mut self, name: &str, value: &str) -> Answer {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    pub fn after(mut self, delay: Duration) -> Answer {
+        self.delay = delay;
+        self
+    }
 }
 
 impl Request {
@@ -53,6 +97,20 @@ pub struct Shared {
     /// A log shared with the test (e.g. with a token store), to check what happened first.
     pub events: Arc<Mutex<Vec<String>>>,
     pub canary: SocketAddr,
+    /// Answers still to give, per path.
+    pub scripts: Mutex<HashMap<String, VecDeque<Answer>>>,
+    /// Scripted answers given, in order.
+    pub answered: Mutex<Vec<Answered>>,
+}
+
+/// A scripted answer as it went out.
+#[derive(Debug, Clone)]
+pub struct Answered {
+    pub path: String,
+    pub status: u16,
+    pub at: Instant,
+    /// The instant its `Retry-After` names, if it had one.
+    pub retry_after: Option<Instant>,
 }
 
 pub struct HttpSink {
@@ -77,6 +135,8 @@ impl HttpSink {
             zalo: Mutex::default(),
             events: Arc::default(),
             canary: canary_addr,
+            scripts: Mutex::default(),
+            answered: Mutex::default(),
         });
         let app = Router::new().fallback(handle).with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -97,6 +157,35 @@ impl HttpSink {
 
     pub fn requests(&self) -> Vec<Request> {
         self.shared.requests.lock().unwrap().clone()
+    }
+
+    /// The next requests to `path` get `answers`, in order; then 200.
+    pub fn script(&self, path: &str, answers: Vec<Answer>) {
+        self.shared
+            .scripts
+            .lock()
+            .unwrap()
+            .insert(path.to_string(), answers.into());
+    }
+
+    /// The scripted answers given to `path`, in order.
+    pub fn answered(&self, path: &str) -> Vec<Answered> {
+        self.shared
+            .answered
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|a| a.path == path)
+            .cloned()
+            .collect()
+    }
+
+    /// The requests to `path`, in order of arrival.
+    pub fn requests_to(&self, path: &str) -> Vec<Request> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.path == path)
+            .collect()
     }
 
     pub fn canary_connections(&self) -> usize {
@@ -121,7 +210,51 @@ async fn handle(
         path: path.clone(),
         headers: headers.clone(),
         body: body.to_vec(),
+        at: Instant::now(),
     });
+    let scripted = s
+        .scripts
+        .lock()
+        .unwrap()
+        .get_mut(&path)
+        .map(VecDeque::pop_front);
+    if let Some(next) = scripted {
+        let a = next.unwrap_or_else(|| Answer::status(200));
+        tokio::time::sleep(a.delay).await;
+        let mut response = StatusCode::from_u16(a.status).unwrap().into_response();
+        let now = Instant::now();
+        let mut retry_after = None;
+        if let Some(ahead) = a.retry_at {
+            let wall = SystemTime::now();
+            let date = httpdate::fmt_http_date(wall + ahead);
+            // The date has whole seconds: the instant it names is up to 1 s before `ahead`.
+            let named = httpdate::parse_http_date(&date).unwrap();
+            retry_after = Some(match named.duration_since(wall) {
+                Ok(d) => now + d,
+                Err(e) => now - e.duration(),
+            });
+            response
+                .headers_mut()
+                .insert("retry-after", date.parse().unwrap());
+        }
+        for (k, v) in &a.headers {
+            response.headers_mut().insert(
+                axum::http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                v.parse().unwrap(),
+            );
+            if k.eq_ignore_ascii_case("retry-after") {
+                let secs: u64 = v.parse().expect("Retry-After in seconds");
+                retry_after = Some(now + Duration::from_secs(secs));
+            }
+        }
+        s.answered.lock().unwrap().push(Answered {
+            path: path.clone(),
+            status: a.status,
+            at: now,
+            retry_after,
+        });
+        return response;
+    }
     match path.as_str() {
         "/ok" => (StatusCode::OK, r#"{"ok":true}"#).into_response(),
         "/retry-seconds" => (StatusCode::TOO_MANY_REQUESTS, [("retry-after", "3")]).into_response(),

@@ -1,6 +1,11 @@
-//! Test servers for the channels (a real SMTP server, an HTTP sink) and small builders.
+//! Test servers for the channels (a real SMTP server, an HTTP sink) and small builders;
+//! for the daemon tests, a generated campaign workspace, `loa run` as a child process and
+//! a reader of its SQLite ledger.
 
+pub mod campaign;
+pub mod daemon;
 pub mod http_sink;
+pub mod ledger;
 pub mod mime;
 pub mod smtp_sink;
 
@@ -58,5 +63,41 @@ pub fn email(message_id: &str, to: &str, subject: &str) -> Outgoing {
             body: None,
         },
         unsubscribe_url: None,
+    }
+}
+
+/// The seed of a randomised test: `LOA_TEST_SEED` to replay a run, else from the clock.
+/// Print it, so a failure can be replayed.
+pub fn seed() -> u64 {
+    std::env::var("LOA_TEST_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos() as u64)
+                .unwrap_or(1)
+        })
+}
+
+/// A small seeded generator (splitmix64): reproducible draws without a `rand` dependency.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in [0, 1).
+    pub fn unit(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
     }
 }

@@ -7,11 +7,18 @@
 //!   `temp451-`, `temp452-`, `temp421-` (then closes) is refused at RCPT with that code;
 //!   `data554-` / `data451-` / `data454-` are refused after the message's final dot;
 //! - with `fail_rate(p, seed)`, a fraction `p` of RCPTs get `451`, decided by a seeded PRNG
-//!   so a failing run can be replayed.
+//!   so a failing run can be replayed;
+//! - with `transient_mix(mix)`, seeded transient replies at three stages (R4): `421` at the
+//!   greeting (per connection), `451` at RCPT and `454` after DATA (per recipient and try,
+//!   so a run replays with the same seed whatever the interleaving).
+//!
+//! Every accepted message is kept with the instant it was accepted (R5 counts them per
+//! window) and its `X-Loa-Message` id (the checkers of R1 and R2 compare ids).
 
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, BufWriter};
 use tokio::net::{TcpListener, TcpStream};
@@ -22,12 +29,35 @@ pub struct Received {
     pub to: Vec<String>,
     /// The message as the client meant it: dot-unstuffed, CRLF line ends, no final dot.
     pub data: Vec<u8>,
+    /// When the final dot was answered with 250.
+    pub at: Instant,
 }
 
 impl Received {
     pub fn text(&self) -> String {
         String::from_utf8(self.data.clone()).expect("UTF-8 message")
     }
+
+    /// The `X-Loa-Message` header: loa's id of the message.
+    pub fn loa_id(&self) -> Option<String> {
+        let text = String::from_utf8_lossy(&self.data);
+        let head = text.split("\r\n\r\n").next().unwrap_or("");
+        head.lines()
+            .find_map(|l| l.strip_prefix("X-Loa-Message:"))
+            .map(|v| v.trim().to_string())
+    }
+}
+
+/// Probabilities of the transient replies of `transient_mix`, and the seed.
+#[derive(Debug, Clone, Copy)]
+pub struct Mix {
+    /// `421` instead of the greeting, then close (per connection).
+    pub greeting: f64,
+    /// `451` at RCPT (per recipient and try).
+    pub rcpt: f64,
+    /// `454` after the final dot (per recipient and try).
+    pub data: f64,
+    pub seed: u64,
 }
 
 #[derive(Default)]
@@ -40,6 +70,13 @@ struct State {
     credentials: Option<(String, String)>,
     /// Close each connection silently after this many accepted messages (an idle timeout).
     close_after: Option<usize>,
+    mix: Option<Mix>,
+    /// Connections opened so far (the greeting draw's key).
+    opened: u64,
+    /// Transactions per recipient so far (the RCPT and DATA draws' key).
+    tries: HashMap<String, u64>,
+    /// Replies injected by `transient_mix`, by code.
+    injected: BTreeMap<u16, usize>,
 }
 
 pub struct SmtpSink {
@@ -88,6 +125,16 @@ impl SmtpSink {
         self.state.lock().unwrap().close_after = Some(n);
     }
 
+    /// Seeded transient replies at the greeting, at RCPT and after DATA.
+    pub fn transient_mix(&self, mix: Mix) {
+        self.state.lock().unwrap().mix = Some(mix);
+    }
+
+    /// How many of each code `transient_mix` injected.
+    pub fn injected(&self) -> BTreeMap<u16, usize> {
+        self.state.lock().unwrap().injected.clone()
+    }
+
     /// Require AUTH PLAIN with these credentials.
     pub fn require_auth(&self, user: &str, password: &str) {
         self.state.lock().unwrap().credentials = Some((user.into(), password.into()));
@@ -95,6 +142,11 @@ impl SmtpSink {
 
     pub fn received(&self) -> Vec<Received> {
         self.state.lock().unwrap().received.clone()
+    }
+
+    /// How many messages were accepted so far (cheaper than `received().len()`).
+    pub fn received_count(&self) -> usize {
+        self.state.lock().unwrap().received.len()
     }
 
     pub fn commands(&self) -> Vec<String> {
@@ -120,6 +172,58 @@ fn rule(address: &str, stage: &str) -> Option<(u16, bool)> {
     (at == stage).then_some((code, code == 421))
 }
 
+/// A uniform draw in [0, 1) from the seed and a key (splitmix64 over an FNV-1a hash).
+fn draw(seed: u64, key: &str) -> f64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in key.bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    let mut z = seed ^ h;
+    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^= z >> 31;
+    (z >> 11) as f64 / (1u64 << 53) as f64
+}
+
+impl State {
+    /// True when the mix says this connection's greeting is a 421.
+    fn refuse_greeting(&mut self) -> bool {
+        self.opened += 1;
+        let Some(m) = self.mix else { return false };
+        let hit = draw(m.seed, &format!("greeting {}", self.opened)) < m.greeting;
+        if hit {
+            *self.injected.entry(421).or_default() += 1;
+        }
+        hit
+    }
+
+    /// Starts a try for `addr` at RCPT; true when the mix refuses it with 451.
+    fn refuse_rcpt(&mut self, addr: &str) -> bool {
+        let n = self.tries.entry(addr.to_string()).or_default();
+        *n += 1;
+        let n = *n;
+        let Some(m) = self.mix else { return false };
+        let hit = draw(m.seed, &format!("rcpt {addr} {n}")) < m.rcpt;
+        if hit {
+            *self.injected.entry(451).or_default() += 1;
+        }
+        hit
+    }
+
+    /// True when the mix refuses this try's data with 454.
+    fn refuse_data(&mut self, to: &[String]) -> bool {
+        let Some(m) = self.mix else { return false };
+        let Some(addr) = to.first() else { return false };
+        let n = self.tries.get(addr).copied().unwrap_or(0);
+        let hit = draw(m.seed, &format!("data {addr} {n}")) < m.data;
+        if hit {
+            *self.injected.entry(454).or_default() += 1;
+        }
+        hit
+    }
+}
+
 fn next_random(seed: &mut u64) -> f64 {
     // xorshift64*: small, seeded, good enough for fault injection.
     *seed ^= *seed >> 12;
@@ -134,7 +238,7 @@ async fn session(socket: TcpStream, st: Arc<Mutex<State>>) -> std::io::Result<()
     let mut w = BufWriter::new(w);
     let refuse = {
         let mut s = st.lock().unwrap();
-        let refuse = s.refuse_greetings > 0;
+        let refuse = s.refuse_greetings > 0 || s.refuse_greeting();
         s.refuse_greetings = s.refuse_greetings.saturating_sub(1);
         refuse
     };
@@ -204,13 +308,15 @@ async fn session(socket: TcpStream, st: Arc<Mutex<State>>) -> std::io::Result<()
                 let addr = between_angles(&cmd);
                 let random_fail = {
                     let mut s = st.lock().unwrap();
-                    match &mut s.fail_rate {
-                        Some((p, seed)) => {
-                            let p = *p;
-                            next_random(seed) < p
+                    let mixed = rule(&addr, "rcpt").is_none() && s.refuse_rcpt(&addr);
+                    mixed
+                        || match &mut s.fail_rate {
+                            Some((p, seed)) => {
+                                let p = *p;
+                                next_random(seed) < p
+                            }
+                            None => false,
                         }
-                        None => false,
-                    }
                 };
                 match rule(&addr, "rcpt") {
                     Some((code, close)) => {
@@ -239,6 +345,9 @@ async fn session(socket: TcpStream, st: Arc<Mutex<State>>) -> std::io::Result<()
                 let refusal = to.iter().find_map(|a| rule(a, "data"));
                 if let Some((code, _)) = refusal {
                     format!("{code} scripted refusal after DATA\r\n")
+                } else if st.lock().unwrap().refuse_data(&to) {
+                    to.clear();
+                    "454 4.7.0 scripted transient failure, try again later\r\n".into()
                 } else {
                     accepted += 1;
                     let (reply, close) = {
@@ -247,6 +356,7 @@ async fn session(socket: TcpStream, st: Arc<Mutex<State>>) -> std::io::Result<()
                             from: from.clone(),
                             to: std::mem::take(&mut to),
                             data,
+                            at: Instant::now(),
                         });
                         let reply = format!("250 2.0.0 Ok: queued as Q{}\r\n", s.received.len());
                         (reply, s.close_after == Some(accepted))

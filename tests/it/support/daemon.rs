@@ -1,0 +1,177 @@
+//! `loa run` as a child process on a generated workspace: started with test-scale tuning,
+//! killed with SIGKILL, its log appended to `daemon.log` in the workspace.
+
+use std::fs::OpenOptions;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use super::campaign::Workspace;
+
+/// Tuning for a test: second-scale retries and leases, a fast poll.
+#[derive(Debug, Clone)]
+pub struct Tuning {
+    pub retry_base: &'static str,
+    pub retry_cap: &'static str,
+    pub retry_factor: f64,
+    pub retry_jitter: f64,
+    pub max_attempts: u32,
+    pub lease: &'static str,
+    pub poll: &'static str,
+    pub batch: u32,
+    pub concurrency: usize,
+    pub enqueue_batch: Option<usize>,
+}
+
+impl Default for Tuning {
+    fn default() -> Self {
+        Self {
+            retry_base: "1s",
+            retry_cap: "30s",
+            retry_factor: 2.0,
+            retry_jitter: 0.2,
+            max_attempts: 12,
+            lease: "3s",
+            poll: "200ms",
+            batch: 1000,
+            concurrency: 8,
+            enqueue_batch: None,
+        }
+    }
+}
+
+impl Tuning {
+    fn args(&self) -> Vec<String> {
+        let mut a: Vec<String> = [
+            ("--retry-base", self.retry_base.to_string()),
+            ("--retry-cap", self.retry_cap.to_string()),
+            ("--retry-factor", self.retry_factor.to_string()),
+            ("--retry-jitter", self.retry_jitter.to_string()),
+            ("--max-attempts", self.max_attempts.to_string()),
+            ("--lease", self.lease.to_string()),
+            ("--poll", self.poll.to_string()),
+            ("--batch", self.batch.to_string()),
+            ("--concurrency", self.concurrency.to_string()),
+        ]
+        .into_iter()
+        .flat_map(|(k, v)| [k.to_string(), v])
+        .collect();
+        if let Some(n) = self.enqueue_batch {
+            a.extend(["--enqueue-batch".to_string(), n.to_string()]);
+        }
+        a
+    }
+
+    /// The poll interval in seconds, for the figures' tolerances.
+    pub fn poll_secs(&self) -> f64 {
+        duration(self.poll).as_secs_f64()
+    }
+
+    pub fn lease_secs(&self) -> f64 {
+        duration(self.lease).as_secs_f64()
+    }
+}
+
+fn duration(s: &str) -> Duration {
+    loa::campaign::parse_duration(s).expect("a test duration")
+}
+
+/// A running `loa run`; killed (SIGKILL) when dropped.
+pub struct Daemon {
+    child: Child,
+    pub started: Instant,
+}
+
+impl Daemon {
+    /// Starts `loa run` in `ws` with `tuning`; `failpoint` arms `LOA_FAILPOINT`.
+    pub fn start(ws: &Workspace, tuning: &Tuning, failpoint: Option<&str>) -> Daemon {
+        let log = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(ws.log())
+            .expect("daemon log");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_loa"));
+        cmd.current_dir(ws.root())
+            .args(["--listen", "127.0.0.1:0", "run"])
+            .args(tuning.args())
+            .env("LOA_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log);
+        for var in [
+            "LOA_FAILPOINT",
+            "LOA_DATABASE_URL",
+            "LOA_CAMPAIGNS",
+            "LOA_TEMPLATES",
+            "LOA_OUTBOX",
+            "RUST_LOG",
+        ] {
+            cmd.env_remove(var);
+        }
+        if let Some(name) = failpoint {
+            cmd.env("LOA_FAILPOINT", name);
+        }
+        let child = cmd.spawn().expect("start loa run");
+        Daemon {
+            child,
+            started: Instant::now(),
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The lease owner this process writes (`Settings::default`: `loa-<pid>`).
+    pub fn owner(&self) -> String {
+        format!("loa-{}", self.pid())
+    }
+
+    /// SIGKILL, then reap.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Waits up to `limit` for the process to exit by itself.
+    pub async fn exited_within(&mut self, limit: Duration) -> Option<ExitStatus> {
+        let end = Instant::now() + limit;
+        while Instant::now() < end {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return Some(status);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        None
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// The daemon log, for failure messages (last `lines` lines).
+pub fn log_tail(ws: &Workspace, lines: usize) -> String {
+    let text = std::fs::read_to_string(ws.log()).unwrap_or_default();
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+/// Polls `check` every `every` until it is true or `limit` has passed; true if it became true.
+pub async fn until<F, Fut>(limit: Duration, every: Duration, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let end = Instant::now() + limit;
+    loop {
+        if check().await {
+            return true;
+        }
+        if Instant::now() >= end {
+            return false;
+        }
+        tokio::time::sleep(every).await;
+    }
+}
