@@ -219,14 +219,11 @@ fn unknown_field_hint(path: &FieldPath) -> String {
             "end",
         ],
     };
-    match known
-        .iter()
-        .min_by_key(|k| super::check::edit_distance(name, k))
-    {
-        Some(best) if super::check::edit_distance(name, best) <= 2 => {
-            format!("did you mean `{best}`?")
-        }
-        _ => format!("remove `{name}`; allowed here: see the YAML reference in README.md"),
+    let hint = super::check::suggest(name, known.iter().copied());
+    if hint.starts_with("did you mean") {
+        hint
+    } else {
+        format!("remove `{name}`; allowed here: see the YAML reference in README.md")
     }
 }
 

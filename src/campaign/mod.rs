@@ -33,7 +33,7 @@ pub use validate_channels::{parse_duration, parse_rate};
 
 use crate::render::Renderer;
 use check::Checker;
-use locate::{FieldPath, Locations};
+use locate::FieldPath;
 
 /// How to load a workspace.
 #[derive(Debug, Clone, Copy)]
@@ -232,9 +232,4 @@ fn check_templates(campaign: &Campaign, renderer: &mut Renderer, c: &mut Checker
         }
     }
     ok
-}
-
-/// Positions in a campaign file, for commands that report after loading.
-pub fn locations_of(file: &Path) -> Locations {
-    Locations::index(&std::fs::read_to_string(file).unwrap_or_default())
 }

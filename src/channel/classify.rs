@@ -244,23 +244,25 @@ fn until_vn(now: DateTime<Utc>, at: NaiveTime) -> Duration {
         .unwrap_or(Duration::ZERO)
 }
 
+/// A short label for an error's class, for the classification tables in tests.
+#[cfg(test)]
+pub(crate) fn kind(e: &ChannelError) -> &'static str {
+    match e {
+        ChannelError::Transient {
+            slow_down: true, ..
+        } => "slow_down",
+        ChannelError::Transient { .. } => "transient",
+        ChannelError::Permanent {
+            no_account: true, ..
+        } => "no_account",
+        ChannelError::Permanent { .. } => "permanent",
+        ChannelError::Paused { .. } => "paused",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn kind(e: &ChannelError) -> &'static str {
-        match e {
-            ChannelError::Transient {
-                slow_down: true, ..
-            } => "slow_down",
-            ChannelError::Transient { .. } => "transient",
-            ChannelError::Permanent {
-                no_account: true, ..
-            } => "no_account",
-            ChannelError::Permanent { .. } => "permanent",
-            ChannelError::Paused { .. } => "paused",
-        }
-    }
 
     fn reply(code: u16) -> SmtpFailure {
         SmtpFailure::Reply {

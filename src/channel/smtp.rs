@@ -474,17 +474,6 @@ mod tests {
         port
     }
 
-    fn kind(e: &ChannelError) -> &'static str {
-        match e {
-            ChannelError::Transient {
-                slow_down: true, ..
-            } => "slow_down",
-            ChannelError::Transient { .. } => "transient",
-            ChannelError::Permanent { .. } => "permanent",
-            ChannelError::Paused { .. } => "paused",
-        }
-    }
-
     /// R11 with real errors: lettre's own reply errors, a refused connect, a timeout and a
     /// failed TLS handshake, each classified; 100 % of rows must pass.
     #[tokio::test]
@@ -527,7 +516,7 @@ mod tests {
         let failed: Vec<String> = rows
             .iter()
             .filter_map(|(name, f, want)| {
-                let got = kind(&classify::smtp(f, false));
+                let got = classify::kind(&classify::smtp(f, false));
                 (got != *want).then(|| format!("{name}: {f:?} → {got}, want {want}"))
             })
             .collect();

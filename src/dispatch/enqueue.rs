@@ -193,7 +193,7 @@ impl Base<'_> {
     /// the fallback channel (if any) gets a row instead.
     fn rows(&self, r: &crate::audience::recipients::Recipient, out: &mut Vec<NewMessage>) {
         let context = snapshot(r);
-        let mut need_fallback = None;
+        let mut need_fallback = false;
         for name in &self.step.channels {
             let Some(ch) = self.campaign.channels.get(name) else {
                 continue;
@@ -203,14 +203,14 @@ impl Base<'_> {
                 Err(reason) => {
                     let why = match &self.step.fallback {
                         Some(f) => format!("{reason}; sent by {f} instead"),
-                        None => reason.clone(),
+                        None => reason,
                     };
                     out.push(self.row(r, name, None, NewState::Skipped { reason: why }, &context));
-                    need_fallback = Some(reason);
+                    need_fallback = true;
                 }
             }
         }
-        if need_fallback.is_some()
+        if need_fallback
             && let Some(f) = &self.step.fallback
             && let Some(ch) = self.campaign.channels.get(f)
         {

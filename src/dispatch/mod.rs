@@ -78,7 +78,6 @@ pub struct Dispatcher {
     ws: Arc<Workspace>,
     slots: HashMap<(String, String), Slot>,
     settings: Settings,
-    last_success: Mutex<Option<Instant>>,
 }
 
 /// What one step of the dispatcher did.
@@ -121,12 +120,7 @@ impl Dispatcher {
             ws,
             slots,
             settings,
-            last_success: Mutex::new(None),
         })
-    }
-
-    pub fn store(&self) -> &Store {
-        &self.store
     }
 
     pub fn settings(&self) -> &Settings {
@@ -181,9 +175,6 @@ impl Dispatcher {
             .await?;
         if progress.claimed > 0 {
             failpoint::hit(failpoint::Point::AfterRecord);
-        }
-        if progress.sent > 0 {
-            *self.last_success.lock().await = Some(Instant::now());
         }
         Ok(progress)
     }
@@ -453,11 +444,6 @@ impl Dispatcher {
             expires_at: m.expires_at,
             context: m.context.clone(),
         })
-    }
-
-    /// When a send last succeeded (for health checks).
-    pub async fn last_success(&self) -> Option<Instant> {
-        *self.last_success.lock().await
     }
 }
 
