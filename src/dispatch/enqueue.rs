@@ -18,7 +18,7 @@ use crate::campaign::context::{Shared, snapshot};
 use crate::campaign::select::{address, condition_names, joins, recipients, selects};
 use crate::campaign::{Campaign, Step, Workspace};
 use crate::schedule::{self, Occurrence};
-use crate::store::{Millis, NewMessage, NewState, Store, message_id};
+use crate::store::{Millis, NewMessage, NewState, Store, message_tag};
 
 /// Rows inserted per transaction.
 pub const BATCH: usize = 10_000;
@@ -231,7 +231,7 @@ impl Base<'_> {
         context: &str,
     ) -> NewMessage {
         NewMessage {
-            message_id: message_id(&self.campaign.id, &self.step.id, self.n, &r.key, channel),
+            tag: message_tag(&self.campaign.id, &self.step.id, self.n, &r.key, channel),
             campaign: self.campaign.id.clone(),
             step: self.step.id.clone(),
             occurrence_id: self.occurrence_id,

@@ -28,7 +28,7 @@ use crate::campaign::context::Shared;
 use crate::channel::{self, Channel, ChannelError, Outgoing, TokenStore};
 use crate::render::message::{Target, render};
 use crate::store::{
-    Claimed, Millis, NewMessage, NewState, Outcome, OutcomeKind, Store, message_id,
+    Claimed, Millis, NewMessage, NewState, Outcome, OutcomeKind, Store, message_tag,
 };
 use rate::TokenBucket;
 use retry::RetryPolicy;
@@ -429,7 +429,7 @@ impl Dispatcher {
             },
         };
         Some(NewMessage {
-            message_id: message_id(&m.campaign, &m.step, m.occurrence_n, &m.recipient, fallback),
+            tag: message_tag(&m.campaign, &m.step, m.occurrence_n, &m.recipient, fallback),
             campaign: m.campaign.clone(),
             step: m.step.clone(),
             occurrence_id: m.occurrence_id,

@@ -67,25 +67,6 @@ pub(super) async fn for_rows(
     Ok(())
 }
 
-/// The birth event of every message whose id is above `after`: the rows just inserted,
-/// in the transaction that inserted them.
-pub(super) async fn born_after(
-    conn: &mut SqliteConnection,
-    after: i64,
-    at: Millis,
-) -> anyhow::Result<()> {
-    sqlx::query(
-        "INSERT INTO message_event (message, at, from_state, to_state, detail) \
-         SELECT id, ?, NULL, state, last_error FROM message WHERE id > ?",
-    )
-    .bind(at)
-    .bind(after)
-    .execute(&mut *conn)
-    .await
-    .context("recording the birth of messages")?;
-    Ok(())
-}
-
 /// An event whose detail is particular to its row.
 #[derive(Clone, Debug)]
 pub(super) struct Event {

@@ -15,28 +15,17 @@ const INSERT_ROWS: usize = 500;
 
 impl Store {
     /// Inserts messages that do not exist yet — one per (campaign, step, occurrence,
-    /// recipient, channel), and one per message id — in one transaction, with a state
-    /// event for each row inserted. Returns how many rows were inserted: calling it again
-    /// with the same rows inserts nothing.
+    /// recipient, channel) — in one transaction. Returns how many rows were inserted:
+    /// calling it again with the same rows inserts nothing. A row's birth needs no event:
+    /// it is the row's `queued_at` and the state it was inserted in.
     pub async fn insert_messages(&self, rows: &[NewMessage], now: Millis) -> anyhow::Result<u64> {
         if rows.is_empty() {
             return Ok(0);
         }
         let mut w = self.write().await?;
-        // Under BEGIN IMMEDIATE no other connection inserts, and SQLite gives new rows ids
-        // above the largest: the rows inserted below are exactly those above this one.
-        // (Reading the ids back with RETURNING streams them one by one from sqlx's worker
-        // thread, which took half the time of a large insert.)
-        let before: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM message")
-            .fetch_one(&mut *w.tx)
-            .await
-            .context("reading the last message id")?;
         let mut inserted = 0;
         for chunk in rows.chunks(INSERT_ROWS) {
             inserted += insert_chunk(&mut w.tx, chunk, now).await?;
-        }
-        if inserted > 0 {
-            event::born_after(&mut w.tx, before, now).await?;
         }
         w.commit().await?;
         Ok(inserted)
@@ -77,7 +66,7 @@ async fn insert_chunk(
     now: Millis,
 ) -> anyhow::Result<u64> {
     let mut insert: QueryBuilder<Sqlite> = QueryBuilder::new(
-        "INSERT INTO message (message_id, campaign, step, occurrence_id, occurrence_at, \
+        "INSERT INTO message (tag, campaign, step, occurrence_id, occurrence_at, \
          occurrence_n, recipient, channel, fallback_of, address, state, attempts, \
          next_attempt_at, expires_at, context, last_error, queued_at, updated_at) ",
     );
@@ -86,7 +75,7 @@ async fn insert_chunk(
             NewState::Pending => ("pending", None),
             NewState::Skipped { reason } => ("skipped", Some(reason.as_str())),
         };
-        row.push_bind(m.message_id.as_str())
+        row.push_bind(m.tag.as_str())
             .push_bind(m.campaign.as_str())
             .push_bind(m.step.as_str())
             .push_bind(m.occurrence_id)
@@ -205,31 +194,39 @@ mod tests {
             300
         );
         assert_eq!(count(&store, "SELECT COUNT(*) FROM message").await, 1500);
-        assert_eq!(
-            count(&store, "SELECT COUNT(*) FROM message_event").await,
-            1500
-        );
         assert_events_complete(&store).await;
     }
 
     #[tokio::test]
-    async fn the_natural_key_holds_even_under_a_different_message_id() {
+    async fn the_natural_key_holds_even_under_a_different_tag() {
         let (_dir, store) = open().await;
         let occ = seed(&store).await;
         let mut twin = message(&occ, "r1", "email");
         store.insert_messages(&[twin.clone()], T0).await.unwrap();
-        twin.message_id = "m-other".to_owned();
+        twin.tag = "0123456789abcdef".to_owned();
         assert_eq!(store.insert_messages(&[twin], T0).await.unwrap(), 0);
     }
 
     #[tokio::test]
-    async fn a_message_id_is_never_used_by_two_rows() {
+    async fn each_row_has_its_own_message_id_that_leads_back_to_it() {
         let (_dir, store) = open().await;
         let occ = seed(&store).await;
-        let first = message(&occ, "r1", "email");
-        let mut other = message(&occ, "r2", "email");
-        other.message_id = first.message_id.clone();
-        assert_eq!(store.insert_messages(&[first, other], T0).await.unwrap(), 1);
+        let mut rows = messages(&occ, 3);
+        // Even rows whose tags collide get different message ids.
+        rows[1].tag = rows[0].tag.clone();
+        store.insert_messages(&rows, T0).await.unwrap();
+        let ids: Vec<(i64, String, String)> =
+            sqlx::query_as("SELECT id, tag, message_id FROM message ORDER BY id")
+                .fetch_all(store.pool())
+                .await
+                .unwrap();
+        assert_eq!(ids.len(), 3);
+        let distinct: HashSet<&str> = ids.iter().map(|(_, _, m)| m.as_str()).collect();
+        assert_eq!(distinct.len(), 3);
+        for (id, tag, mid) in &ids {
+            assert_eq!(mid, &super::super::message_id(*id, tag));
+            assert_eq!(super::super::message_row(mid), Some(*id));
+        }
     }
 
     #[tokio::test]
@@ -249,10 +246,7 @@ mod tests {
             .await,
             10_000
         );
-        assert_eq!(
-            count(&store, "SELECT COUNT(DISTINCT message) FROM message_event").await,
-            10_000
-        );
+        assert_events_complete(&store).await;
     }
 
     #[tokio::test]
@@ -276,7 +270,8 @@ mod tests {
                 .unwrap()
                 .is_empty()
         );
-        assert_eq!(events(&store, id).await, vec![(None, "skipped".to_owned())]);
+        assert_eq!(events(&store, id).await, vec![]);
+        assert_events_complete(&store).await;
     }
 
     #[tokio::test]
@@ -294,7 +289,10 @@ mod tests {
         assert_eq!(recipients, ["r1", "r0"]);
         let first = &claimed[0];
         assert_eq!(first.attempt, 1);
-        assert_eq!(first.message_id, rows[1].message_id);
+        assert_eq!(
+            first.message_id,
+            super::super::message_id(first.id, &rows[1].tag)
+        );
         assert_eq!(first.context, rows[1].context);
         assert_eq!(first.occurrence_id, occ.id);
         let row = seen(&store, first.id).await;
@@ -304,10 +302,7 @@ mod tests {
         assert_eq!(row.lease_until, Some(now + 75_000));
         assert_eq!(
             events(&store, first.id).await,
-            vec![
-                (None, "pending".to_owned()),
-                (Some("pending".to_owned()), "sending".to_owned())
-            ]
+            vec![(Some("pending".to_owned()), "sending".to_owned())]
         );
         // Leased rows are not claimed again.
         assert!(

@@ -15,7 +15,8 @@
 //!   `(id, attempts, lease_owner, state = 'sending')`, so a worker whose lease was rescued
 //!   cannot overwrite the newer attempt. An owner name must be unique per process start.
 //! - **Every state change is written with its time** to `message_event`, in the same
-//!   transaction as the change.
+//!   transaction as the change. A message's birth is its row: `queued_at` and the state it
+//!   was inserted in (`pending`, or `skipped` with the reason in `last_error`).
 //! - **Progress comes from rows** ([`Store::open_count`]), never from a cursor.
 //!
 //! SQLite runs with WAL, `synchronous=FULL` (WAL with `NORMAL` "might roll back following a
@@ -35,7 +36,7 @@
 //! - `event`: `message_event` rows, written by all of the above
 //! - `read`: [`Store::status`], [`Store::report`], [`Store::open_count`], [`Store::next_due`]
 //! - `kv`: [`Store::kv_get`], [`Store::kv_put`]
-//! - `id`: [`message_id`], the deterministic provider-facing id
+//! - `id`: [`message_tag`] and [`message_id`], the deterministic provider-facing id
 
 mod attempt;
 mod campaign;
@@ -61,7 +62,7 @@ use sqlx::sqlite::{
 use sqlx::{Sqlite, Transaction};
 use tokio::sync::{Mutex, MutexGuard};
 
-pub use id::{content_hash, message_id};
+pub use id::{content_hash, message_id, message_row, message_tag};
 
 /// A UTC instant in milliseconds since the Unix epoch.
 pub type Millis = i64;
@@ -127,8 +128,8 @@ pub enum NewState {
 /// A message to insert; see [`Store::insert_messages`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NewMessage {
-    /// Deterministic, from [`message_id`].
-    pub message_id: String,
+    /// From [`message_tag`]; the message id is derived from it and the row id.
+    pub tag: String,
     pub campaign: String,
     pub step: String,
     pub occurrence_id: i64,
