@@ -24,6 +24,11 @@ use loa::channel::MemoryTokenStore;
 use loa::dispatch::enqueue::enqueue_due;
 use loa::dispatch::{Dispatcher, Settings};
 use loa::store::Store;
+use tokio_util::sync::CancellationToken;
+
+/// The allocator of the `loa` binary, so the figures are the daemon's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 type Res<T> = Result<T, Box<dyn Error>>;
 
@@ -71,33 +76,37 @@ async fn main() -> Res<()> {
     let settings = Settings {
         rate_limits: false,
         batch: 2_000,
-        concurrency: 64,
+        concurrency: 512,
         ..Settings::default()
     };
-    let dispatcher = Dispatcher::new(
+    let dispatcher = Arc::new(Dispatcher::new(
         store.clone(),
         Arc::clone(&ws),
         None,
         Arc::new(MemoryTokenStore::default()),
         settings,
-    )?;
+    )?);
     let t = Instant::now();
-    let mut sent = 0;
-    loop {
-        let p = dispatcher.run_once(Utc::now()).await?;
-        sent += p.sent as u64;
-        if p.claimed == 0 {
-            break;
-        }
-        if p.sent < p.claimed {
-            eprintln!(
-                "warning: {} of {} not sent in this batch",
-                p.claimed - p.sent,
-                p.claimed
-            );
-        }
+    let stop = CancellationToken::new();
+    let pump = tokio::spawn(Arc::clone(&dispatcher).pump(stop.clone()));
+    while store.open_count("bench").await? > 0 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    report(mode, sent, t.elapsed(), "messages");
+    let elapsed = t.elapsed();
+    stop.cancel();
+    pump.await?;
+    let counts = store.status(Some("bench")).await?;
+    let sent = counts.iter().map(|r| r.counts["sent"]).sum::<u64>();
+    let other = counts
+        .iter()
+        .flat_map(|r| r.counts.iter())
+        .filter(|(state, n)| state.as_str() != "sent" && **n > 0)
+        .map(|(state, n)| format!("{n} {state}"))
+        .collect::<Vec<_>>();
+    if !other.is_empty() {
+        eprintln!("warning: not sent: {}", other.join(", "));
+    }
+    report(mode, sent, elapsed, "messages");
     Ok(())
 }
 

@@ -12,7 +12,7 @@
 use std::error::Error;
 use std::time::{Duration, Instant};
 
-use loa::store::{CampaignRow, NewMessage, NewState, Store, message_id};
+use loa::store::{CampaignRow, NewMessage, NewState, Store, message_tag};
 
 const BATCH: usize = 10_000;
 /// 2026-09-07 08:00 +07:00.
@@ -87,7 +87,7 @@ fn row(occ: &loa::store::OccurrenceRow, i: usize) -> NewMessage {
         phone = i % 100_000_000,
     );
     NewMessage {
-        message_id: message_id(&occ.campaign, &occ.step, occ.n, &recipient, "zalo"),
+        tag: message_tag(&occ.campaign, &occ.step, occ.n, &recipient, "zalo"),
         campaign: occ.campaign.clone(),
         step: occ.step.clone(),
         occurrence_id: occ.id,

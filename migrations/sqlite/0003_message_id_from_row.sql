@@ -17,3 +17,8 @@ UPDATE message SET tag = substr(tag, 2, 16);
 ALTER TABLE message ADD COLUMN message_id TEXT
     GENERATED ALWAYS AS ('m' || printf('%x', id) || '-' || tag) VIRTUAL;
 DELETE FROM message_event WHERE from_state IS NULL;
+
+-- The pump claims per campaign and channel, oldest due first: this index serves that
+-- directly, instead of stepping over the due rows of every other (perhaps paused) channel.
+DROP INDEX message_claim;
+CREATE INDEX message_claim ON message (state, campaign, channel, next_attempt_at);

@@ -77,6 +77,7 @@ impl Tuning {
         s.batch = self.batch.unwrap_or(s.batch);
         s.concurrency = self.concurrency.unwrap_or(s.concurrency).max(1);
         d.poll = self.poll.unwrap_or(d.poll);
+        s.poll = d.poll;
         if let Some(rows) = self.enqueue_batch {
             enqueue::set_batch_rows(rows);
         }

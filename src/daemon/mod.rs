@@ -1,9 +1,11 @@
 //! The daemon: wires the store, the scheduler (enqueue) and the dispatcher together, and
 //! stops cleanly.
 //!
-//! Every poll it enqueues what fell due, rescues leases of crashed processes, expires rows
-//! whose window closed, and dispatches until nothing is due. On SIGINT/SIGTERM it stops
-//! claiming, lets the batch in flight finish, releases its leases and returns.
+//! The dispatcher's pump runs on its own (see `dispatch::pump`); every poll the daemon
+//! enqueues what fell due, rescues leases of crashed processes and expires rows whose
+//! window closed, and wakes the pump when that made messages due. On SIGINT/SIGTERM the
+//! pump stops claiming and lets the sends in flight finish; then the daemon releases its
+//! leases and returns.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,6 +22,10 @@ use crate::store::{CampaignRow, Store};
 
 /// How often the daemon looks for new work when idle.
 pub const POLL: Duration = Duration::from_secs(1);
+
+/// How often pending messages whose window closed are swept to `expired`. Finding them
+/// reads every pending row; a claim never takes one meanwhile, and a send finds it expired.
+pub const EXPIRE_EVERY: Duration = Duration::from_secs(60);
 
 #[derive(Debug, Clone, Copy)]
 pub struct DaemonSettings {
@@ -54,16 +60,18 @@ pub async fn register(store: &Store, ws: &Workspace) -> Result<()> {
     Ok(())
 }
 
-/// One round: enqueue due occurrences of active campaigns, housekeeping, dispatch until idle
-/// or `stop` is cancelled. Returns how many messages were claimed.
-pub async fn tick(
+/// One round of housekeeping: enqueue due occurrences of active campaigns, rescue leases
+/// of crashed processes, and (when `expire`) expire rows whose window closed. Returns how
+/// many messages it made due (inserted or rescued), so the caller can wake the dispatcher.
+pub async fn housekeeping(
     store: &Store,
     ws: &Arc<Workspace>,
-    dispatcher: &Dispatcher,
+    max_attempts: u32,
     settings: &DaemonSettings,
-    stop: &CancellationToken,
-) -> Result<usize> {
+    expire: bool,
+) -> Result<u64> {
     let now = Utc::now();
+    let mut due = 0;
     for (i, c) in ws.campaigns.iter().enumerate() {
         if c.status != Status::Active {
             continue;
@@ -72,27 +80,21 @@ pub async fn tick(
         if stats.occurrences > 0 || stats.missed > 0 {
             info!(campaign = %c.id, occurrences = stats.occurrences, inserted = stats.inserted, missed = stats.missed, "enqueued");
         }
+        due += stats.inserted;
     }
     let now_ms = now.timestamp_millis();
-    let rescued = store
-        .rescue_expired(now_ms, dispatcher.settings().retry.max_attempts)
-        .await?;
+    let rescued = store.rescue_expired(now_ms, max_attempts).await?;
     if rescued > 0 {
         warn!(rescued, "leases of a stopped process were rescued");
     }
-    store.expire_closed(now_ms).await?;
-    let mut claimed = 0;
-    while !stop.is_cancelled() {
-        let p = dispatcher.run_once(Utc::now()).await?;
-        claimed += p.claimed;
-        if p.claimed == 0 {
-            break;
-        }
+    if expire {
+        store.expire_closed(now_ms).await?;
     }
-    Ok(claimed)
+    Ok(due + rescued)
 }
 
-/// Runs until `stop` is cancelled; then releases this process's leases.
+/// Runs until `stop` is cancelled: the dispatcher's pump in its own task, housekeeping
+/// every poll. Then waits for the sends in flight and releases this process's leases.
 pub async fn run(
     store: Store,
     ws: Arc<Workspace>,
@@ -106,16 +108,27 @@ pub async fn run(
     if let Some((campaign, step, at)) = next_occurrence(&ws, Utc::now()) {
         info!(%campaign, %step, at = %at.to_rfc3339(), "next occurrence");
     }
+    let max_attempts = dispatcher.settings().retry.max_attempts;
+    let dispatcher = Arc::new(dispatcher);
+    let pump = tokio::spawn(Arc::clone(&dispatcher).pump(stop.clone()));
+    let mut last_expiry: Option<tokio::time::Instant> = None;
     while !stop.is_cancelled() {
-        if let Err(e) = tick(&store, &ws, &dispatcher, &settings, &stop).await {
+        let expire = last_expiry.is_none_or(|t| t.elapsed() >= EXPIRE_EVERY);
+        if expire {
+            last_expiry = Some(tokio::time::Instant::now());
+        }
+        match housekeeping(&store, &ws, max_attempts, &settings, expire).await {
+            Ok(0) => {}
+            Ok(_) => dispatcher.wake(),
             // A database outage or a bad data file must not kill the daemon (R3).
-            warn!(error = %format!("{e:#}"), "round failed; trying again");
+            Err(e) => warn!(error = %format!("{e:#}"), "round failed; trying again"),
         }
         tokio::select! {
             _ = stop.cancelled() => break,
             _ = tokio::time::sleep(settings.poll) => {}
         }
     }
+    pump.await.context("the dispatcher stopped unexpectedly")?;
     let released = store.release(owner, Utc::now().timestamp_millis()).await?;
     info!(released, "stopped; leases released");
     Ok(())

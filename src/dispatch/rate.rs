@@ -43,24 +43,42 @@ impl TokenBucket {
     /// Waits until one token is available and takes it.
     pub async fn acquire(&self) {
         loop {
-            let wait = {
-                let mut s = self.inner.lock().await;
-                let now = Instant::now();
-                let rate = match s.slow_until {
-                    Some(t) if t > now => s.rate / 2.0,
-                    _ => s.rate,
-                };
-                let elapsed = now.duration_since(s.last).as_secs_f64();
-                s.tokens = (s.tokens + elapsed * rate).min(s.capacity);
-                s.last = now;
-                if s.tokens >= 1.0 {
-                    s.tokens -= 1.0;
-                    return;
-                }
-                Duration::from_secs_f64((1.0 - s.tokens) / rate)
-            };
+            let (taken, wait) = self.take_up_to(1).await;
+            if taken == 1 {
+                return;
+            }
             tokio::time::sleep(wait).await;
         }
+    }
+
+    /// Takes as many whole tokens as there are, up to `max`, without waiting. Returns how
+    /// many it took and, when that is none, how long until the next one. The pump takes
+    /// tokens before it claims, so a leased message is sent at once: a lease never waits
+    /// for the rate limit, and cannot run out while its process is alive and well.
+    pub async fn take_up_to(&self, max: usize) -> (usize, Duration) {
+        let mut s = self.inner.lock().await;
+        let now = Instant::now();
+        let rate = match s.slow_until {
+            Some(t) if t > now => s.rate / 2.0,
+            _ => s.rate,
+        };
+        let elapsed = now.duration_since(s.last).as_secs_f64();
+        s.tokens = (s.tokens + elapsed * rate).min(s.capacity);
+        s.last = now;
+        let taken = (s.tokens.floor() as usize).min(max);
+        s.tokens -= taken as f64;
+        let wait = if taken > 0 {
+            Duration::ZERO
+        } else {
+            Duration::from_secs_f64((1.0 - s.tokens) / rate)
+        };
+        (taken, wait)
+    }
+
+    /// Returns tokens taken but not used (the claim found fewer messages than tokens).
+    pub async fn give_back(&self, tokens: usize) {
+        let mut s = self.inner.lock().await;
+        s.tokens = (s.tokens + tokens as f64).min(s.capacity);
     }
 
     /// Halves the rate for the next minute.
@@ -84,6 +102,22 @@ mod tests {
         }
         let elapsed = start.elapsed().as_secs_f64();
         assert!((1.9..=2.1).contains(&elapsed), "{elapsed}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn taking_many_takes_only_whole_tokens_and_says_when_the_next_one_comes() {
+        let bucket = TokenBucket::new(10.0);
+        assert_eq!(bucket.take_up_to(5).await, (0, Duration::from_millis(100)));
+        tokio::time::sleep(Duration::from_millis(350)).await;
+        assert_eq!(bucket.take_up_to(5).await.0, 3);
+        let (none, wait) = bucket.take_up_to(5).await;
+        assert_eq!(none, 0);
+        assert!((49..=51).contains(&wait.as_millis()), "{wait:?}");
+        bucket.give_back(2).await;
+        assert_eq!(bucket.take_up_to(5).await.0, 2);
+        // Never more than one second's worth, however long it idled.
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        assert_eq!(bucket.take_up_to(100).await.0, 10);
     }
 
     #[tokio::test(start_paused = true)]

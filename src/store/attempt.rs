@@ -4,24 +4,16 @@
 //! same owner and attempt number it was claimed with (reliability plan §8 rule 2). A
 //! worker whose lease was rescued, released or cancelled meanwhile writes nothing.
 
+use std::collections::HashSet;
+
 use anyhow::Context;
 use sqlx::sqlite::SqliteConnection;
-use sqlx::{QueryBuilder, Sqlite};
 
 use super::event::{self, Event};
 use super::{Millis, Outcome, OutcomeKind, Store};
 
-/// An outcome's `UPDATE`: `$set` columns, then the lease ends, under the fence.
-macro_rules! fenced {
-    ($set:literal) => {
-        concat!(
-            "UPDATE message SET ",
-            $set,
-            ", lease_owner = NULL, lease_until = NULL, updated_at = ? \
-             WHERE id = ? AND attempts = ? AND state = 'sending' AND lease_owner = ?"
-        )
-    };
-}
+/// Outcomes per fenced `UPDATE`: bounds the JSON text of one statement.
+const RECORD_ROWS: usize = 2_000;
 
 impl Store {
     /// Applies outcomes in one transaction: each moves its message on (`sent`, back to
@@ -33,60 +25,139 @@ impl Store {
             return Ok(0);
         }
         let mut w = self.write().await?;
-        let mut events = Vec::new();
-        let mut tries = Vec::new();
+        let mut applied = HashSet::with_capacity(outcomes.len());
+        for chunk in outcomes.chunks(RECORD_ROWS) {
+            applied.extend(apply(&mut w.tx, chunk, now).await?);
+        }
+        // An outcome applies at most once, even when a batch repeats it.
+        let mut events = Vec::with_capacity(applied.len());
+        let mut tries = Vec::with_capacity(applied.len());
         for outcome in outcomes {
-            let applied = apply(&mut w.tx, outcome, now)
-                .await
-                .with_context(|| format!("recording the outcome of message {}", outcome.id))?;
-            if applied {
+            if applied.remove(&outcome.id) {
                 events.push(event_of(outcome));
                 tries.extend(Try::of(outcome));
             }
         }
         insert_attempts(&mut w.tx, &tries).await?;
-        let applied = events.len() as u64;
+        let count = events.len() as u64;
         event::write(&mut w.tx, events, now).await?;
         w.commit().await?;
-        Ok(applied)
+        Ok(count)
     }
 }
 
-/// The fenced update for one outcome; true when it applied.
-async fn apply(conn: &mut SqliteConnection, o: &Outcome, now: Millis) -> anyhow::Result<bool> {
-    let finished = o.started_at + o.duration_ms;
-    let query = match &o.result {
-        OutcomeKind::Sent { provider_id } => {
-            sqlx::query(fenced!("state = 'sent', sent_at = ?, provider_id = ?"))
-                .bind(finished)
-                .bind(provider_id.as_deref())
+/// The columns one outcome writes; `None` keeps the stored value where the outcome has
+/// nothing to say (a `sent` keeps the last error of earlier tries).
+struct Change<'a> {
+    state: &'static str,
+    sent_at: Option<Millis>,
+    provider_id: Option<&'a str>,
+    next_attempt_at: Option<Millis>,
+    code: Option<&'a str>,
+    error: Option<&'a str>,
+    /// 1 when no try happened (skipped, expired): the attempt is given back, as `release`
+    /// does.
+    give_back: i64,
+}
+
+impl<'a> Change<'a> {
+    fn of(o: &'a Outcome) -> Change<'a> {
+        let base = Change {
+            state: "sent",
+            sent_at: None,
+            provider_id: None,
+            next_attempt_at: None,
+            code: None,
+            error: None,
+            give_back: 0,
+        };
+        match &o.result {
+            OutcomeKind::Sent { provider_id } => Change {
+                sent_at: Some(o.started_at + o.duration_ms),
+                provider_id: provider_id.as_deref(),
+                ..base
+            },
+            OutcomeKind::Retry { at, code, error } => Change {
+                state: "pending",
+                next_attempt_at: Some(*at),
+                code: code.as_deref(),
+                error: Some(error),
+                ..base
+            },
+            OutcomeKind::Failed { code, error } => Change {
+                state: "failed",
+                code: code.as_deref(),
+                error: Some(error),
+                ..base
+            },
+            OutcomeKind::Skipped { reason } => Change {
+                state: "skipped",
+                error: Some(reason),
+                give_back: 1,
+                ..base
+            },
+            OutcomeKind::Expired => Change {
+                state: "expired",
+                give_back: 1,
+                ..base
+            },
         }
-        OutcomeKind::Retry { at, code, error } => sqlx::query(fenced!(
-            "state = 'pending', next_attempt_at = ?, last_code = ?, last_error = ?"
-        ))
-        .bind(*at)
-        .bind(code.as_deref())
-        .bind(error.as_str()),
-        OutcomeKind::Failed { code, error } => {
-            sqlx::query(fenced!("state = 'failed', last_code = ?, last_error = ?"))
-                .bind(code.as_deref())
-                .bind(error.as_str())
-        }
-        // No try happened: give the attempt back, as `release` does.
-        OutcomeKind::Skipped { reason } => sqlx::query(fenced!(
-            "state = 'skipped', attempts = attempts - 1, last_error = ?"
-        ))
-        .bind(reason.as_str()),
-        OutcomeKind::Expired => sqlx::query(fenced!("state = 'expired', attempts = attempts - 1")),
-    };
-    let done = query
-        .bind(now)
-        .bind(o.id)
-        .bind(i64::from(o.attempt))
-        .bind(o.owner.as_str())
-        .execute(&mut *conn)
-        .await?;
-    Ok(done.rows_affected() == 1)
+    }
+}
+
+/// One fenced `UPDATE … FROM json_each(…)` for a chunk of outcomes: each applies only
+/// while its row is still `sending` under the same owner and attempt. Returns the ids it
+/// moved. The unary `+` keeps SQLite from reading every `sending` row through the state
+/// index and joining the batch to each: the plan must be "each outcome, then its row by
+/// primary key".
+async fn apply(
+    conn: &mut SqliteConnection,
+    chunk: &[Outcome],
+    now: Millis,
+) -> anyhow::Result<Vec<i64>> {
+    let rows: Vec<_> = chunk
+        .iter()
+        .map(|o| {
+            let c = Change::of(o);
+            (
+                o.id,
+                o.attempt,
+                o.owner.as_str(),
+                c.state,
+                c.sent_at,
+                c.provider_id,
+                c.next_attempt_at,
+                c.code,
+                c.error,
+                c.give_back,
+            )
+        })
+        .collect();
+    sqlx::query_scalar(
+        "WITH o AS (SELECT j.value ->> 0 AS id, j.value ->> 1 AS attempt, \
+             j.value ->> 2 AS owner, j.value ->> 3 AS state, j.value ->> 4 AS sent_at, \
+             j.value ->> 5 AS provider_id, j.value ->> 6 AS next_at, j.value ->> 7 AS code, \
+             j.value ->> 8 AS error, j.value ->> 9 AS give_back FROM json_each(?1) AS j) \
+         UPDATE message SET state = o.state, \
+             sent_at = COALESCE(o.sent_at, message.sent_at), \
+             provider_id = CASE WHEN o.state = 'sent' THEN o.provider_id \
+                 ELSE message.provider_id END, \
+             next_attempt_at = COALESCE(o.next_at, message.next_attempt_at), \
+             last_code = CASE WHEN o.state IN ('pending', 'failed') THEN o.code \
+                 ELSE message.last_code END, \
+             last_error = CASE WHEN o.state IN ('pending', 'failed', 'skipped') THEN o.error \
+                 ELSE message.last_error END, \
+             attempts = message.attempts - o.give_back, \
+             lease_owner = NULL, lease_until = NULL, updated_at = ?2 \
+         FROM o WHERE message.id = o.id AND message.attempts = o.attempt \
+             AND +message.state = 'sending' AND message.lease_owner = o.owner \
+         RETURNING message.id",
+    )
+    .bind(event::json(&rows)?)
+    .bind(now)
+    .fetch_all(&mut *conn)
+    .await
+    .context("recording outcomes")
 }
 
 fn event_of(o: &Outcome) -> Event {
@@ -151,27 +222,34 @@ impl<'a> Try<'a> {
 }
 
 async fn insert_attempts(conn: &mut SqliteConnection, tries: &[Try<'_>]) -> anyhow::Result<()> {
-    for chunk in tries.chunks(500) {
-        let mut insert: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "INSERT INTO attempt (message_id, attempt, started_at, finished_at, outcome, code, \
-             error, duration_ms) ",
-        );
-        insert.push_values(chunk, |mut row, t| {
-            row.push_bind(t.message)
-                .push_bind(i64::from(t.attempt))
-                .push_bind(t.started_at)
-                .push_bind(t.started_at + t.duration_ms)
-                .push_bind(t.outcome)
-                .push_bind(t.code)
-                .push_bind(t.error)
-                .push_bind(t.duration_ms);
-        });
-        insert
-            .build()
-            .execute(&mut *conn)
-            .await
-            .context("recording attempts")?;
+    if tries.is_empty() {
+        return Ok(());
     }
+    let rows: Vec<_> = tries
+        .iter()
+        .map(|t| {
+            (
+                t.message,
+                t.attempt,
+                t.started_at,
+                t.started_at + t.duration_ms,
+                t.outcome,
+                t.code,
+                t.error,
+                t.duration_ms,
+            )
+        })
+        .collect();
+    sqlx::query(
+        "INSERT INTO attempt (message_id, attempt, started_at, finished_at, outcome, code, \
+             error, duration_ms) \
+         SELECT j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3, j.value ->> 4, \
+             j.value ->> 5, j.value ->> 6, j.value ->> 7 FROM json_each(?1) AS j",
+    )
+    .bind(event::json(&rows)?)
+    .execute(&mut *conn)
+    .await
+    .context("recording attempts")?;
     Ok(())
 }
 

@@ -1,17 +1,17 @@
 //! `message_event`: every state change of a message, with its time (SPEC §6).
 //!
-//! Events are written in the transaction that makes the change, in batches: either one
+//! Events are written in the transaction that makes the change, each batch in one
+//! statement whose rows arrive as a single JSON array read with `json_each`: either an
 //! `INSERT … SELECT` over the changed rows (whose new state is read back from `message`),
-//! or one multi-row `INSERT … VALUES` when each row carries its own detail.
+//! or the events themselves when each row carries its own detail. One fixed SQL text per
+//! shape means one prepared statement, whatever the batch size; binding one text instead
+//! of thousands of parameters is also what makes large batches cheap.
 
 use anyhow::Context;
+use serde::Serialize;
 use sqlx::sqlite::SqliteConnection;
-use sqlx::{AssertSqlSafe, QueryBuilder, Sqlite};
 
 use super::Millis;
-
-/// Ids per statement: well under SQLite's 32,766 bound parameters.
-const CHUNK: usize = 1000;
 
 /// Where an event's detail comes from.
 #[derive(Clone, Copy, Debug)]
@@ -33,37 +33,36 @@ pub(super) async fn for_rows(
     from: Option<&str>,
     detail: Detail<'_>,
 ) -> anyhow::Result<()> {
-    let detail_column = match detail {
-        Detail::Text(_) => "?",
-        Detail::LastError => "last_error",
-        Detail::Lease => "'attempt ' || attempts || ' by ' || lease_owner",
-    };
-    let head = format!(
-        "INSERT INTO message_event (message, at, from_state, to_state, detail) \
-         SELECT id, ?, ?, state, {detail_column} FROM message WHERE "
-    );
-    let (ranges, singles) = split_runs(ids);
-    let ranged = format!("{head}id BETWEEN ? AND ?");
-    let statements = ranges
-        .into_iter()
-        .map(|(lo, hi)| (ranged.clone(), vec![lo, hi]))
-        .chain(singles.chunks(CHUNK).map(|chunk| {
-            let sql = format!("{head}id IN ({})", placeholders(chunk.len()));
-            (sql, chunk.to_vec())
-        }));
-    for (sql, binds) in statements {
-        let mut query = sqlx::query(AssertSqlSafe(sql)).bind(at).bind(from);
-        if let Detail::Text(text) = detail {
-            query = query.bind(text);
-        }
-        for id in binds {
-            query = query.bind(id);
-        }
-        query
-            .execute(&mut *conn)
-            .await
-            .context("recording message events")?;
+    if ids.is_empty() {
+        return Ok(());
     }
+    macro_rules! with_detail {
+        ($detail:literal) => {
+            concat!(
+                "INSERT INTO message_event (message, at, from_state, to_state, detail) \
+                 SELECT m.id, ?1, ?2, m.state, ",
+                $detail,
+                " FROM json_each(?3) AS j JOIN message AS m ON m.id = j.value"
+            )
+        };
+    }
+    let sql = match detail {
+        Detail::Text(_) => with_detail!("?4"),
+        Detail::LastError => with_detail!("m.last_error"),
+        Detail::Lease => with_detail!("'attempt ' || m.attempts || ' by ' || m.lease_owner"),
+    };
+    let text = match detail {
+        Detail::Text(text) => text,
+        _ => None,
+    };
+    sqlx::query(sql)
+        .bind(at)
+        .bind(from)
+        .bind(json(ids)?)
+        .bind(text)
+        .execute(&mut *conn)
+        .await
+        .context("recording message events")?;
     Ok(())
 }
 
@@ -76,79 +75,33 @@ pub(super) struct Event {
     pub detail: Option<String>,
 }
 
-/// Writes `events`, all at `at`, in multi-row statements.
+/// Writes `events`, all at `at`, in one statement.
 pub(super) async fn write(
     conn: &mut SqliteConnection,
     events: Vec<Event>,
     at: Millis,
 ) -> anyhow::Result<()> {
-    for chunk in events.chunks(CHUNK / 2) {
-        let mut insert: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "INSERT INTO message_event (message, at, from_state, to_state, detail) ",
-        );
-        insert.push_values(chunk, |mut row, event| {
-            row.push_bind(event.message)
-                .push_bind(at)
-                .push_bind(event.from)
-                .push_bind(event.to)
-                .push_bind(event.detail.clone());
-        });
-        insert
-            .build()
-            .execute(&mut *conn)
-            .await
-            .context("recording message events")?;
+    if events.is_empty() {
+        return Ok(());
     }
+    let rows: Vec<_> = events
+        .iter()
+        .map(|e| (e.message, e.from, e.to, e.detail.as_deref()))
+        .collect();
+    sqlx::query(
+        "INSERT INTO message_event (message, at, from_state, to_state, detail) \
+         SELECT j.value ->> 0, ?1, j.value ->> 1, j.value ->> 2, j.value ->> 3 \
+         FROM json_each(?2) AS j",
+    )
+    .bind(at)
+    .bind(json(&rows)?)
+    .execute(&mut *conn)
+    .await
+    .context("recording message events")?;
     Ok(())
 }
 
-/// Runs of at least this many consecutive ids are written as one `BETWEEN`.
-const MIN_RUN: usize = 4;
-
-/// Splits ids into ranges of consecutive ids (inclusive bounds) and the ids left over.
-/// Rows inserted or updated together are usually consecutive, so a batch of any size
-/// mostly becomes a handful of range statements.
-fn split_runs(ids: &[i64]) -> (Vec<(i64, i64)>, Vec<i64>) {
-    let mut ids = ids.to_vec();
-    ids.sort_unstable();
-    let mut ranges = Vec::new();
-    let mut singles = Vec::new();
-    let mut start = 0;
-    for end in 1..=ids.len() {
-        if end == ids.len() || ids[end] != ids[end - 1] + 1 {
-            let run = &ids[start..end];
-            if run.len() >= MIN_RUN {
-                ranges.push((run[0], run[run.len() - 1]));
-            } else {
-                singles.extend_from_slice(run);
-            }
-            start = end;
-        }
-    }
-    (ranges, singles)
-}
-
-/// `?, ?, …` with `n` placeholders.
-pub(super) fn placeholders(n: usize) -> String {
-    let mut s = String::with_capacity(n * 3);
-    for i in 0..n {
-        if i > 0 {
-            s.push_str(", ");
-        }
-        s.push('?');
-    }
-    s
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn split_runs_turns_consecutive_ids_into_ranges_and_keeps_the_rest() {
-        let (ranges, singles) = split_runs(&[9, 1, 2, 3, 4, 5, 20, 21, 30, 31, 32, 33]);
-        assert_eq!(ranges, vec![(1, 5), (30, 33)]);
-        assert_eq!(singles, vec![9, 20, 21]);
-        assert_eq!(split_runs(&[]), (vec![], vec![]));
-    }
+/// A batch as the JSON text `json_each` reads.
+pub(super) fn json<T: Serialize + ?Sized>(rows: &T) -> anyhow::Result<String> {
+    serde_json::to_string(rows).context("encoding a batch for the ledger")
 }

@@ -44,11 +44,38 @@ impl Store {
         limit: u32,
         channels: &[String],
     ) -> anyhow::Result<Vec<Claimed>> {
+        self.claim_in(owner, now, lease, limit, Scope::Channels(channels))
+            .await
+    }
+
+    /// [`Store::claim`] on one channel of one campaign: what the pump asks for when that
+    /// channel has room.
+    pub async fn claim_channel(
+        &self,
+        owner: &str,
+        now: Millis,
+        lease: Duration,
+        limit: u32,
+        campaign: &str,
+        channel: &str,
+    ) -> anyhow::Result<Vec<Claimed>> {
+        self.claim_in(owner, now, lease, limit, Scope::One { campaign, channel })
+            .await
+    }
+
+    async fn claim_in(
+        &self,
+        owner: &str,
+        now: Millis,
+        lease: Duration,
+        limit: u32,
+        scope: Scope<'_>,
+    ) -> anyhow::Result<Vec<Claimed>> {
         if limit == 0 {
             return Ok(Vec::new());
         }
         let mut w = self.write().await?;
-        let mut claimed = claim_rows(&mut w.tx, owner, now, now + millis(lease), limit, channels)
+        let mut claimed = claim_rows(&mut w.tx, owner, now, now + millis(lease), limit, scope)
             .await
             .with_context(|| format!("claiming messages for {owner}"))?;
         let ids: Vec<i64> = claimed.iter().map(|(c, _)| c.id).collect();
@@ -103,6 +130,17 @@ async fn insert_chunk(
     Ok(done.rows_affected())
 }
 
+/// Which messages a claim may take.
+#[derive(Clone, Copy)]
+enum Scope<'a> {
+    /// Messages on any of these channel names (any channel when empty), of any campaign.
+    Channels(&'a [String]),
+    One {
+        campaign: &'a str,
+        channel: &'a str,
+    },
+}
+
 /// The claiming `UPDATE … RETURNING`; each claimed row comes with its due time for
 /// ordering (`RETURNING` order is unspecified).
 async fn claim_rows(
@@ -111,7 +149,7 @@ async fn claim_rows(
     now: Millis,
     lease_until: Millis,
     limit: u32,
-    channels: &[String],
+    scope: Scope<'_>,
 ) -> anyhow::Result<Vec<(Claimed, Millis)>> {
     let mut update: QueryBuilder<Sqlite> = QueryBuilder::new(
         "UPDATE message SET state = 'sending', attempts = attempts + 1, lease_owner = ",
@@ -124,19 +162,31 @@ async fn claim_rows(
         .push_bind(now)
         // PostgreSQL: the same subquery with FOR UPDATE SKIP LOCKED.
         .push(
-            " WHERE state = 'pending' AND id IN (SELECT id FROM message \
+            // The unary `+` makes SQLite take the chosen ids by primary key instead of
+            // walking every pending row of the claim index to test each against them.
+            " WHERE +state = 'pending' AND id IN (SELECT id FROM message \
              WHERE state = 'pending' AND next_attempt_at <= ",
         )
         .push_bind(now)
         .push(" AND expires_at >= ")
         .push_bind(now);
-    if !channels.is_empty() {
-        update.push(" AND channel IN (");
-        let mut list = update.separated(", ");
-        for channel in channels {
-            list.push_bind(channel.as_str());
+    match scope {
+        Scope::Channels([]) => {}
+        Scope::Channels(channels) => {
+            update.push(" AND channel IN (");
+            let mut list = update.separated(", ");
+            for channel in channels {
+                list.push_bind(channel.as_str());
+            }
+            update.push(")");
         }
-        update.push(")");
+        Scope::One { campaign, channel } => {
+            update
+                .push(" AND campaign = ")
+                .push_bind(campaign)
+                .push(" AND channel = ")
+                .push_bind(channel);
+        }
     }
     update
         .push(" ORDER BY next_attempt_at, id LIMIT ")

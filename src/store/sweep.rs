@@ -73,14 +73,27 @@ impl Store {
     }
 
     /// Expires `pending` messages whose window closed (`expires_at < now`).
+    ///
+    /// Finding them reads every pending row, so it happens outside the writer turn (WAL
+    /// readers do not block writers); the write then moves only those still pending.
     pub async fn expire_closed(&self, now: Millis) -> anyhow::Result<u64> {
+        let candidates: Vec<i64> =
+            sqlx::query_scalar("SELECT id FROM message WHERE state = 'pending' AND expires_at < ?")
+                .bind(now)
+                .fetch_all(self.pool())
+                .await
+                .context("finding messages whose window closed")?;
+        if candidates.is_empty() {
+            return Ok(0);
+        }
         let mut w = self.write().await?;
         let expired: Vec<i64> = sqlx::query_scalar(
-            "UPDATE message SET state = 'expired', updated_at = ? \
-             WHERE state = 'pending' AND expires_at < ? RETURNING id",
+            "UPDATE message SET state = 'expired', updated_at = ?1 \
+             WHERE id IN (SELECT value FROM json_each(?2)) AND +state = 'pending' \
+             AND expires_at < ?1 RETURNING id",
         )
         .bind(now)
-        .bind(now)
+        .bind(event::json(&candidates)?)
         .fetch_all(&mut *w.tx)
         .await
         .context("expiring messages whose window closed")?;

@@ -121,9 +121,10 @@ impl Daemon {
         self.child.id()
     }
 
-    /// The lease owner this process writes (`Settings::default`: `loa-<pid>`).
-    pub fn owner(&self) -> String {
-        format!("loa-{}", self.pid())
+    /// The start of the lease owner name this process writes (`Settings::default`:
+    /// `loa-<pid>-<start time>`).
+    pub fn owner_prefix(&self) -> String {
+        format!("loa-{}-", self.pid())
     }
 
     /// SIGKILL, then reap.

@@ -1,0 +1,266 @@
+//! Sending one claimed message: the checks at send time (window, quiet hours, the step
+//! still there), rendering, the channel's rate limit, the send itself, and what an error
+//! means (retry when, pause the channel, fall back to another channel).
+//!
+//! Both ways of dispatching use it: [`super::Dispatcher::run_once`] (one batch, for
+//! `simulate` and tests) and the daemon's continuous [`super::pump`].
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use chrono::{DateTime, TimeZone, Utc};
+
+use super::{ContextKey, Dispatcher, Slot, failpoint};
+use crate::campaign::context::Shared;
+use crate::campaign::{Campaign, Step};
+use crate::channel::{ChannelError, Outgoing};
+use crate::render::message::{Target, render};
+use crate::store::{Claimed, Millis, NewMessage, NewState, Outcome, OutcomeKind, message_tag};
+
+/// A message that passed the checks at send time, rendered and ready for its channel.
+struct Ready<'a> {
+    slot: &'a Slot,
+    campaign: &'a Campaign,
+    step: &'a Step,
+    out: Outgoing,
+}
+
+impl Dispatcher {
+    /// Sends one claimed message; returns its outcome and, when the provider says the
+    /// recipient cannot be reached there, the row for the step's fallback channel. The
+    /// caller has taken the channel's slot and rate-limit token.
+    pub(super) async fn deliver(
+        &self,
+        m: Claimed,
+        now: DateTime<Utc>,
+        contexts: &HashMap<ContextKey, Shared>,
+    ) -> (Outcome, Option<NewMessage>) {
+        let started = Instant::now();
+        let now_ms = now.timestamp_millis();
+        let (result, fallback) = match self.prepare(&m, now, contexts) {
+            Ok(ready) => self.attempt(&m, ready, now_ms, started).await,
+            Err(result) => (result, None),
+        };
+        let outcome = Outcome {
+            id: m.id,
+            attempt: m.attempt,
+            owner: self.settings.owner.clone(),
+            started_at: now_ms,
+            duration_ms: started.elapsed().as_millis() as i64,
+            result,
+        };
+        (outcome, fallback)
+    }
+
+    /// The checks at send time; `Err` is the outcome of a message that is not sent now.
+    fn prepare<'a>(
+        &'a self,
+        m: &Claimed,
+        now: DateTime<Utc>,
+        contexts: &HashMap<ContextKey, Shared>,
+    ) -> Result<Ready<'a>, OutcomeKind> {
+        let failed = |error: String| OutcomeKind::Failed { code: None, error };
+        if m.expires_at <= now.timestamp_millis() {
+            return Err(OutcomeKind::Expired);
+        }
+        let (campaign, step) = self
+            .ws
+            .campaign(&m.campaign)
+            .and_then(|c| c.step(&m.step).map(|s| (c, s)))
+            .ok_or_else(|| failed("the step is no longer in the campaign".into()))?;
+        let local = now.with_timezone(&campaign.calendar.tz);
+        let allowed = crate::schedule::next_allowed(&campaign.calendar, local);
+        if allowed > local {
+            return Err(OutcomeKind::Retry {
+                at: allowed.timestamp_millis(),
+                code: None,
+                error: "waiting for the end of quiet hours or a skip date".into(),
+            });
+        }
+        let slot = self
+            .slots
+            .get(&(m.campaign.clone(), m.channel.clone()))
+            .ok_or_else(|| failed(format!("no channel {}", m.channel)))?;
+        let key = (
+            m.campaign.clone(),
+            m.step.clone(),
+            m.channel.clone(),
+            m.occurrence_n,
+        );
+        let shared = contexts
+            .get(&key)
+            .ok_or_else(|| failed("the occurrence time is not valid".into()))?;
+        let out = self.outgoing(m, campaign, step, shared).map_err(failed)?;
+        Ok(Ready {
+            slot,
+            campaign,
+            step,
+            out,
+        })
+    }
+
+    /// Sends and classifies the answer.
+    async fn attempt(
+        &self,
+        m: &Claimed,
+        ready: Ready<'_>,
+        now_ms: Millis,
+        started: Instant,
+    ) -> (OutcomeKind, Option<NewMessage>) {
+        let Ready {
+            slot,
+            campaign,
+            step,
+            out,
+        } = ready;
+        match slot.channel.send(&out).await {
+            Ok(r) => {
+                failpoint::hit(failpoint::Point::AfterSend);
+                let sent = OutcomeKind::Sent {
+                    provider_id: r.provider_id,
+                };
+                (sent, None)
+            }
+            Err(e) => {
+                // Backoff and `Retry-After` count from the answer (RFC 9110 §10.2.3), not
+                // from the claim: a send can wait for its turn long after the claim.
+                let failed_at = now_ms + started.elapsed().as_millis() as i64;
+                self.on_error(e, m, slot, campaign, step, failed_at).await
+            }
+        }
+    }
+
+    fn outgoing(
+        &self,
+        m: &Claimed,
+        campaign: &Campaign,
+        step: &Step,
+        shared: &Shared,
+    ) -> Result<Outgoing, String> {
+        let ch = campaign.channels.get(&m.channel).ok_or("unknown channel")?;
+        let mut ctx = shared
+            .for_snapshot(&m.context)
+            .map_err(|e| format!("stored data unreadable: {e}"))?;
+        let address = m.address.clone().unwrap_or_default();
+        let target = Target {
+            kind: ch.kind,
+            template: &step.template,
+            body_template: ch.body.as_deref(),
+            address: &address,
+            message_id: &m.message_id,
+        };
+        let rendered = render(&self.ws.renderer, &target, &mut ctx)
+            .map_err(|e| format!("template error: {e}"))?;
+        let unsubscribe_url = Some(format!(
+            "{}/unsubscribe/{}",
+            self.settings.public_url, m.message_id
+        ));
+        Ok(Outgoing {
+            message_id: m.message_id.clone(),
+            campaign: m.campaign.clone(),
+            step: m.step.clone(),
+            channel: m.channel.clone(),
+            address,
+            attempt: m.attempt,
+            rendered,
+            unsubscribe_url,
+        })
+    }
+
+    async fn on_error(
+        &self,
+        e: ChannelError,
+        m: &Claimed,
+        slot: &Slot,
+        campaign: &Campaign,
+        step: &Step,
+        now: Millis,
+    ) -> (OutcomeKind, Option<NewMessage>) {
+        match &e {
+            ChannelError::Transient {
+                slow_down: true, ..
+            } => {
+                if let Some(b) = &slot.bucket {
+                    b.slow_down().await;
+                }
+            }
+            ChannelError::Paused { until, .. } => {
+                let until = until
+                    .map(|t| t.timestamp_millis())
+                    .unwrap_or(now + self.settings.retry.cap.as_millis() as i64);
+                *slot.paused_until.lock().await = Some(until);
+            }
+            _ => {}
+        }
+        let fallback = match (&e, &step.fallback) {
+            (
+                ChannelError::Permanent {
+                    no_account: true, ..
+                },
+                Some(f),
+            ) if *f != m.channel => self.fallback_row(m, f, campaign, now),
+            _ => None,
+        };
+        let u: f64 = rand_unit(m.id, m.attempt);
+        let mut result = self.settings.retry.outcome(&e, m.attempt, now, u);
+        if let OutcomeKind::Retry { at, .. } = &mut result {
+            let local = campaign.calendar.tz.timestamp_millis_opt(*at).single();
+            if let Some(l) = local {
+                *at = crate::schedule::next_allowed(&campaign.calendar, l).timestamp_millis();
+            }
+        }
+        (result, fallback)
+    }
+
+    fn fallback_row(
+        &self,
+        m: &Claimed,
+        fallback: &str,
+        campaign: &Campaign,
+        now: Millis,
+    ) -> Option<NewMessage> {
+        let ch = campaign.channels.get(fallback)?;
+        let step = campaign.step(&m.step)?;
+        let data: serde_json::Value = serde_json::from_str(&m.context).ok()?;
+        let field = step.recipient_field(ch);
+        let address = data
+            .get("row")
+            .and_then(|r| r.get(field))
+            .map(crate::audience::key_string)
+            .filter(|a| !a.is_empty());
+        let state = match &address {
+            Some(_) => NewState::Pending,
+            None => NewState::Skipped {
+                reason: format!("no {field} for the fallback"),
+            },
+        };
+        Some(NewMessage {
+            tag: message_tag(&m.campaign, &m.step, m.occurrence_n, &m.recipient, fallback),
+            campaign: m.campaign.clone(),
+            step: m.step.clone(),
+            occurrence_id: m.occurrence_id,
+            occurrence_at: m.occurrence_at,
+            occurrence_n: m.occurrence_n,
+            recipient: m.recipient.clone(),
+            channel: fallback.to_string(),
+            fallback_of: Some(m.id),
+            address,
+            state,
+            next_attempt_at: now,
+            expires_at: m.expires_at,
+            context: m.context.clone(),
+        })
+    }
+}
+
+/// A uniform number in [0, 1) from the message and attempt: jitter without a random source,
+/// reproducible in tests, and different for messages that failed together.
+fn rand_unit(id: i64, attempt: u32) -> f64 {
+    let mut x = (id as u64) ^ ((attempt as u64) << 32) ^ 0x9E37_79B9_7F4A_7C15;
+    x ^= x >> 33;
+    x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    x ^= x >> 33;
+    x = x.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    x ^= x >> 33;
+    (x >> 11) as f64 / (1u64 << 53) as f64
+}

@@ -1,0 +1,206 @@
+//! The daemon's dispatcher: keeps every channel busy, each on its own.
+//!
+//! One claimer and one recorder task, and one task per message in flight:
+//!
+//! - The **claimer** claims, for each channel with room, as many due messages as it has free
+//!   send slots and rate-limit tokens (at most `batch`), and starts a send task for each.
+//!   A slot stays taken until the message's outcome is durable, so a channel never holds
+//!   more than `concurrency` leases: a crash repeats at most that many of its messages
+//!   (R1), and a slow or throttled channel only ever waits on itself (R6: no head-of-line
+//!   blocking). Tokens are taken before the claim, so a lease covers the send alone and
+//!   never runs out waiting for the rate limit.
+//! - Each **send task** runs [`Dispatcher::deliver`] and hands the outcome, with its slot,
+//!   to the recorder.
+//! - The **recorder** writes whatever outcomes have arrived in one transaction (fallback
+//!   rows first), then frees their slots and wakes the claimer. A failed write is retried:
+//!   outcomes are never dropped while the process lives.
+//!
+//! On `stop` the claimer claims nothing more, the sends in flight finish, and the recorder
+//! writes every outcome before [`Dispatcher::pump`] returns.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Result;
+use chrono::Utc;
+use tokio::sync::{OwnedSemaphorePermit, mpsc};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::warn;
+
+use super::{Dispatcher, failpoint};
+use crate::store::{NewMessage, Outcome};
+
+/// Outcomes written per transaction at most.
+const RECORD_BATCH: usize = 2_000;
+
+/// When the claimer looks again, soonest first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Next {
+    /// A channel took all it asked for and has room: at once.
+    Now,
+    /// When a rate-limited channel gets its next token (or something wakes it).
+    Token(Duration),
+    /// At the next poll, or when a slot comes free or the daemon enqueues.
+    Poll,
+}
+
+/// One finished send on its way to the ledger, holding its channel slot until then.
+struct Done {
+    outcome: Outcome,
+    fallback: Option<NewMessage>,
+    _slot: OwnedSemaphorePermit,
+}
+
+impl Dispatcher {
+    /// Dispatches until `stop` is cancelled, then waits for the sends in flight and records
+    /// their outcomes. Errors of single rounds are logged and retried, never returned: a
+    /// database outage must not end the daemon (R3).
+    pub async fn pump(self: Arc<Self>, stop: CancellationToken) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let recorder = tokio::spawn(Arc::clone(&self).record_loop(rx));
+        let sends = TaskTracker::new();
+        while !stop.is_cancelled() {
+            let next = match self.claim_round(&tx, &sends).await {
+                Ok(next) => next,
+                Err(e) => {
+                    warn!(error = %format!("{e:#}"), "claiming failed; trying again");
+                    Next::Poll
+                }
+            };
+            let pause = match next {
+                Next::Now => continue,
+                Next::Token(wait) => wait.min(self.settings.poll),
+                Next::Poll => self.settings.poll,
+            };
+            tokio::select! {
+                _ = stop.cancelled() => {}
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(pause) => {}
+            }
+        }
+        sends.close();
+        sends.wait().await;
+        drop(tx);
+        if let Err(e) = recorder.await {
+            warn!(error = %e, "the recorder stopped unexpectedly");
+        }
+    }
+
+    /// Claims for every channel with room and starts its sends; says when to look again.
+    async fn claim_round(
+        self: &Arc<Self>,
+        tx: &mpsc::UnboundedSender<Done>,
+        sends: &TaskTracker,
+    ) -> Result<Next> {
+        let now = Utc::now();
+        let now_ms = now.timestamp_millis();
+        let mut next = Next::Poll;
+        for ((campaign, channel), slot) in &self.slots {
+            let room = slot.inflight.available_permits();
+            if room == 0 || slot.paused_until.lock().await.is_some_and(|t| t > now_ms) {
+                continue;
+            }
+            let mut want = room.min(self.settings.batch as usize);
+            if let Some(bucket) = &slot.bucket {
+                let (tokens, wait) = bucket.take_up_to(want).await;
+                if tokens == 0 {
+                    next = next.min(Next::Token(wait));
+                    continue;
+                }
+                want = tokens;
+            }
+            let claimed = self
+                .store
+                .claim_channel(
+                    &self.settings.owner,
+                    now_ms,
+                    self.settings.lease,
+                    want as u32,
+                    campaign,
+                    channel,
+                )
+                .await;
+            let claimed = match (claimed, &slot.bucket) {
+                (Ok(c), Some(bucket)) if c.len() < want => {
+                    bucket.give_back(want - c.len()).await;
+                    c
+                }
+                (Ok(c), _) => c,
+                (Err(e), bucket) => {
+                    if let Some(bucket) = bucket {
+                        bucket.give_back(want).await;
+                    }
+                    return Err(e);
+                }
+            };
+            if claimed.is_empty() {
+                continue;
+            }
+            failpoint::hit(failpoint::Point::AfterClaim);
+            if claimed.len() == want && room > want {
+                // It took all it asked for and has room left: probably more to do, at once
+                // or as soon as the rate limit gives another token.
+                next = next.min(match slot.bucket {
+                    Some(_) => Next::Token(Duration::ZERO),
+                    None => Next::Now,
+                });
+            }
+            let contexts = Arc::new(self.contexts(&claimed));
+            for m in claimed {
+                // Only this task takes slots, and it saw `room` of them free.
+                let Ok(permit) = Arc::clone(&slot.inflight).try_acquire_owned() else {
+                    break;
+                };
+                let (me, contexts, tx) = (Arc::clone(self), Arc::clone(&contexts), tx.clone());
+                sends.spawn(async move {
+                    let (outcome, fallback) = me.deliver(m, Utc::now(), &contexts).await;
+                    let done = Done {
+                        outcome,
+                        fallback,
+                        _slot: permit,
+                    };
+                    // The recorder outlives every send task (see `pump`).
+                    let _ = tx.send(done);
+                });
+            }
+        }
+        Ok(next)
+    }
+
+    /// Writes outcomes as they arrive, in batches, until every sender is gone.
+    async fn record_loop(self: Arc<Self>, mut rx: mpsc::UnboundedReceiver<Done>) {
+        let mut batch = Vec::with_capacity(RECORD_BATCH);
+        while rx.recv_many(&mut batch, RECORD_BATCH).await > 0 {
+            self.record_durably(&batch).await;
+            failpoint::hit(failpoint::Point::AfterRecord);
+            // Dropping the batch frees its slots: only now may their channels claim more.
+            batch.clear();
+            self.wake.notify_one();
+        }
+    }
+
+    /// Records one batch, retrying until the ledger takes it.
+    async fn record_durably(&self, batch: &[Done]) {
+        let fallbacks: Vec<NewMessage> = batch.iter().filter_map(|d| d.fallback.clone()).collect();
+        let outcomes: Vec<Outcome> = batch.iter().map(|d| d.outcome.clone()).collect();
+        let mut wait = Duration::from_millis(100);
+        loop {
+            let now = Utc::now().timestamp_millis();
+            let written = async {
+                if !fallbacks.is_empty() {
+                    self.store.insert_messages(&fallbacks, now).await?;
+                }
+                self.store.record(&outcomes, now).await
+            };
+            match written.await {
+                Ok(_) => return,
+                Err(e) => {
+                    warn!(error = %format!("{e:#}"), outcomes = outcomes.len(), "recording outcomes failed; trying again");
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+    }
+}
