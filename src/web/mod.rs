@@ -1,0 +1,184 @@
+//! The daemon's HTTP side (SPEC §7): health, metrics, delivery callbacks and unsubscribe
+//! links, as axum routers over one shared [`WebState`].
+//!
+//! - [`health`]: `GET /healthz` — 200 or 503 with a reason ([`HealthThresholds`]).
+//! - [`metrics`]: `GET /metrics` — Prometheus text; [`Metrics`] are the counters the
+//!   dispatcher bumps.
+//! - [`callback`]: `POST /callbacks/zalo`, `POST /callbacks/webhook/{channel}` — signed
+//!   delivery receipts ([`signature`] verifies them), applied through the ledger.
+//! - [`unsubscribe`]: `GET`/`POST /unsubscribe/{token}` — signed links
+//!   ([`unsubscribe_token`]) that record suppressions.
+//! - [`keys`]: which secret each route verifies with; [`Keys::check`] refuses a route
+//!   enabled without its key.
+//! - [`error`]: [`WebError`], the one error type, and its answers.
+//!
+//! The web side never sends and never reads campaign files: it meets the rest of loa only
+//! through the [`Store`] (the ledger) and the [`Metrics`] it shares with the dispatcher.
+//! [`serve`] runs until its cancellation token fires, then lets requests in flight finish.
+
+pub mod callback;
+pub mod error;
+pub mod health;
+pub mod keys;
+pub mod metrics;
+pub mod signature;
+pub mod unsubscribe;
+
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderMap, header};
+use futures::StreamExt as _;
+use tokio_util::sync::CancellationToken;
+
+use crate::store::{Millis, Store};
+pub use callback::Rejection;
+pub use error::WebError;
+pub use health::HealthThresholds;
+pub use keys::{Keys, KeysEnv, KeysError, unsubscribe_key};
+pub use metrics::{AttemptClass, Metrics};
+pub use unsubscribe::unsubscribe_token;
+
+/// The clock the routes read: UTC epoch milliseconds.
+pub type Clock = Arc<dyn Fn() -> Millis + Send + Sync>;
+
+/// What every route shares. Cheap to clone.
+#[derive(Clone)]
+pub struct WebState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    metrics: Arc<Metrics>,
+    keys: Keys,
+    health: HealthThresholds,
+    clock: Clock,
+}
+
+impl WebState {
+    /// State over `store`, sharing `metrics` with the dispatcher, verifying with `keys`;
+    /// default health thresholds and the system clock.
+    pub fn new(store: Store, metrics: Arc<Metrics>, keys: Keys) -> WebState {
+        let clock: Clock = Arc::new(|| chrono::Utc::now().timestamp_millis());
+        WebState {
+            inner: Arc::new(Inner {
+                store,
+                metrics,
+                keys,
+                health: HealthThresholds::default(),
+                clock,
+            }),
+        }
+    }
+
+    pub fn with_health(self, health: HealthThresholds) -> WebState {
+        self.rebuild(|inner| inner.health = health)
+    }
+
+    /// Another clock (tests).
+    pub fn with_clock(self, clock: Clock) -> WebState {
+        self.rebuild(|inner| inner.clock = clock)
+    }
+
+    fn rebuild(self, change: impl FnOnce(&mut Inner)) -> WebState {
+        let old = &self.inner;
+        let mut inner = Inner {
+            store: old.store.clone(),
+            metrics: Arc::clone(&old.metrics),
+            keys: old.keys.clone(),
+            health: old.health,
+            clock: Arc::clone(&old.clock),
+        };
+        change(&mut inner);
+        WebState {
+            inner: Arc::new(inner),
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+
+    pub fn keys(&self) -> &Keys {
+        &self.inner.keys
+    }
+
+    pub fn health(&self) -> HealthThresholds {
+        self.inner.health
+    }
+
+    pub fn now(&self) -> Millis {
+        (self.inner.clock)()
+    }
+}
+
+/// Every route; anything else is 404.
+pub fn router(state: WebState) -> Router {
+    Router::new()
+        .merge(health::router())
+        .merge(metrics::router())
+        .merge(callback::router())
+        .merge(unsubscribe::router())
+        .with_state(state)
+}
+
+/// Serves [`router`] on `listener` until `stop` is cancelled, then stops accepting and
+/// waits for the requests in flight (each bounded: bodies time out after 10 s).
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: WebState,
+    stop: CancellationToken,
+) -> anyhow::Result<()> {
+    let addr = listener
+        .local_addr()
+        .context("reading the listening address")?;
+    tracing::info!(%addr, "HTTP listening");
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(async move { stop.cancelled().await })
+        .await
+        .with_context(|| format!("serving HTTP on {addr}"))?;
+    tracing::info!(%addr, "HTTP stopped");
+    Ok(())
+}
+
+/// A request body of at most `limit` bytes: refused ([`WebError::TooLarge`]) from its
+/// `Content-Length` before reading, or as soon as more arrives; [`WebError::Timeout`]
+/// after 10 s.
+pub(crate) async fn read_limited(
+    body: Body,
+    headers: &HeaderMap,
+    limit: usize,
+) -> Result<Bytes, WebError> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(WebError::TooLarge);
+    }
+    let read = async {
+        let mut stream = body.into_data_stream();
+        let mut buf = Vec::new();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|_| WebError::BadRequest("the body could not be read"))?;
+            if buf.len() + chunk.len() > limit {
+                return Err(WebError::TooLarge);
+            }
+            buf.extend_from_slice(&chunk);
+        }
+        Ok(Bytes::from(buf))
+    };
+    tokio::time::timeout(BODY_TIMEOUT, read)
+        .await
+        .map_err(|_| WebError::Timeout)?
+}
+
+/// How long a request body may take to arrive.
+const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
