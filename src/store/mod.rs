@@ -53,7 +53,7 @@ mod receipt;
 mod suppression;
 mod sweep;
 #[cfg(test)]
-mod test_support;
+pub(crate) mod test_support;
 
 use std::collections::BTreeMap;
 use std::str::FromStr;

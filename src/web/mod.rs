@@ -22,6 +22,8 @@ pub mod health;
 pub mod keys;
 pub mod metrics;
 pub mod signature;
+#[cfg(test)]
+mod tests;
 pub mod unsubscribe;
 
 use std::sync::Arc;

@@ -1,0 +1,259 @@
+//! Handler tests: the whole router, called with `tower::ServiceExt::oneshot` — no socket —
+//! over a real SQLite ledger in a temporary directory.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use tower::ServiceExt as _;
+
+use super::*;
+use crate::campaign::Secret;
+use crate::channel::webhook::sign;
+use crate::store::test_support::{self as ts, T0};
+use crate::store::{Outcome, OutcomeKind};
+
+const SECRET: &str = "relay-secret-canary";
+
+/// A ledger with one `sent` SMS (`r0`, provider id `p0`) and one pending e-mail.
+async fn ledger() -> (tempfile::TempDir, Store, String, String) {
+    let (dir, store) = ts::open().await;
+    let occ = ts::seed(&store).await;
+    let sms = ts::message(&occ, "r0", "sms");
+    let email = ts::message(&occ, "r1", "email");
+    store
+        .insert_messages(&[sms.clone(), email.clone()], T0)
+        .await
+        .unwrap();
+    let claimed = store
+        .claim("w", T0, Duration::from_secs(60), 1, &[])
+        .await
+        .unwrap();
+    let sent = Outcome {
+        id: claimed[0].id,
+        attempt: claimed[0].attempt,
+        owner: "w".into(),
+        started_at: T0,
+        duration_ms: 5,
+        result: OutcomeKind::Sent {
+            provider_id: Some("p0".into()),
+        },
+    };
+    store.record(&[sent], T0).await.unwrap();
+    (dir, store, sms.message_id, email.message_id)
+}
+
+fn state(store: &Store, keys: Keys) -> WebState {
+    WebState::new(store.clone(), Arc::new(Metrics::new(T0)), keys).with_clock(Arc::new(|| T0))
+}
+
+fn keys() -> Keys {
+    Keys::new()
+        .with_webhook("sms", vec![Secret::new(SECRET)])
+        .with_unsubscribe_key(Secret::new("unsubscribe-key"))
+}
+
+async fn call(state: &WebState, request: Request<Body>) -> (StatusCode, String) {
+    let response = router(state.clone()).oneshot(request).await.unwrap();
+    let status = response.status();
+    let body = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+fn receipt(message_id: &str, signature: Option<String>) -> Request<Body> {
+    let body = format!(r#"{{"message_id":"{message_id}","status":"delivered"}}"#);
+    let ts = T0 / 1000;
+    let mut r = Request::post("/callbacks/webhook/sms")
+        .header("x-loa-timestamp", ts.to_string())
+        .header("idempotency-key", "cb-1");
+    let signature = signature.unwrap_or_else(|| format!("v1={}", sign(SECRET, ts as u64, &body)));
+    if !signature.is_empty() {
+        r = r.header("x-loa-signature", signature);
+    }
+    r.body(Body::from(body)).unwrap()
+}
+
+async fn state_of(store: &Store, message_id: &str) -> String {
+    sqlx::query_scalar("SELECT state FROM message WHERE message_id = ?")
+        .bind(message_id)
+        .fetch_one(store.pool())
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_signed_receipt_marks_the_message_delivered_and_a_replay_is_counted() {
+    let (_dir, store, sms, _) = ledger().await;
+    let st = state(&store, keys());
+    assert_eq!(
+        call(&st, receipt(&sms, None)).await,
+        (StatusCode::OK, "ok\n".into())
+    );
+    assert_eq!(state_of(&store, &sms).await, "delivered");
+    let replay = call(&st, receipt(&sms, None)).await;
+    assert_eq!(replay, (StatusCode::OK, "duplicate\n".into()));
+    assert_eq!(st.metrics().replays(), 1);
+    ts::assert_events_complete(&store).await;
+}
+
+#[tokio::test]
+async fn an_unsigned_or_forged_receipt_is_401_and_counted_by_reason() {
+    let (_dir, store, sms, _) = ledger().await;
+    let st = state(&store, keys());
+    let (status, body) = call(&st, receipt(&sms, Some(String::new()))).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(!body.contains(&sms));
+    let (status, _) = call(&st, receipt(&sms, Some("v1=00".into()))).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(st.metrics().rejections(Rejection::Unsigned), 1);
+    assert_eq!(st.metrics().rejections(Rejection::BadSignature), 1);
+    assert_eq!(state_of(&store, &sms).await, "sent");
+}
+
+#[tokio::test]
+async fn a_receipt_from_another_channel_cannot_move_this_channels_message() {
+    let (_dir, store, _, email) = ledger().await;
+    let st = state(&store, keys());
+    // Signed with the sms secret, naming the e-mail: not the sms channel's to move.
+    let (status, body) = call(&st, receipt(&email, None)).await;
+    assert_eq!((status, body.as_str()), (StatusCode::OK, "ignored\n"));
+    assert_eq!(state_of(&store, &email).await, "pending");
+}
+
+#[tokio::test]
+async fn a_route_that_is_off_is_404_and_one_without_a_key_is_503() {
+    let (_dir, store, sms, _) = ledger().await;
+    let off = state(&store, Keys::new());
+    assert_eq!(
+        call(&off, receipt(&sms, None)).await.0,
+        StatusCode::NOT_FOUND
+    );
+    let keyless = state(&store, Keys::new().with_webhook("sms", vec![]));
+    assert!(keyless.keys().check().is_err());
+    let (status, _) = call(&keyless, receipt(&sms, None)).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(keyless.metrics().rejections(Rejection::NotConfigured), 1);
+    assert_eq!(state_of(&store, &sms).await, "sent");
+}
+
+#[tokio::test]
+async fn a_streamed_body_over_the_limit_is_413_without_a_content_length() {
+    let (_dir, store, _, _) = ledger().await;
+    let st = state(&store, keys());
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+        (0..300).map(|_| Ok(vec![b' '; 1024])).collect();
+    let body = Body::from_stream(futures::stream::iter(chunks));
+    let request = Request::post("/callbacks/webhook/sms").body(body).unwrap();
+    assert_eq!(call(&st, request).await.0, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(st.metrics().rejections(Rejection::TooLarge), 1);
+}
+
+#[tokio::test]
+async fn healthz_is_200_when_idle_and_503_with_a_reason_when_due_work_goes_unsent() {
+    let (_dir, store, _, _) = ledger().await;
+    let limits = HealthThresholds {
+        max_due_age: Duration::from_secs(3600),
+        max_silence: Duration::from_secs(60),
+        db_timeout: Duration::from_secs(2),
+    };
+    let at = |now: Millis| {
+        state(&store, keys())
+            .with_health(limits)
+            .with_clock(Arc::new(move || now))
+    };
+    let get = || Request::get("/healthz").body(Body::empty()).unwrap();
+    // The pending e-mail fell due at T0; 30 s later nothing is wrong yet.
+    assert_eq!(
+        call(&at(T0 + 30_000), get()).await,
+        (StatusCode::OK, "ok\n".into())
+    );
+    let (status, body) = call(&at(T0 + 61_000), get()).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        body,
+        "no message sent for 61 s while work is due (limit 60 s)\n"
+    );
+    let recent = at(T0 + 61_000);
+    recent.metrics().sent_at(T0 + 50_000);
+    assert_eq!(call(&recent, get()).await.0, StatusCode::OK);
+    store.close().await;
+    let (status, body) = call(&at(T0), get()).await;
+    assert_eq!(
+        (status, body.as_str()),
+        (StatusCode::SERVICE_UNAVAILABLE, "database unavailable\n")
+    );
+}
+
+#[tokio::test]
+async fn metrics_need_the_token_when_one_is_set() {
+    let (_dir, store, _, _) = ledger().await;
+    let st = state(
+        &store,
+        keys().with_metrics_token(Secret::new("scrape-token")),
+    );
+    let get = |auth: Option<&str>| {
+        let mut r = Request::get("/metrics");
+        if let Some(a) = auth {
+            r = r.header("authorization", a);
+        }
+        r.body(Body::empty()).unwrap()
+    };
+    assert_eq!(call(&st, get(None)).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        call(&st, get(Some("Bearer scrape-tokeN"))).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        call(&st, get(Some("Bearer scrape-toke"))).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    let (status, text) = call(&st, get(Some("Bearer scrape-token"))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(text.contains("loa_messages{campaign=\"c\",channel=\"sms\",state=\"sent\"} 1\n"));
+    assert!(text.contains("loa_oldest_due_pending_seconds 0\n"));
+    assert!(!text.contains("@example.test"));
+}
+
+#[tokio::test]
+async fn unsubscribe_get_shows_a_page_and_post_records_the_suppression() {
+    let (_dir, store, _, email) = ledger().await;
+    let st = state(&store, keys());
+    let token = unsubscribe_token(b"unsubscribe-key", &email);
+    let uri = format!("/unsubscribe/{token}");
+    let (status, page) = call(&st, Request::get(&uri).body(Body::empty()).unwrap()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("Hủy nhận thông báo") && page.contains("r***@example.test"));
+    assert!(!page.contains("r1@example.test"));
+    assert!(!store.is_suppressed("r1@example.test").await.unwrap());
+    let post = Request::post(&uri)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(Body::from("List-Unsubscribe=One-Click"))
+        .unwrap();
+    let (status, page) = call(&st, post).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("Đã hủy nhận thông báo"));
+    assert!(store.is_suppressed("r1@example.test").await.unwrap());
+}
+
+#[tokio::test]
+async fn a_forged_unsubscribe_token_gets_the_fixed_404_page() {
+    let (_dir, store, _, email) = ledger().await;
+    let st = state(&store, keys());
+    let forged = unsubscribe_token(b"guessed-key", &email);
+    for method in ["GET", "POST"] {
+        let request = Request::builder()
+            .method(method)
+            .uri(format!("/unsubscribe/{forged}"))
+            .body(Body::empty())
+            .unwrap();
+        let (status, page) = call(&st, request).await;
+        assert_eq!(
+            (status, page.as_str()),
+            (StatusCode::NOT_FOUND, unsubscribe::BAD_LINK_PAGE)
+        );
+    }
+    assert!(!store.is_suppressed("r1@example.test").await.unwrap());
+}
