@@ -138,8 +138,12 @@ pub fn verify_zalo(
     now: Millis,
 ) -> Result<ZaloEvent, SignatureError> {
     let signature = signature.ok_or(SignatureError::Missing)?;
+    // `mac=<hex>`, also written `mac = <hex>`, or the bare hex.
     let given = signature.trim();
-    let given = given.strip_prefix("mac=").unwrap_or(given).trim();
+    let given = match given.strip_prefix("mac") {
+        Some(rest) => rest.trim_start().strip_prefix('=').unwrap_or(rest).trim(),
+        None => given,
+    };
     let given = hex::decode(given).map_err(|_| SignatureError::Mismatch)?;
     let wire: WireEvent = serde_json::from_slice(body).map_err(|_| SignatureError::Malformed)?;
     let event_app = wire.app_id.map(Text::into_string).unwrap_or_default();
@@ -312,6 +316,7 @@ mod tests {
         // Without the `mac=` prefix too.
         let bare = zalo_mac("oa-secret", &body, NOW)[4..].to_string();
         assert!(zalo(&bare, &body).is_ok());
+        assert!(zalo(&format!("mac = {bare}"), &body).is_ok());
     }
 
     #[test]
