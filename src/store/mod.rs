@@ -38,9 +38,11 @@
 //! - `receipt`: [`Store::apply_receipt`], provider delivery receipts, replay-safe by id
 //! - `suppression`: [`Store::suppress`], [`Store::is_suppressed`], [`Store::suppressed_among`]
 //! - `kv`: [`Store::kv_get`], [`Store::kv_put`]
+//! - `audit`: [`Store::audit`], [`Store::audit_log`] — append-only (SQLite triggers)
 //! - `id`: [`message_id`], the deterministic provider-facing id
 
 mod attempt;
+mod audit;
 mod campaign;
 mod event;
 mod health;
@@ -67,6 +69,7 @@ use sqlx::sqlite::{
 use sqlx::{Sqlite, Transaction};
 use tokio::sync::{Mutex, MutexGuard};
 
+pub use audit::{AuditAction, AuditEntry, AuditRow};
 pub use health::StateCount;
 pub use id::{content_hash, message_id};
 pub use receipt::{DeliveryReceipt, MessageRef, ReceiptOutcome, ReceiptStatus};
