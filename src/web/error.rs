@@ -18,6 +18,12 @@ pub enum WebError {
     /// its token.
     #[error("unauthorized")]
     Unauthorized,
+    /// A logged-in request without its CSRF token.
+    #[error("forbidden")]
+    Forbidden,
+    /// Too many failed logins from one client.
+    #[error("too many requests")]
+    TooManyRequests,
     /// The body is larger than the route accepts; refused before any verification.
     #[error("request body too large")]
     TooLarge,
@@ -50,6 +56,8 @@ impl WebError {
         match self {
             Self::NotFound | Self::BadLink => StatusCode::NOT_FOUND,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             Self::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Timeout => StatusCode::REQUEST_TIMEOUT,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,

@@ -14,6 +14,7 @@
 //! - `/unsubscribe/<token>`: `LOA_UNSUBSCRIBE_KEY`, or a random key kept in the ledger
 //!   ([`unsubscribe_key`]).
 //! - `/metrics`: `LOA_METRICS_TOKEN`, optional.
+//! - the dashboard (`/login`, `/`): `LOA_ADMIN_TOKEN`, at least 16 characters; off without.
 //!
 //! Every key is a [`Secret`]: it prints as `[REDACTED]`.
 
@@ -41,6 +42,8 @@ pub enum KeysError {
     WebhookWithoutSecret(String),
     #[error("LOA_CALLBACKS names {0:?}: expected `zalo` or `webhook/<channel>`")]
     UnknownRoute(String),
+    #[error("LOA_ADMIN_TOKEN must be at least 16 characters")]
+    WeakAdminToken,
     #[error("an empty key was given for {0}")]
     EmptyKey(&'static str),
 }
@@ -61,11 +64,13 @@ pub struct KeysEnv {
     pub zalo_app_id: Option<String>,
     pub unsubscribe_key: Option<Secret>,
     pub metrics_token: Option<Secret>,
+    pub admin_token: Option<Secret>,
 }
 
 impl KeysEnv {
     /// Reads `LOA_CALLBACKS`, `LOA_ZALO_CALLBACK_KEY`, `LOA_ZALO_CALLBACK_KEY_PREVIOUS`,
-    /// `LOA_ZALO_APP_ID`, `LOA_UNSUBSCRIBE_KEY` and `LOA_METRICS_TOKEN` through `var`
+    /// `LOA_ZALO_APP_ID`, `LOA_UNSUBSCRIBE_KEY`, `LOA_METRICS_TOKEN` and `LOA_ADMIN_TOKEN`
+    /// through `var`
     /// (`|k| std::env::var(k).ok()` in the daemon).
     pub fn from_lookup(var: impl Fn(&str) -> Option<String>) -> KeysEnv {
         let callbacks = var("LOA_CALLBACKS")
@@ -88,6 +93,7 @@ impl KeysEnv {
             zalo_app_id: var("LOA_ZALO_APP_ID").filter(|s| !s.is_empty()),
             unsubscribe_key: var("LOA_UNSUBSCRIBE_KEY").map(Secret::new),
             metrics_token: var("LOA_METRICS_TOKEN").map(Secret::new),
+            admin_token: var("LOA_ADMIN_TOKEN").map(Secret::new),
         }
     }
 }
@@ -97,6 +103,7 @@ impl KeysEnv {
 pub struct Keys {
     pub(super) unsubscribe: Option<Secret>,
     pub(super) metrics_token: Option<Secret>,
+    pub(super) admin_token: Option<Secret>,
     /// Some = the route is on (with possibly no key: then it refuses everything).
     pub(super) zalo: Option<ZaloKeys>,
     /// Channel name → its secrets; present = the route is on.
@@ -121,6 +128,12 @@ impl Keys {
         self
     }
 
+    /// Switches the dashboard (`/login`, `/`) on.
+    pub fn with_admin_token(mut self, token: Secret) -> Keys {
+        self.admin_token = Some(token);
+        self
+    }
+
     /// Switches `/callbacks/zalo` on with `keys` (any may sign; empty = refuses all).
     pub fn with_zalo(mut self, keys: Vec<Secret>, app_id: Option<String>) -> Keys {
         self.zalo = Some(ZaloKeys { keys, app_id });
@@ -139,6 +152,7 @@ impl Keys {
         let mut keys = Keys {
             unsubscribe: env.unsubscribe_key.clone(),
             metrics_token: env.metrics_token.clone(),
+            admin_token: env.admin_token.clone(),
             ..Keys::default()
         };
         for route in &env.callbacks {
@@ -188,7 +202,18 @@ impl Keys {
         if empty(&self.metrics_token) {
             return Err(KeysError::EmptyKey("LOA_METRICS_TOKEN"));
         }
+        if self
+            .admin_token
+            .as_ref()
+            .is_some_and(|t| t.expose().chars().count() < 16)
+        {
+            return Err(KeysError::WeakAdminToken);
+        }
         Ok(())
+    }
+
+    pub(super) fn admin_token(&self) -> Option<&Secret> {
+        self.admin_token.as_ref()
     }
 
     pub(super) fn metrics_token(&self) -> Option<&Secret> {

@@ -8,6 +8,8 @@
 //!   delivery receipts ([`signature`] verifies them), applied through the ledger.
 //! - [`unsubscribe`]: `GET`/`POST /unsubscribe/{token}` — signed links
 //!   ([`unsubscribe_token`]) that record suppressions.
+//! - [`session`]: `/login`, `/logout`, `/` — staff sessions (HttpOnly, SameSite=Strict
+//!   cookie) with a CSRF token; [`session::Staff`] guards the dashboard's routes.
 //! - [`keys`]: which secret each route verifies with; [`Keys::check`] refuses a route
 //!   enabled without its key.
 //! - [`error`]: [`WebError`], the one error type, and its answers.
@@ -21,6 +23,7 @@ pub mod error;
 pub mod health;
 pub mod keys;
 pub mod metrics;
+pub mod session;
 pub mod signature;
 #[cfg(test)]
 mod tests;
@@ -58,6 +61,7 @@ struct Inner {
     keys: Keys,
     health: HealthThresholds,
     clock: Clock,
+    sessions: Arc<session::Sessions>,
 }
 
 impl WebState {
@@ -72,12 +76,19 @@ impl WebState {
                 keys,
                 health: HealthThresholds::default(),
                 clock,
+                sessions: Arc::new(session::Sessions::new(false)),
             }),
         }
     }
 
     pub fn with_health(self, health: HealthThresholds) -> WebState {
         self.rebuild(|inner| inner.health = health)
+    }
+
+    /// Session cookies marked `Secure`: set it when the daemon is reached over HTTPS
+    /// (its public URL starts with `https://`).
+    pub fn with_secure_cookies(self, secure: bool) -> WebState {
+        self.rebuild(|inner| inner.sessions = Arc::new(session::Sessions::new(secure)))
     }
 
     /// Another clock (tests).
@@ -93,6 +104,7 @@ impl WebState {
             keys: old.keys.clone(),
             health: old.health,
             clock: Arc::clone(&old.clock),
+            sessions: Arc::clone(&old.sessions),
         };
         change(&mut inner);
         WebState {
@@ -116,6 +128,10 @@ impl WebState {
         self.inner.health
     }
 
+    pub fn sessions(&self) -> &session::Sessions {
+        &self.inner.sessions
+    }
+
     pub fn now(&self) -> Millis {
         (self.inner.clock)()
     }
@@ -128,6 +144,7 @@ pub fn router(state: WebState) -> Router {
         .merge(metrics::router())
         .merge(callback::router())
         .merge(unsubscribe::router())
+        .merge(session::router())
         .with_state(state)
 }
 
@@ -142,7 +159,9 @@ pub async fn serve(
         .local_addr()
         .context("reading the listening address")?;
     tracing::info!(%addr, "HTTP listening");
-    axum::serve(listener, router(state))
+    // The peer address feeds the failed-login limit.
+    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(async move { stop.cancelled().await })
         .await
         .with_context(|| format!("serving HTTP on {addr}"))?;

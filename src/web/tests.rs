@@ -257,3 +257,161 @@ async fn a_forged_unsubscribe_token_gets_the_fixed_404_page() {
     }
     assert!(!store.is_suppressed("r1@example.test").await.unwrap());
 }
+
+const ADMIN: &str = "admin-token-0123456789";
+
+fn login_request(token: &str) -> Request<Body> {
+    Request::post("/login")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(Body::from(format!("token={token}")))
+        .unwrap()
+}
+
+fn with_cookie(mut r: Request<Body>, cookie: &str) -> Request<Body> {
+    r.headers_mut().insert("cookie", cookie.parse().unwrap());
+    r
+}
+
+/// Logs in; returns the `loa_session=…` pair and the whole `Set-Cookie`.
+async fn log_in(st: &WebState) -> (String, String) {
+    let response = router(st.clone())
+        .oneshot(login_request(ADMIN))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(response.headers()["location"], "/");
+    let set = response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let pair = set.split(';').next().unwrap().to_owned();
+    (pair, set)
+}
+
+#[tokio::test]
+async fn the_admin_token_opens_a_strict_httponly_session_and_a_wrong_one_does_not() {
+    let (_dir, store, _, _) = ledger().await;
+    let st = state(&store, keys().with_admin_token(Secret::new(ADMIN)));
+    let (status, body) = call(&st, login_request("admin-token-012345678X")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(!body.contains("admin-token"));
+    let (_, set) = log_in(&st).await;
+    for attribute in ["HttpOnly", "SameSite=Strict", "Path=/", "Max-Age=28800"] {
+        assert!(set.contains(attribute), "{set}");
+    }
+    assert!(!set.contains("Secure"));
+    let secure =
+        state(&store, keys().with_admin_token(Secret::new(ADMIN))).with_secure_cookies(true);
+    assert!(log_in(&secure).await.1.ends_with("; Secure"));
+    let actions: Vec<String> = store
+        .audit_log(None)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.action)
+        .collect();
+    assert_eq!(actions, ["login", "login"]);
+}
+
+#[tokio::test]
+async fn the_dashboard_needs_a_session_and_logout_needs_the_csrf_token() {
+    let (_dir, store, _, _) = ledger().await;
+    let st = state(&store, keys().with_admin_token(Secret::new(ADMIN)));
+    let home = || Request::get("/").body(Body::empty()).unwrap();
+    let anonymous = router(st.clone()).oneshot(home()).await.unwrap();
+    assert_eq!(anonymous.status(), StatusCode::SEE_OTHER);
+    assert_eq!(anonymous.headers()["location"], "/login");
+    let forged = with_cookie(home(), "loa_session=not-a-session");
+    assert_eq!(
+        router(st.clone()).oneshot(forged).await.unwrap().status(),
+        StatusCode::SEE_OTHER
+    );
+    let (cookie, _) = log_in(&st).await;
+    let (status, page) = call(&st, with_cookie(home(), &format!("theme=dark; {cookie}"))).await;
+    assert_eq!(status, StatusCode::OK);
+    let csrf = page
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    assert_eq!(csrf.len(), 43);
+    let logout = |form: String| {
+        let r = Request::post("/logout")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(Body::from(form))
+            .unwrap();
+        with_cookie(r, &cookie)
+    };
+    let no_session = Request::post("/logout")
+        .body(Body::from(format!("csrf={csrf}")))
+        .unwrap();
+    assert_eq!(call(&st, no_session).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        call(&st, logout(String::new())).await.0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        call(&st, logout("csrf=AAAA".into())).await.0,
+        StatusCode::FORBIDDEN
+    );
+    let out = router(st.clone())
+        .oneshot(logout(format!("csrf={csrf}")))
+        .await
+        .unwrap();
+    assert_eq!(out.status(), StatusCode::SEE_OTHER);
+    assert!(
+        out.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .contains("Max-Age=0")
+    );
+    // The session is gone.
+    let after = router(st.clone())
+        .oneshot(with_cookie(home(), &cookie))
+        .await
+        .unwrap();
+    assert_eq!(after.status(), StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn the_sixth_failed_login_within_a_minute_is_429_and_the_window_passes() {
+    let (_dir, store, _, _) = ledger().await;
+    let keys = keys().with_admin_token(Secret::new(ADMIN));
+    let at = |now: Millis| state(&store, keys.clone()).with_clock(Arc::new(move || now));
+    let st = at(T0);
+    for _ in 0..5 {
+        assert_eq!(
+            call(&st, login_request("wrong")).await.0,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    assert_eq!(
+        call(&st, login_request("wrong")).await.0,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // Even the right token waits out the window.
+    assert_eq!(
+        call(&st, login_request(ADMIN)).await.0,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // Same sessions, a minute later (the failures live in the state's sessions).
+    let later = st.clone().with_clock(Arc::new(|| T0 + 60_000));
+    assert_eq!(
+        call(&later, login_request(ADMIN)).await.0,
+        StatusCode::SEE_OTHER
+    );
+}
+
+#[tokio::test]
+async fn without_an_admin_token_the_dashboard_does_not_exist() {
+    let (_dir, store, _, _) = ledger().await;
+    let st = state(&store, keys());
+    assert_eq!(call(&st, login_request("")).await.0, StatusCode::NOT_FOUND);
+    let home = Request::get("/").body(Body::empty()).unwrap();
+    assert_eq!(call(&st, home).await.0, StatusCode::NOT_FOUND);
+    let weak = Keys::new().with_admin_token(Secret::new("short"));
+    assert_eq!(weak.check(), Err(KeysError::WeakAdminToken));
+}
