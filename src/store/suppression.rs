@@ -2,7 +2,7 @@
 //! links (RFC 8058 one-click), read by the dispatcher, which marks such messages `skipped`
 //! at send time (SPEC §6).
 //!
-//! Addresses compare case-insensitively (the column is `COLLATE NOCASE`): suppressing
+//! Addresses compare ASCII-case-insensitively (the column is `COLLATE NOCASE`): suppressing
 //! `An@Example.vn` also covers `an@example.vn`, the safe direction to err in.
 
 use std::collections::HashSet;
@@ -102,11 +102,12 @@ impl Store {
                 .fetch_all(self.pool())
                 .await
                 .context("looking up suppressions")?;
-            found.extend(rows.into_iter().map(|a| a.to_lowercase()));
+            // NOCASE folds ASCII letters only; fold the same way here.
+            found.extend(rows.into_iter().map(|a| a.to_ascii_lowercase()));
         }
         Ok(addresses
             .iter()
-            .filter(|a| found.contains(&a.trim().to_lowercase()))
+            .filter(|a| found.contains(&a.trim().to_ascii_lowercase()))
             .cloned()
             .collect())
     }

@@ -176,7 +176,15 @@ fn bearer_matches(headers: &HeaderMap, token: &[u8]) -> bool {
 /// The whole exposition; `oldest_due_age` in ms.
 fn exposition(counts: &[StateCount], oldest_due_age: Option<Millis>, m: &Metrics) -> String {
     let mut out = String::new();
-    family(&mut out, "loa_messages", "gauge", "Messages in the ledger.");
+    ledger_families(&mut out, counts, oldest_due_age);
+    counter_families(&mut out, m);
+    out
+}
+
+/// The figures read from the ledger: every state of each (campaign, channel) that has a
+/// message, zeros included, and the age of the oldest due message.
+fn ledger_families(out: &mut String, counts: &[StateCount], oldest_due_age: Option<Millis>) {
+    family(out, "loa_messages", "gauge", "Messages in the ledger.");
     let mut groups: Vec<(&str, &str)> = counts
         .iter()
         .map(|c| (c.campaign.as_str(), c.channel.as_str()))
@@ -193,56 +201,62 @@ fn exposition(counts: &[StateCount], oldest_due_age: Option<Millis>, m: &Metrics
                 ("channel", channel),
                 ("state", state),
             ];
-            sample(&mut out, "loa_messages", &labels, n);
+            sample(out, "loa_messages", &labels, n);
         }
     }
-    family(
-        &mut out,
-        "loa_attempts_total",
-        "counter",
-        "Send attempts by outcome class.",
-    );
-    for class in AttemptClass::ALL {
-        let labels = [("class", class.label())];
-        sample(&mut out, "loa_attempts_total", &labels, m.attempts(class));
-    }
+    let name = "loa_oldest_due_pending_seconds";
     let help = "Age of the oldest message due and not yet sent (0 when none).";
-    family(&mut out, "loa_oldest_due_pending_seconds", "gauge", help);
-    let age = oldest_due_age.unwrap_or(0).max(0) as f64 / 1000.0;
-    sample(&mut out, "loa_oldest_due_pending_seconds", &[], age);
-    let help = "Expired leases given back to the queue or failed.";
-    family(&mut out, "loa_leases_rescued_total", "counter", help);
-    let rescued = m.leases_rescued.load(Ordering::Relaxed);
-    sample(&mut out, "loa_leases_rescued_total", &[], rescued);
-    let help = "Callbacks refused, by reason.";
-    family(&mut out, "loa_callback_rejected_total", "counter", help);
+    family(out, name, "gauge", help);
+    sample(
+        out,
+        name,
+        &[],
+        oldest_due_age.unwrap_or(0).max(0) as f64 / 1000.0,
+    );
+}
+
+/// The in-memory counters.
+fn counter_families(out: &mut String, m: &Metrics) {
+    let name = "loa_attempts_total";
+    family(out, name, "counter", "Send attempts by outcome class.");
+    for class in AttemptClass::ALL {
+        sample(out, name, &[("class", class.label())], m.attempts(class));
+    }
+    let name = "loa_leases_rescued_total";
+    family(
+        out,
+        name,
+        "counter",
+        "Expired leases given back to the queue or failed.",
+    );
+    sample(out, name, &[], m.leases_rescued.load(Ordering::Relaxed));
+    let name = "loa_callback_rejected_total";
+    family(out, name, "counter", "Callbacks refused, by reason.");
     for reason in Rejection::ALL {
-        let labels = [("reason", reason.label())];
         sample(
-            &mut out,
-            "loa_callback_rejected_total",
-            &labels,
+            out,
+            name,
+            &[("reason", reason.label())],
             m.rejections(reason),
         );
     }
-    let help = "Callbacks that repeated one already applied.";
-    family(&mut out, "loa_callback_replays_total", "counter", help);
-    sample(&mut out, "loa_callback_replays_total", &[], m.replays());
-    let help = "When a send last succeeded in this process (0 before the first).";
+    let name = "loa_callback_replays_total";
     family(
-        &mut out,
-        "loa_dispatch_last_success_timestamp_seconds",
-        "gauge",
-        help,
+        out,
+        name,
+        "counter",
+        "Callbacks that repeated one already applied.",
     );
-    let last = m.last_success().unwrap_or(0) as f64 / 1000.0;
+    sample(out, name, &[], m.replays());
+    let name = "loa_dispatch_last_success_timestamp_seconds";
+    let help = "When a send last succeeded in this process (0 before the first).";
+    family(out, name, "gauge", help);
     sample(
-        &mut out,
-        "loa_dispatch_last_success_timestamp_seconds",
+        out,
+        name,
         &[],
-        last,
+        m.last_success().unwrap_or(0) as f64 / 1000.0,
     );
-    out
 }
 
 fn family(out: &mut String, name: &str, kind: &str, help: &str) {

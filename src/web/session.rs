@@ -38,6 +38,8 @@ const TTL: Millis = 8 * 3600 * 1000;
 const MAX_FAILURES: usize = 5;
 const FAILURE_WINDOW: Millis = 60_000;
 const MAX_FORM: usize = 4 * 1024;
+/// Clients with failed logins kept before old ones are swept.
+const MAX_CLIENTS: usize = 1024;
 
 /// Live sessions and recent failed logins, in memory.
 #[derive(Debug, Default)]
@@ -90,6 +92,10 @@ impl Sessions {
 
     fn failed(&self, client: &str, now: Millis) {
         let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        // Bounded memory under many clients: forget those with no recent failure.
+        if failures.len() >= MAX_CLIENTS {
+            failures.retain(|_, times| times.iter().any(|t| now - t < FAILURE_WINDOW));
+        }
         failures.entry(client.to_owned()).or_default().push(now);
     }
 

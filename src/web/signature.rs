@@ -354,4 +354,73 @@ mod tests {
             assert_eq!(zalo(&sig, &body), Err(SignatureError::Stale));
         }
     }
+
+    /// splitmix64, so a failure replays from the printed seed.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^ (z >> 31)
+        }
+
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+    }
+
+    #[test]
+    fn no_mutation_of_a_signed_request_verifies_and_none_panics() {
+        let seed = std::env::var("LOA_TEST_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0x5eed_u64);
+        println!("seed {seed}");
+        let mut rng = Rng(seed);
+        let ts = NOW / 1000;
+        let good = signed(ts, BODY);
+        let zbody = zalo_body(NOW);
+        let zgood = zalo_mac("oa-secret", &zbody, NOW);
+        let alphabet = b"v1=, 0123456789abcdefmac";
+        for _ in 0..20_000 {
+            // Flip one byte of the body, or of the signature, or write a random header.
+            let mut body = BODY.as_bytes().to_vec();
+            let mut sig = good.clone().into_bytes();
+            let mut zb = zbody.clone().into_bytes();
+            let mut zs = zgood.clone().into_bytes();
+            match rng.below(3) {
+                0 => {
+                    let i = rng.below(body.len());
+                    body[i] ^= 1 << rng.below(8);
+                    let j = rng.below(zb.len());
+                    zb[j] ^= 1 << rng.below(8);
+                }
+                1 => {
+                    let i = 3 + rng.below(sig.len() - 3);
+                    sig[i] = alphabet[rng.below(alphabet.len())];
+                    let j = 4 + rng.below(zs.len() - 4);
+                    zs[j] = alphabet[rng.below(alphabet.len())];
+                }
+                _ => {
+                    let n = rng.below(80);
+                    sig = (0..n)
+                        .map(|_| alphabet[rng.below(alphabet.len())])
+                        .collect();
+                    zs = sig.clone();
+                }
+            }
+            let (sig, zs) = (String::from_utf8_lossy(&sig), String::from_utf8_lossy(&zs));
+            let unchanged = body == BODY.as_bytes() && sig == good;
+            let t = ts.to_string();
+            let got = verify_loa(&secrets(), Some(&t), Some(&sig), &body, NOW);
+            assert_eq!(got.is_ok(), unchanged, "seed {seed}: {sig:?}");
+            let zunchanged = zb == zbody.as_bytes() && zs == zgood;
+            let keys = [Secret::new("oa-secret")];
+            let got = verify_zalo(&keys, None, Some(&zs), &zb, NOW);
+            assert_eq!(got.is_ok(), zunchanged, "seed {seed}: {zs:?}");
+        }
+    }
 }
