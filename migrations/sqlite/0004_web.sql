@@ -27,6 +27,19 @@ CREATE TABLE callback_seen (
 
 CREATE INDEX callback_seen_at ON callback_seen (at);
 
+-- Receipts that arrived before their message was recorded `sent` (the provider answered
+-- the send and delivered while the batch was still being sent, or a rescued lease is
+-- waiting to be retried). Applied, with their event, once the message is `sent`; dropped
+-- if it ends in another state. One per message: the first wins.
+CREATE TABLE receipt_early (
+    message     INTEGER NOT NULL PRIMARY KEY REFERENCES message (id) ON DELETE CASCADE,
+    source      TEXT    NOT NULL,
+    status      TEXT    NOT NULL CHECK (status IN ('delivered', 'failed')),
+    at          INTEGER,
+    error       TEXT,
+    received_at INTEGER NOT NULL
+) STRICT;
+
 -- Zalo receipts may name a message by the provider's msg_id only. Partial, so rows
 -- without a provider id (most of a fresh campaign) cost nothing here.
 CREATE INDEX message_provider_id ON message (provider_id) WHERE provider_id IS NOT NULL;

@@ -3,7 +3,10 @@
 //!
 //! A receipt never regresses a message: only a `sent` row moves, so a late "delivered"
 //! for a message already `failed`, or a second receipt for a `delivered` one, changes
-//! nothing. The callback id is recorded in `callback_seen` in the same transaction as the
+//! nothing. A receipt for a message still `sending` or `pending` — the provider delivered
+//! before the dispatcher recorded the batch, or a rescued lease awaits its retry — is kept
+//! in `receipt_early` and applied by [`Store::apply_early_receipts`] once the message is
+//! `sent` (the web server runs it every second). The callback id is recorded in `callback_seen` in the same transaction as the
 //! state change, so a replayed callback finds it and writes nothing more
 //! (reliability-security R12).
 
@@ -12,6 +15,9 @@ use sqlx::sqlite::SqliteConnection;
 
 use super::event::{self, Event};
 use super::{Millis, Store};
+
+/// A `receipt_early` row: message, source, status, at, error.
+type EarlyRow = (i64, String, String, Option<Millis>, Option<String>);
 
 /// How a receipt names its message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,7 +61,9 @@ pub enum ReceiptOutcome {
     Replay,
     /// No message matches (or not on the receipt's channel).
     Unmatched,
-    /// The message exists but is not `sent` (still sending, or already final).
+    /// The message is not `sent` yet (`sending`, `pending`): kept for later.
+    Deferred { id: i64 },
+    /// The message is already final (`delivered`, `failed`, …): nothing moves.
     Unchanged { state: String },
 }
 
@@ -86,13 +94,59 @@ impl Store {
         let outcome = match find(&mut w.tx, receipt).await? {
             None => ReceiptOutcome::Unmatched,
             Some((id, state)) if state == "sent" => {
-                move_sent(&mut w.tx, id, receipt, now).await?;
+                move_sent(&mut w.tx, id, receipt.source, &receipt.status, now).await?;
                 ReceiptOutcome::Applied { id }
+            }
+            Some((id, state)) if state == "sending" || state == "pending" => {
+                keep_early(&mut w.tx, id, receipt, now).await?;
+                ReceiptOutcome::Deferred { id }
             }
             Some((_, state)) => ReceiptOutcome::Unchanged { state },
         };
         w.commit().await?;
         Ok(outcome)
+    }
+
+    /// Applies the receipts kept in `receipt_early` whose message is now `sent`, and drops
+    /// those whose message ended otherwise or that arrived before `stale`. Returns how many
+    /// were applied. Reads first and writes only when there is something to do.
+    pub async fn apply_early_receipts(&self, stale: Millis, now: Millis) -> anyhow::Result<u64> {
+        let waiting: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM receipt_early")
+            .fetch_one(self.pool())
+            .await
+            .context("counting early receipts")?;
+        if waiting == 0 {
+            return Ok(0);
+        }
+        let mut w = self.write().await?;
+        let ready: Vec<EarlyRow> = sqlx::query_as(
+            "SELECT e.message, e.source, e.status, e.at, e.error FROM receipt_early e \
+             JOIN message m ON m.id = e.message WHERE m.state = 'sent' ORDER BY e.message",
+        )
+        .fetch_all(&mut *w.tx)
+        .await
+        .context("reading early receipts")?;
+        for (id, source, status, at, error) in &ready {
+            let status = match status.as_str() {
+                "delivered" => ReceiptStatus::Delivered {
+                    at: at.unwrap_or(now),
+                },
+                _ => ReceiptStatus::Failed {
+                    error: error.clone().unwrap_or_default(),
+                },
+            };
+            move_sent(&mut w.tx, *id, source, &status, now).await?;
+        }
+        sqlx::query(
+            "DELETE FROM receipt_early WHERE received_at < ? OR message NOT IN \
+             (SELECT id FROM message WHERE state IN ('pending', 'sending'))",
+        )
+        .bind(stale)
+        .execute(&mut *w.tx)
+        .await
+        .context("dropping early receipts")?;
+        w.commit().await?;
+        Ok(ready.len() as u64)
     }
 
     /// Forgets callback ids recorded before `before`; returns how many. Safe once
@@ -141,14 +195,42 @@ async fn find(
     Ok(None)
 }
 
-/// `sent → delivered | failed` for row `id`, with its event.
-async fn move_sent(
+/// Keeps a receipt for message `id` until it is `sent`; the first receipt wins.
+async fn keep_early(
     conn: &mut SqliteConnection,
     id: i64,
     receipt: &DeliveryReceipt<'_>,
     now: Millis,
 ) -> anyhow::Result<()> {
-    let (to, detail) = match &receipt.status {
+    let (status, at, error) = match &receipt.status {
+        ReceiptStatus::Delivered { at } => ("delivered", Some(*at), None),
+        ReceiptStatus::Failed { error } => ("failed", None, Some(error.as_str())),
+    };
+    sqlx::query(
+        "INSERT INTO receipt_early (message, source, status, at, error, received_at) \
+         VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+    )
+    .bind(id)
+    .bind(receipt.source)
+    .bind(status)
+    .bind(at)
+    .bind(error)
+    .bind(now)
+    .execute(&mut *conn)
+    .await
+    .context("keeping an early receipt")?;
+    Ok(())
+}
+
+/// `sent → delivered | failed` for row `id`, with its event.
+async fn move_sent(
+    conn: &mut SqliteConnection,
+    id: i64,
+    source: &str,
+    status: &ReceiptStatus,
+    now: Millis,
+) -> anyhow::Result<()> {
+    let (to, detail) = match status {
         ReceiptStatus::Delivered { at } => {
             sqlx::query(
                 "UPDATE message SET state = 'delivered', delivered_at = ?, updated_at = ? \
@@ -160,7 +242,7 @@ async fn move_sent(
             .execute(&mut *conn)
             .await
             .context("marking a message delivered")?;
-            ("delivered", format!("receipt from {}", receipt.source))
+            ("delivered", format!("receipt from {source}"))
         }
         ReceiptStatus::Failed { error } => {
             sqlx::query(
@@ -173,10 +255,7 @@ async fn move_sent(
             .execute(&mut *conn)
             .await
             .context("marking a message failed")?;
-            (
-                "failed",
-                format!("receipt from {}: {error}", receipt.source),
-            )
+            ("failed", format!("receipt from {source}: {error}"))
         }
     };
     let event = Event {
@@ -264,13 +343,6 @@ mod tests {
     #[tokio::test]
     async fn a_receipt_never_moves_a_message_that_is_not_sent() {
         let (_dir, store, ids) = ledger().await;
-        let sending = delivered("cb-1", vec![MessageRef::Ours(&ids[1])]);
-        assert_eq!(
-            store.apply_receipt(&sending, T0).await.unwrap(),
-            ReceiptOutcome::Unchanged {
-                state: "sending".into()
-            }
-        );
         let first = delivered("cb-2", vec![MessageRef::Ours(&ids[0])]);
         store.apply_receipt(&first, T0).await.unwrap();
         // A later "failed" for a delivered message does not regress it.
@@ -348,5 +420,80 @@ mod tests {
             .unwrap();
         assert_eq!(store.prune_callbacks(T0 + 1).await.unwrap(), 1);
         assert_eq!(count(&store, "SELECT COUNT(*) FROM callback_seen").await, 1);
+    }
+
+    #[tokio::test]
+    async fn a_receipt_that_beats_the_record_is_applied_once_the_message_is_sent() {
+        let (_dir, store, ids) = ledger().await;
+        // r1 is still `sending` under owner w, attempt 1.
+        let early = delivered("cb-early", vec![MessageRef::Ours(&ids[1])]);
+        let outcome = store.apply_receipt(&early, T0 + 20).await.unwrap();
+        let ReceiptOutcome::Deferred { id } = outcome else {
+            panic!("not deferred: {outcome:?}");
+        };
+        assert_eq!(store.apply_early_receipts(T0, T0 + 30).await.unwrap(), 0);
+        assert_eq!(seen(&store, id).await.state, "sending");
+        let sent = Outcome {
+            id,
+            attempt: 1,
+            owner: "w".into(),
+            started_at: T0,
+            duration_ms: 5,
+            result: OutcomeKind::Sent { provider_id: None },
+        };
+        assert_eq!(store.record(&[sent], T0 + 40).await.unwrap(), 1);
+        assert_eq!(store.apply_early_receipts(T0, T0 + 50).await.unwrap(), 1);
+        let (state, delivered_at): (String, Option<i64>) =
+            sqlx::query_as("SELECT state, delivered_at FROM message WHERE id = ?")
+                .bind(id)
+                .fetch_one(store.pool())
+                .await
+                .unwrap();
+        assert_eq!(
+            (state.as_str(), delivered_at),
+            ("delivered", Some(T0 + 500))
+        );
+        assert_eq!(count(&store, "SELECT COUNT(*) FROM receipt_early").await, 0);
+        assert_events_complete(&store).await;
+    }
+
+    #[tokio::test]
+    async fn an_early_receipt_is_dropped_when_its_message_fails_or_it_grows_stale() {
+        let (_dir, store, ids) = ledger().await;
+        let sending = delivered("cb-1", vec![MessageRef::Ours(&ids[1])]);
+        let pending = delivered("cb-2", vec![MessageRef::Ours(&ids[2])]);
+        store.apply_receipt(&sending, T0).await.unwrap();
+        store.apply_receipt(&pending, T0 + MINUTE).await.unwrap();
+        // The sending one fails for good.
+        store
+            .set_state("c", None, &["sending"], "failed", "test", T0)
+            .await
+            .unwrap();
+        assert_eq!(
+            store.apply_early_receipts(T0, T0 + MINUTE).await.unwrap(),
+            0
+        );
+        assert_eq!(count(&store, "SELECT COUNT(*) FROM receipt_early").await, 1);
+        assert_eq!(
+            store
+                .apply_early_receipts(T0 + 2 * MINUTE, T0 + 2 * MINUTE)
+                .await
+                .unwrap(),
+            0
+        );
+        assert_eq!(count(&store, "SELECT COUNT(*) FROM receipt_early").await, 0);
+        assert_eq!(
+            seen(&store, {
+                let id: i64 = sqlx::query_scalar("SELECT id FROM message WHERE message_id = ?")
+                    .bind(&ids[1])
+                    .fetch_one(store.pool())
+                    .await
+                    .unwrap();
+                id
+            })
+            .await
+            .state,
+            "failed"
+        );
     }
 }

@@ -16,8 +16,14 @@
 //! `loa_callback_replays_total`. The work is one short transaction, well inside Zalo's
 //! 2-second answer deadline. Bodies carry phone numbers: they are never logged.
 //!
+//! A receipt can beat the dispatcher's own record of the send (it records a batch once
+//! every send of it is done): such a receipt is kept and applied by [`reconcile`], which
+//! [`super::serve`] runs beside the server, once the message is `sent`.
+//!
 //! Webhook receipt body: `{"message_id": "...", "status": "delivered" | "failed",
 //! "at": "<RFC 3339>" (optional, default now), "error": "..." (optional)}`.
+
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -25,11 +31,12 @@ use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::routing::post;
 use serde::Deserialize;
+use tokio_util::sync::CancellationToken;
 
 use super::WebState;
 use super::error::WebError;
 use super::signature::{self, SignatureError};
-use crate::store::{DeliveryReceipt, MessageRef, ReceiptOutcome, ReceiptStatus};
+use crate::store::{DeliveryReceipt, MessageRef, Millis, ReceiptOutcome, ReceiptStatus};
 
 /// The largest callback body read.
 pub const MAX_BODY: usize = 256 * 1024;
@@ -215,12 +222,47 @@ async fn apply(
             tracing::info!(source = receipt.source, "replayed callback ignored");
             "duplicate\n"
         }
+        ReceiptOutcome::Deferred { id } => {
+            tracing::info!(source = receipt.source, message = id, "early receipt kept");
+            "ok\n"
+        }
         ReceiptOutcome::Unchanged { .. } => "ok\n",
         ReceiptOutcome::Unmatched => {
             tracing::info!(source = receipt.source, "receipt for no known message");
             "ignored\n"
         }
     })
+}
+
+/// How long early receipts and callback ids are kept: past Zalo's longest reported retry
+/// period (12 h), and far past the signature tolerance.
+const KEEP: Millis = 24 * 3600 * 1000;
+
+/// Until `stop`: every second, applies the receipts that arrived before their message was
+/// recorded `sent` ([`crate::store::Store::apply_early_receipts`]); every hour, forgets
+/// callback ids older than a day. Errors are logged and tried again next round.
+pub(super) async fn reconcile(state: WebState, stop: CancellationToken) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_prune = state.now();
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        let now = state.now();
+        match state.store().apply_early_receipts(now - KEEP, now).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(applied = n, "early receipts applied"),
+            Err(e) => tracing::warn!(error = %format!("{e:#}"), "early receipts not applied"),
+        }
+        if now - last_prune >= 3600 * 1000 {
+            last_prune = now;
+            if let Err(e) = state.store().prune_callbacks(now - KEEP).await {
+                tracing::warn!(error = %format!("{e:#}"), "callback ids not pruned");
+            }
+        }
+    }
 }
 
 /// Counts a refusal and turns it into its answer.

@@ -149,7 +149,8 @@ pub fn router(state: WebState) -> Router {
 }
 
 /// Serves [`router`] on `listener` until `stop` is cancelled, then stops accepting and
-/// waits for the requests in flight (each bounded: bodies time out after 10 s).
+/// waits for the requests in flight (each bounded: bodies time out after 10 s). Beside it
+/// runs the receipt reconciler ([`callback`]'s early receipts, callback-id pruning).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: WebState,
@@ -159,12 +160,21 @@ pub async fn serve(
         .local_addr()
         .context("reading the listening address")?;
     tracing::info!(%addr, "HTTP listening");
+    // A child token: stopping the reconciler must not stop whoever owns `stop`.
+    let background = stop.child_token();
+    let reconciler = tokio::spawn(callback::reconcile(state.clone(), background.clone()));
     // The peer address feeds the failed-login limit.
     let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, app)
+    let served = axum::serve(listener, app)
         .with_graceful_shutdown(async move { stop.cancelled().await })
         .await
-        .with_context(|| format!("serving HTTP on {addr}"))?;
+        .with_context(|| format!("serving HTTP on {addr}"));
+    // Whether the server stopped or failed, the reconciler stops with it.
+    background.cancel();
+    reconciler
+        .await
+        .context("the receipt reconciler panicked")?;
+    served?;
     tracing::info!(%addr, "HTTP stopped");
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! Delivery callbacks over real HTTP on loopback: the R12 authentication matrix for the
 //! loa webhook scheme and Zalo's `X-ZEvent-Signature`, replays, body limits, routes without
-//! keys, and that a refused request commits nothing to the ledger.
+//! keys, receipts that arrive before the send is recorded, and that a refused request
+//! commits nothing to the ledger.
 
 use loa::campaign::Secret;
 use loa::channel::webhook::sign;
@@ -8,7 +9,7 @@ use loa::web::Keys;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use crate::support::web::{Seeded, Watcher, WebApp, now_ms, seed_sent};
+use crate::support::web::{Seeded, Watcher, WebApp, now_ms, seed_claimed, seed_sent, sent};
 
 const SECRET: &str = "relay-secret-r12";
 const ZALO_KEY: &str = "oa-secret-r12";
@@ -394,6 +395,37 @@ async fn r12_every_unsigned_forged_or_stale_zalo_event_is_401_and_commits_nothin
     assert_eq!(db.message(&m.message_id).await.0, "sent");
     assert_eq!(post_zalo(&app, Some(&good), &body).await.0, 200);
     assert_eq!(db.message(&m.message_id).await.0, "delivered");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_receipt_that_beats_the_dispatchers_record_is_applied_once_the_message_is_sent() {
+    let app = WebApp::start(keys()).await;
+    let (seeded, claimed) = seed_claimed(&app.store, "zalo", &["84911111111"]).await;
+    let m = &seeded[0];
+    let body = zalo_event(m, now_ms(), true);
+    let (status, _) = post_zalo(&app, Some(&zalo_mac(ZALO_KEY, &body)), &body).await;
+    assert_eq!(status, 200, "Zalo must get its 200 at once");
+    let mut db = Watcher::open(&app.db).await;
+    assert_eq!(db.message(&m.message_id).await.0, "sending");
+    // The dispatcher records the batch a little later.
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    assert_eq!(db.message(&m.message_id).await.0, "sending");
+    app.store
+        .record(&[sent(&claimed[0])], now_ms())
+        .await
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    while db.message(&m.message_id).await.0 != "delivered" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the early receipt was not applied"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let (_, _, events) = db.message(&m.message_id).await;
+    assert_eq!(events, 4, "born, sending, sent, delivered");
+    assert_eq!(db.count("SELECT COUNT(*) FROM receipt_early").await, 0);
     app.stop().await;
 }
 

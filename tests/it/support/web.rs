@@ -7,7 +7,9 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use loa::store::{CampaignRow, NewMessage, NewState, Outcome, OutcomeKind, Store, message_id};
+use loa::store::{
+    CampaignRow, Claimed, NewMessage, NewState, Outcome, OutcomeKind, Store, message_id,
+};
 use loa::web::{self, HealthThresholds, Keys, Metrics, WebState};
 use sqlx::Connection;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
@@ -94,8 +96,34 @@ pub struct Seeded {
 }
 
 /// `addresses.len()` messages on `channel` of campaign `c`, claimed and recorded `sent`
-/// with provider ids `p-<channel>-<i>`.
+/// with provider ids `p-<message_id>`.
 pub async fn seed_sent(store: &Store, channel: &str, addresses: &[&str]) -> Vec<Seeded> {
+    let (seeded, claimed) = seed_claimed(store, channel, addresses).await;
+    let outcomes: Vec<Outcome> = claimed.iter().map(sent).collect();
+    store.record(&outcomes, now_ms()).await.unwrap();
+    seeded
+}
+
+/// The outcome that records `c` as accepted by its provider, as owner `seed`.
+pub fn sent(c: &Claimed) -> Outcome {
+    Outcome {
+        id: c.id,
+        attempt: c.attempt,
+        owner: "seed".into(),
+        started_at: now_ms(),
+        duration_ms: 1,
+        result: OutcomeKind::Sent {
+            provider_id: Some(format!("p-{}", c.message_id)),
+        },
+    }
+}
+
+/// Like [`seed_sent`], but left `sending` (claimed by owner `seed`, nothing recorded).
+pub async fn seed_claimed(
+    store: &Store,
+    channel: &str,
+    addresses: &[&str],
+) -> (Vec<Seeded>, Vec<Claimed>) {
     let now = now_ms();
     store
         .upsert_campaign(&CampaignRow {
@@ -137,27 +165,15 @@ pub async fn seed_sent(store: &Store, channel: &str, addresses: &[&str]) -> Vec<
         .claim("seed", now, Duration::from_secs(60), 10_000, &only)
         .await
         .unwrap();
-    let outcomes: Vec<Outcome> = claimed
-        .iter()
-        .map(|c| Outcome {
-            id: c.id,
-            attempt: c.attempt,
-            owner: "seed".into(),
-            started_at: now,
-            duration_ms: 1,
-            result: OutcomeKind::Sent {
-                provider_id: Some(format!("p-{}", c.message_id)),
-            },
-        })
-        .collect();
-    store.record(&outcomes, now).await.unwrap();
-    rows.into_iter()
+    let seeded = rows
+        .into_iter()
         .map(|m| Seeded {
             provider_id: format!("p-{}", m.message_id),
             message_id: m.message_id,
             address: m.address.unwrap_or_default(),
         })
-        .collect()
+        .collect();
+    (seeded, claimed)
 }
 
 /// A connection of its own to the ledger: `PRAGMA data_version` on it changes exactly when
