@@ -127,30 +127,18 @@ async fn webhook(
     let id = text(&headers, "idempotency-key")
         .or_else(|| text(&headers, "webhook-id"))
         .filter(|id| !id.is_empty() && id.len() <= 200)
-        .ok_or(WebError::BadRequest(
-            "an Idempotency-Key header is required",
-        ))?;
-    let wire: WireReceipt = serde_json::from_slice(&body)
-        .map_err(|_| WebError::BadRequest("the body is not a receipt"))?;
-    let status = match wire.status.as_str() {
-        "delivered" => ReceiptStatus::Delivered {
-            at: receipt_time(wire.at.as_deref(), now)?,
-        },
-        "failed" => ReceiptStatus::Failed {
-            error: wire
-                .error
-                .unwrap_or_else(|| "the provider reported a failure".into())
-                .chars()
-                .take(MAX_ERROR_CHARS)
-                .collect(),
-        },
-        _ => return Err(WebError::BadRequest("status must be delivered or failed")),
-    };
+        .ok_or("an Idempotency-Key header is required");
+    let (id, (message_id, status)) = id
+        .and_then(|id| Ok((id, parse_receipt(&body, now)?)))
+        .map_err(|why| {
+            state.metrics().rejected(Rejection::Malformed);
+            WebError::BadRequest(why)
+        })?;
     let source = format!("webhook/{channel}");
     let receipt = DeliveryReceipt {
         source: &source,
         callback_id: id,
-        refs: vec![MessageRef::Ours(&wire.message_id)],
+        refs: vec![MessageRef::Ours(&message_id)],
         channel: Some(&channel),
         status,
     };
@@ -201,7 +189,7 @@ async fn zalo(
 async fn apply(
     state: &WebState,
     receipt: &DeliveryReceipt<'_>,
-    now: i64,
+    now: Millis,
 ) -> Result<&'static str, WebError> {
     let outcome = state
         .store()
@@ -289,12 +277,33 @@ fn text<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
+/// An authenticated webhook receipt's message id and status; the error says why not.
+fn parse_receipt(body: &[u8], now: Millis) -> Result<(String, ReceiptStatus), &'static str> {
+    let wire: WireReceipt =
+        serde_json::from_slice(body).map_err(|_| "the body is not a receipt")?;
+    let status = match wire.status.as_str() {
+        "delivered" => ReceiptStatus::Delivered {
+            at: receipt_time(wire.at.as_deref(), now)?,
+        },
+        "failed" => ReceiptStatus::Failed {
+            error: wire
+                .error
+                .unwrap_or_else(|| "the provider reported a failure".into())
+                .chars()
+                .take(MAX_ERROR_CHARS)
+                .collect(),
+        },
+        _ => return Err("status must be delivered or failed"),
+    };
+    Ok((wire.message_id, status))
+}
+
 /// A receipt's `at` (RFC 3339) in ms, or `now` when absent.
-fn receipt_time(at: Option<&str>, now: i64) -> Result<i64, WebError> {
+fn receipt_time(at: Option<&str>, now: Millis) -> Result<Millis, &'static str> {
     match at {
         None => Ok(now),
         Some(at) => chrono::DateTime::parse_from_rfc3339(at)
             .map(|t| t.timestamp_millis())
-            .map_err(|_| WebError::BadRequest("at must be an RFC 3339 time")),
+            .map_err(|_| "at must be an RFC 3339 time"),
     }
 }

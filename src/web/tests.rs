@@ -114,6 +114,37 @@ async fn an_unsigned_or_forged_receipt_is_401_and_counted_by_reason() {
 }
 
 #[tokio::test]
+async fn an_authenticated_receipt_that_makes_no_sense_is_400_counted_and_writes_nothing() {
+    let (_dir, store, sms, _) = ledger().await;
+    let st = state(&store, keys());
+    let ts = T0 / 1000;
+    for body in [
+        format!(r#"{{"message_id":"{sms}","status":"read"}}"#),
+        format!(r#"{{"message_id":"{sms}","status":"delivered","at":"yesterday"}}"#),
+        "[]".to_string(),
+    ] {
+        let request = Request::post("/callbacks/webhook/sms")
+            .header("x-loa-timestamp", ts.to_string())
+            .header(
+                "x-loa-signature",
+                format!("v1={}", sign(SECRET, ts as u64, &body)),
+            )
+            .header("idempotency-key", "cb-1")
+            .body(Body::from(body))
+            .unwrap();
+        let (status, text) = call(&st, request).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{text}");
+        assert!(!text.contains(&sms));
+    }
+    assert_eq!(st.metrics().rejections(Rejection::Malformed), 3);
+    assert_eq!(
+        ts::count(&store, "SELECT COUNT(*) FROM callback_seen").await,
+        0
+    );
+    assert_eq!(state_of(&store, &sms).await, "sent");
+}
+
+#[tokio::test]
 async fn a_receipt_from_another_channel_cannot_move_this_channels_message() {
     let (_dir, store, _, email) = ledger().await;
     let st = state(&store, keys());
