@@ -13,6 +13,8 @@
 //! - [`keys`]: which secret each route verifies with; [`Keys::check`] refuses a route
 //!   enabled without its key.
 //! - [`error`]: [`WebError`], the one error type, and its answers.
+//! - [`start`]: [`start()`] — keys checked, unsubscribe key loaded, listener bound, server
+//!   spawned: the one call `loa run` makes.
 //!
 //! The web side never sends and never reads campaign files: it meets the rest of loa only
 //! through the [`Store`] (the ledger) and the [`Metrics`] it shares with the dispatcher.
@@ -25,6 +27,7 @@ pub mod keys;
 pub mod metrics;
 pub mod session;
 pub mod signature;
+pub mod start;
 #[cfg(test)]
 mod tests;
 pub mod unsubscribe;
@@ -44,6 +47,7 @@ pub use error::WebError;
 pub use health::HealthThresholds;
 pub use keys::{Keys, KeysEnv, KeysError, unsubscribe_key};
 pub use metrics::{AttemptClass, Metrics};
+pub use start::{Web, WebConfig, start};
 pub use unsubscribe::unsubscribe_token;
 
 /// The clock the routes read: UTC epoch milliseconds.
