@@ -141,6 +141,36 @@ impl WebState {
     }
 }
 
+/// Who may call a route.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone: `/healthz`, the login form.
+    Public,
+    /// A bearer token when one is configured (`LOA_METRICS_TOKEN`).
+    Token,
+    /// A valid signature by the route's key.
+    Signed,
+    /// A signed unsubscribe link.
+    Link,
+    /// A staff session (and a CSRF token for changes).
+    Staff,
+}
+
+/// Every route [`router`] serves — method, path, who may call it — so that tests can walk
+/// them all (reliability-security R14). A route added to a router belongs here too.
+pub const ROUTES: &[(&str, &str, Access)] = &[
+    ("GET", "/healthz", Access::Public),
+    ("GET", "/metrics", Access::Token),
+    ("POST", "/callbacks/zalo", Access::Signed),
+    ("POST", "/callbacks/webhook/{channel}", Access::Signed),
+    ("GET", "/unsubscribe/{token}", Access::Link),
+    ("POST", "/unsubscribe/{token}", Access::Link),
+    ("GET", "/login", Access::Public),
+    ("POST", "/login", Access::Public),
+    ("POST", "/logout", Access::Staff),
+    ("GET", "/", Access::Staff),
+];
+
 /// Every route; anything else is 404.
 pub fn router(state: WebState) -> Router {
     Router::new()

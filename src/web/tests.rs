@@ -446,3 +446,47 @@ async fn without_an_admin_token_the_dashboard_does_not_exist() {
     let weak = Keys::new().with_admin_token(Secret::new("short"));
     assert_eq!(weak.check(), Err(KeysError::WeakAdminToken));
 }
+
+#[tokio::test]
+async fn every_route_but_the_public_ones_refuses_a_caller_without_credentials() {
+    let (_dir, store, _, _) = ledger().await;
+    let all_keys = keys()
+        .with_zalo(vec![Secret::new("zalo-key")], None)
+        .with_metrics_token(Secret::new("scrape-token"))
+        .with_admin_token(Secret::new(ADMIN));
+    let st = state(&store, all_keys);
+    for (method, path, access) in ROUTES {
+        let uri = path
+            .replace("{channel}", "sms")
+            .replace("{token}", "m1.AAAA");
+        let request = Request::builder()
+            .method(*method)
+            .uri(&uri)
+            .body(Body::empty())
+            .unwrap();
+        let response = router(st.clone()).oneshot(request).await.unwrap();
+        let status = response.status();
+        let location = response.headers().get("location").cloned();
+        let ok = match access {
+            Access::Public => status != StatusCode::NOT_FOUND,
+            Access::Token | Access::Signed => status == StatusCode::UNAUTHORIZED,
+            Access::Link => status == StatusCode::NOT_FOUND,
+            Access::Staff => {
+                status == StatusCode::UNAUTHORIZED
+                    || (status == StatusCode::SEE_OTHER && location.is_some_and(|l| l == "/login"))
+            }
+        };
+        assert!(ok, "{method} {path} ({access:?}) answered {status}");
+    }
+    // The table is what the router serves: each listed route exists (a forged link is
+    // the bad-link page, not the router's empty 404).
+    let probe = Request::get("/unsubscribe/m1.AAAA")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(call(&st, probe).await.1, unsubscribe::BAD_LINK_PAGE);
+    let unknown = Request::get("/admin").body(Body::empty()).unwrap();
+    assert_eq!(
+        call(&st, unknown).await,
+        (StatusCode::NOT_FOUND, String::new())
+    );
+}
