@@ -17,7 +17,7 @@
 //! 2-second answer deadline. Bodies carry phone numbers: they are never logged.
 //!
 //! A receipt can beat the dispatcher's own record of the send (it records a batch once
-//! every send of it is done): such a receipt is kept and applied by [`reconcile`], which
+//! every send of it is done): such a receipt is kept and applied by `reconcile`, which
 //! [`super::serve`] runs beside the server, once the message is `sent`.
 //!
 //! Webhook receipt body: `{"message_id": "...", "status": "delivered" | "failed",

@@ -13,7 +13,7 @@
 //! - [`keys`]: which secret each route verifies with; [`Keys::check`] refuses a route
 //!   enabled without its key.
 //! - [`error`]: [`WebError`], the one error type, and its answers.
-//! - [`start`]: [`start()`] — keys checked, unsubscribe key loaded, listener bound, server
+//! - [`mod@start`]: [`start()`] — keys checked, unsubscribe key loaded, listener bound, server
 //!   spawned: the one call `loa run` makes.
 //!
 //! The web side never sends and never reads campaign files: it meets the rest of loa only

@@ -429,6 +429,44 @@ async fn a_receipt_that_beats_the_dispatchers_record_is_applied_once_the_message
     app.stop().await;
 }
 
+#[tokio::test]
+async fn r23_signed_receipts_are_answered_within_500_ms_at_p99_ten_at_a_time() {
+    use futures::StreamExt;
+    let app = WebApp::start(keys()).await;
+    let addresses: Vec<String> = (0..300).map(|i| format!("8491{i:07}")).collect();
+    let refs: Vec<&str> = addresses.iter().map(String::as_str).collect();
+    let seeded = seed_sent(&app.store, "sms", &refs).await;
+    let started = std::time::Instant::now();
+    let mut latencies: Vec<std::time::Duration> = futures::stream::iter(seeded.iter().enumerate())
+        .map(|(i, m)| {
+            let app = &app;
+            async move {
+                let call = Call::signed(m, &format!("cb-load-{i}"));
+                let t = std::time::Instant::now();
+                let (status, _) = post(app, "/callbacks/webhook/sms", &call).await;
+                assert_eq!(status, 200);
+                t.elapsed()
+            }
+        })
+        .buffer_unordered(10)
+        .collect()
+        .await;
+    let total = started.elapsed();
+    latencies.sort();
+    let p99 = latencies[latencies.len() * 99 / 100 - 1];
+    println!(
+        "300 receipts in {total:?}, p50 {:?}, p99 {p99:?}",
+        latencies[149]
+    );
+    assert!(p99 <= std::time::Duration::from_millis(500), "p99 {p99:?}");
+    let mut db = Watcher::open(&app.db).await;
+    let delivered = db
+        .count("SELECT COUNT(*) FROM message WHERE state = 'delivered'")
+        .await;
+    assert_eq!(delivered, 300);
+    app.stop().await;
+}
+
 /// The value of one sample line `name value` in an exposition.
 pub fn counter(text: &str, name: &str) -> u64 {
     text.lines()
