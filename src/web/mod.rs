@@ -16,8 +16,9 @@
 //! - [`mod@start`]: [`start()`] — keys checked, unsubscribe key loaded, listener bound, server
 //!   spawned: the one call `loa run` makes.
 //!
-//! The web side never sends and never reads campaign files: it meets the rest of loa only
-//! through the [`Store`] (the ledger) and the [`Metrics`] it shares with the dispatcher.
+//! The web side never sends and never reads files: it meets the rest of loa only through
+//! the [`Store`] (the ledger), the [`Metrics`] it shares with the dispatcher, and the
+//! webhook channels' secrets it takes from the loaded campaigns ([`Keys::from_campaigns`]).
 //! [`serve`] runs until its cancellation token fires, then lets requests in flight finish.
 
 pub mod callback;
