@@ -24,7 +24,10 @@
 //!   (signed, no redirects), Zalo ZNS (with token refresh), or the outbox files; classifies
 //!   every provider answer as transient, permanent or pausing the channel.
 //! - [`store`]: the message ledger in SQLite — campaigns, occurrences, one row per message
-//!   with its state machine, fenced claims and outcomes, attempts, state events, settings.
+//!   with its state machine, fenced claims and outcomes, attempts, state events, settings,
+//!   delivery receipts and suppressions.
+//! - [`web`]: the HTTP side — `/healthz`, `/metrics`, signed delivery callbacks and
+//!   unsubscribe links, over the ledger and the dispatcher's [`web::Metrics`].
 
 #![forbid(unsafe_code)]
 
@@ -37,3 +40,4 @@ pub mod dispatch;
 pub mod render;
 pub mod schedule;
 pub mod store;
+pub mod web;

@@ -35,20 +35,28 @@
 //! - `sweep`: state changes over many rows — rescue, release, expiry, cancel, retry
 //! - `event`: `message_event` rows, written by all of the above
 //! - `read`: [`Store::status`], [`Store::report`], [`Store::open_count`], [`Store::next_due`]
+//! - `health`: [`Store::ping`], [`Store::oldest_due`], [`Store::state_counts`] (for `web`)
+//! - `receipt`: [`Store::apply_receipt`], provider delivery receipts, replay-safe by id
+//! - `suppression`: [`Store::suppress`], [`Store::is_suppressed`], [`Store::suppressed_among`]
 //! - `kv`: [`Store::kv_get`], [`Store::kv_put`]
+//! - `audit`: [`Store::audit`], [`Store::audit_log`] — append-only (SQLite triggers)
 //! - `id`: [`message_tag`] and [`message_id`], the deterministic provider-facing id
 
 mod attempt;
+mod audit;
 mod campaign;
 mod event;
+mod health;
 mod id;
 mod kv;
 mod message;
 mod occurrence;
 mod read;
+mod receipt;
+mod suppression;
 mod sweep;
 #[cfg(test)]
-mod test_support;
+pub(crate) mod test_support;
 
 use std::collections::BTreeMap;
 use std::str::FromStr;
@@ -62,7 +70,11 @@ use sqlx::sqlite::{
 use sqlx::{Sqlite, Transaction};
 use tokio::sync::{Mutex, MutexGuard};
 
+pub use audit::{AuditAction, AuditEntry, AuditRow};
+pub use health::StateCount;
 pub use id::{content_hash, message_id, message_row, message_tag};
+pub use receipt::{DeliveryReceipt, MessageRef, ReceiptOutcome, ReceiptStatus};
+pub use suppression::{Suppression, SuppressionReason, UnsubscribeTarget};
 
 /// A UTC instant in milliseconds since the Unix epoch.
 pub type Millis = i64;

@@ -183,3 +183,12 @@ pub async fn count(store: &Store, sql: &'static str) -> i64 {
         .await
         .unwrap()
 }
+
+/// Every message id in the ledger, in row order (message ids are given by the ledger, see
+/// [`super::message_id`]).
+pub async fn message_ids(store: &Store) -> Vec<String> {
+    sqlx::query_scalar("SELECT message_id FROM message ORDER BY id")
+        .fetch_all(store.pool())
+        .await
+        .unwrap()
+}

@@ -7,6 +7,10 @@
 //! generates a campaign workspace, runs `loa run` as a child process against the SMTP or
 //! HTTP sink in `support`, crashes or kills it, and reads its SQLite ledger. They print
 //! their figures and seeds (`cargo test --test it reliability -- --nocapture`).
+//!
+//! `web_*` run loa's HTTP side in-process on a real loopback listener (`support::web`):
+//! callback signatures and replays (R12), unsubscribe links (R18), `/healthz`, and no
+//! canary address or secret in answers, metrics or logs (R16); the dashboard login (R14).
 
 mod channel_outbox;
 mod channel_smtp;
@@ -24,3 +28,7 @@ mod reliability_webhook;
 mod simulate;
 mod support;
 mod validate;
+mod web_callbacks;
+mod web_privacy;
+mod web_session;
+mod web_unsubscribe;

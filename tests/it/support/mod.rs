@@ -8,6 +8,7 @@ pub mod http_sink;
 pub mod ledger;
 pub mod mime;
 pub mod smtp_sink;
+pub mod web;
 
 use std::time::Duration;
 

@@ -1,0 +1,124 @@
+//! The questions `/healthz` and `/metrics` ask the ledger: does it answer, how old is the
+//! oldest message waiting to be sent, and how many messages are in each state.
+//!
+//! All reads; each is one small query on the pool, beside the writer (WAL).
+
+use anyhow::Context;
+use sqlx::Row;
+
+use super::{Millis, Store, to_u64};
+
+/// Messages of one campaign on one channel in one state.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StateCount {
+    pub campaign: String,
+    pub channel: String,
+    pub state: String,
+    pub count: u64,
+}
+
+impl Store {
+    /// Succeeds when the database answers a trivial query.
+    pub async fn ping(&self) -> anyhow::Result<()> {
+        sqlx::query_scalar::<_, i64>("SELECT 1")
+            .fetch_one(self.pool())
+            .await
+            .context("asking the message ledger")?;
+        Ok(())
+    }
+
+    /// When the oldest message due at `now` became due: the smallest `next_attempt_at` of a
+    /// `pending` message at or before `now` whose window is still open. None when nothing
+    /// is due. Served by the `message_claim` index.
+    pub async fn oldest_due(&self, now: Millis) -> anyhow::Result<Option<Millis>> {
+        sqlx::query_scalar(
+            "SELECT MIN(next_attempt_at) FROM message \
+             WHERE state = 'pending' AND next_attempt_at <= ? AND expires_at >= ?",
+        )
+        .bind(now)
+        .bind(now)
+        .fetch_one(self.pool())
+        .await
+        .context("finding the oldest due message")
+    }
+
+    /// Message counts by campaign, channel and state (states with no message left out),
+    /// ordered by campaign, channel and state.
+    pub async fn state_counts(&self) -> anyhow::Result<Vec<StateCount>> {
+        let rows = sqlx::query(
+            "SELECT campaign, channel, state, COUNT(*) AS n FROM message \
+             GROUP BY campaign, channel, state ORDER BY campaign, channel, state",
+        )
+        .fetch_all(self.pool())
+        .await
+        .context("counting messages by state")?;
+        rows.iter()
+            .map(|row| {
+                Ok(StateCount {
+                    campaign: row.try_get("campaign")?,
+                    channel: row.try_get("channel")?,
+                    state: row.try_get("state")?,
+                    count: to_u64(row.try_get("n")?),
+                })
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::*;
+
+    #[tokio::test]
+    async fn the_oldest_due_message_is_the_earliest_pending_one_with_an_open_window() {
+        let (_dir, store) = open().await;
+        store.ping().await.unwrap();
+        let occ = seed(&store).await;
+        assert_eq!(store.oldest_due(T0).await.unwrap(), None);
+        let mut rows = messages(&occ, 4);
+        rows[0].next_attempt_at = T0 - 3 * MINUTE;
+        rows[0].expires_at = T0 - MINUTE; // window closed: not waiting to be sent
+        rows[1].next_attempt_at = T0 - 2 * MINUTE;
+        rows[2].next_attempt_at = T0 + MINUTE; // not due yet
+        rows[3].next_attempt_at = T0 - MINUTE;
+        store.insert_messages(&rows, T0).await.unwrap();
+        assert_eq!(store.oldest_due(T0).await.unwrap(), Some(T0 - 2 * MINUTE));
+        // Once leased it is no longer waiting.
+        store
+            .claim("w", T0, std::time::Duration::from_secs(60), 1, &[])
+            .await
+            .unwrap();
+        assert_eq!(store.oldest_due(T0).await.unwrap(), Some(T0 - MINUTE));
+    }
+
+    #[tokio::test]
+    async fn state_counts_group_by_campaign_channel_and_state() {
+        let (_dir, store) = open().await;
+        let occ = seed(&store).await;
+        let rows = vec![
+            message(&occ, "a", "email"),
+            message(&occ, "b", "email"),
+            message(&occ, "c", "sms"),
+        ];
+        store.insert_messages(&rows, T0).await.unwrap();
+        store
+            .claim("w", T0, std::time::Duration::from_secs(60), 1, &[])
+            .await
+            .unwrap();
+        let counts: Vec<(String, String, u64)> = store
+            .state_counts()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|c| (c.channel, c.state, c.count))
+            .collect();
+        assert_eq!(
+            counts,
+            vec![
+                ("email".into(), "pending".into(), 1),
+                ("email".into(), "sending".into(), 1),
+                ("sms".into(), "pending".into(), 1),
+            ]
+        );
+    }
+}

@@ -1,0 +1,507 @@
+//! Delivery receipts from providers (Zalo `user_received_message`, SMS gateway and relay
+//! callbacks): `sent → delivered` or `sent → failed`, once per callback id.
+//!
+//! A receipt never regresses a message: only a `sent` row moves, so a late "delivered"
+//! for a message already `failed`, or a second receipt for a `delivered` one, changes
+//! nothing. A receipt for a message still `sending` or `pending` — the provider delivered
+//! before the dispatcher recorded the batch, or a rescued lease awaits its retry — is kept
+//! in `receipt_early` and applied by [`Store::apply_early_receipts`] once the message is
+//! `sent` (the web server runs it every second). The callback id is recorded in `callback_seen` in the same transaction as the
+//! state change, so a replayed callback finds it and writes nothing more
+//! (reliability-security R12).
+
+use anyhow::Context;
+use sqlx::sqlite::SqliteConnection;
+
+use super::event::{self, Event};
+use super::{Millis, Store};
+
+/// A `receipt_early` row: message, source, status, at, error.
+type EarlyRow = (i64, String, String, Option<Millis>, Option<String>);
+
+/// How a receipt names its message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MessageRef<'a> {
+    /// Our `message.message_id` (Zalo `tracking_id`, a webhook's `message_id`).
+    Ours(&'a str),
+    /// The provider's id (`message.provider_id`, Zalo `msg_id`).
+    Provider(&'a str),
+}
+
+/// What the provider says happened.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ReceiptStatus {
+    /// Reached the recipient at `at`.
+    Delivered { at: Millis },
+    /// The provider gave up after accepting it.
+    Failed { error: String },
+}
+
+/// One authenticated receipt.
+#[derive(Clone, Debug)]
+pub struct DeliveryReceipt<'a> {
+    /// Where it came from: `zalo`, `webhook/<channel>`.
+    pub source: &'a str,
+    /// The sender's id for this callback (replay key within `source`).
+    pub callback_id: &'a str,
+    /// Tried in order; the first that names a message wins.
+    pub refs: Vec<MessageRef<'a>>,
+    /// Only messages on this channel may move (a channel's secret speaks for its own
+    /// messages only); any channel when None.
+    pub channel: Option<&'a str>,
+    pub status: ReceiptStatus,
+}
+
+/// What applying a receipt did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ReceiptOutcome {
+    /// The message moved; its row id.
+    Applied { id: i64 },
+    /// This callback id was applied before: nothing written.
+    Replay,
+    /// No message matches (or not on the receipt's channel).
+    Unmatched,
+    /// The message is not `sent` yet (`sending`, `pending`): kept for later.
+    Deferred { id: i64 },
+    /// The message is already final (`delivered`, `failed`, …): nothing moves.
+    Unchanged { state: String },
+}
+
+impl Store {
+    /// Applies `receipt` at `now`: records its callback id, and moves the message it names
+    /// if that message is `sent`, with a `message_event`. A replay writes nothing.
+    pub async fn apply_receipt(
+        &self,
+        receipt: &DeliveryReceipt<'_>,
+        now: Millis,
+    ) -> anyhow::Result<ReceiptOutcome> {
+        let mut w = self.write().await?;
+        let fresh = sqlx::query(
+            "INSERT INTO callback_seen (source, id, at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+        )
+        .bind(receipt.source)
+        .bind(receipt.callback_id)
+        .bind(now)
+        .execute(&mut *w.tx)
+        .await
+        .context("recording a callback id")?
+        .rows_affected()
+            == 1;
+        if !fresh {
+            // Dropping `w` rolls back: a replay leaves the ledger as it was.
+            return Ok(ReceiptOutcome::Replay);
+        }
+        let outcome = match find(&mut w.tx, receipt).await? {
+            None => ReceiptOutcome::Unmatched,
+            Some((id, state)) if state == "sent" => {
+                move_sent(&mut w.tx, id, receipt.source, &receipt.status, now).await?;
+                ReceiptOutcome::Applied { id }
+            }
+            Some((id, state)) if state == "sending" || state == "pending" => {
+                keep_early(&mut w.tx, id, receipt, now).await?;
+                ReceiptOutcome::Deferred { id }
+            }
+            Some((_, state)) => ReceiptOutcome::Unchanged { state },
+        };
+        w.commit().await?;
+        Ok(outcome)
+    }
+
+    /// Applies the receipts kept in `receipt_early` whose message is now `sent`, and drops
+    /// those whose message ended otherwise or that arrived before `stale`. Returns how many
+    /// were applied. Reads first and writes only when there is something to do.
+    pub async fn apply_early_receipts(&self, stale: Millis, now: Millis) -> anyhow::Result<u64> {
+        let waiting: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM receipt_early")
+            .fetch_one(self.pool())
+            .await
+            .context("counting early receipts")?;
+        if waiting == 0 {
+            return Ok(0);
+        }
+        let mut w = self.write().await?;
+        let ready: Vec<EarlyRow> = sqlx::query_as(
+            "SELECT e.message, e.source, e.status, e.at, e.error FROM receipt_early e \
+             JOIN message m ON m.id = e.message WHERE m.state = 'sent' ORDER BY e.message",
+        )
+        .fetch_all(&mut *w.tx)
+        .await
+        .context("reading early receipts")?;
+        for (id, source, status, at, error) in &ready {
+            let status = match status.as_str() {
+                "delivered" => ReceiptStatus::Delivered {
+                    at: at.unwrap_or(now),
+                },
+                _ => ReceiptStatus::Failed {
+                    error: error.clone().unwrap_or_default(),
+                },
+            };
+            move_sent(&mut w.tx, *id, source, &status, now).await?;
+        }
+        sqlx::query(
+            "DELETE FROM receipt_early WHERE received_at < ? OR message NOT IN \
+             (SELECT id FROM message WHERE state IN ('pending', 'sending'))",
+        )
+        .bind(stale)
+        .execute(&mut *w.tx)
+        .await
+        .context("dropping early receipts")?;
+        w.commit().await?;
+        Ok(ready.len() as u64)
+    }
+
+    /// Forgets callback ids recorded before `before`; returns how many. Safe once
+    /// `before` is older than the signature tolerance: such a replay is refused as stale.
+    pub async fn prune_callbacks(&self, before: Millis) -> anyhow::Result<u64> {
+        let mut w = self.write().await?;
+        let done = sqlx::query("DELETE FROM callback_seen WHERE at < ?")
+            .bind(before)
+            .execute(&mut *w.tx)
+            .await
+            .context("pruning callback ids")?;
+        w.commit().await?;
+        Ok(done.rows_affected())
+    }
+}
+
+/// The row id and state of the first message a reference names.
+async fn find(
+    conn: &mut SqliteConnection,
+    receipt: &DeliveryReceipt<'_>,
+) -> anyhow::Result<Option<(i64, String)>> {
+    for r in &receipt.refs {
+        // Our message id leads to its row by primary key (`message_row`); the whole id is
+        // still compared, so a made-up tag finds nothing.
+        let (sql, row_id, value) = match r {
+            MessageRef::Ours(id) => (
+                "SELECT id, state FROM message WHERE id = ? AND message_id = ? \
+                 AND (? IS NULL OR channel = ?)",
+                super::message_row(id),
+                *id,
+            ),
+            MessageRef::Provider(id) => (
+                "SELECT id, state FROM message WHERE ? IS NULL AND provider_id = ? \
+                 AND (? IS NULL OR channel = ?) ORDER BY id LIMIT 1",
+                None,
+                *id,
+            ),
+        };
+        if matches!(r, MessageRef::Ours(_)) && row_id.is_none() {
+            continue;
+        }
+        let row: Option<(i64, String)> = sqlx::query_as(sql)
+            .bind(row_id)
+            .bind(value)
+            .bind(receipt.channel)
+            .bind(receipt.channel)
+            .fetch_optional(&mut *conn)
+            .await
+            .context("finding the message of a receipt")?;
+        if row.is_some() {
+            return Ok(row);
+        }
+    }
+    Ok(None)
+}
+
+/// Keeps a receipt for message `id` until it is `sent`; the first receipt wins.
+async fn keep_early(
+    conn: &mut SqliteConnection,
+    id: i64,
+    receipt: &DeliveryReceipt<'_>,
+    now: Millis,
+) -> anyhow::Result<()> {
+    let (status, at, error) = match &receipt.status {
+        ReceiptStatus::Delivered { at } => ("delivered", Some(*at), None),
+        ReceiptStatus::Failed { error } => ("failed", None, Some(error.as_str())),
+    };
+    sqlx::query(
+        "INSERT INTO receipt_early (message, source, status, at, error, received_at) \
+         VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+    )
+    .bind(id)
+    .bind(receipt.source)
+    .bind(status)
+    .bind(at)
+    .bind(error)
+    .bind(now)
+    .execute(&mut *conn)
+    .await
+    .context("keeping an early receipt")?;
+    Ok(())
+}
+
+/// `sent → delivered | failed` for row `id`, with its event.
+async fn move_sent(
+    conn: &mut SqliteConnection,
+    id: i64,
+    source: &str,
+    status: &ReceiptStatus,
+    now: Millis,
+) -> anyhow::Result<()> {
+    let (to, detail) = match status {
+        ReceiptStatus::Delivered { at } => {
+            sqlx::query(
+                "UPDATE message SET state = 'delivered', delivered_at = ?, updated_at = ? \
+                 WHERE id = ? AND state = 'sent'",
+            )
+            .bind(*at)
+            .bind(now)
+            .bind(id)
+            .execute(&mut *conn)
+            .await
+            .context("marking a message delivered")?;
+            ("delivered", format!("receipt from {source}"))
+        }
+        ReceiptStatus::Failed { error } => {
+            sqlx::query(
+                "UPDATE message SET state = 'failed', last_error = ?, updated_at = ? \
+                 WHERE id = ? AND state = 'sent'",
+            )
+            .bind(error.as_str())
+            .bind(now)
+            .bind(id)
+            .execute(&mut *conn)
+            .await
+            .context("marking a message failed")?;
+            ("failed", format!("receipt from {source}: {error}"))
+        }
+    };
+    let event = Event {
+        message: id,
+        from: "sent",
+        to,
+        detail: Some(detail),
+    };
+    event::write(conn, vec![event], now).await
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::super::test_support::*;
+    use super::super::{Outcome, OutcomeKind};
+    use super::*;
+
+    /// Three e-mails: r0 `sent` (provider id `p0`), r1 still `sending`, r2 `pending`.
+    async fn ledger() -> (tempfile::TempDir, Store, Vec<String>) {
+        let (dir, store) = open().await;
+        let occ = seed(&store).await;
+        let rows = messages(&occ, 3);
+        store.insert_messages(&rows, T0).await.unwrap();
+        let claimed = store
+            .claim("w", T0, Duration::from_secs(60), 2, &[])
+            .await
+            .unwrap();
+        let sent = Outcome {
+            id: claimed[0].id,
+            attempt: claimed[0].attempt,
+            owner: "w".into(),
+            started_at: T0,
+            duration_ms: 5,
+            result: OutcomeKind::Sent {
+                provider_id: Some("p0".into()),
+            },
+        };
+        store.record(&[sent], T0 + 10).await.unwrap();
+        let ids = message_ids(&store).await;
+        (dir, store, ids)
+    }
+
+    fn delivered<'a>(id: &'a str, refs: Vec<MessageRef<'a>>) -> DeliveryReceipt<'a> {
+        DeliveryReceipt {
+            source: "webhook/email",
+            callback_id: id,
+            refs,
+            channel: Some("email"),
+            status: ReceiptStatus::Delivered { at: T0 + 500 },
+        }
+    }
+
+    #[tokio::test]
+    async fn a_receipt_moves_a_sent_message_once_and_a_replay_writes_nothing() {
+        let (_dir, store, ids) = ledger().await;
+        let receipt = delivered("cb-1", vec![MessageRef::Ours(&ids[0])]);
+        let first = store.apply_receipt(&receipt, T0 + 1_000).await.unwrap();
+        let ReceiptOutcome::Applied { id } = first else {
+            panic!("not applied: {first:?}");
+        };
+        let events_before = count(&store, "SELECT COUNT(*) FROM message_event").await;
+        assert_eq!(
+            store.apply_receipt(&receipt, T0 + 2_000).await.unwrap(),
+            ReceiptOutcome::Replay
+        );
+        assert_eq!(
+            count(&store, "SELECT COUNT(*) FROM message_event").await,
+            events_before
+        );
+        let (state, delivered_at): (String, Option<i64>) =
+            sqlx::query_as("SELECT state, delivered_at FROM message WHERE id = ?")
+                .bind(id)
+                .fetch_one(store.pool())
+                .await
+                .unwrap();
+        assert_eq!(
+            (state.as_str(), delivered_at),
+            ("delivered", Some(T0 + 500))
+        );
+        assert_events_complete(&store).await;
+    }
+
+    #[tokio::test]
+    async fn a_receipt_never_moves_a_message_that_is_not_sent() {
+        let (_dir, store, ids) = ledger().await;
+        let first = delivered("cb-2", vec![MessageRef::Ours(&ids[0])]);
+        store.apply_receipt(&first, T0).await.unwrap();
+        // A later "failed" for a delivered message does not regress it.
+        let mut failed = delivered("cb-3", vec![MessageRef::Ours(&ids[0])]);
+        failed.status = ReceiptStatus::Failed {
+            error: "expired at the carrier".into(),
+        };
+        assert_eq!(
+            store.apply_receipt(&failed, T0).await.unwrap(),
+            ReceiptOutcome::Unchanged {
+                state: "delivered".into()
+            }
+        );
+        assert_events_complete(&store).await;
+    }
+
+    #[tokio::test]
+    async fn a_receipt_finds_messages_by_provider_id_but_only_on_its_channel() {
+        let (_dir, store, _ids) = ledger().await;
+        let mut other = delivered("cb-1", vec![MessageRef::Provider("p0")]);
+        other.channel = Some("sms");
+        assert_eq!(
+            store.apply_receipt(&other, T0).await.unwrap(),
+            ReceiptOutcome::Unmatched
+        );
+        let unknown = delivered("cb-2", vec![MessageRef::Ours("m-nope")]);
+        assert_eq!(
+            store.apply_receipt(&unknown, T0).await.unwrap(),
+            ReceiptOutcome::Unmatched
+        );
+        let by_provider = delivered(
+            "cb-3",
+            vec![MessageRef::Ours("m-nope"), MessageRef::Provider("p0")],
+        );
+        assert!(matches!(
+            store.apply_receipt(&by_provider, T0).await.unwrap(),
+            ReceiptOutcome::Applied { .. }
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_failed_receipt_fails_a_sent_message_with_its_error() {
+        let (_dir, store, ids) = ledger().await;
+        let mut failed = delivered("cb-1", vec![MessageRef::Ours(&ids[0])]);
+        failed.status = ReceiptStatus::Failed {
+            error: "unreachable handset".into(),
+        };
+        store.apply_receipt(&failed, T0).await.unwrap();
+        let (state, error): (String, Option<String>) =
+            sqlx::query_as("SELECT state, last_error FROM message WHERE message_id = ?")
+                .bind(&ids[0])
+                .fetch_one(store.pool())
+                .await
+                .unwrap();
+        assert_eq!(
+            (state.as_str(), error.as_deref()),
+            ("failed", Some("unreachable handset"))
+        );
+        assert_events_complete(&store).await;
+    }
+
+    #[tokio::test]
+    async fn pruning_forgets_only_old_callback_ids() {
+        let (_dir, store, ids) = ledger().await;
+        store
+            .apply_receipt(&delivered("old", vec![MessageRef::Ours(&ids[2])]), T0)
+            .await
+            .unwrap();
+        store
+            .apply_receipt(
+                &delivered("new", vec![MessageRef::Ours(&ids[2])]),
+                T0 + MINUTE,
+            )
+            .await
+            .unwrap();
+        assert_eq!(store.prune_callbacks(T0 + 1).await.unwrap(), 1);
+        assert_eq!(count(&store, "SELECT COUNT(*) FROM callback_seen").await, 1);
+    }
+
+    #[tokio::test]
+    async fn a_receipt_that_beats_the_record_is_applied_once_the_message_is_sent() {
+        let (_dir, store, ids) = ledger().await;
+        // r1 is still `sending` under owner w, attempt 1.
+        let early = delivered("cb-early", vec![MessageRef::Ours(&ids[1])]);
+        let outcome = store.apply_receipt(&early, T0 + 20).await.unwrap();
+        let ReceiptOutcome::Deferred { id } = outcome else {
+            panic!("not deferred: {outcome:?}");
+        };
+        assert_eq!(store.apply_early_receipts(T0, T0 + 30).await.unwrap(), 0);
+        assert_eq!(seen(&store, id).await.state, "sending");
+        let sent = Outcome {
+            id,
+            attempt: 1,
+            owner: "w".into(),
+            started_at: T0,
+            duration_ms: 5,
+            result: OutcomeKind::Sent { provider_id: None },
+        };
+        assert_eq!(store.record(&[sent], T0 + 40).await.unwrap(), 1);
+        assert_eq!(store.apply_early_receipts(T0, T0 + 50).await.unwrap(), 1);
+        let (state, delivered_at): (String, Option<i64>) =
+            sqlx::query_as("SELECT state, delivered_at FROM message WHERE id = ?")
+                .bind(id)
+                .fetch_one(store.pool())
+                .await
+                .unwrap();
+        assert_eq!(
+            (state.as_str(), delivered_at),
+            ("delivered", Some(T0 + 500))
+        );
+        assert_eq!(count(&store, "SELECT COUNT(*) FROM receipt_early").await, 0);
+        assert_events_complete(&store).await;
+    }
+
+    #[tokio::test]
+    async fn an_early_receipt_is_dropped_when_its_message_fails_or_it_grows_stale() {
+        let (_dir, store, ids) = ledger().await;
+        let sending = delivered("cb-1", vec![MessageRef::Ours(&ids[1])]);
+        let pending = delivered("cb-2", vec![MessageRef::Ours(&ids[2])]);
+        store.apply_receipt(&sending, T0).await.unwrap();
+        store.apply_receipt(&pending, T0 + MINUTE).await.unwrap();
+        // The sending one fails for good.
+        store
+            .set_state("c", None, &["sending"], "failed", "test", T0)
+            .await
+            .unwrap();
+        assert_eq!(
+            store.apply_early_receipts(T0, T0 + MINUTE).await.unwrap(),
+            0
+        );
+        assert_eq!(count(&store, "SELECT COUNT(*) FROM receipt_early").await, 1);
+        assert_eq!(
+            store
+                .apply_early_receipts(T0 + 2 * MINUTE, T0 + 2 * MINUTE)
+                .await
+                .unwrap(),
+            0
+        );
+        assert_eq!(count(&store, "SELECT COUNT(*) FROM receipt_early").await, 0);
+        assert_eq!(
+            seen(&store, {
+                let id: i64 = sqlx::query_scalar("SELECT id FROM message WHERE message_id = ?")
+                    .bind(&ids[1])
+                    .fetch_one(store.pool())
+                    .await
+                    .unwrap();
+                id
+            })
+            .await
+            .state,
+            "failed"
+        );
+    }
+}

@@ -1,0 +1,213 @@
+//! `suppression`: addresses that must not be sent to again — recorded by unsubscribe
+//! links (RFC 8058 one-click), read by the dispatcher, which marks such messages `skipped`
+//! at send time (SPEC §6).
+//!
+//! Addresses compare ASCII-case-insensitively (the column is `COLLATE NOCASE`): suppressing
+//! `An@Example.vn` also covers `an@example.vn`, the safe direction to err in.
+
+use std::collections::HashSet;
+
+use anyhow::Context;
+use sqlx::{QueryBuilder, Sqlite};
+
+use super::{Millis, Store};
+
+/// Addresses per `IN (…)` query.
+const CHUNK: usize = 500;
+
+/// Why an address is suppressed, as stored in `suppression.reason`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SuppressionReason {
+    Unsubscribed,
+    Bounced,
+    Complained,
+    Operator,
+}
+
+impl SuppressionReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Unsubscribed => "unsubscribed",
+            Self::Bounced => "bounced",
+            Self::Complained => "complained",
+            Self::Operator => "operator",
+        }
+    }
+}
+
+/// A suppression to record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Suppression<'a> {
+    pub address: &'a str,
+    /// `smtp`, `zalo_zns`, `webhook`; None for every channel.
+    pub channel_kind: Option<&'a str>,
+    pub reason: SuppressionReason,
+    /// The `message_id` whose link or receipt caused it.
+    pub message: Option<&'a str>,
+}
+
+/// The message an unsubscribe link names, as the page needs it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnsubscribeTarget {
+    pub campaign: String,
+    pub channel: String,
+    pub address: Option<String>,
+}
+
+impl Store {
+    /// Records `s` at `now`; true when the address was not suppressed before (the first
+    /// suppression of an address is kept, later ones change nothing).
+    pub async fn suppress(&self, s: &Suppression<'_>, now: Millis) -> anyhow::Result<bool> {
+        let mut w = self.write().await?;
+        let done = sqlx::query(
+            "INSERT INTO suppression (address, channel_kind, reason, at, message) \
+             VALUES (?, ?, ?, ?, ?) ON CONFLICT (address) DO NOTHING",
+        )
+        .bind(s.address.trim())
+        .bind(s.channel_kind)
+        .bind(s.reason.as_str())
+        .bind(now)
+        .bind(s.message)
+        .execute(&mut *w.tx)
+        .await
+        .context("recording a suppression")?;
+        w.commit().await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Whether `address` must not be sent to.
+    pub async fn is_suppressed(&self, address: &str) -> anyhow::Result<bool> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM suppression WHERE address = ?")
+            .bind(address.trim())
+            .fetch_one(self.pool())
+            .await
+            .context("looking up a suppression")?;
+        Ok(n > 0)
+    }
+
+    /// Those of `addresses` (as given) that must not be sent to: one query per 500
+    /// addresses, for a claimed batch.
+    pub async fn suppressed_among(&self, addresses: &[String]) -> anyhow::Result<HashSet<String>> {
+        let mut found: HashSet<String> = HashSet::new();
+        for chunk in addresses.chunks(CHUNK) {
+            let mut q: QueryBuilder<Sqlite> =
+                QueryBuilder::new("SELECT address FROM suppression WHERE address IN (");
+            let mut list = q.separated(", ");
+            for a in chunk {
+                list.push_bind(a.trim());
+            }
+            q.push(")");
+            let rows: Vec<String> = q
+                .build_query_scalar()
+                .fetch_all(self.pool())
+                .await
+                .context("looking up suppressions")?;
+            // NOCASE folds ASCII letters only; fold the same way here.
+            found.extend(rows.into_iter().map(|a| a.to_ascii_lowercase()));
+        }
+        Ok(addresses
+            .iter()
+            .filter(|a| found.contains(&a.trim().to_ascii_lowercase()))
+            .cloned()
+            .collect())
+    }
+
+    /// The message `message_id` names, for an unsubscribe link.
+    pub async fn unsubscribe_target(
+        &self,
+        message_id: &str,
+    ) -> anyhow::Result<Option<UnsubscribeTarget>> {
+        let Some(row_id) = super::message_row(message_id) else {
+            return Ok(None);
+        };
+        let row: Option<(String, String, Option<String>)> = sqlx::query_as(
+            "SELECT campaign, channel, address FROM message WHERE id = ? AND message_id = ?",
+        )
+        .bind(row_id)
+        .bind(message_id)
+        .fetch_optional(self.pool())
+        .await
+        .context("finding the message of an unsubscribe link")?;
+        Ok(row.map(|(campaign, channel, address)| UnsubscribeTarget {
+            campaign,
+            channel,
+            address,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::*;
+    use super::*;
+
+    fn unsubscribe(address: &str) -> Suppression<'_> {
+        Suppression {
+            address,
+            channel_kind: None,
+            reason: SuppressionReason::Unsubscribed,
+            message: Some("m1"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_suppressed_address_is_found_whatever_its_case_and_only_once() {
+        let (_dir, store) = open().await;
+        assert!(!store.is_suppressed("an@example.vn").await.unwrap());
+        assert!(
+            store
+                .suppress(&unsubscribe("An@Example.vn"), T0)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .suppress(&unsubscribe("an@example.vn"), T0)
+                .await
+                .unwrap()
+        );
+        assert!(store.is_suppressed("an@example.vn").await.unwrap());
+        assert!(store.is_suppressed(" AN@EXAMPLE.VN ").await.unwrap());
+        assert!(!store.is_suppressed("binh@example.vn").await.unwrap());
+        assert_eq!(count(&store, "SELECT COUNT(*) FROM suppression").await, 1);
+    }
+
+    #[tokio::test]
+    async fn suppressed_among_returns_the_given_spellings_across_chunks() {
+        let (_dir, store) = open().await;
+        store.suppress(&unsubscribe("a1@x.vn"), T0).await.unwrap();
+        store
+            .suppress(&unsubscribe("84912345678"), T0)
+            .await
+            .unwrap();
+        let mut asked: Vec<String> = (0..1200).map(|i| format!("b{i}@x.vn")).collect();
+        asked.push("A1@x.vn".into());
+        asked.insert(3, "84912345678".into());
+        let found = store.suppressed_among(&asked).await.unwrap();
+        let expected: HashSet<String> = ["A1@x.vn".to_string(), "84912345678".to_string()].into();
+        assert_eq!(found, expected);
+        assert!(store.suppressed_among(&[]).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn an_unsubscribe_link_names_its_message() {
+        let (_dir, store) = open().await;
+        let occ = seed(&store).await;
+        let m = message(&occ, "r1", "email");
+        store
+            .insert_messages(std::slice::from_ref(&m), T0)
+            .await
+            .unwrap();
+        let id = message_ids(&store).await.remove(0);
+        let target = store.unsubscribe_target(&id).await.unwrap();
+        assert_eq!(
+            target,
+            Some(UnsubscribeTarget {
+                campaign: "c".into(),
+                channel: "email".into(),
+                address: Some("r1@example.test".into()),
+            })
+        );
+        assert_eq!(store.unsubscribe_target("m-none").await.unwrap(), None);
+    }
+}

@@ -1,0 +1,250 @@
+//! The daemon's HTTP side (SPEC §7): health, metrics, delivery callbacks and unsubscribe
+//! links, as axum routers over one shared [`WebState`].
+//!
+//! - [`health`]: `GET /healthz` — 200 or 503 with a reason ([`HealthThresholds`]).
+//! - [`metrics`]: `GET /metrics` — Prometheus text; [`Metrics`] are the counters the
+//!   dispatcher bumps.
+//! - [`callback`]: `POST /callbacks/zalo`, `POST /callbacks/webhook/{channel}` — signed
+//!   delivery receipts ([`signature`] verifies them), applied through the ledger.
+//! - [`unsubscribe`]: `GET`/`POST /unsubscribe/{token}` — signed links
+//!   ([`unsubscribe_token`]) that record suppressions.
+//! - [`session`]: `/login`, `/logout`, `/` — staff sessions (HttpOnly, SameSite=Strict
+//!   cookie) with a CSRF token; [`session::Staff`] guards the dashboard's routes.
+//! - [`keys`]: which secret each route verifies with; [`Keys::check`] refuses a route
+//!   enabled without its key.
+//! - [`error`]: [`WebError`], the one error type, and its answers.
+//! - [`mod@start`]: [`start()`] — keys checked, unsubscribe key loaded, listener bound, server
+//!   spawned: the one call `loa run` makes.
+//!
+//! The web side never sends and never reads files: it meets the rest of loa only through
+//! the [`Store`] (the ledger), the [`Metrics`] it shares with the dispatcher, and the
+//! webhook channels' secrets it takes from the loaded campaigns ([`Keys::from_campaigns`]).
+//! [`serve`] runs until its cancellation token fires, then lets requests in flight finish.
+
+pub mod callback;
+pub mod error;
+pub mod health;
+pub mod keys;
+pub mod metrics;
+pub mod session;
+pub mod signature;
+pub mod start;
+#[cfg(test)]
+mod tests;
+pub mod unsubscribe;
+
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderMap, header};
+use futures::StreamExt as _;
+use tokio_util::sync::CancellationToken;
+
+use crate::store::{Millis, Store};
+pub use callback::Rejection;
+pub use error::WebError;
+pub use health::HealthThresholds;
+pub use keys::{Keys, KeysEnv, KeysError, unsubscribe_key};
+pub use metrics::{AttemptClass, Metrics};
+pub use start::{Web, WebConfig, start};
+pub use unsubscribe::unsubscribe_token;
+
+/// The clock the routes read: UTC epoch milliseconds.
+pub type Clock = Arc<dyn Fn() -> Millis + Send + Sync>;
+
+/// What every route shares. Cheap to clone.
+#[derive(Clone)]
+pub struct WebState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    metrics: Arc<Metrics>,
+    keys: Keys,
+    health: HealthThresholds,
+    clock: Clock,
+    sessions: Arc<session::Sessions>,
+}
+
+impl WebState {
+    /// State over `store`, sharing `metrics` with the dispatcher, verifying with `keys`;
+    /// default health thresholds and the system clock.
+    pub fn new(store: Store, metrics: Arc<Metrics>, keys: Keys) -> WebState {
+        let clock: Clock = Arc::new(|| chrono::Utc::now().timestamp_millis());
+        WebState {
+            inner: Arc::new(Inner {
+                store,
+                metrics,
+                keys,
+                health: HealthThresholds::default(),
+                clock,
+                sessions: Arc::new(session::Sessions::new(false)),
+            }),
+        }
+    }
+
+    pub fn with_health(self, health: HealthThresholds) -> WebState {
+        self.rebuild(|inner| inner.health = health)
+    }
+
+    /// Session cookies marked `Secure`: set it when the daemon is reached over HTTPS
+    /// (its public URL starts with `https://`).
+    pub fn with_secure_cookies(self, secure: bool) -> WebState {
+        self.rebuild(|inner| inner.sessions = Arc::new(session::Sessions::new(secure)))
+    }
+
+    /// Another clock (tests).
+    pub fn with_clock(self, clock: Clock) -> WebState {
+        self.rebuild(|inner| inner.clock = clock)
+    }
+
+    fn rebuild(self, change: impl FnOnce(&mut Inner)) -> WebState {
+        let old = &self.inner;
+        let mut inner = Inner {
+            store: old.store.clone(),
+            metrics: Arc::clone(&old.metrics),
+            keys: old.keys.clone(),
+            health: old.health,
+            clock: Arc::clone(&old.clock),
+            sessions: Arc::clone(&old.sessions),
+        };
+        change(&mut inner);
+        WebState {
+            inner: Arc::new(inner),
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+
+    pub fn keys(&self) -> &Keys {
+        &self.inner.keys
+    }
+
+    pub fn health(&self) -> HealthThresholds {
+        self.inner.health
+    }
+
+    pub fn sessions(&self) -> &session::Sessions {
+        &self.inner.sessions
+    }
+
+    pub fn now(&self) -> Millis {
+        (self.inner.clock)()
+    }
+}
+
+/// Who may call a route.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone: `/healthz`, the login form.
+    Public,
+    /// A bearer token when one is configured (`LOA_METRICS_TOKEN`).
+    Token,
+    /// A valid signature by the route's key.
+    Signed,
+    /// A signed unsubscribe link.
+    Link,
+    /// A staff session (and a CSRF token for changes).
+    Staff,
+}
+
+/// Every route [`router`] serves — method, path, who may call it — so that tests can walk
+/// them all (reliability-security R14). A route added to a router belongs here too.
+pub const ROUTES: &[(&str, &str, Access)] = &[
+    ("GET", "/healthz", Access::Public),
+    ("GET", "/metrics", Access::Token),
+    ("POST", "/callbacks/zalo", Access::Signed),
+    ("POST", "/callbacks/webhook/{channel}", Access::Signed),
+    ("GET", "/unsubscribe/{token}", Access::Link),
+    ("POST", "/unsubscribe/{token}", Access::Link),
+    ("GET", "/login", Access::Public),
+    ("POST", "/login", Access::Public),
+    ("POST", "/logout", Access::Staff),
+    ("GET", "/", Access::Staff),
+];
+
+/// Every route; anything else is 404.
+pub fn router(state: WebState) -> Router {
+    Router::new()
+        .merge(health::router())
+        .merge(metrics::router())
+        .merge(callback::router())
+        .merge(unsubscribe::router())
+        .merge(session::router())
+        .with_state(state)
+}
+
+/// Serves [`router`] on `listener` until `stop` is cancelled, then stops accepting and
+/// waits for the requests in flight (each bounded: bodies time out after 10 s). Beside it
+/// runs the receipt reconciler ([`callback`]'s early receipts, callback-id pruning).
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: WebState,
+    stop: CancellationToken,
+) -> anyhow::Result<()> {
+    let addr = listener
+        .local_addr()
+        .context("reading the listening address")?;
+    tracing::info!(%addr, "HTTP listening");
+    // A child token: stopping the reconciler must not stop whoever owns `stop`.
+    let background = stop.child_token();
+    let reconciler = tokio::spawn(callback::reconcile(state.clone(), background.clone()));
+    // The peer address feeds the failed-login limit.
+    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let served = axum::serve(listener, app)
+        .with_graceful_shutdown(async move { stop.cancelled().await })
+        .await
+        .with_context(|| format!("serving HTTP on {addr}"));
+    // Whether the server stopped or failed, the reconciler stops with it.
+    background.cancel();
+    reconciler
+        .await
+        .context("the receipt reconciler panicked")?;
+    served?;
+    tracing::info!(%addr, "HTTP stopped");
+    Ok(())
+}
+
+/// A request body of at most `limit` bytes: refused ([`WebError::TooLarge`]) from its
+/// `Content-Length` before reading, or as soon as more arrives; [`WebError::Timeout`]
+/// after 10 s.
+pub(crate) async fn read_limited(
+    body: Body,
+    headers: &HeaderMap,
+    limit: usize,
+) -> Result<Bytes, WebError> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(WebError::TooLarge);
+    }
+    let read = async {
+        let mut stream = body.into_data_stream();
+        let mut buf = Vec::new();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|_| WebError::BadRequest("the body could not be read"))?;
+            if buf.len() + chunk.len() > limit {
+                return Err(WebError::TooLarge);
+            }
+            buf.extend_from_slice(&chunk);
+        }
+        Ok(Bytes::from(buf))
+    };
+    tokio::time::timeout(BODY_TIMEOUT, read)
+        .await
+        .map_err(|_| WebError::Timeout)?
+}
+
+/// How long a request body may take to arrive.
+const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);

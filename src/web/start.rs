@@ -1,0 +1,126 @@
+//! Putting the HTTP side up for `loa run` in one call: keys from the workspace and the
+//! environment, checked before anything listens; the unsubscribe key (from the
+//! environment or the ledger); the listener; the server task.
+
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use super::{HealthThresholds, Keys, KeysEnv, Metrics, WebState, serve, unsubscribe_key};
+use crate::campaign::{Campaign, Secret};
+use crate::store::Store;
+
+/// How the daemon's HTTP side is set up.
+#[derive(Clone, Debug)]
+pub struct WebConfig {
+    /// `--listen`, e.g. `127.0.0.1:8080` (SPEC §5).
+    pub listen: String,
+    /// `--public-url`: session cookies are `Secure` when it is `https://…`.
+    pub public_url: String,
+    pub env: KeysEnv,
+    pub health: HealthThresholds,
+}
+
+/// The running HTTP side.
+pub struct Web {
+    /// The address it listens on (useful with port 0).
+    pub addr: std::net::SocketAddr,
+    /// The key the dispatcher signs unsubscribe links with ([`super::unsubscribe_token`]).
+    pub unsubscribe_key: Secret,
+    /// Ends after `stop` fires and the requests in flight are answered.
+    pub task: JoinHandle<anyhow::Result<()>>,
+}
+
+/// Checks the keys (an enabled callback route without its key is an error, before any
+/// socket is opened), binds `config.listen` and serves until `stop`.
+pub async fn start(
+    store: &Store,
+    campaigns: &[Campaign],
+    config: WebConfig,
+    metrics: Arc<Metrics>,
+    stop: CancellationToken,
+) -> anyhow::Result<Web> {
+    let keys = Keys::from_campaigns(campaigns, &config.env);
+    keys.check()?;
+    let now = chrono::Utc::now().timestamp_millis();
+    let key = unsubscribe_key(store, config.env.unsubscribe_key.clone(), now).await?;
+    let keys = keys.with_unsubscribe_key(key.clone());
+    let listener = tokio::net::TcpListener::bind(&config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let addr = listener
+        .local_addr()
+        .context("reading the listening address")?;
+    let state = WebState::new(store.clone(), metrics, keys)
+        .with_health(config.health)
+        .with_secure_cookies(config.public_url.starts_with("https://"));
+    let task = tokio::spawn(serve(listener, state, stop));
+    Ok(Web {
+        addr,
+        unsubscribe_key: key,
+        task,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::test_support;
+
+    fn config(callbacks: &[&str]) -> WebConfig {
+        WebConfig {
+            listen: "127.0.0.1:0".into(),
+            public_url: "https://loa.example.vn".into(),
+            env: KeysEnv {
+                callbacks: callbacks.iter().map(|s| s.to_string()).collect(),
+                ..KeysEnv::default()
+            },
+            health: HealthThresholds::default(),
+        }
+    }
+
+    #[tokio::test]
+    async fn it_refuses_to_start_with_a_callback_route_that_has_no_key() {
+        let (_dir, store) = test_support::open().await;
+        let metrics = Arc::new(Metrics::new(0));
+        let err = start(
+            &store,
+            &[],
+            config(&["zalo"]),
+            metrics,
+            CancellationToken::new(),
+        )
+        .await
+        .err()
+        .expect("refused");
+        assert!(
+            format!("{err:#}").contains("LOA_ZALO_CALLBACK_KEY"),
+            "{err:#}"
+        );
+    }
+
+    #[tokio::test]
+    async fn it_serves_until_stopped_and_keeps_the_unsubscribe_key() {
+        let (_dir, store) = test_support::open().await;
+        let stop = CancellationToken::new();
+        let metrics = Arc::new(Metrics::new(0));
+        let web = start(&store, &[], config(&[]), metrics, stop.clone())
+            .await
+            .unwrap();
+        let mut stream = tokio::net::TcpStream::connect(web.addr).await.unwrap();
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        stream
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).await.unwrap();
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        stop.cancel();
+        web.task.await.unwrap().unwrap();
+        let again = unsubscribe_key(&store, None, 1).await.unwrap();
+        assert_eq!(again, web.unsubscribe_key);
+    }
+}

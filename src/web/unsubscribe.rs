@@ -1,0 +1,237 @@
+//! Unsubscribe links: `GET /unsubscribe/{token}` shows a confirmation page and changes
+//! nothing (mail scanners and link prefetchers follow GETs); `POST` — RFC 8058 one-click
+//! (`List-Unsubscribe=One-Click`) or the page's form — records a suppression of that
+//! message's address, so the dispatcher skips every later message to it (SPEC §6,
+//! reliability-security R18).
+//!
+//! A token is `<message_id>.<base64url(HMAC-SHA256(key, message_id))>`
+//! ([`unsubscribe_token`]): it names one message and cannot be made for another without
+//! the key, so nobody can unsubscribe an address they only guessed. A forged, damaged or
+//! unknown token gets one fixed page (404) that repeats nothing of the request. Pages show
+//! the address masked (`ng***@example.vn`).
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+use super::WebState;
+use super::error::WebError;
+use crate::channel::mask_address;
+use crate::store::{Suppression, SuppressionReason};
+
+/// A one-click body is `List-Unsubscribe=One-Click`; anything much longer is no form of ours.
+const MAX_BODY: usize = 8 * 1024;
+
+/// The token for the unsubscribe link of `message_id`, for
+/// `{public_url}/unsubscribe/{token}`. URL-safe as it stands.
+pub fn unsubscribe_token(key: &[u8], message_id: &str) -> String {
+    let tag = mac(key, message_id).finalize().into_bytes();
+    format!("{message_id}.{}", URL_SAFE_NO_PAD.encode(tag))
+}
+
+/// The message id a token names, when its tag verifies under `key`.
+pub fn token_message_id<'t>(key: &[u8], token: &'t str) -> Option<&'t str> {
+    let (message_id, tag) = token.rsplit_once('.')?;
+    let id_ok = !message_id.is_empty()
+        && message_id.len() <= 48
+        && message_id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !id_ok || tag.len() > 64 {
+        return None;
+    }
+    let tag = URL_SAFE_NO_PAD.decode(tag).ok()?;
+    // Constant-time and length-checked.
+    mac(key, message_id).verify_slice(&tag).ok()?;
+    Some(message_id)
+}
+
+fn mac(key: &[u8], message_id: &str) -> Hmac<Sha256> {
+    // HMAC takes keys of any length; `new_from_slice` cannot fail for it.
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key)
+        .unwrap_or_else(|_| unreachable!("HMAC accepts every key length"));
+    mac.update(message_id.as_bytes());
+    mac
+}
+
+pub(super) fn router() -> Router<WebState> {
+    Router::new().route("/unsubscribe/{token}", get(show).post(confirm))
+}
+
+/// The address a valid token's message was sent to, with the message id.
+async fn resolve<'t>(state: &WebState, token: &'t str) -> Result<(&'t str, String), WebError> {
+    let key = state.keys().unsubscribe().ok_or(WebError::BadLink)?;
+    let id = token_message_id(key.expose().as_bytes(), token).ok_or(WebError::BadLink)?;
+    let target = state
+        .store()
+        .unsubscribe_target(id)
+        .await
+        .map_err(WebError::internal)?
+        .ok_or(WebError::BadLink)?;
+    let address = target.address.ok_or(WebError::BadLink)?;
+    Ok((id, address))
+}
+
+async fn show(
+    State(state): State<WebState>,
+    Path(token): Path<String>,
+) -> Result<Response, WebError> {
+    let (_, address) = resolve(&state, &token).await?;
+    Ok(page(&confirm_page(&mask_address(&address))))
+}
+
+async fn confirm(
+    State(state): State<WebState>,
+    Path(token): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, WebError> {
+    // The token alone authorises; the body (one-click or the form) is read only to bound it.
+    super::read_limited(body, &headers, MAX_BODY).await?;
+    let (id, address) = resolve(&state, &token).await?;
+    let suppression = Suppression {
+        address: &address,
+        channel_kind: None,
+        reason: SuppressionReason::Unsubscribed,
+        message: Some(id),
+    };
+    let new = state
+        .store()
+        .suppress(&suppression, state.now())
+        .await
+        .map_err(WebError::internal)?;
+    let masked = mask_address(&address);
+    tracing::info!(message_id = id, address = %masked, new, "unsubscribed");
+    Ok(page(&thanks_page(&masked)))
+}
+
+/// An HTML answer that is not cached, framed, or sent on as a referrer (the URL holds the
+/// token).
+fn page(html: &str) -> Response {
+    let mut response = Html(html.to_owned()).into_response();
+    let h = response.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; \
+             frame-ancestors 'none'",
+        ),
+    );
+    h.insert(
+        HeaderName::from_static("x-robots-tag"),
+        HeaderValue::from_static("noindex"),
+    );
+    response
+}
+
+const HEAD: &str = "<!doctype html>\n<html lang=\"vi\">\n<head>\n<meta charset=\"utf-8\">\n\
+<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+<meta name=\"robots\" content=\"noindex\">\n<title>Hủy nhận thông báo — BHXH Việt Nam</title>\n\
+<style>body{font-family:system-ui,sans-serif;max-width:36rem;margin:3rem auto;padding:0 1rem;\
+line-height:1.5}button{font-size:1rem;padding:.6rem 1.2rem}</style>\n</head>\n<body>\n<main>\n";
+
+const FOOT: &str = "</main>\n</body>\n</html>\n";
+
+fn confirm_page(masked: &str) -> String {
+    format!(
+        "{HEAD}<h1>Hủy nhận thông báo</h1>\n\
+         <p>Địa chỉ <strong>{}</strong> sẽ không nhận thêm thông báo về bảo hiểm y tế học \
+         sinh, sinh viên từ Bảo hiểm xã hội Việt Nam.</p>\n\
+         <form method=\"post\">\n\
+         <input type=\"hidden\" name=\"List-Unsubscribe\" value=\"One-Click\">\n\
+         <button type=\"submit\">Xác nhận hủy nhận</button>\n</form>\n{FOOT}",
+        escape(masked)
+    )
+}
+
+fn thanks_page(masked: &str) -> String {
+    format!(
+        "{HEAD}<h1>Đã hủy nhận thông báo</h1>\n\
+         <p>Cảm ơn bạn. Địa chỉ <strong>{}</strong> sẽ không nhận thêm thông báo nào từ \
+         chúng tôi.</p>\n{FOOT}",
+        escape(masked)
+    )
+}
+
+/// The page for a link that is forged, damaged or names no message.
+pub(super) const BAD_LINK_PAGE: &str = "<!doctype html>\n<html lang=\"vi\">\n<head>\n\
+<meta charset=\"utf-8\">\n<meta name=\"robots\" content=\"noindex\">\n\
+<title>Liên kết không hợp lệ</title>\n</head>\n<body>\n<main>\n\
+<h1>Liên kết không hợp lệ</h1>\n\
+<p>Liên kết hủy nhận thông báo này không hợp lệ hoặc không còn dùng được. Vui lòng dùng \
+đúng liên kết trong thư bạn nhận được.</p>\n</main>\n</body>\n</html>\n";
+
+/// HTML text escaping for the few values a page shows.
+fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: &[u8] = b"unsubscribe-key";
+
+    #[test]
+    fn a_token_names_its_message_and_only_under_its_key() {
+        let token = unsubscribe_token(KEY, "m0123abc");
+        assert!(token.starts_with("m0123abc."));
+        assert!(
+            token
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+        );
+        assert_eq!(token_message_id(KEY, &token), Some("m0123abc"));
+        assert_eq!(token_message_id(b"other-key", &token), None);
+    }
+
+    #[test]
+    fn a_forged_or_damaged_token_names_nothing() {
+        let token = unsubscribe_token(KEY, "m1");
+        let (_, tag) = token.split_once('.').unwrap();
+        let moved = format!("m2.{tag}");
+        let truncated = &token[..token.len() - 3];
+        for bad in [
+            "",
+            "m1",
+            "m1.",
+            moved.as_str(),
+            truncated,
+            "m1.AAAA",
+            "../etc.passwd",
+            &format!("{token}x"),
+        ] {
+            assert_eq!(token_message_id(KEY, bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn pages_escape_what_they_show() {
+        assert!(confirm_page("<b>").contains("&lt;b&gt;"));
+        assert!(thanks_page("a\"b").contains("a&quot;b"));
+        assert!(confirm_page("x").contains("<form method=\"post\">"));
+    }
+}
