@@ -15,6 +15,8 @@ use crate::campaign::{DataScan, EnvPolicy, LoadOptions, Workspace, parse_duratio
 use crate::daemon::{self, DaemonSettings};
 use crate::dispatch::{Dispatcher, Settings, enqueue, failpoint};
 use crate::store::Store;
+use crate::web::{self, KeysEnv, Metrics, WebConfig};
+use tracing::info;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -114,6 +116,26 @@ pub async fn run(global: &Global, args: &Args) -> Result<ExitCode> {
     };
     args.tuning.apply(&mut settings, &mut daemon_settings);
     let owner = settings.owner.clone();
+    let stop = daemon::shutdown_signal();
+    let metrics = Arc::new(Metrics::new(chrono::Utc::now().timestamp_millis()));
+    // Keys are checked before anything listens: a callback route without its key, or a
+    // weak admin token, stops the daemon here (R12).
+    let web = web::start(
+        &store,
+        &ws.campaigns,
+        WebConfig {
+            listen: global.listen.clone(),
+            public_url: args.public_url.clone(),
+            env: KeysEnv::from_lookup(|k| std::env::var(k).ok()),
+            health: Default::default(),
+        },
+        Arc::clone(&metrics),
+        stop.clone(),
+    )
+    .await?;
+    info!(listen = %web.addr, "HTTP server listening");
+    settings.unsubscribe_key = Some(web.unsubscribe_key.clone());
+    settings.metrics = Some(metrics);
     let tokens = Arc::new(crate::dispatch::tokens::DbTokens::new(store.clone()));
     let dispatcher = Dispatcher::new(
         store.clone(),
@@ -128,14 +150,8 @@ pub async fn run(global: &Global, args: &Args) -> Result<ExitCode> {
             dir.display()
         );
     }
-    daemon::run(
-        store,
-        ws,
-        dispatcher,
-        daemon_settings,
-        &owner,
-        daemon::shutdown_signal(),
-    )
-    .await?;
+    daemon::run(store, ws, dispatcher, daemon_settings, &owner, stop.clone()).await?;
+    stop.cancel();
+    web.task.await.context("the HTTP server panicked")??;
     Ok(ExitCode::SUCCESS)
 }

@@ -50,8 +50,11 @@ pub async fn run(global: &Global, args: &Args) -> Result<ExitCode> {
     }
     let store = Store::open(&format!("sqlite://{}", db.display())).await?;
     crate::daemon::register(&store, &ws).await?;
+    // Links signed with a key of the scratch ledger: they look as the daemon's will.
+    let now = chrono::Utc::now().timestamp_millis();
     let settings = Settings {
         rate_limits: false,
+        unsubscribe_key: Some(crate::web::unsubscribe_key(&store, None, now).await?),
         ..Settings::default()
     };
     let tokens = Arc::new(crate::dispatch::tokens::DbTokens::new(store.clone()));

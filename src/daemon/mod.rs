@@ -69,6 +69,7 @@ pub async fn housekeeping(
     max_attempts: u32,
     settings: &DaemonSettings,
     expire: bool,
+    metrics: Option<&crate::web::Metrics>,
 ) -> Result<u64> {
     let now = Utc::now();
     let mut due = 0;
@@ -86,6 +87,9 @@ pub async fn housekeeping(
     let rescued = store.rescue_expired(now_ms, max_attempts).await?;
     if rescued > 0 {
         warn!(rescued, "leases of a stopped process were rescued");
+        if let Some(m) = metrics {
+            m.leases_rescued(rescued);
+        }
     }
     if expire {
         store.expire_closed(now_ms).await?;
@@ -109,6 +113,7 @@ pub async fn run(
         info!(%campaign, %step, at = %at.to_rfc3339(), "next occurrence");
     }
     let max_attempts = dispatcher.settings().retry.max_attempts;
+    let metrics = dispatcher.settings().metrics.clone();
     let dispatcher = Arc::new(dispatcher);
     let pump = tokio::spawn(Arc::clone(&dispatcher).pump(stop.clone()));
     let mut last_expiry: Option<tokio::time::Instant> = None;
@@ -117,7 +122,16 @@ pub async fn run(
         if expire {
             last_expiry = Some(tokio::time::Instant::now());
         }
-        match housekeeping(&store, &ws, max_attempts, &settings, expire).await {
+        match housekeeping(
+            &store,
+            &ws,
+            max_attempts,
+            &settings,
+            expire,
+            metrics.as_deref(),
+        )
+        .await
+        {
             Ok(0) => {}
             Ok(_) => dispatcher.wake(),
             // A database outage or a bad data file must not kill the daemon (R3).

@@ -34,10 +34,19 @@ impl Dispatcher {
         m: Claimed,
         now: DateTime<Utc>,
         contexts: &HashMap<ContextKey, Shared>,
+        suppressed: bool,
     ) -> (Outcome, Option<NewMessage>) {
         let started = Instant::now();
         let now_ms = now.timestamp_millis();
-        let (result, fallback) = match self.prepare(&m, now, contexts) {
+        let checked = if suppressed {
+            // Opted out (an unsubscribe link) since it was enqueued: SPEC §6 `skipped`.
+            Err(OutcomeKind::Skipped {
+                reason: "suppressed: the recipient unsubscribed".into(),
+            })
+        } else {
+            self.prepare(&m, now, contexts)
+        };
+        let (result, fallback) = match checked {
             Ok(ready) => self.attempt(&m, ready, now_ms, started).await,
             Err(result) => (result, None),
         };
@@ -151,10 +160,12 @@ impl Dispatcher {
         };
         let rendered = render(&self.ws.renderer, &target, &mut ctx)
             .map_err(|e| format!("template error: {e}"))?;
-        let unsubscribe_url = Some(format!(
-            "{}/unsubscribe/{}",
-            self.settings.public_url, m.message_id
-        ));
+        // RFC 8058 one-click links, signed so that nobody can unsubscribe someone else.
+        let unsubscribe_url = self.settings.unsubscribe_key.as_ref().map(|key| {
+            let token = crate::web::unsubscribe_token(key.expose().as_bytes(), &m.message_id);
+            let base = self.settings.public_url.trim_end_matches('/');
+            format!("{base}/unsubscribe/{token}")
+        });
         Ok(Outgoing {
             message_id: m.message_id.clone(),
             campaign: m.campaign.clone(),

@@ -53,6 +53,11 @@ pub struct Settings {
     pub rate_limits: bool,
     /// Base of unsubscribe links (`{public_url}/unsubscribe/{token}`).
     pub public_url: String,
+    /// Signs unsubscribe links ([`crate::web::unsubscribe_token`]); without it (simulate,
+    /// tests) mails carry no unsubscribe link.
+    pub unsubscribe_key: Option<crate::campaign::Secret>,
+    /// Counters for `/metrics` and `/healthz`, when the daemon serves them.
+    pub metrics: Option<Arc<crate::web::Metrics>>,
 }
 
 impl Default for Settings {
@@ -66,6 +71,8 @@ impl Default for Settings {
             retry: RetryPolicy::default(),
             rate_limits: true,
             public_url: "http://127.0.0.1:8080".into(),
+            unsubscribe_key: None,
+            metrics: None,
         }
     }
 }
@@ -169,6 +176,7 @@ impl Dispatcher {
             ..Progress::default()
         };
         let contexts = self.contexts(&claimed);
+        let suppressed = self.suppressed(&claimed).await?;
         let mut sends: FuturesUnordered<_> = claimed
             .into_iter()
             .map(|m| async {
@@ -180,7 +188,8 @@ impl Dispatcher {
                 if let Some(bucket) = slot.and_then(|s| s.bucket.as_ref()) {
                     bucket.acquire().await;
                 }
-                self.deliver(m, now, &contexts).await
+                let opted_out = m.address.as_ref().is_some_and(|a| suppressed.contains(a));
+                self.deliver(m, now, &contexts, opted_out).await
             })
             .collect();
         let mut outcomes = Vec::with_capacity(progress.claimed);
@@ -200,6 +209,9 @@ impl Dispatcher {
         self.store
             .record(&outcomes, Utc::now().timestamp_millis().max(now_ms))
             .await?;
+        if let Some(metrics) = &self.settings.metrics {
+            metrics.outcomes(&outcomes);
+        }
         if progress.claimed > 0 {
             failpoint::hit(failpoint::Point::AfterRecord);
         }
@@ -232,6 +244,16 @@ impl Dispatcher {
             out.insert(key, Shared::new(c, step, &m.channel, at, m.occurrence_n));
         }
         out
+    }
+
+    /// The addresses among `claimed` that are suppressed (unsubscribed): they are skipped,
+    /// not sent, whichever campaign suppressed them.
+    async fn suppressed(&self, claimed: &[Claimed]) -> Result<std::collections::HashSet<String>> {
+        let addresses: Vec<String> = claimed.iter().filter_map(|m| m.address.clone()).collect();
+        if addresses.is_empty() {
+            return Ok(Default::default());
+        }
+        self.store.suppressed_among(&addresses).await
     }
 
     /// Channels (as `campaign/channel` names the store understands) not paused at `now`.

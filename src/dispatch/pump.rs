@@ -147,14 +147,16 @@ impl Dispatcher {
                 });
             }
             let contexts = Arc::new(self.contexts(&claimed));
+            let suppressed = self.suppressed(&claimed).await?;
             for m in claimed {
+                let opted_out = m.address.as_ref().is_some_and(|a| suppressed.contains(a));
                 // Only this task takes slots, and it saw `room` of them free.
                 let Ok(permit) = Arc::clone(&slot.inflight).try_acquire_owned() else {
                     break;
                 };
                 let (me, contexts, tx) = (Arc::clone(self), Arc::clone(&contexts), tx.clone());
                 sends.spawn(async move {
-                    let (outcome, fallback) = me.deliver(m, Utc::now(), &contexts).await;
+                    let (outcome, fallback) = me.deliver(m, Utc::now(), &contexts, opted_out).await;
                     let done = Done {
                         outcome,
                         fallback,
@@ -194,7 +196,12 @@ impl Dispatcher {
                 self.store.record(&outcomes, now).await
             };
             match written.await {
-                Ok(_) => return,
+                Ok(_) => {
+                    if let Some(metrics) = &self.settings.metrics {
+                        metrics.outcomes(&outcomes);
+                    }
+                    return;
+                }
                 Err(e) => {
                     warn!(error = %format!("{e:#}"), outcomes = outcomes.len(), "recording outcomes failed; trying again");
                     tokio::time::sleep(wait).await;
