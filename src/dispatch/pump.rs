@@ -29,6 +29,7 @@ use tokio_util::task::TaskTracker;
 use tracing::warn;
 
 use super::{Dispatcher, failpoint};
+use crate::campaign::Status;
 use crate::store::{NewMessage, Outcome};
 
 /// Outcomes written per transaction at most.
@@ -97,6 +98,9 @@ impl Dispatcher {
         let now_ms = now.timestamp_millis();
         let mut next = Next::Poll;
         for ((campaign, channel), slot) in &self.slots {
+            if !self.sends_now(campaign) {
+                continue;
+            }
             let room = slot.inflight.available_permits();
             if room == 0 || slot.paused_until.lock().await.is_some_and(|t| t > now_ms) {
                 continue;
@@ -168,6 +172,14 @@ impl Dispatcher {
             }
         }
         Ok(next)
+    }
+
+    /// Only an `active` campaign sends (SPEC §3): one set to `paused`, `draft` or `done`
+    /// keeps its pending messages for later.
+    fn sends_now(&self, campaign: &str) -> bool {
+        self.ws
+            .campaign(campaign)
+            .is_some_and(|c| c.status == Status::Active)
     }
 
     /// Writes outcomes as they arrive, in batches, until every sender is gone.

@@ -82,16 +82,33 @@ pub struct Daemon {
 }
 
 impl Daemon {
-    /// Starts `loa run` in `ws` with `tuning`; `failpoint` arms `LOA_FAILPOINT`.
+    /// Starts `loa run` in `ws` with `tuning`; `failpoint` arms `LOA_FAILPOINT`. Its HTTP
+    /// side listens on a port of the system's choosing.
     pub fn start(ws: &Workspace, tuning: &Tuning, failpoint: Option<&str>) -> Daemon {
+        Self::spawn(ws, tuning, failpoint, None)
+    }
+
+    /// Like [`Daemon::start`], with the HTTP side on 127.0.0.1:`port`, which is also the
+    /// public URL of its unsubscribe links.
+    pub fn serving(ws: &Workspace, tuning: &Tuning, port: u16) -> Daemon {
+        Self::spawn(ws, tuning, None, Some(port))
+    }
+
+    fn spawn(
+        ws: &Workspace,
+        tuning: &Tuning,
+        failpoint: Option<&str>,
+        port: Option<u16>,
+    ) -> Daemon {
         let log = OpenOptions::new()
             .create(true)
             .append(true)
             .open(ws.log())
             .expect("daemon log");
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_loa"));
+        let listen = format!("127.0.0.1:{}", port.unwrap_or(0));
         cmd.current_dir(ws.root())
-            .args(["--listen", "127.0.0.1:0", "run"])
+            .args(["--listen", listen.as_str(), "run"])
             .args(tuning.args())
             .env("LOA_LOG", "info")
             .stdin(Stdio::null())
@@ -109,6 +126,9 @@ impl Daemon {
         }
         if let Some(name) = failpoint {
             cmd.env("LOA_FAILPOINT", name);
+        }
+        if let Some(port) = port {
+            cmd.env("LOA_PUBLIC_URL", format!("http://127.0.0.1:{port}"));
         }
         let child = cmd.spawn().expect("start loa run");
         Daemon {
