@@ -110,6 +110,11 @@ impl<'a> Change<'a> {
 /// moved. The unary `+` keeps SQLite from reading every `sending` row through the state
 /// index and joining the batch to each: the plan must be "each outcome, then its row by
 /// primary key".
+///
+/// Which outcomes hold their fence is read first, as one JSON array in one row, inside the
+/// same write transaction (no other writer can move those rows in between): sqlx hands
+/// `RETURNING` rows over from its worker thread one at a time, which cost more than the
+/// update itself.
 async fn apply(
     conn: &mut SqliteConnection,
     chunk: &[Outcome],
@@ -133,7 +138,21 @@ async fn apply(
             )
         })
         .collect();
-    sqlx::query_scalar(
+    let rows = event::json(&rows)?;
+    let fenced: String = sqlx::query_scalar(
+        "SELECT json_group_array(m.id) FROM json_each(?1) AS j JOIN message AS m \
+         ON m.id = j.value ->> 0 AND m.attempts = j.value ->> 1 \
+         AND +m.state = 'sending' AND m.lease_owner = j.value ->> 2",
+    )
+    .bind(&rows)
+    .fetch_one(&mut *conn)
+    .await
+    .context("checking the fences of outcomes")?;
+    let applied: Vec<i64> = serde_json::from_str(&fenced).context("reading the fenced outcomes")?;
+    if applied.is_empty() {
+        return Ok(applied);
+    }
+    sqlx::query(
         "WITH o AS (SELECT j.value ->> 0 AS id, j.value ->> 1 AS attempt, \
              j.value ->> 2 AS owner, j.value ->> 3 AS state, j.value ->> 4 AS sent_at, \
              j.value ->> 5 AS provider_id, j.value ->> 6 AS next_at, j.value ->> 7 AS code, \
@@ -150,14 +169,14 @@ async fn apply(
              attempts = message.attempts - o.give_back, \
              lease_owner = NULL, lease_until = NULL, updated_at = ?2 \
          FROM o WHERE message.id = o.id AND message.attempts = o.attempt \
-             AND +message.state = 'sending' AND message.lease_owner = o.owner \
-         RETURNING message.id",
+             AND +message.state = 'sending' AND message.lease_owner = o.owner",
     )
-    .bind(event::json(&rows)?)
+    .bind(&rows)
     .bind(now)
-    .fetch_all(&mut *conn)
+    .execute(&mut *conn)
     .await
-    .context("recording outcomes")
+    .context("recording outcomes")?;
+    Ok(applied)
 }
 
 fn event_of(o: &Outcome) -> Event {

@@ -8,12 +8,8 @@
 use std::collections::HashSet;
 
 use anyhow::Context;
-use sqlx::{QueryBuilder, Sqlite};
 
 use super::{Millis, Store};
-
-/// Addresses per `IN (…)` query.
-const CHUNK: usize = 500;
 
 /// Why an address is suppressed, as stored in `suppression.reason`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -85,26 +81,21 @@ impl Store {
         Ok(n > 0)
     }
 
-    /// Those of `addresses` (as given) that must not be sent to: one query per 500
-    /// addresses, for a claimed batch.
+    /// Those of `addresses` (as given) that must not be sent to: one fixed statement for a
+    /// claimed batch, the addresses as one JSON array, the answer as one row.
     pub async fn suppressed_among(&self, addresses: &[String]) -> anyhow::Result<HashSet<String>> {
-        let mut found: HashSet<String> = HashSet::new();
-        for chunk in addresses.chunks(CHUNK) {
-            let mut q: QueryBuilder<Sqlite> =
-                QueryBuilder::new("SELECT address FROM suppression WHERE address IN (");
-            let mut list = q.separated(", ");
-            for a in chunk {
-                list.push_bind(a.trim());
-            }
-            q.push(")");
-            let rows: Vec<String> = q
-                .build_query_scalar()
-                .fetch_all(self.pool())
-                .await
-                .context("looking up suppressions")?;
-            // NOCASE folds ASCII letters only; fold the same way here.
-            found.extend(rows.into_iter().map(|a| a.to_ascii_lowercase()));
-        }
+        let trimmed: Vec<&str> = addresses.iter().map(|a| a.trim()).collect();
+        let rows: String = sqlx::query_scalar(
+            "SELECT json_group_array(address) FROM suppression \
+             WHERE address IN (SELECT value FROM json_each(?1))",
+        )
+        .bind(serde_json::to_string(&trimmed).context("encoding addresses")?)
+        .fetch_one(self.pool())
+        .await
+        .context("looking up suppressions")?;
+        let rows: Vec<String> = serde_json::from_str(&rows).context("reading suppressions")?;
+        // NOCASE folds ASCII letters only; fold the same way here.
+        let found: HashSet<String> = rows.into_iter().map(|a| a.to_ascii_lowercase()).collect();
         Ok(addresses
             .iter()
             .filter(|a| found.contains(&a.trim().to_ascii_lowercase()))
