@@ -16,7 +16,6 @@ use crate::daemon::{self, DaemonSettings};
 use crate::dispatch::{Dispatcher, Settings, enqueue, failpoint};
 use crate::store::Store;
 use crate::web::{self, KeysEnv, Metrics, WebConfig};
-use tracing::info;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -133,7 +132,6 @@ pub async fn run(global: &Global, args: &Args) -> Result<ExitCode> {
         stop.clone(),
     )
     .await?;
-    info!(listen = %web.addr, "HTTP server listening");
     settings.unsubscribe_key = Some(web.unsubscribe_key.clone());
     settings.metrics = Some(metrics);
     let tokens = Arc::new(crate::dispatch::tokens::DbTokens::new(store.clone()));
