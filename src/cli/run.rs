@@ -92,14 +92,15 @@ pub async fn run(global: &Global, args: &Args) -> Result<ExitCode> {
     } else {
         EnvPolicy::Required
     };
-    let (ws, diags) = Workspace::load(
-        std::slice::from_ref(&global.campaigns),
-        &global.templates,
-        LoadOptions {
+    let (campaigns, templates) = (global.campaigns.clone(), global.templates.clone());
+    let load = move || {
+        let opts = LoadOptions {
             env,
             data: DataScan::Headers,
-        },
-    );
+        };
+        Workspace::load(std::slice::from_ref(&campaigns), &templates, opts)
+    };
+    let (ws, diags) = load();
     if super::report(&diags) {
         return Ok(ExitCode::FAILURE);
     }
@@ -135,20 +136,33 @@ pub async fn run(global: &Global, args: &Args) -> Result<ExitCode> {
     settings.unsubscribe_key = Some(web.unsubscribe_key.clone());
     settings.metrics = Some(metrics);
     let tokens = Arc::new(crate::dispatch::tokens::DbTokens::new(store.clone()));
-    let dispatcher = Dispatcher::new(
-        store.clone(),
-        Arc::clone(&ws),
-        global.outbox.as_deref(),
-        tokens,
-        settings,
-    )?;
+    let (db, outbox) = (store.clone(), global.outbox.clone());
+    let build = move |ws: Arc<Workspace>| {
+        let tokens: Arc<dyn crate::channel::TokenStore> = tokens.clone();
+        Dispatcher::new(db.clone(), ws, outbox.as_deref(), tokens, settings.clone())
+    };
+    let dispatcher = build(Arc::clone(&ws))?;
+    let reload = daemon::Reload {
+        load: Box::new(load),
+        build: Box::new(build),
+        watch: vec![global.campaigns.clone(), global.templates.clone()],
+    };
     if let Some(dir) = &global.outbox {
         eprintln!(
             "loa: delivering to files under {} (--outbox); Ctrl-C to stop",
             dir.display()
         );
     }
-    daemon::run(store, ws, dispatcher, daemon_settings, &owner, stop.clone()).await?;
+    let daemon = daemon::run(
+        store,
+        ws,
+        dispatcher,
+        daemon_settings,
+        &owner,
+        stop.clone(),
+        Some(reload),
+    );
+    daemon.await?;
     stop.cancel();
     web.task.await.context("the HTTP server panicked")??;
     Ok(ExitCode::SUCCESS)

@@ -7,6 +7,8 @@
 //! pump stops claiming and lets the sends in flight finish; then the daemon releases its
 //! leases and returns.
 
+pub mod reload;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,6 +21,7 @@ use crate::campaign::{Status, Workspace};
 use crate::dispatch::Dispatcher;
 use crate::dispatch::enqueue::enqueue_due;
 use crate::store::{CampaignRow, Store};
+pub use reload::Reload;
 
 /// How often the daemon looks for new work when idle.
 pub const POLL: Duration = Duration::from_secs(1);
@@ -97,8 +100,40 @@ pub async fn housekeeping(
     Ok(due + rescued)
 }
 
+/// The dispatcher of one version of the workspace, pumping in its own task.
+struct Running {
+    ws: Arc<Workspace>,
+    dispatcher: Arc<Dispatcher>,
+    pump: tokio::task::JoinHandle<()>,
+    /// Stops this pump alone (a reload) or with the daemon (`stop`'s child).
+    stop: CancellationToken,
+}
+
+impl Running {
+    fn start(ws: Arc<Workspace>, dispatcher: Dispatcher, stop: &CancellationToken) -> Running {
+        let dispatcher = Arc::new(dispatcher);
+        let stop = stop.child_token();
+        let pump = tokio::spawn(Arc::clone(&dispatcher).pump(stop.clone()));
+        Running {
+            ws,
+            dispatcher,
+            pump,
+            stop,
+        }
+    }
+
+    /// Stops claiming and waits until every send in flight is recorded.
+    async fn finish(self) -> Result<()> {
+        self.stop.cancel();
+        self.pump
+            .await
+            .context("the dispatcher stopped unexpectedly")
+    }
+}
+
 /// Runs until `stop` is cancelled: the dispatcher's pump in its own task, housekeeping
-/// every poll. Then waits for the sends in flight and releases this process's leases.
+/// and (with `reload`) a look for edited files every poll. Then waits for the sends in
+/// flight and releases this process's leases.
 pub async fn run(
     store: Store,
     ws: Arc<Workspace>,
@@ -106,6 +141,7 @@ pub async fn run(
     settings: DaemonSettings,
     owner: &str,
     stop: CancellationToken,
+    reload: Option<Reload>,
 ) -> Result<()> {
     register(&store, &ws).await?;
     info!(campaigns = ws.campaigns.len(), "loa daemon started");
@@ -114,26 +150,28 @@ pub async fn run(
     }
     let max_attempts = dispatcher.settings().retry.max_attempts;
     let metrics = dispatcher.settings().metrics.clone();
-    let dispatcher = Arc::new(dispatcher);
-    let pump = tokio::spawn(Arc::clone(&dispatcher).pump(stop.clone()));
+    let mut seen = reload.as_ref().map(|r| reload::fingerprint(&r.watch, &ws));
+    let mut running = Running::start(ws, dispatcher, &stop);
     let mut last_expiry: Option<tokio::time::Instant> = None;
     while !stop.is_cancelled() {
+        if let Some(r) = &reload {
+            running = reloaded(&store, r, running, &mut seen, &stop).await?;
+        }
         let expire = last_expiry.is_none_or(|t| t.elapsed() >= EXPIRE_EVERY);
         if expire {
             last_expiry = Some(tokio::time::Instant::now());
         }
-        match housekeeping(
+        let round = housekeeping(
             &store,
-            &ws,
+            &running.ws,
             max_attempts,
             &settings,
             expire,
             metrics.as_deref(),
-        )
-        .await
-        {
+        );
+        match round.await {
             Ok(0) => {}
-            Ok(_) => dispatcher.wake(),
+            Ok(_) => running.dispatcher.wake(),
             // A database outage or a bad data file must not kill the daemon (R3).
             Err(e) => warn!(error = %format!("{e:#}"), "round failed; trying again"),
         }
@@ -142,10 +180,50 @@ pub async fn run(
             _ = tokio::time::sleep(settings.poll) => {}
         }
     }
-    pump.await.context("the dispatcher stopped unexpectedly")?;
+    running.finish().await?;
     let released = store.release(owner, Utc::now().timestamp_millis()).await?;
     info!(released, "stopped; leases released");
     Ok(())
+}
+
+/// `running`, or its successor on the edited workspace when the watched files changed and
+/// load cleanly (see [`reload`]).
+async fn reloaded(
+    store: &Store,
+    r: &Reload,
+    running: Running,
+    seen: &mut Option<u64>,
+    stop: &CancellationToken,
+) -> Result<Running> {
+    let now = reload::fingerprint(&r.watch, &running.ws);
+    if *seen == Some(now) {
+        return Ok(running);
+    }
+    // Whatever the outcome, this version of the files has been looked at.
+    *seen = Some(now);
+    let Some(new) = reload::load(r) else {
+        return Ok(running);
+    };
+    let new = Arc::new(new);
+    let dispatcher = match (r.build)(Arc::clone(&new)) {
+        Ok(d) => d,
+        Err(e) => {
+            warn!(error = %format!("{e:#}"), "the edited workspace cannot be dispatched; the last good version keeps running");
+            return Ok(running);
+        }
+    };
+    let old = Arc::clone(&running.ws);
+    running.finish().await?;
+    if let Err(e) = reload::cancel_removed(store, &old, &new).await {
+        warn!(error = %format!("{e:#}"), "cancelling removed steps failed; trying at the next edit");
+    }
+    register(store, &new).await?;
+    info!(
+        campaigns = new.campaigns.len(),
+        "reloaded the edited workspace"
+    );
+    *seen = Some(reload::fingerprint(&r.watch, &new));
+    Ok(Running::start(new, dispatcher, stop))
 }
 
 /// The first occurrence after `now` of any active campaign: (campaign, step, local time).

@@ -16,6 +16,7 @@ mod channel_outbox;
 mod channel_smtp;
 mod channel_webhook;
 mod channel_zalo;
+mod daemon_reload;
 mod daemon_unsubscribe;
 mod helpers;
 mod plan;

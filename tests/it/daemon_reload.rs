@@ -1,0 +1,156 @@
+//! Hot reload through the real daemon: edits to a template, a `where`, the campaign's
+//! status and an invalid edit, picked up while `loa run` keeps running.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use crate::support::campaign::{CampaignBuilder, Workspace};
+use crate::support::daemon::{Daemon, Tuning, log_tail, until};
+use crate::support::ledger;
+use crate::support::mime::Part;
+use crate::support::smtp_sink::SmtpSink;
+
+fn campaign_file(ws: &Workspace) -> std::path::PathBuf {
+    ws.root().join("campaigns/rel.yaml")
+}
+
+/// Rewrites a file so that its modification time surely moves on.
+fn rewrite(path: &Path, text: &str) {
+    std::thread::sleep(Duration::from_millis(20));
+    std::fs::write(path, text).expect("rewrite");
+}
+
+/// Step `s1` of the generated campaign again, as `id` with `where` added.
+fn step_like_s1(yaml: &str, id: &str, condition: &str) -> String {
+    let s1 = &yaml[yaml.find("  - id: s1").expect("step s1")..];
+    s1.replace("id: s1", &format!("id: {id}")).replace(
+        "    audience: people\n",
+        &format!("    audience: people\n    where: \"{condition}\"\n"),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edited_template_and_where_apply_to_the_next_occurrence_without_resending() {
+    let sink = SmtpSink::start().await;
+    let ws = CampaignBuilder::new(3)
+        .smtp("mail", &sink.url(), &[])
+        .step("s1", &["mail"])
+        .build();
+    let db = ws.db();
+    let _daemon = Daemon::start(&ws, &Tuning::default(), None);
+    let first = until(
+        Duration::from_secs(30),
+        Duration::from_millis(50),
+        || async { sink.received_count() >= 3 },
+    )
+    .await;
+    assert!(first, "s1 not sent:\n{}", log_tail(&ws, 30));
+
+    // An invalid edit is refused and the daemon goes on with what it had.
+    let file = campaign_file(&ws);
+    let good = std::fs::read_to_string(&file).unwrap();
+    rewrite(&file, &good.replace("title:", "titel:"));
+    let refused = until(
+        Duration::from_secs(10),
+        Duration::from_millis(50),
+        || async { log_tail(&ws, 50).contains("last good version keeps running") },
+    )
+    .await;
+    assert!(
+        refused,
+        "no word of the invalid edit:\n{}",
+        log_tail(&ws, 30)
+    );
+    assert!(log_tail(&ws, 50).contains("titel"), "{}", log_tail(&ws, 30));
+
+    // A new wording and a new step that selects r0 and r1 only.
+    let template = ws.root().join("templates/note/text.tera");
+    rewrite(
+        &template,
+        "Nhắc lại lần hai cho {{ row.id }}: hạn đóng BHYT là 31/12.",
+    );
+    let mut yaml = good.clone();
+    yaml.push_str(&step_like_s1(&good, "s2", "row.n < 2"));
+    rewrite(&file, &yaml);
+    let started = Instant::now();
+    let done = until(
+        Duration::from_secs(30),
+        Duration::from_millis(50),
+        || async { ledger::messages(&db).await.len() == 5 && ledger::open(&db).await == 0 },
+    )
+    .await;
+    assert!(done, "s2 not done:\n{}", log_tail(&ws, 30));
+    println!(
+        "reload: s2 enqueued and sent {:.2} s after the edit",
+        started.elapsed().as_secs_f64()
+    );
+    let received = sink.received();
+    assert_eq!(
+        received.len(),
+        5,
+        "s1 sent again, or s2 to the wrong people"
+    );
+    let again: Vec<_> = received
+        .iter()
+        .filter(|r| {
+            Part::parse(&r.text())
+                .decoded_body()
+                .contains("Nhắc lại lần hai")
+        })
+        .collect();
+    assert_eq!(
+        again.len(),
+        2,
+        "the new wording reached {} mails",
+        again.len()
+    );
+    assert!(
+        again
+            .iter()
+            .all(|r| !r.to.iter().any(|t| t == "r2@example.test"))
+    );
+    // Every message went out once.
+    let mut ids: Vec<_> = received.iter().filter_map(|r| r.loa_id()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 5);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_campaign_set_to_paused_stops_sending_within_a_second() {
+    let sink = SmtpSink::start().await;
+    let ws = CampaignBuilder::new(40)
+        .smtp("mail", &sink.url(), &["rate: 4/s"])
+        .step("s1", &["mail"])
+        .build();
+    let db = ws.db();
+    let _daemon = Daemon::start(&ws, &Tuning::default(), None);
+    let sending = until(
+        Duration::from_secs(30),
+        Duration::from_millis(20),
+        || async { sink.received_count() >= 4 },
+    )
+    .await;
+    assert!(sending, "not sending:\n{}", log_tail(&ws, 30));
+    let file = campaign_file(&ws);
+    let yaml = std::fs::read_to_string(&file).unwrap();
+    rewrite(&file, &yaml.replace("status: active", "status: paused"));
+    let edited = Instant::now();
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let at_one_second = sink.received_count();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let later = sink.received_count();
+    let counts = ledger::counts(&db).await;
+    println!(
+        "pause: {at_one_second} received 1 s after the edit, {later} after {:.1} s; ledger {counts:?}",
+        edited.elapsed().as_secs_f64()
+    );
+    assert_eq!(later, at_one_second, "still sending after the pause");
+    assert!(later < 40, "everything went out before the pause could act");
+    assert_eq!(
+        counts.get("sending").copied().unwrap_or(0),
+        0,
+        "paused messages left leased"
+    );
+    assert!(counts.get("pending").copied().unwrap_or(0) > 0);
+}
