@@ -154,3 +154,56 @@ async fn a_campaign_set_to_paused_stops_sending_within_a_second() {
     );
     assert!(counts.get("pending").copied().unwrap_or(0) > 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_removed_step_has_its_pending_messages_cancelled() {
+    let sink = SmtpSink::start().await;
+    let ws = CampaignBuilder::new(40)
+        .smtp("mail", &sink.url(), &["rate: 4/s"])
+        .step("s1", &["mail"])
+        .build();
+    let db = ws.db();
+    let _daemon = Daemon::start(&ws, &Tuning::default(), None);
+    let sending = until(
+        Duration::from_secs(30),
+        Duration::from_millis(20),
+        || async { sink.received_count() >= 4 },
+    )
+    .await;
+    assert!(sending, "not sending:\n{}", log_tail(&ws, 30));
+    // s1 gives way to a step that selects nobody.
+    let file = campaign_file(&ws);
+    let yaml = std::fs::read_to_string(&file).unwrap();
+    let steps_at = yaml.find("  - id: s1").unwrap();
+    let replaced = format!(
+        "{}{}",
+        &yaml[..steps_at],
+        step_like_s1(&yaml, "s9", "row.n < 0")
+    );
+    rewrite(&file, &replaced);
+    let cancelled = until(
+        Duration::from_secs(10),
+        Duration::from_millis(50),
+        || async {
+            ledger::counts(&db)
+                .await
+                .get("cancelled")
+                .copied()
+                .unwrap_or(0)
+                > 0
+                && ledger::open(&db).await == 0
+        },
+    )
+    .await;
+    let counts = ledger::counts(&db).await;
+    assert!(cancelled, "{counts:?}\n{}", log_tail(&ws, 30));
+    let sent = counts.get("sent").copied().unwrap_or(0);
+    println!("removed step: {counts:?}");
+    assert_eq!(sent + counts["cancelled"], 40, "{counts:?}");
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(
+        sink.received_count() as i64,
+        sent,
+        "sent after the step was removed"
+    );
+}
