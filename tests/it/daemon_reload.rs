@@ -116,15 +116,14 @@ async fn an_edited_template_and_where_apply_to_the_next_occurrence_without_resen
     assert_eq!(ids.len(), 5);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_campaign_set_to_paused_stops_sending_within_a_second() {
+/// A daemon sending 40 messages at 4 per second, caught after its first four.
+async fn sending_slowly() -> (SmtpSink, Workspace, Daemon) {
     let sink = SmtpSink::start().await;
     let ws = CampaignBuilder::new(40)
         .smtp("mail", &sink.url(), &["rate: 4/s"])
         .step("s1", &["mail"])
         .build();
-    let db = ws.db();
-    let _daemon = Daemon::start(&ws, &Tuning::default(), None);
+    let daemon = Daemon::start(&ws, &Tuning::default(), None);
     let sending = until(
         Duration::from_secs(30),
         Duration::from_millis(20),
@@ -132,6 +131,13 @@ async fn a_campaign_set_to_paused_stops_sending_within_a_second() {
     )
     .await;
     assert!(sending, "not sending:\n{}", log_tail(&ws, 30));
+    (sink, ws, daemon)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_campaign_set_to_paused_stops_sending_within_a_second() {
+    let (sink, ws, _daemon) = sending_slowly().await;
+    let db = ws.db();
     let file = campaign_file(&ws);
     let yaml = std::fs::read_to_string(&file).unwrap();
     rewrite(&file, &yaml.replace("status: active", "status: paused"));
@@ -157,20 +163,8 @@ async fn a_campaign_set_to_paused_stops_sending_within_a_second() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_removed_step_has_its_pending_messages_cancelled() {
-    let sink = SmtpSink::start().await;
-    let ws = CampaignBuilder::new(40)
-        .smtp("mail", &sink.url(), &["rate: 4/s"])
-        .step("s1", &["mail"])
-        .build();
+    let (sink, ws, _daemon) = sending_slowly().await;
     let db = ws.db();
-    let _daemon = Daemon::start(&ws, &Tuning::default(), None);
-    let sending = until(
-        Duration::from_secs(30),
-        Duration::from_millis(20),
-        || async { sink.received_count() >= 4 },
-    )
-    .await;
-    assert!(sending, "not sending:\n{}", log_tail(&ws, 30));
     // s1 gives way to a step that selects nobody.
     let file = campaign_file(&ws);
     let yaml = std::fs::read_to_string(&file).unwrap();
