@@ -257,7 +257,13 @@ pub(super) fn field(form: &[u8], name: &str) -> Option<String> {
 }
 
 const LOGIN_PAGE: &str = "<!doctype html>\n<html lang=\"vi\">\n<head>\n<meta charset=\"utf-8\">\n\
-<meta name=\"robots\" content=\"noindex\">\n<title>Đăng nhập — loa</title>\n</head>\n<body>\n\
+<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+<meta name=\"robots\" content=\"noindex\">\n<title>Đăng nhập — loa</title>\n\
+<style>body{margin:0;font:15px/1.45 system-ui,sans-serif;background:#f5f7f9;color:#1c2733}\
+main{max-width:22rem;margin:12vh auto;padding:1.2rem;background:#fff;border:1px solid #d9e1e8;\
+border-radius:8px}label,input,button{display:block;width:100%;box-sizing:border-box;font:inherit}\
+input{margin:.3rem 0 .8rem;padding:.45rem}button{padding:.45rem;border:0;border-radius:6px;\
+background:#0b5cab;color:#fff}</style>\n</head>\n<body>\n\
 <main>\n<h1>Đăng nhập</h1>\n<form method=\"post\" action=\"/login\">\n\
 <label>Mã truy cập <input type=\"password\" name=\"token\" autocomplete=\"current-password\"></label>\n\
 <button type=\"submit\">Đăng nhập</button>\n</form>\n</main>\n</body>\n</html>\n";

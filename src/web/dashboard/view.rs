@@ -18,8 +18,15 @@ use crate::web::WebState;
 const MAX_FAILURES: u32 = 100;
 /// Characters of a provider error shown.
 const MAX_ERROR: usize = 300;
-/// The states a past occurrence's figures show.
-pub const FIGURES: [&str; 5] = ["sent", "delivered", "failed", "skipped", "expired"];
+/// The states a past occurrence's figures show (`pending`: not sent yet).
+pub const FIGURES: [&str; 6] = [
+    "pending",
+    "sent",
+    "delivered",
+    "failed",
+    "skipped",
+    "expired",
+];
 
 /// A campaign as the pages name it.
 #[derive(Debug, Serialize)]
