@@ -35,7 +35,7 @@ use axum::routing::{get, post};
 use super::WebState;
 use super::error::WebError;
 use super::session::Staff;
-use crate::store::{AuditAction, AuditEntry, STATES};
+use crate::store::{AuditAction, AuditEntry, Millis, STATES};
 use i18n::Lang;
 
 /// Who the audit trail names for dashboard actions: there is one admin token, no names.
@@ -227,51 +227,72 @@ async fn act(
         .map_err(WebError::internal)?
         .ok_or(WebError::NotFound)?;
     let now = state.now();
-    let (audit, done, detail, audience) = match action {
-        Action::Pause => {
-            let first = store.pause_campaign(id, ACTOR, now).await;
-            let first = first.map_err(WebError::internal)?;
-            let detail = if first {
-                "operator pause"
-            } else {
-                "already paused"
-            };
-            (AuditAction::Pause, "paused".to_owned(), detail, None)
-        }
-        Action::Resume => {
-            let was = store
-                .resume_campaign(id)
-                .await
-                .map_err(WebError::internal)?;
-            let detail = if was {
-                "operator pause lifted"
-            } else {
-                "was not paused"
-            };
-            (AuditAction::Resume, "resumed".to_owned(), detail, None)
-        }
-        Action::Retry => {
-            let n = store.retry(id, None, "failed", now).await;
-            let n = n.map_err(WebError::internal)?;
-            (
-                AuditAction::Retry,
-                format!("retried&n={n}"),
-                "failed messages re-queued",
-                Some(n),
-            )
-        }
-    };
+    let applied = apply(state, id, action, now)
+        .await
+        .map_err(WebError::internal)?;
     let entry = AuditEntry {
         actor: ACTOR,
-        action: audit,
+        action: applied.audit,
         campaign: Some(id),
         content_hash: Some(&row.content_hash),
-        audience,
-        detail: Some(detail),
+        audience: applied.audience,
+        detail: Some(applied.detail),
     };
     store.audit(&entry, now).await.map_err(WebError::internal)?;
-    tracing::info!(campaign = %id, action = audit.as_str(), "dashboard action");
+    tracing::info!(campaign = %id, action = applied.audit.as_str(), "dashboard action");
+    let done = applied.done;
     Ok(Redirect::to(&format!("{}?done={done}", href(id))).into_response())
+}
+
+/// What an action did, for its audit row and flash message.
+struct Applied {
+    audit: AuditAction,
+    /// The `done` query of the redirect.
+    done: String,
+    detail: &'static str,
+    audience: Option<u64>,
+}
+
+/// Changes the ledger as `action` asks.
+async fn apply(state: &WebState, id: &str, action: Action, now: Millis) -> anyhow::Result<Applied> {
+    let store = state.store();
+    Ok(match action {
+        Action::Pause => {
+            let first = store.pause_campaign(id, ACTOR, now).await?;
+            Applied {
+                audit: AuditAction::Pause,
+                done: "paused".to_owned(),
+                detail: if first {
+                    "operator pause"
+                } else {
+                    "already paused"
+                },
+                audience: None,
+            }
+        }
+        Action::Resume => {
+            let was = store.resume_campaign(id).await?;
+            Applied {
+                audit: AuditAction::Resume,
+                done: "resumed".to_owned(),
+                detail: if was {
+                    "operator pause lifted"
+                } else {
+                    "was not paused"
+                },
+                audience: None,
+            }
+        }
+        Action::Retry => {
+            let n = store.retry(id, None, "failed", now).await?;
+            Applied {
+                audit: AuditAction::Retry,
+                done: format!("retried&n={n}"),
+                detail: "failed messages re-queued",
+                audience: Some(n),
+            }
+        }
+    })
 }
 
 /// The flash message a redirect asked for with `?done=` (fixed texts: nothing of the

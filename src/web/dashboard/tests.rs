@@ -299,3 +299,23 @@ async fn pages_are_vietnamese_by_default_english_with_the_switch_and_escape_titl
     assert!(!page.contains("<script>"), "no markup from a title");
     assert!(page.contains("&lt;script&gt;alert(1)&lt;&#x2F;script&gt; &amp; co"));
 }
+
+#[test]
+fn a_flash_message_is_one_of_ours_and_an_id_is_percent_encoded_in_links() {
+    use super::i18n::Lang;
+    use super::{flash, href};
+    assert_eq!(
+        flash(Some("done=paused"), Lang::En).as_deref(),
+        Some("Campaign paused.")
+    );
+    let retried = flash(Some("done=retried&n=12"), Lang::Vi);
+    assert_eq!(
+        retried.as_deref(),
+        Some("Số tin lỗi được đưa lại vào hàng đợi: 12")
+    );
+    assert_eq!(flash(Some("done=retried&n=<b>"), Lang::Vi), None);
+    assert_eq!(flash(Some("done=<script>"), Lang::Vi), None);
+    assert_eq!(flash(None, Lang::Vi), None);
+    assert_eq!(href("bhyt-2026_a.b~"), "/campaigns/bhyt-2026_a.b~");
+    assert_eq!(href("a b/\"?"), "/campaigns/a%20b%2F%22%3F");
+}

@@ -102,12 +102,29 @@ pub fn build(
 ) -> Timeline {
     let cal = &campaign.calendar;
     let span = Span::of(cal.tz, cal.period.start, cal.period.end);
-    let bands: Vec<Band> = campaign
+    let bands = bands(campaign, &span);
+    Timeline {
+        bands_height: format!("{:.1}rem", bands.len() as f64 * 1.3 + 0.3),
+        start: cal.period.start.format("%d/%m/%Y").to_string(),
+        end: cal.period.end.format("%d/%m/%Y").to_string(),
+        bands,
+        rows: rows(campaign, figures, &span, now, label),
+        ticks: ticks(cal.tz, cal.period.start, cal.period.end, &span),
+        now: (span.start..span.end)
+            .contains(&now)
+            .then(|| pct(span.percent(now))),
+    }
+}
+
+/// The campaign's windows, one line each.
+fn bands(campaign: &Campaign, span: &Span) -> Vec<Band> {
+    let tz = campaign.calendar.tz;
+    campaign
         .windows
         .iter()
         .enumerate()
         .map(|(i, (name, range))| {
-            let w = Span::of(cal.tz, range.start, range.end);
+            let w = Span::of(tz, range.start, range.end);
             let left = span.percent(w.start);
             Band {
                 name: name.clone(),
@@ -121,51 +138,51 @@ pub fn build(
                 top: format!("{:.1}rem", i as f64 * 1.3 + 0.2),
             }
         })
-        .collect();
+        .collect()
+}
+
+/// Each step's occurrences as planned, past ones labelled with the ledger's figures.
+fn rows(
+    campaign: &Campaign,
+    figures: &[OccurrenceFigures],
+    span: &Span,
+    now: Millis,
+    label: &dyn Fn(&str) -> String,
+) -> Vec<Row> {
+    let cal = &campaign.calendar;
     let ledger: HashMap<(&str, u32), &OccurrenceFigures> = figures
         .iter()
         .map(|f| ((f.step.as_str(), f.n), f))
         .collect();
-    let rows = campaign
+    let mark = |step: &str, n: u32, at: Millis| {
+        let mut text = local_time(cal.tz, at);
+        if let Some(f) = ledger.get(&(step, n)) {
+            text.push_str(" — ");
+            text.push_str(&summary(f, label));
+        }
+        Mark {
+            left: pct(span.percent(at)),
+            past: at <= now,
+            label: text,
+        }
+    };
+    campaign
         .steps
         .iter()
         .map(|step| {
+            // A step whose occurrences cannot be computed was refused by validation.
             let kept = schedule::occurrences(cal, &step.schedule)
                 .map(|o| o.kept)
                 .unwrap_or_default();
-            let marks = kept
-                .iter()
-                .map(|o| {
-                    let at = o.at.timestamp_millis();
-                    let mut text = local_time(cal.tz, at);
-                    if let Some(f) = ledger.get(&(step.id.as_str(), o.n)) {
-                        text.push_str(" — ");
-                        text.push_str(&summary(f, label));
-                    }
-                    Mark {
-                        left: pct(span.percent(at)),
-                        past: at <= now,
-                        label: text,
-                    }
-                })
-                .collect();
             Row {
                 step: step.id.clone(),
-                marks,
+                marks: kept
+                    .iter()
+                    .map(|o| mark(&step.id, o.n, o.at.timestamp_millis()))
+                    .collect(),
             }
         })
-        .collect();
-    Timeline {
-        bands_height: format!("{:.1}rem", bands.len() as f64 * 1.3 + 0.3),
-        start: cal.period.start.format("%d/%m/%Y").to_string(),
-        end: cal.period.end.format("%d/%m/%Y").to_string(),
-        bands,
-        rows,
-        ticks: ticks(cal.tz, cal.period.start, cal.period.end, &span),
-        now: (span.start..span.end)
-            .contains(&now)
-            .then(|| pct(span.percent(now))),
-    }
+        .collect()
 }
 
 /// `sent 3 · delivered 2 · failed 1`, states with no message left out.

@@ -11,7 +11,9 @@ use serde::Serialize;
 use super::{coverage, href, timeline};
 use crate::campaign::{Campaign, DEFAULT_TZ};
 use crate::channel::mask_address;
-use crate::store::{CampaignRow, FailedMessage, STATES, StatusRow, Store};
+use crate::store::{
+    CampaignRow, FailedMessage, Millis, OccurrenceFigures, STATES, StatusRow, Store,
+};
 use crate::web::WebState;
 
 /// Failed messages listed at most on a campaign's page.
@@ -174,17 +176,7 @@ pub async fn campaign(
         );
         ctx.insert("coverage", &coverage::build(store, c).await?);
     }
-    let occurrences: Vec<Occurrence> = figures
-        .into_iter()
-        .filter(|f| f.at <= state.now())
-        .map(|f| Occurrence {
-            at: timeline::local_time(tz, f.at),
-            missed: f.missed_at.is_some(),
-            step: f.step,
-            n: f.n,
-            counts: f.counts,
-        })
-        .collect();
+    let occurrences = past(figures, state.now(), tz);
     let failed_total = header.counts.get("failed").copied().unwrap_or(0);
     let failures = failures(store, id, tz).await?;
     ctx.insert("failures_more", &(failed_total > failures.len() as u64));
@@ -198,6 +190,21 @@ pub async fn campaign(
     ctx.insert("c", &header);
     ctx.insert("figures", &FIGURES);
     Ok(Some(ctx))
+}
+
+/// The occurrences at or before `now`, with their times in `tz`.
+fn past(figures: Vec<OccurrenceFigures>, now: Millis, tz: Tz) -> Vec<Occurrence> {
+    figures
+        .into_iter()
+        .filter(|f| f.at <= now)
+        .map(|f| Occurrence {
+            at: timeline::local_time(tz, f.at),
+            missed: f.missed_at.is_some(),
+            step: f.step,
+            n: f.n,
+            counts: f.counts,
+        })
+        .collect()
 }
 
 fn funnel(row: StatusRow) -> Funnel {
