@@ -1,5 +1,5 @@
-//! What the staff dashboard reads (issue 4): the campaign rows, each campaign's last
-//! activity, delivery figures per occurrence, the failed messages and what reached each
+//! What the staff dashboard reads (issue 4): the campaign rows, each campaign's message
+//! totals and last activity, delivery figures per occurrence, the failed messages and what reached each
 //! recipient of some steps.
 //!
 //! All reads on the pool, beside the writer (WAL); none changes a row.
@@ -21,6 +21,14 @@ pub struct OccurrenceFigures {
     pub enqueued_at: Option<Millis>,
     pub missed_at: Option<Millis>,
     pub counts: BTreeMap<String, u64>,
+}
+
+/// One campaign's messages by state and its last activity; see
+/// [`Store::campaign_totals`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CampaignTotals {
+    pub counts: BTreeMap<String, u64>,
+    pub last_activity: Millis,
 }
 
 /// A failed message, address and error as stored: the caller masks them.
@@ -57,16 +65,30 @@ impl Store {
         row.as_ref().map(campaign_row).transpose()
     }
 
-    /// When each campaign's messages last changed (`updated_at`), by campaign.
-    pub async fn last_activity(&self) -> anyhow::Result<HashMap<String, Millis>> {
-        let rows =
-            sqlx::query("SELECT campaign, MAX(updated_at) AS at FROM message GROUP BY campaign")
-                .fetch_all(self.pool())
-                .await
-                .context("reading the last activity")?;
-        rows.iter()
-            .map(|row| Ok((row.try_get("campaign")?, row.try_get("at")?)))
-            .collect()
+    /// Each campaign's messages by state (every state, zeros included) and when they
+    /// last changed (`updated_at`), in one pass over the ledger.
+    pub async fn campaign_totals(&self) -> anyhow::Result<HashMap<String, CampaignTotals>> {
+        let rows = sqlx::query(
+            "SELECT campaign, state, COUNT(*) AS n, MAX(updated_at) AS at FROM message \
+             GROUP BY campaign, state",
+        )
+        .fetch_all(self.pool())
+        .await
+        .context("counting messages by campaign")?;
+        let mut out: HashMap<String, CampaignTotals> = HashMap::new();
+        for row in rows {
+            let totals = out
+                .entry(row.try_get("campaign")?)
+                .or_insert_with(|| CampaignTotals {
+                    counts: zeros(),
+                    last_activity: Millis::MIN,
+                });
+            totals
+                .counts
+                .insert(row.try_get("state")?, to_u64(row.try_get("n")?));
+            totals.last_activity = totals.last_activity.max(row.try_get("at")?);
+        }
+        Ok(out)
     }
 
     /// The occurrences of `campaign` recorded so far, by time and step, with the states
@@ -246,8 +268,11 @@ mod tests {
         assert_eq!((second.n, second.counts["pending"]), (1, 2));
         assert_eq!(second.counts.len(), 8);
         assert!(store.occurrence_figures("none").await.unwrap().is_empty());
-        let activity = store.last_activity().await.unwrap();
-        assert_eq!(activity.get("c"), Some(&(T0 + 7)));
+        let totals = store.campaign_totals().await.unwrap();
+        assert_eq!(totals.len(), 1);
+        let c = &totals["c"];
+        assert_eq!((c.counts["pending"], c.counts["failed"]), (4, 1));
+        assert_eq!((c.counts.len(), c.last_activity), (8, T0 + 7));
     }
 
     #[tokio::test]

@@ -82,6 +82,7 @@ const WORDS: &[(&str, &str, &str)] = &[
         "No campaigns yet.",
     ),
     ("logout", "Đăng xuất", "Log out"),
+    ("login", "Đăng nhập", "Log in"),
     ("back", "← Tất cả chiến dịch", "← All campaigns"),
     ("timeline", "Lịch trình", "Timeline"),
     ("windows", "Đợt", "Windows"),
@@ -160,6 +161,12 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("expired", "hết hạn", "expired"),
     ("cancelled", "đã hủy", "cancelled"),
     ("total", "Tổng", "Total"),
+    ("audit", "Nhật ký thao tác", "Actions log"),
+    ("actor", "Người thực hiện", "By"),
+    ("detail", "Chi tiết", "Detail"),
+    ("launch", "Khởi chạy", "Launch"),
+    ("cancel", "Hủy", "Cancel"),
+    ("edit", "Sửa", "Edit"),
 ];
 
 #[cfg(test)]

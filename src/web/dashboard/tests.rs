@@ -233,6 +233,8 @@ async fn pause_resume_and_retry_change_the_ledger_and_write_one_audit_row_each()
             .all(|r| r.actor == "admin" && r.content_hash.as_deref() == Some("sha256:example"))
     );
     assert_eq!(log[2].audience, Some(1));
+    let (_, page, _) = call(&st, get(&format!("/campaigns/{ID}"), &cookie)).await;
+    assert_eq!(page.matches("data-audit=").count(), 3, "the actions log");
     let unknown = post("/campaigns/ghost/pause", &cookie, &form);
     assert_eq!(call(&st, unknown).await.0, StatusCode::NOT_FOUND);
     assert_eq!(store.audit_log(Some(ID)).await.unwrap().len(), 3);

@@ -81,8 +81,7 @@ pub async fn campaigns(state: &WebState) -> Result<Vec<Summary>> {
     let store = state.store();
     let rows = store.campaign_rows().await?;
     let paused = store.paused_campaigns().await?;
-    let activity = store.last_activity().await?;
-    let status = store.status(None).await?;
+    let totals = store.campaign_totals().await?;
     let loaded: &[Campaign] = state.workspace().map_or(&[], |w| &w.campaigns);
     let mut ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
     ids.extend(loaded.iter().map(|c| c.id.as_str()));
@@ -93,10 +92,11 @@ pub async fn campaigns(state: &WebState) -> Result<Vec<Summary>> {
         .map(|id| {
             let c = loaded.iter().find(|c| c.id == id);
             let mut s = summary(id, rows.iter().find(|r| r.id == id), c, &paused);
-            add_counts(&mut s, status.iter().filter(|r| r.campaign == id));
-            s.last_activity = activity
-                .get(id)
-                .map(|at| timeline::local_time(tz_of(c), *at));
+            if let Some(t) = totals.get(id) {
+                s.total = t.counts.values().sum();
+                s.counts = t.counts.clone();
+                s.last_activity = Some(timeline::local_time(tz_of(c), t.last_activity));
+            }
             s
         })
         .collect())
@@ -179,6 +179,7 @@ pub async fn campaign(
     let occurrences = past(figures, state.now(), tz);
     let failed_total = header.counts.get("failed").copied().unwrap_or(0);
     let failures = failures(store, id, tz).await?;
+    ctx.insert("audit", &recent_actions(store, id, tz).await?);
     ctx.insert("failures_more", &(failed_total > failures.len() as u64));
     ctx.insert("failures", &failures);
     ctx.insert("failed_total", &failed_total);
@@ -226,6 +227,33 @@ fn funnel(row: StatusRow) -> Funnel {
         total,
         segments,
     }
+}
+
+/// One row of the campaign's audit trail.
+#[derive(Debug, Serialize)]
+pub struct Action {
+    pub at: String,
+    pub actor: String,
+    pub action: String,
+    pub detail: String,
+}
+
+/// Audit rows shown at most, newest first.
+const MAX_ACTIONS: usize = 10;
+
+async fn recent_actions(store: &Store, id: &str, tz: Tz) -> Result<Vec<Action>> {
+    let log = store.audit_log(Some(id)).await?;
+    Ok(log
+        .into_iter()
+        .rev()
+        .take(MAX_ACTIONS)
+        .map(|r| Action {
+            at: timeline::local_time(tz, r.at),
+            actor: r.actor,
+            action: r.action,
+            detail: r.detail.unwrap_or_default(),
+        })
+        .collect())
 }
 
 async fn failures(store: &Store, id: &str, tz: Tz) -> Result<Vec<Failure>> {
