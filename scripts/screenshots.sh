@@ -41,3 +41,8 @@ shoot dashboard "/"
 shoot campaign "/campaigns/bhyt-hssv-2026-2027" 1280 2800
 shoot campaign-en "/campaigns/bhyt-hssv-2026-2027?lang=en" 1280 2800
 shoot campaign-phone "/campaigns/bhyt-hssv-2026-2027" 390 1600
+# The pause button: the flash message, the operator-pause badge, the actions log.
+csrf=$(sed -n 's/.*name="csrf" value="\([^"]*\)".*/\1/p' "$work/dashboard.html" | head -1)
+curl -fsS -b "$work/cookies" -o /dev/null --data-urlencode "csrf=$csrf" \
+  "$base/campaigns/bhyt-hssv-2026-2027/pause"
+shoot campaign-paused "/campaigns/bhyt-hssv-2026-2027?done=paused" 1280 900
