@@ -174,7 +174,12 @@ pub async fn campaign(
             "timeline",
             &timeline::build(c, &figures, state.now(), label),
         );
-        ctx.insert("coverage", &coverage::build(store, c).await?);
+        // The audience file may be gone or being rewritten: the rest of the page stands.
+        let coverage = coverage::build(store, c).await.unwrap_or_else(|e| {
+            tracing::warn!(campaign = %id, error = %format!("{e:#}"), "no coverage table");
+            None
+        });
+        ctx.insert("coverage", &coverage);
     }
     let occurrences = past(figures, state.now(), tz);
     let failed_total = header.counts.get("failed").copied().unwrap_or(0);
