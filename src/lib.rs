@@ -27,7 +27,9 @@
 //!   with its state machine, fenced claims and outcomes, attempts, state events, settings,
 //!   delivery receipts and suppressions.
 //! - [`web`]: the HTTP side — `/healthz`, `/metrics`, signed delivery callbacks and
-//!   unsubscribe links, over the ledger and the dispatcher's [`web::Metrics`].
+//!   unsubscribe links, over the ledger and the dispatcher's [`web::Metrics`]; the staff
+//!   dashboard (login, campaigns, timeline, funnel, failures, coverage; pause, resume and
+//!   retry) over the ledger and the loaded workspace.
 
 #![forbid(unsafe_code)]
 

@@ -128,6 +128,7 @@ pub async fn run(global: &Global, args: &Args) -> Result<ExitCode> {
             public_url: args.public_url.clone(),
             env: KeysEnv::from_lookup(|k| std::env::var(k).ok()),
             health: Default::default(),
+            workspace: Some(Arc::clone(&ws)),
         },
         Arc::clone(&metrics),
         stop.clone(),

@@ -96,6 +96,8 @@ pub struct Dispatcher {
     settings: Settings,
     /// Wakes the pump: capacity came free, or the daemon enqueued or rescued messages.
     wake: Notify,
+    /// Campaigns paused by an operator (the dashboard), as last read, and when.
+    operator_paused: Mutex<Option<(tokio::time::Instant, Arc<std::collections::HashSet<String>>)>>,
 }
 
 /// What one step of the dispatcher did.
@@ -139,6 +141,7 @@ impl Dispatcher {
             slots,
             settings,
             wake: Notify::new(),
+            operator_paused: Mutex::new(None),
         })
     }
 

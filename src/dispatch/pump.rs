@@ -18,6 +18,7 @@
 //! On `stop` the claimer claims nothing more, the sends in flight finish, and the recorder
 //! writes every outcome before [`Dispatcher::pump`] returns.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -34,6 +35,9 @@ use crate::store::{NewMessage, Outcome};
 
 /// Outcomes written per transaction at most.
 const RECORD_BATCH: usize = 2_000;
+
+/// How old the pump's reading of operator pauses may be.
+const PAUSE_FRESH: Duration = Duration::from_millis(500);
 
 /// When the claimer looks again, soonest first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -97,8 +101,9 @@ impl Dispatcher {
         let now = Utc::now();
         let now_ms = now.timestamp_millis();
         let mut next = Next::Poll;
+        let paused = self.operator_paused().await?;
         for ((campaign, channel), slot) in &self.slots {
-            if !self.sends_now(campaign) {
+            if !self.sends_now(campaign) || paused.contains(campaign) {
                 continue;
             }
             let room = slot.inflight.available_permits();
@@ -180,6 +185,21 @@ impl Dispatcher {
         self.ws
             .campaign(campaign)
             .is_some_and(|c| c.status == Status::Active)
+    }
+
+    /// The campaigns an operator paused on the dashboard, read again when the last reading
+    /// is older than [`PAUSE_FRESH`]: a pause takes hold within that, without a query on
+    /// every round of a busy pump.
+    async fn operator_paused(&self) -> Result<Arc<HashSet<String>>> {
+        let mut cached = self.operator_paused.lock().await;
+        if let Some((at, set)) = cached.as_ref()
+            && at.elapsed() < PAUSE_FRESH
+        {
+            return Ok(Arc::clone(set));
+        }
+        let set = Arc::new(self.store.paused_campaigns().await?);
+        *cached = Some((tokio::time::Instant::now(), Arc::clone(&set)));
+        Ok(set)
     }
 
     /// Writes outcomes as they arrive, in batches, until every sender is gone.

@@ -39,6 +39,10 @@
 //! - `receipt`: [`Store::apply_receipt`], provider delivery receipts, replay-safe by id
 //! - `suppression`: [`Store::suppress`], [`Store::is_suppressed`], [`Store::suppressed_among`]
 //! - `kv`: [`Store::kv_get`], [`Store::kv_put`]
+//! - `pause`: [`Store::pause_campaign`], [`Store::resume_campaign`],
+//!   [`Store::paused_campaigns`] — operator pauses from the dashboard
+//! - `overview`: what the dashboard reads — [`Store::occurrence_figures`],
+//!   [`Store::failed_messages`], [`Store::reached_by_recipient`], [`Store::campaign_totals`]
 //! - `audit`: [`Store::audit`], [`Store::audit_log`] — append-only (SQLite triggers)
 //! - `id`: [`message_tag`] and [`message_id`], the deterministic provider-facing id
 
@@ -51,6 +55,8 @@ mod id;
 mod kv;
 mod message;
 mod occurrence;
+mod overview;
+mod pause;
 mod read;
 mod receipt;
 mod suppression;
@@ -73,6 +79,7 @@ use tokio::sync::{Mutex, MutexGuard};
 pub use audit::{AuditAction, AuditEntry, AuditRow};
 pub use health::StateCount;
 pub use id::{content_hash, message_id, message_row, message_tag};
+pub use overview::{CampaignTotals, FailedMessage, OccurrenceFigures};
 pub use receipt::{DeliveryReceipt, MessageRef, ReceiptOutcome, ReceiptStatus};
 pub use suppression::{Suppression, SuppressionReason, UnsubscribeTarget};
 

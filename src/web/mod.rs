@@ -8,20 +8,26 @@
 //!   delivery receipts ([`signature`] verifies them), applied through the ledger.
 //! - [`unsubscribe`]: `GET`/`POST /unsubscribe/{token}` — signed links
 //!   ([`unsubscribe_token`]) that record suppressions.
-//! - [`session`]: `/login`, `/logout`, `/` — staff sessions (HttpOnly, SameSite=Strict
+//! - [`session`]: `/login`, `/logout` — staff sessions (HttpOnly, SameSite=Strict
 //!   cookie) with a CSRF token; [`session::Staff`] guards the dashboard's routes.
+//! - [`dashboard`]: `/`, `/campaigns/{id}` and its pause, resume and retry buttons — the
+//!   staff dashboard (Vietnamese, or English with `?lang=en`), over the ledger and the
+//!   loaded [`Workspace`] ([`WebState::with_workspace`]).
 //! - [`keys`]: which secret each route verifies with; [`Keys::check`] refuses a route
 //!   enabled without its key.
 //! - [`error`]: [`WebError`], the one error type, and its answers.
 //! - [`mod@start`]: [`start()`] — keys checked, unsubscribe key loaded, listener bound, server
 //!   spawned: the one call `loa run` makes.
 //!
-//! The web side never sends and never reads files: it meets the rest of loa only through
-//! the [`Store`] (the ledger), the [`Metrics`] it shares with the dispatcher, and the
-//! webhook channels' secrets it takes from the loaded campaigns ([`Keys::from_campaigns`]).
+//! The web side never sends: it meets the rest of loa only through the [`Store`] (the
+//! ledger), the [`Metrics`] it shares with the dispatcher, the webhook channels' secrets it
+//! takes from the loaded campaigns ([`Keys::from_campaigns`]) and, for the dashboard, the
+//! loaded [`Workspace`]; the one file it reads is a coverage audience's CSV (schools), on
+//! a blocking thread.
 //! [`serve`] runs until its cancellation token fires, then lets requests in flight finish.
 
 pub mod callback;
+pub mod dashboard;
 pub mod error;
 pub mod health;
 pub mod keys;
@@ -42,6 +48,7 @@ use axum::http::{HeaderMap, header};
 use futures::StreamExt as _;
 use tokio_util::sync::CancellationToken;
 
+use crate::campaign::Workspace;
 use crate::store::{Millis, Store};
 pub use callback::Rejection;
 pub use error::WebError;
@@ -67,6 +74,8 @@ struct Inner {
     health: HealthThresholds,
     clock: Clock,
     sessions: Arc<session::Sessions>,
+    /// The loaded campaigns, for the dashboard; its pages show less without them.
+    workspace: Option<Arc<Workspace>>,
 }
 
 impl WebState {
@@ -82,6 +91,7 @@ impl WebState {
                 health: HealthThresholds::default(),
                 clock,
                 sessions: Arc::new(session::Sessions::new(false)),
+                workspace: None,
             }),
         }
     }
@@ -101,6 +111,11 @@ impl WebState {
         self.rebuild(|inner| inner.clock = clock)
     }
 
+    /// The loaded workspace, for the dashboard's timeline, schedule and coverage.
+    pub fn with_workspace(self, workspace: Arc<Workspace>) -> WebState {
+        self.rebuild(|inner| inner.workspace = Some(workspace))
+    }
+
     fn rebuild(self, change: impl FnOnce(&mut Inner)) -> WebState {
         let old = &self.inner;
         let mut inner = Inner {
@@ -110,6 +125,7 @@ impl WebState {
             health: old.health,
             clock: Arc::clone(&old.clock),
             sessions: Arc::clone(&old.sessions),
+            workspace: old.workspace.clone(),
         };
         change(&mut inner);
         WebState {
@@ -135,6 +151,10 @@ impl WebState {
 
     pub fn sessions(&self) -> &session::Sessions {
         &self.inner.sessions
+    }
+
+    pub fn workspace(&self) -> Option<&Workspace> {
+        self.inner.workspace.as_deref()
     }
 
     pub fn now(&self) -> Millis {
@@ -170,6 +190,10 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     ("POST", "/login", Access::Public),
     ("POST", "/logout", Access::Staff),
     ("GET", "/", Access::Staff),
+    ("GET", "/campaigns/{id}", Access::Staff),
+    ("POST", "/campaigns/{id}/pause", Access::Staff),
+    ("POST", "/campaigns/{id}/resume", Access::Staff),
+    ("POST", "/campaigns/{id}/retry", Access::Staff),
 ];
 
 /// Every route; anything else is 404.
@@ -180,6 +204,7 @@ pub fn router(state: WebState) -> Router {
         .merge(callback::router())
         .merge(unsubscribe::router())
         .merge(session::router())
+        .merge(dashboard::router())
         .with_state(state)
 }
 

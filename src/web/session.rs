@@ -8,9 +8,9 @@
 //! failed logins within 60 s a client gets 429 until the window passes. Logins and logouts
 //! go to the audit trail.
 //!
-//! [`Staff`] is the extractor the dashboard's routes take: without a live session they
-//! answer 401 (pages redirect to `/login` instead). Without `LOA_ADMIN_TOKEN` the
-//! dashboard is off: `/login` and `/` are 404.
+//! [`Staff`] is the extractor the dashboard's routes take (`super::dashboard`): without a
+//! live session they answer 401 (pages redirect to `/login` instead). Without
+//! `LOA_ADMIN_TOKEN` the dashboard is off: `/login` and `/` are 404.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -135,6 +135,17 @@ impl Staff {
         let ok = given.is_some_and(|g| bool::from(g.as_bytes().ct_eq(self.csrf.as_bytes())));
         if ok { Ok(()) } else { Err(WebError::Forbidden) }
     }
+
+    /// Reads a small form body (at most 4 KiB) and refuses it (403) unless its `csrf`
+    /// field, or the `X-CSRF-Token` header, carries this session's token.
+    pub async fn check_form(&self, headers: &HeaderMap, body: Body) -> Result<(), WebError> {
+        let form = super::read_limited(body, headers, MAX_FORM).await?;
+        let given = field(&form, "csrf").or_else(|| {
+            let h = headers.get("x-csrf-token")?.to_str().ok()?;
+            Some(h.to_owned())
+        });
+        self.check_csrf(given.as_deref())
+    }
 }
 
 impl FromRequestParts<WebState> for Staff {
@@ -168,7 +179,6 @@ pub(super) fn router() -> Router<WebState> {
     Router::new()
         .route("/login", get(login_page).post(login))
         .route("/logout", post(logout))
-        .route("/", get(home))
 }
 
 async fn login_page(State(state): State<WebState>) -> Result<Html<&'static str>, WebError> {
@@ -213,27 +223,13 @@ async fn logout(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, WebError> {
-    let form = super::read_limited(body, &headers, MAX_FORM).await?;
-    let given = field(&form, "csrf").or_else(|| {
-        let h = headers.get("x-csrf-token")?.to_str().ok()?;
-        Some(h.to_owned())
-    });
-    staff.check_csrf(given.as_deref())?;
+    staff.check_form(&headers, body).await?;
     state.sessions().close(&staff.session);
     audit(&state, AuditAction::Logout).await?;
     let mut response = Redirect::to("/login").into_response();
     let cookie = state.sessions().cookie("", 0);
     response.headers_mut().insert(header::SET_COOKIE, cookie);
     Ok(response)
-}
-
-/// The dashboard's first page: for now, who is logged in and a way out.
-async fn home(staff: Result<Staff, WebError>) -> Result<Response, WebError> {
-    match staff {
-        Ok(staff) => Ok(Html(home_page(&staff.csrf)).into_response()),
-        Err(WebError::Unauthorized) => Ok(Redirect::to("/login").into_response()),
-        Err(e) => Err(e),
-    }
 }
 
 async fn audit(state: &WebState, action: AuditAction) -> Result<(), WebError> {
@@ -254,25 +250,20 @@ async fn audit(state: &WebState, action: AuditAction) -> Result<(), WebError> {
 }
 
 /// A field of an `application/x-www-form-urlencoded` body.
-fn field(form: &[u8], name: &str) -> Option<String> {
+pub(super) fn field(form: &[u8], name: &str) -> Option<String> {
     url::form_urlencoded::parse(form)
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.into_owned())
 }
 
 const LOGIN_PAGE: &str = "<!doctype html>\n<html lang=\"vi\">\n<head>\n<meta charset=\"utf-8\">\n\
-<meta name=\"robots\" content=\"noindex\">\n<title>Đăng nhập — loa</title>\n</head>\n<body>\n\
+<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+<meta name=\"robots\" content=\"noindex\">\n<title>Đăng nhập — loa</title>\n\
+<style>body{margin:0;font:15px/1.45 system-ui,sans-serif;background:#f5f7f9;color:#1c2733}\
+main{max-width:22rem;margin:12vh auto;padding:1.2rem;background:#fff;border:1px solid #d9e1e8;\
+border-radius:8px}label,input,button{display:block;width:100%;box-sizing:border-box;font:inherit}\
+input{margin:.3rem 0 .8rem;padding:.45rem}button{padding:.45rem;border:0;border-radius:6px;\
+background:#0b5cab;color:#fff}</style>\n</head>\n<body>\n\
 <main>\n<h1>Đăng nhập</h1>\n<form method=\"post\" action=\"/login\">\n\
 <label>Mã truy cập <input type=\"password\" name=\"token\" autocomplete=\"current-password\"></label>\n\
 <button type=\"submit\">Đăng nhập</button>\n</form>\n</main>\n</body>\n</html>\n";
-
-fn home_page(csrf: &str) -> String {
-    format!(
-        "<!doctype html>\n<html lang=\"vi\">\n<head>\n<meta charset=\"utf-8\">\n\
-         <title>Bảng điều khiển — loa</title>\n</head>\n<body>\n<main>\n\
-         <h1>Bảng điều khiển</h1>\n<p>Đã đăng nhập.</p>\n\
-         <form method=\"post\" action=\"/logout\">\n\
-         <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\n\
-         <button type=\"submit\">Đăng xuất</button>\n</form>\n</main>\n</body>\n</html>\n"
-    )
-}

@@ -9,11 +9,11 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::{HealthThresholds, Keys, KeysEnv, Metrics, WebState, serve, unsubscribe_key};
-use crate::campaign::{Campaign, Secret};
+use crate::campaign::{Campaign, Secret, Workspace};
 use crate::store::Store;
 
 /// How the daemon's HTTP side is set up.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct WebConfig {
     /// `--listen`, e.g. `127.0.0.1:8080` (SPEC §5).
     pub listen: String,
@@ -21,6 +21,23 @@ pub struct WebConfig {
     pub public_url: String,
     pub env: KeysEnv,
     pub health: HealthThresholds,
+    /// The loaded campaigns, for the dashboard (`None`: its pages show the ledger only).
+    pub workspace: Option<Arc<Workspace>>,
+}
+
+impl std::fmt::Debug for WebConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebConfig")
+            .field("listen", &self.listen)
+            .field("public_url", &self.public_url)
+            .field("env", &self.env)
+            .field("health", &self.health)
+            .field(
+                "workspace",
+                &self.workspace.as_ref().map(|w| w.campaigns.len()),
+            )
+            .finish()
+    }
 }
 
 /// The running HTTP side.
@@ -53,9 +70,12 @@ pub async fn start(
     let addr = listener
         .local_addr()
         .context("reading the listening address")?;
-    let state = WebState::new(store.clone(), metrics, keys)
+    let mut state = WebState::new(store.clone(), metrics, keys)
         .with_health(config.health)
         .with_secure_cookies(config.public_url.starts_with("https://"));
+    if let Some(workspace) = config.workspace {
+        state = state.with_workspace(workspace);
+    }
     let task = tokio::spawn(serve(listener, state, stop));
     Ok(Web {
         addr,
@@ -78,6 +98,7 @@ mod tests {
                 ..KeysEnv::default()
             },
             health: HealthThresholds::default(),
+            workspace: None,
         }
     }
 

@@ -460,6 +460,7 @@ async fn every_route_but_the_public_ones_refuses_a_caller_without_credentials() 
     for (method, path, access) in ROUTES {
         let uri = path
             .replace("{channel}", "sms")
+            .replace("{id}", "c")
             .replace("{token}", "m1.AAAA");
         let request = Request::builder()
             .method(*method)

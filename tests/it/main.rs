@@ -10,12 +10,14 @@
 //!
 //! `web_*` run loa's HTTP side in-process on a real loopback listener (`support::web`):
 //! callback signatures and replays (R12), unsubscribe links (R18), `/healthz`, and no
-//! canary address or secret in answers, metrics or logs (R16); the dashboard login (R14).
+//! canary address or secret in answers, metrics or logs (R16); the dashboard login (R14)
+//! and the dashboard's pages and buttons (issue 4).
 
 mod channel_outbox;
 mod channel_smtp;
 mod channel_webhook;
 mod channel_zalo;
+mod daemon_pause;
 mod daemon_reload;
 mod daemon_unsubscribe;
 mod helpers;
@@ -31,6 +33,7 @@ mod simulate;
 mod support;
 mod validate;
 mod web_callbacks;
+mod web_dashboard;
 mod web_privacy;
 mod web_session;
 mod web_unsubscribe;

@@ -85,13 +85,23 @@ impl Daemon {
     /// Starts `loa run` in `ws` with `tuning`; `failpoint` arms `LOA_FAILPOINT`. Its HTTP
     /// side listens on a port of the system's choosing.
     pub fn start(ws: &Workspace, tuning: &Tuning, failpoint: Option<&str>) -> Daemon {
-        Self::spawn(ws, tuning, failpoint, None)
+        Self::spawn(ws, tuning, failpoint, None, &[])
     }
 
     /// Like [`Daemon::start`], with the HTTP side on 127.0.0.1:`port`, which is also the
     /// public URL of its unsubscribe links.
     pub fn serving(ws: &Workspace, tuning: &Tuning, port: u16) -> Daemon {
-        Self::spawn(ws, tuning, None, Some(port))
+        Self::spawn(ws, tuning, None, Some(port), &[])
+    }
+
+    /// Like [`Daemon::serving`], with more environment variables (`LOA_ADMIN_TOKEN`, …).
+    pub fn serving_with(
+        ws: &Workspace,
+        tuning: &Tuning,
+        port: u16,
+        env: &[(&str, &str)],
+    ) -> Daemon {
+        Self::spawn(ws, tuning, None, Some(port), env)
     }
 
     fn spawn(
@@ -99,6 +109,7 @@ impl Daemon {
         tuning: &Tuning,
         failpoint: Option<&str>,
         port: Option<u16>,
+        env: &[(&str, &str)],
     ) -> Daemon {
         let log = OpenOptions::new()
             .create(true)
@@ -130,6 +141,7 @@ impl Daemon {
         if let Some(port) = port {
             cmd.env("LOA_PUBLIC_URL", format!("http://127.0.0.1:{port}"));
         }
+        cmd.envs(env.iter().copied());
         let child = cmd.spawn().expect("start loa run");
         Daemon {
             child,

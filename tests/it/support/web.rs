@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use loa::campaign::Workspace;
 use loa::store::{
     CampaignRow, Claimed, NewMessage, NewState, Outcome, OutcomeKind, Store, message_tag,
 };
@@ -36,15 +37,33 @@ impl WebApp {
         WebApp::start_with(keys, HealthThresholds::default(), now_ms()).await
     }
 
+    /// With the loaded workspace, for the dashboard.
+    pub async fn start_with_workspace(keys: Keys, workspace: Arc<Workspace>) -> WebApp {
+        WebApp::start_full(keys, HealthThresholds::default(), now_ms(), Some(workspace)).await
+    }
+
     /// With health thresholds and the metrics' process start time.
     pub async fn start_with(keys: Keys, health: HealthThresholds, started: i64) -> WebApp {
+        WebApp::start_full(keys, health, started, None).await
+    }
+
+    async fn start_full(
+        keys: Keys,
+        health: HealthThresholds,
+        started: i64,
+        workspace: Option<Arc<Workspace>>,
+    ) -> WebApp {
         let dir = tempfile::tempdir().expect("temp dir");
         let db = dir.path().join("loa.db");
         let store = Store::open(&format!("sqlite://{}", db.display()))
             .await
             .expect("open the ledger");
         let metrics = Arc::new(Metrics::new(started));
-        let state = WebState::new(store.clone(), Arc::clone(&metrics), keys).with_health(health);
+        let mut state =
+            WebState::new(store.clone(), Arc::clone(&metrics), keys).with_health(health);
+        if let Some(workspace) = workspace {
+            state = state.with_workspace(workspace);
+        }
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let stop = CancellationToken::new();

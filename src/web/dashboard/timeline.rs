@@ -1,0 +1,240 @@
+//! The campaign's timeline, from the first day of its period to the last: its windows as
+//! bands, each step's occurrences as marks (past ones with their delivery figures), month
+//! ticks and today's line — as percentages for the page's CSS to place.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Datelike, NaiveDate};
+use chrono_tz::Tz;
+use serde::Serialize;
+
+use crate::campaign::Campaign;
+use crate::schedule::{self, resolve_local};
+use crate::store::{Millis, OccurrenceFigures};
+
+/// What the template draws.
+#[derive(Debug, Serialize)]
+pub struct Timeline {
+    pub start: String,
+    pub end: String,
+    pub bands: Vec<Band>,
+    /// The windows' track height (one line per window), CSS.
+    pub bands_height: String,
+    pub rows: Vec<Row>,
+    pub ticks: Vec<Tick>,
+    /// Where today is, when inside the period.
+    pub now: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Band {
+    pub name: String,
+    pub left: String,
+    pub width: String,
+    pub dates: String,
+    /// Its line in the windows' track, CSS.
+    pub top: String,
+}
+
+/// One step's line of marks.
+#[derive(Debug, Serialize)]
+pub struct Row {
+    pub step: String,
+    pub marks: Vec<Mark>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Mark {
+    pub left: String,
+    pub past: bool,
+    /// Date and time, and for a past occurrence its figures.
+    pub label: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Tick {
+    pub left: String,
+    pub label: String,
+}
+
+/// The period as instants: its first midnight and the midnight after its last day.
+struct Span {
+    start: Millis,
+    end: Millis,
+}
+
+impl Span {
+    fn of(tz: Tz, first: NaiveDate, last: NaiveDate) -> Span {
+        let start = resolve_local(tz, first.and_time(chrono::NaiveTime::MIN));
+        let after = last.succ_opt().unwrap_or(last);
+        let end = resolve_local(tz, after.and_time(chrono::NaiveTime::MIN));
+        Span {
+            start: start.timestamp_millis(),
+            end: end.timestamp_millis().max(start.timestamp_millis() + 1),
+        }
+    }
+
+    /// `at` as a percentage of the span, clamped to it.
+    fn percent(&self, at: Millis) -> f64 {
+        let share = (at - self.start) as f64 / (self.end - self.start) as f64;
+        (share * 100.0).clamp(0.0, 100.0)
+    }
+}
+
+fn pct(value: f64) -> String {
+    format!("{value:.2}%")
+}
+
+/// `at` as a local date and time, `dd/mm/yyyy HH:MM`.
+pub fn local_time(tz: Tz, at: Millis) -> String {
+    DateTime::from_timestamp_millis(at)
+        .map(|t| t.with_timezone(&tz).format("%d/%m/%Y %H:%M").to_string())
+        .unwrap_or_default()
+}
+
+/// The timeline of `campaign` at `now`; `figures` are the ledger's occurrences, `label`
+/// names a state in the page's language.
+pub fn build(
+    campaign: &Campaign,
+    figures: &[OccurrenceFigures],
+    now: Millis,
+    label: &dyn Fn(&str) -> String,
+) -> Timeline {
+    let cal = &campaign.calendar;
+    let span = Span::of(cal.tz, cal.period.start, cal.period.end);
+    let bands = bands(campaign, &span);
+    Timeline {
+        bands_height: format!("{:.1}rem", bands.len() as f64 * 1.3 + 0.3),
+        start: cal.period.start.format("%d/%m/%Y").to_string(),
+        end: cal.period.end.format("%d/%m/%Y").to_string(),
+        bands,
+        rows: rows(campaign, figures, &span, now, label),
+        ticks: ticks(cal.tz, cal.period.start, cal.period.end, &span),
+        now: (span.start..span.end)
+            .contains(&now)
+            .then(|| pct(span.percent(now))),
+    }
+}
+
+/// The campaign's windows, one line each.
+fn bands(campaign: &Campaign, span: &Span) -> Vec<Band> {
+    let tz = campaign.calendar.tz;
+    campaign
+        .windows
+        .iter()
+        .enumerate()
+        .map(|(i, (name, range))| {
+            let w = Span::of(tz, range.start, range.end);
+            let left = span.percent(w.start);
+            Band {
+                name: name.clone(),
+                left: pct(left),
+                width: pct((span.percent(w.end) - left).max(0.5)),
+                dates: format!(
+                    "{} – {}",
+                    range.start.format("%d/%m"),
+                    range.end.format("%d/%m")
+                ),
+                top: format!("{:.1}rem", i as f64 * 1.3 + 0.2),
+            }
+        })
+        .collect()
+}
+
+/// Each step's occurrences as planned, past ones labelled with the ledger's figures.
+fn rows(
+    campaign: &Campaign,
+    figures: &[OccurrenceFigures],
+    span: &Span,
+    now: Millis,
+    label: &dyn Fn(&str) -> String,
+) -> Vec<Row> {
+    let cal = &campaign.calendar;
+    let ledger: HashMap<(&str, u32), &OccurrenceFigures> = figures
+        .iter()
+        .map(|f| ((f.step.as_str(), f.n), f))
+        .collect();
+    let mark = |step: &str, n: u32, at: Millis| {
+        let mut text = local_time(cal.tz, at);
+        if let Some(f) = ledger.get(&(step, n)) {
+            text.push_str(" — ");
+            text.push_str(&summary(f, label));
+        }
+        Mark {
+            left: pct(span.percent(at)),
+            past: at <= now,
+            label: text,
+        }
+    };
+    campaign
+        .steps
+        .iter()
+        .map(|step| {
+            // A step whose occurrences cannot be computed was refused by validation.
+            let kept = schedule::occurrences(cal, &step.schedule)
+                .map(|o| o.kept)
+                .unwrap_or_default();
+            Row {
+                step: step.id.clone(),
+                marks: kept
+                    .iter()
+                    .map(|o| mark(&step.id, o.n, o.at.timestamp_millis()))
+                    .collect(),
+            }
+        })
+        .collect()
+}
+
+/// `sent 3 · delivered 2 · failed 1`, states with no message left out.
+pub fn summary(f: &OccurrenceFigures, label: &dyn Fn(&str) -> String) -> String {
+    let parts: Vec<String> = ["sent", "delivered", "failed", "skipped", "expired"]
+        .iter()
+        .filter_map(|s| {
+            let n = f.counts.get(*s).copied().unwrap_or(0);
+            (n > 0).then(|| format!("{} {n}", label(s)))
+        })
+        .collect();
+    parts.join(" · ")
+}
+
+/// The first of every month inside the period.
+fn ticks(tz: Tz, first: NaiveDate, last: NaiveDate, span: &Span) -> Vec<Tick> {
+    let mut out = Vec::new();
+    let mut month = NaiveDate::from_ymd_opt(first.year(), first.month(), 1);
+    while let Some(day) = month.filter(|d| *d <= last) {
+        if day >= first {
+            let at = resolve_local(tz, day.and_time(chrono::NaiveTime::MIN)).timestamp_millis();
+            out.push(Tick {
+                left: pct(span.percent(at)),
+                label: day.format("%m/%Y").to_string(),
+            });
+        }
+        month = day.checked_add_months(chrono::Months::new(1));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_span_places_instants_as_clamped_percentages() {
+        let tz = crate::campaign::DEFAULT_TZ;
+        let first = NaiveDate::from_ymd_opt(2026, 8, 1).unwrap();
+        let last = NaiveDate::from_ymd_opt(2026, 8, 10).unwrap();
+        let span = Span::of(tz, first, last);
+        let day = 86_400_000;
+        assert_eq!(span.percent(span.start), 0.0);
+        assert_eq!(pct(span.percent(span.start + 5 * day)), "50.00%");
+        assert_eq!(span.percent(span.end + day), 100.0);
+        assert_eq!(span.percent(span.start - day), 0.0);
+        let t = ticks(tz, first, last, &span);
+        assert_eq!(t.len(), 1);
+        assert_eq!(
+            (t[0].left.as_str(), t[0].label.as_str()),
+            ("0.00%", "08/2026")
+        );
+        assert_eq!(local_time(tz, span.start), "01/08/2026 00:00");
+    }
+}

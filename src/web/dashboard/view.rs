@@ -1,0 +1,332 @@
+//! What each page shows, gathered from the ledger and the loaded workspace into the
+//! values the templates render. Addresses and provider errors are masked here, before
+//! anything reaches a template (reliability-security R16).
+
+use std::collections::{BTreeMap, HashSet};
+
+use anyhow::Result;
+use chrono_tz::Tz;
+use serde::Serialize;
+
+use super::{coverage, href, timeline};
+use crate::campaign::{Campaign, DEFAULT_TZ};
+use crate::channel::mask_address;
+use crate::store::{
+    CampaignRow, FailedMessage, Millis, OccurrenceFigures, STATES, StatusRow, Store,
+};
+use crate::web::WebState;
+
+/// Failed messages listed at most on a campaign's page.
+const MAX_FAILURES: u32 = 100;
+/// Characters of a provider error shown.
+const MAX_ERROR: usize = 300;
+/// The states a past occurrence's figures show (`pending`: not sent yet).
+pub const FIGURES: [&str; 6] = [
+    "pending",
+    "sent",
+    "delivered",
+    "failed",
+    "skipped",
+    "expired",
+];
+
+/// A campaign as the pages name it.
+#[derive(Debug, Serialize)]
+pub struct Summary {
+    pub id: String,
+    pub href: String,
+    pub title: String,
+    /// From the loaded file, else as last loaded into the ledger.
+    pub status: String,
+    pub operator_paused: bool,
+    pub in_ledger: bool,
+    pub counts: BTreeMap<String, u64>,
+    pub total: u64,
+    pub last_activity: Option<String>,
+}
+
+fn summary(
+    id: &str,
+    row: Option<&CampaignRow>,
+    loaded: Option<&Campaign>,
+    paused: &HashSet<String>,
+) -> Summary {
+    let title = loaded
+        .map(|c| c.title.clone())
+        .or_else(|| row.map(|r| r.title.clone()))
+        .unwrap_or_default();
+    let status = loaded
+        .map(|c| c.status.as_str().to_owned())
+        .or_else(|| row.map(|r| r.status.clone()))
+        .unwrap_or_else(|| "draft".to_owned());
+    Summary {
+        id: id.to_owned(),
+        href: href(id),
+        title,
+        status,
+        operator_paused: paused.contains(id),
+        in_ledger: row.is_some(),
+        counts: STATES.iter().map(|s| ((*s).to_owned(), 0)).collect(),
+        total: 0,
+        last_activity: None,
+    }
+}
+
+fn tz_of(c: Option<&Campaign>) -> Tz {
+    c.map_or(DEFAULT_TZ, |c| c.calendar.tz)
+}
+
+/// Every campaign in the ledger or the workspace, by id, with its message counts.
+pub async fn campaigns(state: &WebState) -> Result<Vec<Summary>> {
+    let store = state.store();
+    let rows = store.campaign_rows().await?;
+    let paused = store.paused_campaigns().await?;
+    let totals = store.campaign_totals().await?;
+    let loaded: &[Campaign] = state.workspace().map_or(&[], |w| &w.campaigns);
+    let mut ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
+    ids.extend(loaded.iter().map(|c| c.id.as_str()));
+    ids.sort_unstable();
+    ids.dedup();
+    Ok(ids
+        .into_iter()
+        .map(|id| {
+            let c = loaded.iter().find(|c| c.id == id);
+            let mut s = summary(id, rows.iter().find(|r| r.id == id), c, &paused);
+            if let Some(t) = totals.get(id) {
+                s.total = t.counts.values().sum();
+                s.counts = t.counts.clone();
+                s.last_activity = Some(timeline::local_time(tz_of(c), t.last_activity));
+            }
+            s
+        })
+        .collect())
+}
+
+fn add_counts<'a>(s: &mut Summary, rows: impl Iterator<Item = &'a StatusRow>) {
+    for row in rows {
+        for (state, n) in &row.counts {
+            *s.counts.entry(state.clone()).or_insert(0) += n;
+            s.total += n;
+        }
+    }
+}
+
+/// One (step, channel) of the funnel.
+#[derive(Debug, Serialize)]
+pub struct Funnel {
+    pub step: String,
+    pub channel: String,
+    pub counts: BTreeMap<String, u64>,
+    pub total: u64,
+    pub segments: Vec<Segment>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Segment {
+    pub state: &'static str,
+    pub width: String,
+}
+
+/// A past occurrence and its figures.
+#[derive(Debug, Serialize)]
+pub struct Occurrence {
+    pub step: String,
+    pub n: u32,
+    pub at: String,
+    pub missed: bool,
+    pub counts: BTreeMap<String, u64>,
+}
+
+/// A failed message, masked.
+#[derive(Debug, Serialize)]
+pub struct Failure {
+    pub at: String,
+    pub step: String,
+    pub channel: String,
+    pub address: String,
+    pub attempts: u32,
+    pub error: String,
+}
+
+/// Everything the campaign page shows, or None when no one knows the campaign.
+pub async fn campaign(
+    state: &WebState,
+    id: &str,
+    label: &(dyn Fn(&str) -> String + Sync),
+) -> Result<Option<tera::Context>> {
+    let store = state.store();
+    let row = store.campaign_row(id).await?;
+    let loaded = state
+        .workspace()
+        .and_then(|w| w.campaigns.iter().find(|c| c.id == id));
+    if row.is_none() && loaded.is_none() {
+        return Ok(None);
+    }
+    let paused = store.paused_campaigns().await?;
+    let status = store.status(Some(id)).await?;
+    let mut header = summary(id, row.as_ref(), loaded, &paused);
+    add_counts(&mut header, status.iter());
+    let tz = tz_of(loaded);
+    let figures = store.occurrence_figures(id).await?;
+    let mut ctx = tera::Context::new();
+    if let Some(c) = loaded {
+        ctx.insert(
+            "timeline",
+            &timeline::build(c, &figures, state.now(), label),
+        );
+        // The audience file may be gone or being rewritten: the rest of the page stands.
+        let coverage = coverage::build(store, c).await.unwrap_or_else(|e| {
+            tracing::warn!(campaign = %id, error = %format!("{e:#}"), "no coverage table");
+            None
+        });
+        ctx.insert("coverage", &coverage);
+    }
+    let occurrences = past(figures, state.now(), tz);
+    let failed_total = header.counts.get("failed").copied().unwrap_or(0);
+    let failures = failures(store, id, tz).await?;
+    ctx.insert("audit", &recent_actions(store, id, tz).await?);
+    ctx.insert("failures_more", &(failed_total > failures.len() as u64));
+    ctx.insert("failures", &failures);
+    ctx.insert("failed_total", &failed_total);
+    ctx.insert("occurrences", &occurrences);
+    ctx.insert(
+        "funnel",
+        &status.into_iter().map(funnel).collect::<Vec<_>>(),
+    );
+    ctx.insert("c", &header);
+    ctx.insert("figures", &FIGURES);
+    Ok(Some(ctx))
+}
+
+/// The occurrences at or before `now`, with their times in `tz`.
+fn past(figures: Vec<OccurrenceFigures>, now: Millis, tz: Tz) -> Vec<Occurrence> {
+    figures
+        .into_iter()
+        .filter(|f| f.at <= now)
+        .map(|f| Occurrence {
+            at: timeline::local_time(tz, f.at),
+            missed: f.missed_at.is_some(),
+            step: f.step,
+            n: f.n,
+            counts: f.counts,
+        })
+        .collect()
+}
+
+fn funnel(row: StatusRow) -> Funnel {
+    let total: u64 = row.counts.values().sum();
+    let segments = STATES
+        .iter()
+        .filter_map(|s| {
+            let n = row.counts.get(*s).copied().unwrap_or(0);
+            (n > 0).then(|| Segment {
+                state: s,
+                width: format!("{:.2}%", n as f64 * 100.0 / total.max(1) as f64),
+            })
+        })
+        .collect();
+    Funnel {
+        step: row.step,
+        channel: row.channel,
+        counts: row.counts,
+        total,
+        segments,
+    }
+}
+
+/// One row of the campaign's audit trail.
+#[derive(Debug, Serialize)]
+pub struct Action {
+    pub at: String,
+    pub actor: String,
+    pub action: String,
+    pub detail: String,
+}
+
+/// Audit rows shown at most, newest first.
+const MAX_ACTIONS: usize = 10;
+
+async fn recent_actions(store: &Store, id: &str, tz: Tz) -> Result<Vec<Action>> {
+    let log = store.audit_log(Some(id)).await?;
+    Ok(log
+        .into_iter()
+        .rev()
+        .take(MAX_ACTIONS)
+        .map(|r| Action {
+            at: timeline::local_time(tz, r.at),
+            actor: r.actor,
+            action: r.action,
+            detail: r.detail.unwrap_or_default(),
+        })
+        .collect())
+}
+
+async fn failures(store: &Store, id: &str, tz: Tz) -> Result<Vec<Failure>> {
+    let rows = store.failed_messages(id, MAX_FAILURES).await?;
+    Ok(rows.into_iter().map(|f| failure(f, tz)).collect())
+}
+
+fn failure(f: FailedMessage, tz: Tz) -> Failure {
+    let address = f.address.as_deref().unwrap_or_default();
+    let error = match (&f.last_code, &f.last_error) {
+        (Some(code), Some(e)) if !e.starts_with(code.as_str()) => format!("{code} {e}"),
+        (_, Some(e)) => e.clone(),
+        (Some(code), None) => code.clone(),
+        (None, None) => String::new(),
+    };
+    Failure {
+        at: timeline::local_time(tz, f.updated_at),
+        step: f.step,
+        channel: f.channel,
+        address: mask_address(address),
+        attempts: f.attempts,
+        error: mask_text(&error, address).chars().take(MAX_ERROR).collect(),
+    }
+}
+
+/// `text` with `address`, and anything else that looks like an e-mail address or a
+/// phone number, masked: provider errors often quote the recipient.
+pub fn mask_text(text: &str, address: &str) -> String {
+    let text = if address.is_empty() {
+        text.to_owned()
+    } else {
+        text.replace(address, &mask_address(address))
+    };
+    let words: Vec<String> = text
+        .split(' ')
+        .map(|word| {
+            let core = word.trim_matches(|c: char| "<>()[]{},;:\"'".contains(c));
+            let digits = core.chars().filter(char::is_ascii_digit).count();
+            let looks_like_phone = digits >= 9
+                && core
+                    .chars()
+                    .all(|c| c.is_ascii_digit() || "+-.".contains(c));
+            let email = core.contains('@') && !core.contains("***@");
+            if !core.is_empty() && (email || looks_like_phone) {
+                word.replace(core, &mask_address(core))
+            } else {
+                word.to_owned()
+            }
+        })
+        .collect();
+    words.join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn provider_errors_lose_every_address_they_quote() {
+        let masked = mask_text(
+            "550 5.1.1 <nguyen.van.a@example.vn>: no such user; also 84912345678",
+            "nguyen.van.a@example.vn",
+        );
+        assert!(!masked.contains("nguyen.van.a@"), "{masked}");
+        assert!(!masked.contains("84912345678"), "{masked}");
+        assert!(masked.contains("ng***@example.vn"), "{masked}");
+        let other = mask_text("rejected: other.person@example.vn", "");
+        assert_eq!(other, "rejected: ot***@example.vn");
+        assert_eq!(mask_text("timeout after 30 s", ""), "timeout after 30 s");
+    }
+}

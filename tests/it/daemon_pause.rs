@@ -1,0 +1,109 @@
+//! The dashboard's pause through the real daemon: staff log in, press Pause on the
+//! campaign page, and the daemon stops sending; Resume lets it finish.
+
+use std::time::{Duration, Instant};
+
+use crate::support::campaign::CampaignBuilder;
+use crate::support::daemon::{Daemon, Tuning, log_tail, until};
+use crate::support::ledger;
+use crate::support::smtp_sink::SmtpSink;
+
+const ADMIN: &str = "a-long-admin-token-for-tests";
+
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr").port()
+}
+
+/// The session cookie and the CSRF token of a fresh login.
+async fn log_in(http: &reqwest::Client, base: &str) -> (String, String) {
+    let ok = http
+        .post(format!("{base}/login"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("token={ADMIN}"))
+        .send()
+        .await
+        .expect("POST /login");
+    assert_eq!(ok.status(), 303);
+    let cookie = ok.headers()["set-cookie"].to_str().unwrap();
+    let cookie = cookie.split(';').next().unwrap().to_owned();
+    let page = http
+        .get(format!("{base}/campaigns/rel"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .expect("GET the campaign page")
+        .text()
+        .await
+        .unwrap();
+    let csrf = page
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .expect("a CSRF field on the campaign page")
+        .to_owned();
+    (cookie, csrf)
+}
+
+async fn press(http: &reqwest::Client, base: &str, action: &str, cookie: &str, csrf: &str) {
+    let r = http
+        .post(format!("{base}/campaigns/rel/{action}"))
+        .header("cookie", cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("csrf={csrf}"))
+        .send()
+        .await
+        .expect("press a button");
+    assert_eq!(r.status(), 303, "{action}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pausing_on_the_dashboard_stops_the_daemon_and_resuming_lets_it_finish() {
+    let sink = SmtpSink::start().await;
+    let ws = CampaignBuilder::new(30)
+        .smtp("mail", &sink.url(), &["rate: 4/s"])
+        .step("s1", &["mail"])
+        .build();
+    let db = ws.db();
+    let port = free_port();
+    let _daemon =
+        Daemon::serving_with(&ws, &Tuning::default(), port, &[("LOA_ADMIN_TOKEN", ADMIN)]);
+    let base = format!("http://127.0.0.1:{port}");
+    let sending = until(
+        Duration::from_secs(30),
+        Duration::from_millis(20),
+        || async { sink.received_count() >= 4 },
+    )
+    .await;
+    assert!(sending, "not sending:\n{}", log_tail(&ws, 30));
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let (cookie, csrf) = log_in(&http, &base).await;
+    press(&http, &base, "pause", &cookie, &csrf).await;
+    let pressed = Instant::now();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let settled = sink.received_count();
+    tokio::time::sleep(Duration::from_millis(2000)).await;
+    let later = sink.received_count();
+    println!(
+        "dashboard pause: {settled} received 1.5 s after Pause, {later} after {:.1} s",
+        pressed.elapsed().as_secs_f64()
+    );
+    assert_eq!(later, settled, "still sending after Pause");
+    assert!(later < 30);
+    press(&http, &base, "resume", &cookie, &csrf).await;
+    let finished = until(
+        Duration::from_secs(30),
+        Duration::from_millis(50),
+        || async { ledger::open(&db).await == 0 },
+    )
+    .await;
+    assert!(
+        finished,
+        "not finished after Resume:\n{}",
+        log_tail(&ws, 30)
+    );
+    assert_eq!(sink.received_count(), 30);
+}
