@@ -13,6 +13,7 @@
 //! canary address or secret in answers, metrics or logs (R16); the dashboard login (R14)
 //! and the dashboard's pages and buttons (issue 4).
 
+mod browser_dashboard;
 mod channel_outbox;
 mod channel_smtp;
 mod channel_webhook;
