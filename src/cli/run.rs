@@ -116,6 +116,7 @@ pub async fn run(global: &Global, args: &Args) -> Result<ExitCode> {
     };
     args.tuning.apply(&mut settings, &mut daemon_settings);
     let owner = settings.owner.clone();
+    let live = Arc::new(crate::campaign::Live::new(Arc::clone(&ws)));
     let stop = daemon::shutdown_signal();
     let metrics = Arc::new(Metrics::new(chrono::Utc::now().timestamp_millis()));
     // Keys are checked before anything listens: a callback route without its key, or a
@@ -128,7 +129,7 @@ pub async fn run(global: &Global, args: &Args) -> Result<ExitCode> {
             public_url: args.public_url.clone(),
             env: KeysEnv::from_lookup(|k| std::env::var(k).ok()),
             health: Default::default(),
-            workspace: Some(Arc::clone(&ws)),
+            workspace: Some(Arc::clone(&live)),
         },
         Arc::clone(&metrics),
         stop.clone(),
@@ -147,6 +148,7 @@ pub async fn run(global: &Global, args: &Args) -> Result<ExitCode> {
         load: Box::new(load),
         build: Box::new(build),
         watch: vec![global.campaigns.clone(), global.templates.clone()],
+        live,
     };
     if let Some(dir) = &global.outbox {
         eprintln!(

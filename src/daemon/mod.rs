@@ -218,6 +218,7 @@ async fn reloaded(
         warn!(error = %format!("{e:#}"), "cancelling removed steps failed; trying at the next edit");
     }
     register(store, &new).await?;
+    r.live.replace(Arc::clone(&new));
     info!(
         campaigns = new.campaigns.len(),
         "reloaded the edited workspace"

@@ -20,7 +20,7 @@ use anyhow::Result;
 use chrono::Utc;
 use tracing::{info, warn};
 
-use crate::campaign::{Diagnostics, Workspace};
+use crate::campaign::{Diagnostics, Live, Workspace};
 use crate::dispatch::Dispatcher;
 use crate::store::Store;
 
@@ -35,6 +35,9 @@ pub struct Reload {
     pub build: Builder,
     /// The campaign folders (or files) and the template folder.
     pub watch: Vec<PathBuf>,
+    /// Where the version in force, and the problems of a refused edit, are shown (the
+    /// dashboard).
+    pub live: Arc<Live>,
 }
 
 /// What the daemon watches, as one number.
@@ -79,7 +82,8 @@ fn collect(path: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// Loads the new version; `None` (with the problems logged) keeps the old one.
+/// Loads the new version; `None` (with the problems logged and shown on the dashboard)
+/// keeps the old one.
 pub fn load(reload: &Reload) -> Option<Workspace> {
     let (ws, diags) = (reload.load)();
     match ws {
@@ -87,6 +91,7 @@ pub fn load(reload: &Reload) -> Option<Workspace> {
         None => {
             let problems = diags.to_string();
             warn!(%problems, "the edited workspace has errors; the last good version keeps running");
+            reload.live.refuse(problems);
             None
         }
     }

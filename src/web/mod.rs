@@ -48,7 +48,7 @@ use axum::http::{HeaderMap, header};
 use futures::StreamExt as _;
 use tokio_util::sync::CancellationToken;
 
-use crate::campaign::Workspace;
+use crate::campaign::{Live, Workspace};
 use crate::store::{Millis, Store};
 pub use callback::Rejection;
 pub use error::WebError;
@@ -74,8 +74,9 @@ struct Inner {
     health: HealthThresholds,
     clock: Clock,
     sessions: Arc<session::Sessions>,
-    /// The loaded campaigns, for the dashboard; its pages show less without them.
-    workspace: Option<Arc<Workspace>>,
+    /// The loaded campaigns as the daemon runs them now (hot reload replaces them), for
+    /// the dashboard; its pages show less without them.
+    workspace: Option<Arc<Live>>,
 }
 
 impl WebState {
@@ -113,7 +114,12 @@ impl WebState {
 
     /// The loaded workspace, for the dashboard's timeline, schedule and coverage.
     pub fn with_workspace(self, workspace: Arc<Workspace>) -> WebState {
-        self.rebuild(|inner| inner.workspace = Some(workspace))
+        self.with_live(Arc::new(Live::new(workspace)))
+    }
+
+    /// The workspace as the running daemon replaces it on each good edit.
+    pub fn with_live(self, live: Arc<Live>) -> WebState {
+        self.rebuild(|inner| inner.workspace = Some(live))
     }
 
     fn rebuild(self, change: impl FnOnce(&mut Inner)) -> WebState {
@@ -153,8 +159,14 @@ impl WebState {
         &self.inner.sessions
     }
 
-    pub fn workspace(&self) -> Option<&Workspace> {
-        self.inner.workspace.as_deref()
+    /// The workspace in force now.
+    pub fn workspace(&self) -> Option<Arc<Workspace>> {
+        self.inner.workspace.as_ref().map(|l| l.current())
+    }
+
+    /// Why the latest edit of the workspace was refused, while it is.
+    pub fn refused_edit(&self) -> Option<String> {
+        self.inner.workspace.as_ref().and_then(|l| l.refused())
     }
 
     pub fn now(&self) -> Millis {

@@ -9,7 +9,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::{HealthThresholds, Keys, KeysEnv, Metrics, WebState, serve, unsubscribe_key};
-use crate::campaign::{Campaign, Secret, Workspace};
+use crate::campaign::{Campaign, Live, Secret};
 use crate::store::Store;
 
 /// How the daemon's HTTP side is set up.
@@ -22,7 +22,7 @@ pub struct WebConfig {
     pub env: KeysEnv,
     pub health: HealthThresholds,
     /// The loaded campaigns, for the dashboard (`None`: its pages show the ledger only).
-    pub workspace: Option<Arc<Workspace>>,
+    pub workspace: Option<Arc<Live>>,
 }
 
 impl std::fmt::Debug for WebConfig {
@@ -34,7 +34,7 @@ impl std::fmt::Debug for WebConfig {
             .field("health", &self.health)
             .field(
                 "workspace",
-                &self.workspace.as_ref().map(|w| w.campaigns.len()),
+                &self.workspace.as_ref().map(|w| w.current().campaigns.len()),
             )
             .finish()
     }
@@ -73,8 +73,8 @@ pub async fn start(
     let mut state = WebState::new(store.clone(), metrics, keys)
         .with_health(config.health)
         .with_secure_cookies(config.public_url.starts_with("https://"));
-    if let Some(workspace) = config.workspace {
-        state = state.with_workspace(workspace);
+    if let Some(live) = config.workspace {
+        state = state.with_live(live);
     }
     let task = tokio::spawn(serve(listener, state, stop));
     Ok(Web {

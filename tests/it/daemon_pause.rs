@@ -8,15 +8,15 @@ use crate::support::daemon::{Daemon, Tuning, log_tail, until};
 use crate::support::ledger;
 use crate::support::smtp_sink::SmtpSink;
 
-const ADMIN: &str = "a-long-admin-token-for-tests";
+pub const ADMIN: &str = "a-long-admin-token-for-tests";
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     l.local_addr().expect("addr").port()
 }
 
 /// The session cookie and the CSRF token of a fresh login.
-async fn log_in(http: &reqwest::Client, base: &str) -> (String, String) {
+pub async fn log_in(http: &reqwest::Client, base: &str) -> (String, String) {
     let ok = http
         .post(format!("{base}/login"))
         .header("content-type", "application/x-www-form-urlencoded")

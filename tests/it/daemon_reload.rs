@@ -4,6 +4,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use crate::daemon_pause::{ADMIN, free_port, log_in};
 use crate::support::campaign::{CampaignBuilder, Workspace};
 use crate::support::daemon::{Daemon, Tuning, log_tail, until};
 use crate::support::ledger;
@@ -37,7 +38,9 @@ async fn an_edited_template_and_where_apply_to_the_next_occurrence_without_resen
         .step("s1", &["mail"])
         .build();
     let db = ws.db();
-    let _daemon = Daemon::start(&ws, &Tuning::default(), None);
+    let port = free_port();
+    let _daemon =
+        Daemon::serving_with(&ws, &Tuning::default(), port, &[("LOA_ADMIN_TOKEN", ADMIN)]);
     let first = until(
         Duration::from_secs(30),
         Duration::from_millis(50),
@@ -62,6 +65,26 @@ async fn an_edited_template_and_where_apply_to_the_next_occurrence_without_resen
         log_tail(&ws, 30)
     );
     assert!(log_tail(&ws, 50).contains("titel"), "{}", log_tail(&ws, 30));
+    // The dashboard says so too.
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let (cookie, _) = log_in(&http, &base).await;
+    let page = http
+        .get(format!("{base}/"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("class=\"flash refused\"") && page.contains("titel"),
+        "the dashboard does not show the refused edit"
+    );
 
     // A new wording and a new step that selects r0 and r1 only.
     let template = ws.root().join("templates/note/text.tera");

@@ -85,6 +85,11 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("login", "Đăng nhập", "Log in"),
     ("back", "← Tất cả chiến dịch", "← All campaigns"),
     ("timeline", "Lịch trình", "Timeline"),
+    (
+        "refused_edit",
+        "Bản sửa mới nhất của chiến dịch có lỗi; loa vẫn chạy theo bản trước:",
+        "The latest edit has errors; loa keeps running the previous version:",
+    ),
     ("windows", "Đợt", "Windows"),
     ("today", "hôm nay", "today"),
     ("occurrences", "Các lần gửi đã qua", "Past sends"),

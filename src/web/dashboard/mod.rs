@@ -148,6 +148,7 @@ async fn index(
     let mut ctx = tera::Context::new();
     ctx.insert("campaigns", &campaigns);
     ctx.insert("has_workspace", &state.workspace().is_some());
+    ctx.insert("refused_edit", &state.refused_edit());
     page.render("index.html", ctx, &staff)
 }
 
@@ -168,6 +169,7 @@ async fn campaign(
         .map_err(WebError::internal)?
         .ok_or(WebError::NotFound)?;
     ctx.insert("has_workspace", &state.workspace().is_some());
+    ctx.insert("refused_edit", &state.refused_edit());
     page.render("campaign.html", ctx, &staff)
 }
 

@@ -82,7 +82,8 @@ pub async fn campaigns(state: &WebState) -> Result<Vec<Summary>> {
     let rows = store.campaign_rows().await?;
     let paused = store.paused_campaigns().await?;
     let totals = store.campaign_totals().await?;
-    let loaded: &[Campaign] = state.workspace().map_or(&[], |w| &w.campaigns);
+    let ws = state.workspace();
+    let loaded: &[Campaign] = ws.as_ref().map_or(&[], |w| &w.campaigns);
     let mut ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
     ids.extend(loaded.iter().map(|c| c.id.as_str()));
     ids.sort_unstable();
@@ -156,8 +157,9 @@ pub async fn campaign(
 ) -> Result<Option<tera::Context>> {
     let store = state.store();
     let row = store.campaign_row(id).await?;
-    let loaded = state
-        .workspace()
+    let ws = state.workspace();
+    let loaded = ws
+        .as_ref()
         .and_then(|w| w.campaigns.iter().find(|c| c.id == id));
     if row.is_none() && loaded.is_none() {
         return Ok(None);
