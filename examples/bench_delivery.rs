@@ -6,6 +6,7 @@
 //! bench_delivery enqueue 2000000         # expansion + insert only
 //! bench_delivery smtp 100000 2525        # to an SMTP server on 127.0.0.1:2525
 //! bench_delivery webhook 100000          # to an in-process axum sink on loopback
+//! bench_delivery callbacks 300000 1000 10  # signed receipts at 1,000/s for 10 s while sending
 //! ```
 //!
 //! Prints rows/s for the enqueue, messages/s for the send and the peak resident memory of
@@ -53,6 +54,11 @@ async fn main() -> Res<()> {
             "email: {{ type: webhook, url: \"{}\" }}",
             start_sink().await?
         ),
+        // Signed webhooks whose receipts come back to the daemon's callback route.
+        "callbacks" => format!(
+            "email: {{ type: webhook, url: \"{}\", secret: \"${{LOA_BENCH_SECRET:-{SECRET}}}\" }}",
+            start_sink().await?
+        ),
         other => return Err(format!("unknown mode {other}").into()),
     };
     write_workspace(dir.path(), n, &channel)?;
@@ -89,6 +95,15 @@ async fn main() -> Res<()> {
     let t = Instant::now();
     let stop = CancellationToken::new();
     let pump = tokio::spawn(Arc::clone(&dispatcher).pump(stop.clone()));
+    if mode == "callbacks" {
+        let rate: u64 = args.get(2).map(|s| s.parse()).transpose()?.unwrap_or(1_000);
+        let seconds: u64 = args.get(3).map(|s| s.parse()).transpose()?.unwrap_or(10);
+        let db = format!("sqlite://{}", dir.path().join("loa.db").display());
+        callbacks(&store, &db, &ws, rate, seconds).await?;
+        stop.cancel();
+        pump.await?;
+        return Ok(());
+    }
     while store.open_count("bench").await? > 0 {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -160,6 +175,109 @@ fn write_workspace(dir: &Path, n: u64, channel: &str) -> Res<()> {
         "Kính gửi Quý phụ huynh,\n\nHọc sinh {{ row.name }} ({{ row.school }}) chưa có thẻ BHYT học sinh năm học 2026-2027. Tỷ lệ tham gia của trường: {{ row.insured / row.total | percent }}.\nĐề nghị Quý phụ huynh đóng tại trường trước ngày 31/12/2026.\n\nBảo hiểm xã hội — Bộ phận Truyền thông\n",
     )?;
     Ok(())
+}
+
+const SECRET: &str = "bench-callback-secret-0123456789";
+
+/// Serves loa's HTTP side and posts `rate` signed delivery receipts per second for
+/// `seconds`, each for a message the dispatcher has sent meanwhile; prints the latency
+/// percentiles and how many were not answered 2xx.
+async fn callbacks(store: &Store, db: &str, ws: &Workspace, rate: u64, seconds: u64) -> Res<()> {
+    let ledger = sqlx::SqlitePool::connect(db).await?;
+    use loa::web::{KeysEnv, Metrics, WebConfig};
+    let metrics = Arc::new(Metrics::new(Utc::now().timestamp_millis()));
+    let config = WebConfig {
+        listen: "127.0.0.1:0".into(),
+        public_url: "http://127.0.0.1".into(),
+        env: KeysEnv {
+            callbacks: vec!["webhook/email".into()],
+            ..KeysEnv::default()
+        },
+        health: Default::default(),
+        workspace: None,
+    };
+    let stop = CancellationToken::new();
+    let web = loa::web::start(store, &ws.campaigns, config, metrics, stop.clone()).await?;
+    let url = format!("http://{}/callbacks/webhook/email", web.addr);
+    let http = reqwest::Client::builder().no_proxy().build()?;
+    let mut tick = tokio::time::interval(Duration::from_micros(1_000_000 / rate));
+    let mut ids: Vec<String> = Vec::new();
+    let mut calls = tokio::task::JoinSet::new();
+    let end = Instant::now() + Duration::from_secs(seconds);
+    let mut n = 0u64;
+    while Instant::now() < end {
+        tick.tick().await;
+        if ids.is_empty() {
+            ids = sent_ids(&ledger).await?;
+            if ids.is_empty() {
+                continue;
+            }
+        }
+        let id = ids.pop().expect("an id");
+        n += 1;
+        let (http, url) = (http.clone(), url.clone());
+        calls.spawn(async move {
+            let body = format!(
+                "{{\"message_id\":\"{id}\",\"status\":\"delivered\",\"at\":\"{}\"}}",
+                Utc::now().to_rfc3339()
+            );
+            let ts = Utc::now().timestamp() as u64;
+            let sig = format!("v1={}", loa::channel::webhook::sign(SECRET, ts, &body));
+            let t = Instant::now();
+            let ok = http
+                .post(&url)
+                .header("content-type", "application/json")
+                .header("x-loa-timestamp", ts.to_string())
+                .header("x-loa-signature", sig)
+                .header("idempotency-key", format!("cb-{n}"))
+                .body(body)
+                .send()
+                .await
+                .map(|r| r.status().is_success())
+                .unwrap_or(false);
+            (t.elapsed(), ok)
+        });
+    }
+    let mut latencies = Vec::new();
+    let mut failed = 0;
+    while let Some(done) = calls.join_next().await {
+        let (latency, ok) = done?;
+        latencies.push(latency);
+        failed += usize::from(!ok);
+    }
+    stop.cancel();
+    web.task.await??;
+    let delivered: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM message WHERE state = 'delivered'")
+            .fetch_one(&ledger)
+            .await?;
+    let still_sending: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM message WHERE state IN ('pending', 'sending')",
+    )
+    .fetch_one(&ledger)
+    .await?;
+    latencies.sort();
+    let pick = |q: f64| latencies[((latencies.len() - 1) as f64 * q) as usize];
+    println!(
+        "callbacks: {} signed receipts at {rate}/s for {seconds} s while sending; p50 {:.1} ms, \
+         p99 {:.1} ms, max {:.1} ms; {failed} not 2xx; {delivered} messages now delivered; \
+         {still_sending} still to send at the end",
+        latencies.len(),
+        pick(0.5).as_secs_f64() * 1e3,
+        pick(0.99).as_secs_f64() * 1e3,
+        pick(1.0).as_secs_f64() * 1e3,
+    );
+    Ok(())
+}
+
+/// Up to 500 message ids the dispatcher has recorded `sent` (not yet `delivered`), read
+/// on a connection of the benchmark's own, as another program would.
+async fn sent_ids(ledger: &sqlx::SqlitePool) -> Res<Vec<String>> {
+    Ok(sqlx::query_scalar(
+        "SELECT message_id FROM message WHERE state = 'sent' ORDER BY id DESC LIMIT 500",
+    )
+    .fetch_all(ledger)
+    .await?)
 }
 
 /// A minimal HTTP receiver on loopback answering 200 to every POST.
