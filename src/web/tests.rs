@@ -493,3 +493,47 @@ async fn every_route_but_the_public_ones_refuses_a_caller_without_credentials() 
         (StatusCode::NOT_FOUND, String::new())
     );
 }
+
+/// R14's table must be the router: axum cannot list its routes, so this reads every
+/// `.route("…", get(…).post(…))` in `src/web` and checks that each path and method is in
+/// [`ROUTES`] (and that the table names nothing the code does not serve).
+#[test]
+fn the_access_table_names_exactly_the_routes_the_code_registers() {
+    fn sources(dir: &std::path::Path, out: &mut Vec<String>) {
+        for entry in std::fs::read_dir(dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                sources(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(std::fs::read_to_string(&path).unwrap());
+            }
+        }
+    }
+    let mut files = Vec::new();
+    sources(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/web"),
+        &mut files,
+    );
+    let mut registered = std::collections::BTreeSet::new();
+    for text in &files {
+        for call in text.split(".route(\"").skip(1) {
+            let (path, rest) = call.split_once('"').unwrap();
+            if !path.starts_with('/') {
+                continue;
+            }
+            // Each registration stands on one line: `get(a).post(b))`.
+            let handlers = rest.lines().next().unwrap_or_default();
+            for (verb, method) in [("get(", "GET"), ("post(", "POST")] {
+                if handlers.contains(verb) {
+                    registered.insert((method.to_string(), path.to_string()));
+                }
+            }
+        }
+    }
+    let table: std::collections::BTreeSet<(String, String)> = ROUTES
+        .iter()
+        .map(|(m, p, _)| (m.to_string(), p.to_string()))
+        .collect();
+    assert!(registered.len() >= 10, "found only {registered:?}");
+    assert_eq!(registered, table, "the router and ROUTES differ");
+}
