@@ -251,11 +251,10 @@ async fn callbacks(store: &Store, db: &str, ws: &Workspace, rate: u64, seconds: 
         sqlx::query_scalar("SELECT COUNT(*) FROM message WHERE state = 'delivered'")
             .fetch_one(&ledger)
             .await?;
-    let still_sending: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM message WHERE state IN ('pending', 'sending')",
-    )
-    .fetch_one(&ledger)
-    .await?;
+    let still_sending: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM message WHERE state IN ('pending', 'sending')")
+            .fetch_one(&ledger)
+            .await?;
     latencies.sort();
     let pick = |q: f64| latencies[((latencies.len() - 1) as f64 * q) as usize];
     println!(

@@ -20,7 +20,7 @@ use tracing::{info, warn};
 use crate::campaign::{Status, Workspace};
 use crate::dispatch::Dispatcher;
 use crate::dispatch::enqueue::enqueue_due;
-use crate::store::{CampaignRow, Store};
+use crate::store::{AuditAction, AuditEntry, CampaignRow, Store};
 pub use reload::Reload;
 
 /// How often the daemon looks for new work when idle.
@@ -48,19 +48,56 @@ impl Default for DaemonSettings {
 
 /// Records what was loaded, with a content hash of each campaign file.
 pub async fn register(store: &Store, ws: &Workspace) -> Result<()> {
-    for c in &ws.campaigns {
-        let text =
-            std::fs::read(&c.file).with_context(|| format!("reading {}", c.file.display()))?;
-        let row = CampaignRow {
-            id: c.id.clone(),
-            title: c.title.clone(),
-            status: c.status.as_str().into(),
-            content_hash: crate::store::content_hash(&text),
-            file: c.file.display().to_string(),
-        };
+    for row in rows(ws)? {
         store.upsert_campaign(&row).await?;
     }
     Ok(())
+}
+
+/// [`register`] for the daemon, which also writes an audit row (R15) for each campaign it
+/// launches (first loaded) or runs in a new version (its file changed): who, when, the
+/// content hash, and the status it runs with. A restart on the same files writes none.
+pub async fn register_audited(store: &Store, ws: &Workspace) -> Result<()> {
+    let now = Utc::now().timestamp_millis();
+    for row in rows(ws)? {
+        let before = store.campaign_row(&row.id).await?;
+        let action = match &before {
+            None => Some(AuditAction::Launch),
+            Some(b) if b.content_hash != row.content_hash => Some(AuditAction::Edit),
+            Some(_) => None,
+        };
+        store.upsert_campaign(&row).await?;
+        if let Some(action) = action {
+            let detail = format!("loa run loaded {} (status {})", row.file, row.status);
+            let entry = AuditEntry {
+                actor: "loa run",
+                action,
+                campaign: Some(&row.id),
+                content_hash: Some(&row.content_hash),
+                audience: None,
+                detail: Some(&detail),
+            };
+            store.audit(&entry, now).await?;
+        }
+    }
+    Ok(())
+}
+
+fn rows(ws: &Workspace) -> Result<Vec<CampaignRow>> {
+    ws.campaigns
+        .iter()
+        .map(|c| {
+            let text =
+                std::fs::read(&c.file).with_context(|| format!("reading {}", c.file.display()))?;
+            Ok(CampaignRow {
+                id: c.id.clone(),
+                title: c.title.clone(),
+                status: c.status.as_str().into(),
+                content_hash: crate::store::content_hash(&text),
+                file: c.file.display().to_string(),
+            })
+        })
+        .collect()
 }
 
 /// One round of housekeeping: enqueue due occurrences of active campaigns, rescue leases
@@ -143,7 +180,7 @@ pub async fn run(
     stop: CancellationToken,
     reload: Option<Reload>,
 ) -> Result<()> {
-    register(&store, &ws).await?;
+    register_audited(&store, &ws).await?;
     info!(campaigns = ws.campaigns.len(), "loa daemon started");
     if let Some((campaign, step, at)) = next_occurrence(&ws, Utc::now()) {
         info!(%campaign, %step, at = %at.to_rfc3339(), "next occurrence");
@@ -217,7 +254,7 @@ async fn reloaded(
     if let Err(e) = reload::cancel_removed(store, &old, &new).await {
         warn!(error = %format!("{e:#}"), "cancelling removed steps failed; trying at the next edit");
     }
-    register(store, &new).await?;
+    register_audited(store, &new).await?;
     r.live.replace(Arc::clone(&new));
     info!(
         campaigns = new.campaigns.len(),

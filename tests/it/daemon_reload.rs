@@ -132,6 +132,21 @@ async fn an_edited_template_and_where_apply_to_the_next_occurrence_without_resen
             .iter()
             .all(|r| !r.to.iter().any(|t| t == "r2@example.test"))
     );
+    // The launch and the edit, each audited once; the refused edit and the template
+    // change (the campaign file is the same) are not campaign versions.
+    let trail: Vec<(String, String)> = ledger::audit(&db)
+        .await
+        .into_iter()
+        .filter(|(actor, _, _)| actor == "loa run")
+        .map(|(_, action, campaign)| (action, campaign.unwrap_or_default()))
+        .collect();
+    assert_eq!(
+        trail,
+        [
+            ("launch".to_string(), "rel".to_string()),
+            ("edit".into(), "rel".into())
+        ]
+    );
     // Every message went out once.
     let mut ids: Vec<_> = received.iter().filter_map(|r| r.loa_id()).collect();
     ids.sort();

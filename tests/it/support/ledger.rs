@@ -143,3 +143,14 @@ pub async fn events_mentioning(db: &Path, text: &str) -> Vec<String> {
     let _ = c.close().await;
     rows
 }
+
+/// The audit trail: (actor, action, campaign), oldest first.
+pub async fn audit(db: &Path) -> Vec<(String, String, Option<String>)> {
+    let mut c = connect(db).await;
+    let rows = sqlx::query_as("SELECT actor, action, campaign FROM audit ORDER BY id")
+        .fetch_all(&mut c)
+        .await
+        .expect("read the audit trail");
+    let _ = c.close().await;
+    rows
+}
