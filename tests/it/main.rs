@@ -30,6 +30,7 @@ mod reliability_rate;
 mod reliability_schedule;
 mod reliability_smtp_faults;
 mod reliability_webhook;
+mod secrets;
 mod simulate;
 mod support;
 mod validate;
