@@ -7,7 +7,7 @@ use chrono::Utc;
 
 use super::Global;
 use super::format::thousands;
-use crate::store::Store;
+use crate::store::{AuditAction, AuditEntry, Store};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -29,6 +29,33 @@ pub async fn run(global: &Global, args: &Args) -> Result<ExitCode> {
             Utc::now().timestamp_millis(),
         )
         .await?;
+    // One audit row per action, from the command line as from the dashboard (R15).
+    let hash = store
+        .campaign_row(&args.campaign)
+        .await?
+        .map(|c| c.content_hash);
+    let detail = format!(
+        "{} {} message(s) re-queued{}",
+        n,
+        args.state,
+        args.step
+            .as_deref()
+            .map(|s| format!(" in step {s}"))
+            .unwrap_or_default()
+    );
+    let actor = format!(
+        "cli:{}",
+        std::env::var("USER").unwrap_or_else(|_| "loa".into())
+    );
+    let entry = AuditEntry {
+        actor: &actor,
+        action: AuditAction::Retry,
+        campaign: Some(&args.campaign),
+        content_hash: hash.as_deref(),
+        audience: Some(n),
+        detail: Some(&detail),
+    };
+    store.audit(&entry, Utc::now().timestamp_millis()).await?;
     println!(
         "{} tin nhắn ({}) được đưa lại vào hàng đợi.",
         thousands(n),

@@ -107,3 +107,58 @@ async fn pausing_on_the_dashboard_stops_the_daemon_and_resuming_lets_it_finish()
     );
     assert_eq!(sink.received_count(), 30);
 }
+
+/// `loa retry` from the command line puts failed messages back and is audited like the
+/// dashboard's button (R15): one row, with who, the content hash and how many.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_from_the_command_line_writes_one_audit_row() {
+    use crate::support::http_sink::{Answer, HttpSink};
+    let sink = HttpSink::start().await;
+    sink.script("/gone", vec![Answer::status(410); 3]);
+    let ws = CampaignBuilder::new(3)
+        .webhook("sms", &sink.url("/gone"), &[])
+        .step("s1", &["sms"])
+        .build();
+    let db = ws.db();
+    let daemon = Daemon::start(&ws, &Tuning::default(), None);
+    let failed = until(
+        Duration::from_secs(30),
+        Duration::from_millis(50),
+        || async {
+            ledger::ready(&db).await && ledger::counts(&db).await.get("failed") == Some(&3)
+        },
+    )
+    .await;
+    assert!(
+        failed,
+        "{:?}\n{}",
+        ledger::counts(&db).await,
+        log_tail(&ws, 20)
+    );
+    drop(daemon);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_loa"))
+        .current_dir(ws.root())
+        .args(["retry", "rel", "--state", "failed"])
+        .env("USER", "thu.nguyen")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(ledger::counts(&db).await.get("pending"), Some(&3));
+    let retries: Vec<_> = ledger::audit(&db)
+        .await
+        .into_iter()
+        .filter(|(_, action, _)| action == "retry")
+        .collect();
+    assert_eq!(
+        retries,
+        [(
+            "cli:thu.nguyen".to_string(),
+            "retry".to_string(),
+            Some("rel".to_string())
+        )]
+    );
+}
