@@ -11,20 +11,13 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::support::campaign::CampaignBuilder;
-use crate::support::daemon::{Daemon, Tuning, log_tail, until};
-use crate::support::smtp_sink::SmtpSink;
+use crate::support::daemon::{Daemon, Tuning, free_port, sending_slowly, until};
 
 const ADMIN: &str = "a-long-admin-token-for-the-browser";
 const CHROMIUM: &str = "/usr/bin/chromium";
 const DRIVER: &str = "/usr/bin/chromedriver";
 /// The W3C name of an element reference in WebDriver answers.
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
-
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    l.local_addr().expect("addr").port()
-}
 
 /// A chromedriver process and one browser session in it; both end when dropped.
 struct Browser {
@@ -123,6 +116,19 @@ impl Browser {
         self.call(reqwest::Method::POST, &path, json!({})).await;
     }
 
+    /// The page's source once it contains `text` (a form's submission navigates after the
+    /// click returns), or as it is after 10 s.
+    async fn source_with(&self, text: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let page = self.source().await;
+            if page.contains(text) || Instant::now() > deadline {
+                return page;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     async fn source(&self) -> String {
         let v = self
             .call(reqwest::Method::GET, "/source", Value::Null)
@@ -153,31 +159,22 @@ async fn staff_log_in_see_the_timeline_and_pause_the_daemon_in_a_browser() {
         );
         return;
     }
-    let sink = SmtpSink::start().await;
-    let ws = CampaignBuilder::new(30)
-        .smtp("mail", &sink.url(), &["rate: 4/s"])
-        .step("s1", &["mail"])
-        .build();
     let port = free_port();
-    let _daemon =
-        Daemon::serving_with(&ws, &Tuning::default(), port, &[("LOA_ADMIN_TOKEN", ADMIN)]);
-    let base = format!("http://127.0.0.1:{port}");
-    let sending = until(
-        Duration::from_secs(30),
-        Duration::from_millis(20),
-        || async { sink.received_count() >= 4 },
-    )
+    let admin = [("LOA_ADMIN_TOKEN", ADMIN)];
+    let (sink, _ws, _daemon) = sending_slowly(30, |ws| {
+        Daemon::serving_with(ws, &Tuning::default(), port, &admin)
+    })
     .await;
-    assert!(sending, "not sending:\n{}", log_tail(&ws, 30));
+    let base = format!("http://127.0.0.1:{port}");
 
     let browser = Browser::start().await;
     browser.go(&format!("{base}/login")).await;
     browser.type_into("input[name=token]", ADMIN).await;
     browser.click("form button[type=submit]").await;
-    let list = browser.source().await;
+    let list = browser.source_with("/campaigns/rel").await;
     assert!(list.contains("/campaigns/rel"), "the campaign list: {list}");
     browser.go(&format!("{base}/campaigns/rel")).await;
-    let page = browser.source().await;
+    let page = browser.source_with("class=\"tl\"").await;
     // The timeline, with a row for the step and its occurrence marks.
     assert!(page.contains("class=\"tl\""), "no timeline: {page}");
     assert!(
@@ -186,7 +183,7 @@ async fn staff_log_in_see_the_timeline_and_pause_the_daemon_in_a_browser() {
     );
     browser.click("form[action$='/pause'] button").await;
     let pressed = Instant::now();
-    let after = browser.source().await;
+    let after = browser.source_with("/resume").await;
     assert!(after.contains("/resume"), "no Resume button after Pause");
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let settled = sink.received_count();

@@ -4,16 +4,10 @@
 use std::time::{Duration, Instant};
 
 use crate::support::campaign::CampaignBuilder;
-use crate::support::daemon::{Daemon, Tuning, log_tail, until};
+use crate::support::daemon::{Daemon, Tuning, free_port, log_tail, sending_slowly, until};
 use crate::support::ledger;
-use crate::support::smtp_sink::SmtpSink;
 
 pub const ADMIN: &str = "a-long-admin-token-for-tests";
-
-pub fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    l.local_addr().expect("addr").port()
-}
 
 /// The session cookie and the CSRF token of a fresh login.
 pub async fn log_in(http: &reqwest::Client, base: &str) -> (String, String) {
@@ -59,23 +53,14 @@ async fn press(http: &reqwest::Client, base: &str, action: &str, cookie: &str, c
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pausing_on_the_dashboard_stops_the_daemon_and_resuming_lets_it_finish() {
-    let sink = SmtpSink::start().await;
-    let ws = CampaignBuilder::new(30)
-        .smtp("mail", &sink.url(), &["rate: 4/s"])
-        .step("s1", &["mail"])
-        .build();
-    let db = ws.db();
     let port = free_port();
-    let _daemon =
-        Daemon::serving_with(&ws, &Tuning::default(), port, &[("LOA_ADMIN_TOKEN", ADMIN)]);
-    let base = format!("http://127.0.0.1:{port}");
-    let sending = until(
-        Duration::from_secs(30),
-        Duration::from_millis(20),
-        || async { sink.received_count() >= 4 },
-    )
+    let admin = [("LOA_ADMIN_TOKEN", ADMIN)];
+    let (sink, ws, _daemon) = sending_slowly(30, |ws| {
+        Daemon::serving_with(ws, &Tuning::default(), port, &admin)
+    })
     .await;
-    assert!(sending, "not sending:\n{}", log_tail(&ws, 30));
+    let db = ws.db();
+    let base = format!("http://127.0.0.1:{port}");
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()

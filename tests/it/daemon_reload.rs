@@ -4,9 +4,9 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crate::daemon_pause::{ADMIN, free_port, log_in};
+use crate::daemon_pause::{ADMIN, log_in};
 use crate::support::campaign::{CampaignBuilder, Workspace};
-use crate::support::daemon::{Daemon, Tuning, log_tail, until};
+use crate::support::daemon::{Daemon, Tuning, free_port, log_tail, sending_slowly, until};
 use crate::support::ledger;
 use crate::support::mime::Part;
 use crate::support::smtp_sink::SmtpSink;
@@ -154,27 +154,10 @@ async fn an_edited_template_and_where_apply_to_the_next_occurrence_without_resen
     assert_eq!(ids.len(), 5);
 }
 
-/// A daemon sending 40 messages at 4 per second, caught after its first four.
-async fn sending_slowly() -> (SmtpSink, Workspace, Daemon) {
-    let sink = SmtpSink::start().await;
-    let ws = CampaignBuilder::new(40)
-        .smtp("mail", &sink.url(), &["rate: 4/s"])
-        .step("s1", &["mail"])
-        .build();
-    let daemon = Daemon::start(&ws, &Tuning::default(), None);
-    let sending = until(
-        Duration::from_secs(30),
-        Duration::from_millis(20),
-        || async { sink.received_count() >= 4 },
-    )
-    .await;
-    assert!(sending, "not sending:\n{}", log_tail(&ws, 30));
-    (sink, ws, daemon)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_campaign_set_to_paused_stops_sending_within_a_second() {
-    let (sink, ws, _daemon) = sending_slowly().await;
+    let (sink, ws, _daemon) =
+        sending_slowly(40, |ws| Daemon::start(ws, &Tuning::default(), None)).await;
     let db = ws.db();
     let file = campaign_file(&ws);
     let yaml = std::fs::read_to_string(&file).unwrap();
@@ -201,7 +184,8 @@ async fn a_campaign_set_to_paused_stops_sending_within_a_second() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_removed_step_has_its_pending_messages_cancelled() {
-    let (sink, ws, _daemon) = sending_slowly().await;
+    let (sink, ws, _daemon) =
+        sending_slowly(40, |ws| Daemon::start(ws, &Tuning::default(), None)).await;
     let db = ws.db();
     // s1 gives way to a step that selects nobody.
     let file = campaign_file(&ws);

@@ -6,16 +6,10 @@
 use std::time::Duration;
 
 use crate::support::campaign::CampaignBuilder;
-use crate::support::daemon::{Daemon, Tuning, log_tail, until};
+use crate::support::daemon::{Daemon, Tuning, free_port, log_tail, until};
 use crate::support::ledger;
 use crate::support::mime::Part;
 use crate::support::smtp_sink::SmtpSink;
-
-/// A loopback port nobody listens on now.
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    l.local_addr().expect("addr").port()
-}
 
 /// The link inside a mail's `List-Unsubscribe: <…>` header.
 fn link(raw: &str) -> String {

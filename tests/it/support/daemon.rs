@@ -208,3 +208,31 @@ where
         tokio::time::sleep(every).await;
     }
 }
+
+/// A loopback port nobody listens on now.
+pub fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr").port()
+}
+
+/// A campaign of `n` people on an SMTP channel limited to 4 messages per second, a new
+/// sink, and the daemon `start` runs on it, caught after its first four messages.
+pub async fn sending_slowly(
+    n: usize,
+    start: impl FnOnce(&Workspace) -> Daemon,
+) -> (crate::support::smtp_sink::SmtpSink, Workspace, Daemon) {
+    let sink = crate::support::smtp_sink::SmtpSink::start().await;
+    let ws = crate::support::campaign::CampaignBuilder::new(n)
+        .smtp("mail", &sink.url(), &["rate: 4/s"])
+        .step("s1", &["mail"])
+        .build();
+    let daemon = start(&ws);
+    let sending = until(
+        Duration::from_secs(30),
+        Duration::from_millis(20),
+        || async { sink.received_count() >= 4 },
+    )
+    .await;
+    assert!(sending, "not sending:\n{}", log_tail(&ws, 30));
+    (sink, ws, daemon)
+}
