@@ -17,7 +17,8 @@
 //!   skip dates and `max`; it never reads the clock.
 //! - [`dispatch`]: enqueue (occurrences → message rows) and claim → send → record, retry
 //!   policy, rate limits.
-//! - [`daemon`]: composes store, enqueue and dispatch; shutdown on SIGINT/SIGTERM.
+//! - [`daemon`]: composes store, enqueue and the dispatcher's pump; hot reload of edited
+//!   campaigns, data and templates; shutdown on SIGINT/SIGTERM.
 //! - [`render`]: one Tera instance for the workspace, Vietnamese filters, the sandbox
 //!   (no environment access), per-channel rendering and the variable lint.
 //! - [`channel`]: sends one rendered message: SMTP (own NODELAY connection pool), webhooks
