@@ -20,5 +20,9 @@ DELETE FROM message_event WHERE from_state IS NULL;
 
 -- The pump claims per campaign and channel, oldest due first: this index serves that
 -- directly, instead of stepping over the due rows of every other (perhaps paused) channel.
+-- It holds pending rows only, and leases have a small index of their own, so a message is
+-- indexed as it becomes due, leaves at its claim, and its outcome touches no index of
+-- states (a `sent` or `failed` row is in neither).
 DROP INDEX message_claim;
-CREATE INDEX message_claim ON message (state, campaign, channel, next_attempt_at);
+CREATE INDEX message_due ON message (campaign, channel, next_attempt_at) WHERE state = 'pending';
+CREATE INDEX message_leased ON message (lease_until) WHERE state = 'sending';
