@@ -295,17 +295,7 @@ mod tests {
             .claim("w", T0, Duration::from_secs(60), 2, &[])
             .await
             .unwrap();
-        let sent = Outcome {
-            id: claimed[0].id,
-            attempt: claimed[0].attempt,
-            owner: "w".into(),
-            started_at: T0,
-            duration_ms: 5,
-            result: OutcomeKind::Sent {
-                provider_id: Some("p0".into()),
-            },
-        };
-        store.record(&[sent], T0 + 10).await.unwrap();
+        record_sent(&store, &claimed[0], "p0", T0 + 10).await;
         let ids = message_ids(&store).await;
         (dir, store, ids)
     }

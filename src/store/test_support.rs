@@ -192,3 +192,18 @@ pub async fn message_ids(store: &Store) -> Vec<String> {
         .await
         .unwrap()
 }
+
+/// Records the claimed message `c` as `sent` at `at`, with `provider_id`.
+pub async fn record_sent(store: &Store, c: &super::Claimed, provider_id: &str, at: Millis) {
+    let sent = super::Outcome {
+        id: c.id,
+        attempt: c.attempt,
+        owner: "w".into(),
+        started_at: T0,
+        duration_ms: 5,
+        result: super::OutcomeKind::Sent {
+            provider_id: Some(provider_id.into()),
+        },
+    };
+    assert_eq!(store.record(&[sent], at).await.unwrap(), 1);
+}

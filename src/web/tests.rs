@@ -12,7 +12,6 @@ use super::*;
 use crate::campaign::Secret;
 use crate::channel::webhook::sign;
 use crate::store::test_support::{self as ts, T0};
-use crate::store::{Outcome, OutcomeKind};
 
 const SECRET: &str = "relay-secret-canary";
 
@@ -30,17 +29,7 @@ async fn ledger() -> (tempfile::TempDir, Store, String, String) {
         .claim("w", T0, Duration::from_secs(60), 1, &[])
         .await
         .unwrap();
-    let sent = Outcome {
-        id: claimed[0].id,
-        attempt: claimed[0].attempt,
-        owner: "w".into(),
-        started_at: T0,
-        duration_ms: 5,
-        result: OutcomeKind::Sent {
-            provider_id: Some("p0".into()),
-        },
-    };
-    store.record(&[sent], T0).await.unwrap();
+    ts::record_sent(&store, &claimed[0], "p0", T0).await;
     let mut ids = ts::message_ids(&store).await.into_iter();
     let (sms, email) = (ids.next().unwrap(), ids.next().unwrap());
     (dir, store, sms, email)
