@@ -29,9 +29,9 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::warn;
 
-use super::{Dispatcher, failpoint};
+use super::{Dispatcher, Slot, failpoint};
 use crate::campaign::Status;
-use crate::store::{NewMessage, Outcome};
+use crate::store::{Claimed, Millis, NewMessage, Outcome};
 
 /// Outcomes written per transaction at most.
 const RECORD_BATCH: usize = 2_000;
@@ -98,8 +98,7 @@ impl Dispatcher {
         tx: &mpsc::UnboundedSender<Done>,
         sends: &TaskTracker,
     ) -> Result<Next> {
-        let now = Utc::now();
-        let now_ms = now.timestamp_millis();
+        let now = Utc::now().timestamp_millis();
         let mut next = Next::Poll;
         let paused = self.operator_paused().await?;
         for ((campaign, channel), slot) in &self.slots {
@@ -107,7 +106,7 @@ impl Dispatcher {
                 continue;
             }
             let room = slot.inflight.available_permits();
-            if room == 0 || slot.paused_until.lock().await.is_some_and(|t| t > now_ms) {
+            if room == 0 || slot.paused_until.lock().await.is_some_and(|t| t > now) {
                 continue;
             }
             let mut want = room.min(self.settings.batch as usize);
@@ -119,30 +118,7 @@ impl Dispatcher {
                 }
                 want = tokens;
             }
-            let claimed = self
-                .store
-                .claim_channel(
-                    &self.settings.owner,
-                    now_ms,
-                    self.settings.lease,
-                    want as u32,
-                    campaign,
-                    channel,
-                )
-                .await;
-            let claimed = match (claimed, &slot.bucket) {
-                (Ok(c), Some(bucket)) if c.len() < want => {
-                    bucket.give_back(want - c.len()).await;
-                    c
-                }
-                (Ok(c), _) => c,
-                (Err(e), bucket) => {
-                    if let Some(bucket) = bucket {
-                        bucket.give_back(want).await;
-                    }
-                    return Err(e);
-                }
-            };
+            let claimed = self.claim_slot(slot, campaign, channel, want, now).await?;
             if claimed.is_empty() {
                 continue;
             }
@@ -155,28 +131,66 @@ impl Dispatcher {
                     None => Next::Now,
                 });
             }
-            let contexts = Arc::new(self.contexts(&claimed));
-            let suppressed = self.suppressed(&claimed).await?;
-            for m in claimed {
-                let opted_out = m.address.as_ref().is_some_and(|a| suppressed.contains(a));
-                // Only this task takes slots, and it saw `room` of them free.
-                let Ok(permit) = Arc::clone(&slot.inflight).try_acquire_owned() else {
-                    break;
-                };
-                let (me, contexts, tx) = (Arc::clone(self), Arc::clone(&contexts), tx.clone());
-                sends.spawn(async move {
-                    let (outcome, fallback) = me.deliver(m, Utc::now(), &contexts, opted_out).await;
-                    let done = Done {
-                        outcome,
-                        fallback,
-                        _slot: permit,
-                    };
-                    // The recorder outlives every send task (see `pump`).
-                    let _ = tx.send(done);
-                });
-            }
+            self.start_sends(slot, claimed, tx, sends).await?;
         }
         Ok(next)
+    }
+
+    /// Claims up to `want` due messages of one channel, giving back the rate-limit tokens
+    /// taken for messages that were not there.
+    async fn claim_slot(
+        &self,
+        slot: &Slot,
+        campaign: &str,
+        channel: &str,
+        want: usize,
+        now: Millis,
+    ) -> Result<Vec<Claimed>> {
+        let s = &self.settings;
+        let claimed = self
+            .store
+            .claim_channel(&s.owner, now, s.lease, want as u32, campaign, channel)
+            .await;
+        let unused = claimed.as_ref().map_or(want, |c| want - c.len());
+        if let Some(bucket) = &slot.bucket
+            && unused > 0
+        {
+            bucket.give_back(unused).await;
+        }
+        claimed
+    }
+
+    /// One send task per claimed message, each holding one of the channel's slots until
+    /// the recorder has written its outcome. A ledger error here (the suppression lookup)
+    /// leaves the claimed rows leased; the lease rescue gives them back.
+    async fn start_sends(
+        self: &Arc<Self>,
+        slot: &Slot,
+        claimed: Vec<Claimed>,
+        tx: &mpsc::UnboundedSender<Done>,
+        sends: &TaskTracker,
+    ) -> Result<()> {
+        let contexts = Arc::new(self.contexts(&claimed));
+        let suppressed = self.suppressed(&claimed).await?;
+        for m in claimed {
+            let opted_out = m.address.as_ref().is_some_and(|a| suppressed.contains(a));
+            // Only the claimer takes slots, and it claimed no more than it saw free.
+            let Ok(permit) = Arc::clone(&slot.inflight).try_acquire_owned() else {
+                break;
+            };
+            let (me, contexts, tx) = (Arc::clone(self), Arc::clone(&contexts), tx.clone());
+            sends.spawn(async move {
+                let (outcome, fallback) = me.deliver(m, Utc::now(), &contexts, opted_out).await;
+                let done = Done {
+                    outcome,
+                    fallback,
+                    _slot: permit,
+                };
+                // The recorder outlives every send task (see `pump`).
+                let _ = tx.send(done);
+            });
+        }
+        Ok(())
     }
 
     /// Only an `active` campaign sends (SPEC §3): one set to `paused`, `draft` or `done`
