@@ -99,6 +99,10 @@ fn infer(text: String) -> Value {
 /// The words staff use for yes/no in an undeclared column; `x` is the tick mark of
 /// spreadsheets ("đã đóng: x").
 fn bool_word(text: &str) -> Option<bool> {
+    // The longest word is `không` (6 bytes, 7 decomposed): longer text needs no lowercase copy.
+    if text.len() > 7 {
+        return None;
+    }
     match text.to_lowercase().as_str() {
         "true" | "x" | "có" => Some(true),
         "false" | "không" => Some(false),

@@ -105,12 +105,21 @@ impl Shared {
 /// The recipient's data as stored with each message: `row` and the joined rows. Messages are
 /// rendered at send time from this snapshot, with the templates as they are then.
 pub fn snapshot(r: &Recipient) -> String {
-    let mut map = Map::new();
-    map.insert("row".into(), Value::Object(r.row.clone()));
-    for (alias, row) in &r.joined {
-        map.insert(alias.clone(), Value::Object(row.clone()));
+    // Written straight from the borrowed rows: one copy fewer per recipient of an enqueue.
+    struct Snapshot<'a>(&'a Recipient);
+    impl serde::Serialize for Snapshot<'_> {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            use serde::ser::SerializeMap;
+            let mut map = s.serialize_map(Some(1 + self.0.joined.len()))?;
+            map.serialize_entry("row", &self.0.row)?;
+            for (alias, row) in &self.0.joined {
+                map.serialize_entry(alias, row)?;
+            }
+            map.end()
+        }
     }
-    Value::Object(map).to_string()
+    // Maps of JSON values with string keys always serialise.
+    serde_json::to_string(&Snapshot(r)).unwrap_or_default()
 }
 
 impl Shared {
