@@ -10,6 +10,7 @@ use anyhow::Context;
 use sqlx::sqlite::SqliteConnection;
 
 use super::event::{self, Event};
+use super::values;
 use super::{Millis, Outcome, OutcomeKind, Store};
 
 /// Outcomes per fenced `UPDATE`: bounds the JSON text of one statement.
@@ -150,21 +151,22 @@ async fn fenced(conn: &mut SqliteConnection, chunk: &[Outcome]) -> anyhow::Resul
     serde_json::from_str(&fenced).context("reading the fenced outcomes")
 }
 
-/// Rows of `sent` outcomes per statement at most; smaller batches are padded up to a power
-/// of two (with rows that match nothing), so a handful of statement texts serves them all.
-const SENT_ROWS: usize = 2_048;
-
 /// The fenced `UPDATE` of `sent` outcomes, nearly all of a busy daemon's: five parameters a
-/// row in a `VALUES` list, which SQLite reads much faster than the same values taken out of
-/// JSON one by one (see [`apply_other`]).
+/// row in a `VALUES` list (see [`values`]) rather than read out of JSON like
+/// [`apply_other`].
 async fn apply_sent(
     conn: &mut SqliteConnection,
     sent: &[&Outcome],
     now: Millis,
 ) -> anyhow::Result<()> {
-    for chunk in sent.chunks(SENT_ROWS) {
-        let rows = chunk.len().next_power_of_two();
-        let mut update = sqlx::query(sent_sql(rows)).bind(now);
+    const SQL: &str = "UPDATE message SET state = 'sent', sent_at = o.column4, \
+        provider_id = o.column5, lease_owner = NULL, lease_until = NULL, updated_at = ? \
+        FROM (VALUES {values}) AS o WHERE message.id = o.column1 \
+        AND message.attempts = o.column2 AND +message.state = 'sending' \
+        AND message.lease_owner = o.column3";
+    for chunk in sent.chunks(values::MAX_ROWS) {
+        let rows = values::padded(chunk.len());
+        let mut update = sqlx::query(values::sql(SQL, 5, rows)).bind(now);
         for o in chunk {
             let provider_id = match &o.result {
                 OutcomeKind::Sent { provider_id } => provider_id.as_deref(),
@@ -191,22 +193,6 @@ async fn apply_sent(
             .context("recording sent messages")?;
     }
     Ok(())
-}
-
-/// The text of [`apply_sent`] for `rows` rows (a power of two), built once and kept.
-fn sent_sql(rows: usize) -> &'static str {
-    static TEXTS: [std::sync::OnceLock<String>; SENT_ROWS.trailing_zeros() as usize + 1] =
-        [const { std::sync::OnceLock::new() }; SENT_ROWS.trailing_zeros() as usize + 1];
-    TEXTS[rows.trailing_zeros() as usize].get_or_init(|| {
-        let values = vec!["(?, ?, ?, ?, ?)"; rows].join(", ");
-        format!(
-            "UPDATE message SET state = 'sent', sent_at = o.column4, provider_id = o.column5, \
-             lease_owner = NULL, lease_until = NULL, updated_at = ? \
-             FROM (VALUES {values}) AS o WHERE message.id = o.column1 \
-             AND message.attempts = o.column2 AND +message.state = 'sending' \
-             AND message.lease_owner = o.column3"
-        )
-    })
 }
 
 /// The fenced `UPDATE` of every other outcome (retries, failures, skips, expiries), each
@@ -326,34 +312,39 @@ impl<'a> Try<'a> {
 }
 
 async fn insert_attempts(conn: &mut SqliteConnection, tries: &[Try<'_>]) -> anyhow::Result<()> {
-    if tries.is_empty() {
-        return Ok(());
+    const SQL: &str = "INSERT INTO attempt (message_id, attempt, started_at, finished_at, \
+        outcome, code, error, duration_ms) SELECT * FROM (VALUES {values}) \
+        WHERE column1 IS NOT NULL";
+    for chunk in tries.chunks(values::MAX_ROWS) {
+        let rows = values::padded(chunk.len());
+        let mut insert = sqlx::query(values::sql(SQL, 8, rows));
+        for t in chunk {
+            insert = insert
+                .bind(t.message)
+                .bind(t.attempt)
+                .bind(t.started_at)
+                .bind(t.started_at + t.duration_ms)
+                .bind(t.outcome)
+                .bind(t.code)
+                .bind(t.error)
+                .bind(t.duration_ms);
+        }
+        for _ in chunk.len()..rows {
+            insert = insert
+                .bind(None::<i64>)
+                .bind(None::<i64>)
+                .bind(None::<i64>)
+                .bind(None::<i64>)
+                .bind(None::<&str>)
+                .bind(None::<&str>)
+                .bind(None::<&str>)
+                .bind(None::<i64>);
+        }
+        insert
+            .execute(&mut *conn)
+            .await
+            .context("recording attempts")?;
     }
-    let rows: Vec<_> = tries
-        .iter()
-        .map(|t| {
-            (
-                t.message,
-                t.attempt,
-                t.started_at,
-                t.started_at + t.duration_ms,
-                t.outcome,
-                t.code,
-                t.error,
-                t.duration_ms,
-            )
-        })
-        .collect();
-    sqlx::query(
-        "INSERT INTO attempt (message_id, attempt, started_at, finished_at, outcome, code, \
-             error, duration_ms) \
-         SELECT j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3, j.value ->> 4, \
-             j.value ->> 5, j.value ->> 6, j.value ->> 7 FROM json_each(?1) AS j",
-    )
-    .bind(event::json(&rows)?)
-    .execute(&mut *conn)
-    .await
-    .context("recording attempts")?;
     Ok(())
 }
 

@@ -1,11 +1,10 @@
 //! `message_event`: every state change of a message, with its time (SPEC §6).
 //!
 //! Events are written in the transaction that makes the change, each batch in one
-//! statement whose rows arrive as a single JSON array read with `json_each`: either an
-//! `INSERT … SELECT` over the changed rows (whose new state is read back from `message`),
-//! or the events themselves when each row carries its own detail. One fixed SQL text per
-//! shape means one prepared statement, whatever the batch size; binding one text instead
-//! of thousands of parameters is also what makes large batches cheap.
+//! statement: either an `INSERT … SELECT` over the changed rows (whose ids arrive as one
+//! JSON array read with `json_each`, whose new state is read back from `message`), or the
+//! events themselves, when each row carries its own detail, as bound `VALUES` lists
+//! ([`super::values`]). Either way a few fixed SQL texts serve every batch size.
 
 use anyhow::Context;
 use serde::Serialize;
@@ -75,29 +74,38 @@ pub(super) struct Event {
     pub detail: Option<String>,
 }
 
-/// Writes `events`, all at `at`, in one statement.
+/// Writes `events`, all at `at`, as bound `VALUES` lists (see [`super::values`]).
 pub(super) async fn write(
     conn: &mut SqliteConnection,
     events: Vec<Event>,
     at: Millis,
 ) -> anyhow::Result<()> {
-    if events.is_empty() {
-        return Ok(());
+    use super::values;
+    const SQL: &str = "INSERT INTO message_event (message, at, from_state, to_state, detail) \
+        SELECT column1, ?, column2, column3, column4 FROM (VALUES {values}) \
+        WHERE column1 IS NOT NULL";
+    for chunk in events.chunks(values::MAX_ROWS) {
+        let rows = values::padded(chunk.len());
+        let mut insert = sqlx::query(values::sql(SQL, 4, rows)).bind(at);
+        for e in chunk {
+            insert = insert
+                .bind(e.message)
+                .bind(e.from)
+                .bind(e.to)
+                .bind(e.detail.as_deref());
+        }
+        for _ in chunk.len()..rows {
+            insert = insert
+                .bind(None::<i64>)
+                .bind(None::<&str>)
+                .bind(None::<&str>)
+                .bind(None::<&str>);
+        }
+        insert
+            .execute(&mut *conn)
+            .await
+            .context("recording message events")?;
     }
-    let rows: Vec<_> = events
-        .iter()
-        .map(|e| (e.message, e.from, e.to, e.detail.as_deref()))
-        .collect();
-    sqlx::query(
-        "INSERT INTO message_event (message, at, from_state, to_state, detail) \
-         SELECT j.value ->> 0, ?1, j.value ->> 1, j.value ->> 2, j.value ->> 3 \
-         FROM json_each(?2) AS j",
-    )
-    .bind(at)
-    .bind(json(&rows)?)
-    .execute(&mut *conn)
-    .await
-    .context("recording message events")?;
     Ok(())
 }
 

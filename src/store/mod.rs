@@ -44,6 +44,7 @@
 //! - `overview`: what the dashboard reads — [`Store::occurrence_figures`],
 //!   [`Store::failed_messages`], [`Store::reached_by_recipient`], [`Store::campaign_totals`]
 //! - `audit`: [`Store::audit`], [`Store::audit_log`] — append-only (SQLite triggers)
+//! - `values`: batches bound as `VALUES` lists (outcomes, attempts, events)
 //! - `id`: [`message_tag`] and [`message_id`], the deterministic provider-facing id
 
 mod attempt;
@@ -63,6 +64,7 @@ mod suppression;
 mod sweep;
 #[cfg(test)]
 pub(crate) mod test_support;
+mod values;
 
 use std::collections::BTreeMap;
 use std::str::FromStr;
