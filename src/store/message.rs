@@ -398,88 +398,41 @@ mod tests {
         mixed[1].fallback_of = Some(1);
         assert_eq!(store.insert_messages(&one, T0).await.unwrap(), 2);
         assert_eq!(store.insert_messages(&mixed, T0 + 1).await.unwrap(), 2);
-        type Stored = (
-            String,
-            String,
-            i64,
-            Millis,
-            i64,
-            String,
-            String,
-            Option<i64>,
-        );
-        type More = (
-            Option<String>,
-            String,
-            Millis,
-            Millis,
-            String,
-            Option<String>,
-            Millis,
-            Millis,
-        );
-        let rows: Vec<(Stored, More)> = sqlx::query_as::<
-            _,
-            (
-                String,
-                String,
-                i64,
-                Millis,
-                i64,
-                String,
-                String,
-                Option<i64>,
-                Option<String>,
-                String,
-                Millis,
-                Millis,
-                String,
-                Option<String>,
-                Millis,
-                Millis,
-            ),
-        >(
-            "SELECT campaign, step, occurrence_id, occurrence_at, occurrence_n, recipient, \
-             channel, fallback_of, address, state, next_attempt_at, expires_at, context, \
-             last_error, queued_at, updated_at FROM message ORDER BY id",
+        let stored: Vec<String> = sqlx::query_scalar(
+            "SELECT json_array(campaign, step, occurrence_id, occurrence_at, occurrence_n, \
+             recipient, channel, fallback_of, address, state, next_attempt_at, expires_at, \
+             context, last_error, queued_at, updated_at) FROM message ORDER BY id",
         )
         .fetch_all(store.pool())
         .await
-        .unwrap()
-        .into_iter()
-        .map(|r| {
-            (
-                (r.0, r.1, r.2, r.3, r.4, r.5, r.6, r.7),
-                (r.8, r.9, r.10, r.11, r.12, r.13, r.14, r.15),
-            )
-        })
-        .collect();
-        let all: Vec<&NewMessage> = one.iter().chain(&mixed).collect();
-        assert_eq!(rows.len(), 4);
-        for ((stored, more), (m, now)) in rows.iter().zip(all.iter().zip([T0, T0, T0 + 1, T0 + 1]))
-        {
+        .unwrap();
+        let written = one
+            .iter()
+            .map(|m| (m, T0))
+            .chain(mixed.iter().map(|m| (m, T0 + 1)));
+        assert_eq!(stored.len(), 4);
+        for (row, (m, now)) in stored.iter().zip(written) {
             let (state, reason) = state_and_reason(&m.state);
-            let want: Stored = (
-                m.campaign.clone(),
-                m.step.clone(),
+            let want = serde_json::json!([
+                m.campaign,
+                m.step,
                 m.occurrence_id,
                 m.occurrence_at,
-                i64::from(m.occurrence_n),
-                m.recipient.clone(),
-                m.channel.clone(),
+                m.occurrence_n,
+                m.recipient,
+                m.channel,
                 m.fallback_of,
-            );
-            let want_more: More = (
-                m.address.clone(),
-                state.to_owned(),
+                m.address,
+                state,
                 m.next_attempt_at,
                 m.expires_at,
-                m.context.clone(),
-                reason.map(str::to_owned),
+                m.context,
+                reason,
                 now,
-                now,
-            );
-            assert_eq!((stored, more), (&want, &want_more), "{}", m.recipient);
+                now
+            ]);
+            let got: serde_json::Value = serde_json::from_str(row).unwrap();
+            assert_eq!(got, want, "{}", m.recipient);
         }
         assert_eq!(store.insert_messages(&one, T0).await.unwrap(), 0);
         assert_eq!(store.insert_messages(&mixed, T0).await.unwrap(), 0);
