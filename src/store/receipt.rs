@@ -75,36 +75,25 @@ impl Store {
         receipt: &DeliveryReceipt<'_>,
         now: Millis,
     ) -> anyhow::Result<ReceiptOutcome> {
+        let mut outcomes = self.apply_receipts(&[(receipt.clone(), now)]).await?;
+        Ok(outcomes.remove(0))
+    }
+
+    /// [`Store::apply_receipt`] for several receipts, each at its own time, in one
+    /// transaction: a burst of callbacks costs one commit, not one each. The outcomes
+    /// come back in order; a callback id twice in the batch applies once (the second is a
+    /// replay).
+    pub async fn apply_receipts(
+        &self,
+        receipts: &[(DeliveryReceipt<'_>, Millis)],
+    ) -> anyhow::Result<Vec<ReceiptOutcome>> {
         let mut w = self.write().await?;
-        let fresh = sqlx::query(
-            "INSERT INTO callback_seen (source, id, at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-        )
-        .bind(receipt.source)
-        .bind(receipt.callback_id)
-        .bind(now)
-        .execute(&mut *w.tx)
-        .await
-        .context("recording a callback id")?
-        .rows_affected()
-            == 1;
-        if !fresh {
-            // Dropping `w` rolls back: a replay leaves the ledger as it was.
-            return Ok(ReceiptOutcome::Replay);
+        let mut outcomes = Vec::with_capacity(receipts.len());
+        for (receipt, now) in receipts {
+            outcomes.push(apply_one(&mut w.tx, receipt, *now).await?);
         }
-        let outcome = match find(&mut w.tx, receipt).await? {
-            None => ReceiptOutcome::Unmatched,
-            Some((id, state)) if state == "sent" => {
-                move_sent(&mut w.tx, id, receipt.source, &receipt.status, now).await?;
-                ReceiptOutcome::Applied { id }
-            }
-            Some((id, state)) if state == "sending" || state == "pending" => {
-                keep_early(&mut w.tx, id, receipt, now).await?;
-                ReceiptOutcome::Deferred { id }
-            }
-            Some((_, state)) => ReceiptOutcome::Unchanged { state },
-        };
         w.commit().await?;
-        Ok(outcome)
+        Ok(outcomes)
     }
 
     /// Applies the receipts kept in `receipt_early` whose message is now `sent`, and drops
@@ -163,6 +152,41 @@ impl Store {
         w.commit().await?;
         Ok(done.rows_affected())
     }
+}
+
+/// One receipt inside a write transaction. A replay has written nothing when it returns:
+/// its callback id was already there.
+async fn apply_one(
+    conn: &mut SqliteConnection,
+    receipt: &DeliveryReceipt<'_>,
+    now: Millis,
+) -> anyhow::Result<ReceiptOutcome> {
+    let fresh = sqlx::query(
+        "INSERT INTO callback_seen (source, id, at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+    )
+    .bind(receipt.source)
+    .bind(receipt.callback_id)
+    .bind(now)
+    .execute(&mut *conn)
+    .await
+    .context("recording a callback id")?
+    .rows_affected()
+        == 1;
+    if !fresh {
+        return Ok(ReceiptOutcome::Replay);
+    }
+    Ok(match find(conn, receipt).await? {
+        None => ReceiptOutcome::Unmatched,
+        Some((id, state)) if state == "sent" => {
+            move_sent(conn, id, receipt.source, &receipt.status, now).await?;
+            ReceiptOutcome::Applied { id }
+        }
+        Some((id, state)) if state == "sending" || state == "pending" => {
+            keep_early(conn, id, receipt, now).await?;
+            ReceiptOutcome::Deferred { id }
+        }
+        Some((_, state)) => ReceiptOutcome::Unchanged { state },
+    })
 }
 
 /// The row id and state of the first message a reference names.
@@ -336,6 +360,54 @@ mod tests {
         assert_eq!(
             (state.as_str(), delivered_at),
             ("delivered", Some(T0 + 500))
+        );
+        assert_events_complete(&store).await;
+    }
+
+    /// One transaction for a burst: each receipt gets its own outcome, in order, and a
+    /// callback id seen twice in the burst applies once.
+    #[tokio::test]
+    async fn a_burst_of_receipts_applies_in_one_call_each_with_its_outcome() {
+        let (_dir, store, ids) = ledger().await;
+        let burst = [
+            (
+                delivered("cb-a", vec![MessageRef::Ours(&ids[0])]),
+                T0 + 1_000,
+            ),
+            (
+                delivered("cb-a", vec![MessageRef::Ours(&ids[0])]),
+                T0 + 1_001,
+            ),
+            (
+                delivered("cb-b", vec![MessageRef::Ours(&ids[1])]),
+                T0 + 1_002,
+            ),
+            (
+                delivered("cb-c", vec![MessageRef::Ours("m999-0")]),
+                T0 + 1_003,
+            ),
+        ];
+        let outcomes = store.apply_receipts(&burst).await.unwrap();
+        let sent_id = super::super::message_row(&ids[0]).unwrap();
+        let sending_id = super::super::message_row(&ids[1]).unwrap();
+        assert_eq!(
+            outcomes,
+            vec![
+                ReceiptOutcome::Applied { id: sent_id },
+                ReceiptOutcome::Replay,
+                ReceiptOutcome::Deferred { id: sending_id },
+                ReceiptOutcome::Unmatched,
+            ]
+        );
+        assert_eq!(count(&store, "SELECT COUNT(*) FROM callback_seen").await, 3);
+        assert_eq!(count(&store, "SELECT COUNT(*) FROM receipt_early").await, 1);
+        assert_eq!(
+            count(
+                &store,
+                "SELECT COUNT(*) FROM message WHERE state = 'delivered'"
+            )
+            .await,
+            1
         );
         assert_events_complete(&store).await;
     }

@@ -32,6 +32,7 @@ pub mod error;
 pub mod health;
 pub mod keys;
 pub mod metrics;
+mod receipts;
 pub mod session;
 pub mod signature;
 pub mod start;
@@ -77,6 +78,8 @@ struct Inner {
     /// The loaded campaigns as the daemon runs them now (hot reload replaces them), for
     /// the dashboard; its pages show less without them.
     workspace: Option<Arc<Live>>,
+    /// Receipts on their way to the ledger, one transaction per burst.
+    receipts: receipts::Receipts,
 }
 
 impl WebState {
@@ -93,6 +96,7 @@ impl WebState {
                 clock,
                 sessions: Arc::new(session::Sessions::new(false)),
                 workspace: None,
+                receipts: Default::default(),
             }),
         }
     }
@@ -132,6 +136,7 @@ impl WebState {
             clock: Arc::clone(&old.clock),
             sessions: Arc::clone(&old.sessions),
             workspace: old.workspace.clone(),
+            receipts: old.receipts.clone(),
         };
         change(&mut inner);
         WebState {
@@ -171,6 +176,18 @@ impl WebState {
 
     pub fn now(&self) -> Millis {
         (self.inner.clock)()
+    }
+
+    /// Applies a delivery receipt, group-committed with the others arriving meanwhile.
+    pub(crate) async fn apply_receipt(
+        &self,
+        receipt: &crate::store::DeliveryReceipt<'_>,
+        now: Millis,
+    ) -> anyhow::Result<crate::store::ReceiptOutcome> {
+        self.inner
+            .receipts
+            .apply(&self.inner.store, receipt, now)
+            .await
     }
 }
 
