@@ -165,8 +165,7 @@ async fn apply_sent(
         AND message.attempts = o.column2 AND +message.state = 'sending' \
         AND message.lease_owner = o.column3";
     for chunk in sent.chunks(values::MAX_ROWS) {
-        let rows = values::padded(chunk.len());
-        let mut update = sqlx::query(values::sql(SQL, 5, rows)).bind(now);
+        let mut update = sqlx::query(values::sql(SQL, 5, values::padded(chunk.len()))).bind(now);
         for o in chunk {
             let provider_id = match &o.result {
                 OutcomeKind::Sent { provider_id } => provider_id.as_deref(),
@@ -179,15 +178,7 @@ async fn apply_sent(
                 .bind(o.started_at + o.duration_ms)
                 .bind(provider_id);
         }
-        for _ in chunk.len()..rows {
-            update = update
-                .bind(None::<i64>)
-                .bind(None::<i64>)
-                .bind(None::<&str>)
-                .bind(None::<i64>)
-                .bind(None::<&str>);
-        }
-        update
+        values::pad(update, 5, chunk.len())
             .execute(&mut *conn)
             .await
             .context("recording sent messages")?;
@@ -316,8 +307,7 @@ async fn insert_attempts(conn: &mut SqliteConnection, tries: &[Try<'_>]) -> anyh
         outcome, code, error, duration_ms) SELECT * FROM (VALUES {values}) \
         WHERE column1 IS NOT NULL";
     for chunk in tries.chunks(values::MAX_ROWS) {
-        let rows = values::padded(chunk.len());
-        let mut insert = sqlx::query(values::sql(SQL, 8, rows));
+        let mut insert = sqlx::query(values::sql(SQL, 8, values::padded(chunk.len())));
         for t in chunk {
             insert = insert
                 .bind(t.message)
@@ -329,18 +319,7 @@ async fn insert_attempts(conn: &mut SqliteConnection, tries: &[Try<'_>]) -> anyh
                 .bind(t.error)
                 .bind(t.duration_ms);
         }
-        for _ in chunk.len()..rows {
-            insert = insert
-                .bind(None::<i64>)
-                .bind(None::<i64>)
-                .bind(None::<i64>)
-                .bind(None::<i64>)
-                .bind(None::<&str>)
-                .bind(None::<&str>)
-                .bind(None::<&str>)
-                .bind(None::<i64>);
-        }
-        insert
+        values::pad(insert, 8, chunk.len())
             .execute(&mut *conn)
             .await
             .context("recording attempts")?;

@@ -85,8 +85,7 @@ pub(super) async fn write(
         SELECT column1, ?, column2, column3, column4 FROM (VALUES {values}) \
         WHERE column1 IS NOT NULL";
     for chunk in events.chunks(values::MAX_ROWS) {
-        let rows = values::padded(chunk.len());
-        let mut insert = sqlx::query(values::sql(SQL, 4, rows)).bind(at);
+        let mut insert = sqlx::query(values::sql(SQL, 4, values::padded(chunk.len()))).bind(at);
         for e in chunk {
             insert = insert
                 .bind(e.message)
@@ -94,14 +93,7 @@ pub(super) async fn write(
                 .bind(e.to)
                 .bind(e.detail.as_deref());
         }
-        for _ in chunk.len()..rows {
-            insert = insert
-                .bind(None::<i64>)
-                .bind(None::<&str>)
-                .bind(None::<&str>)
-                .bind(None::<&str>);
-        }
-        insert
+        values::pad(insert, 4, chunk.len())
             .execute(&mut *conn)
             .await
             .context("recording message events")?;

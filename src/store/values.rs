@@ -10,6 +10,13 @@
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
 
+use sqlx::Sqlite;
+use sqlx::query::Query;
+use sqlx::sqlite::SqliteArguments;
+
+/// A statement being bound.
+pub(super) type Bound<'q> = Query<'q, Sqlite, SqliteArguments>;
+
 /// Most rows one statement carries. A prepared statement grows with its rows, and every
 /// connection keeps its own: 512 keeps the largest small while a busy daemon's batches (a
 /// few hundred outcomes) still take one statement each.
@@ -36,6 +43,15 @@ pub(super) fn sql(sql: &'static str, columns: usize, rows: usize) -> &'static st
             // Leaked on purpose: a few dozen texts at most (statements × powers of two).
             Box::leak(sql.replace("{values}", &values).into_boxed_str())
         })
+}
+
+/// Binds the padding of a batch of `n` rows of `columns` parameters: NULL in every one
+/// (SQLite's NULL has no type, so one kind serves every column).
+pub(super) fn pad(mut query: Bound<'_>, columns: usize, n: usize) -> Bound<'_> {
+    for _ in 0..columns * (padded(n) - n) {
+        query = query.bind(None::<i64>);
+    }
+    query
 }
 
 #[cfg(test)]
