@@ -7,6 +7,7 @@ use sqlx::sqlite::SqliteConnection;
 use sqlx::{QueryBuilder, Sqlite};
 
 use super::event::{self, Detail};
+use super::values;
 use super::{Claimed, Millis, NewMessage, NewState, Store, millis, to_u32};
 
 /// Rows per `INSERT` statement: 500 × 17 parameters stays well under SQLite's 32,766, and
@@ -89,8 +90,8 @@ impl Store {
 /// One multi-row `INSERT … ON CONFLICT DO NOTHING`; returns how many rows were new.
 ///
 /// The rows of one occurrence (all of an enqueue batch) share their campaign, step,
-/// occurrence and times: those are bound once, as numbered parameters every row refers
-/// to, so a row costs eight parameters instead of seventeen.
+/// occurrence and times: those are bound once, in a one-row CTE every row is joined to,
+/// so a row costs eight parameters instead of seventeen.
 async fn insert_chunk(
     conn: &mut SqliteConnection,
     chunk: &[NewMessage],
@@ -112,7 +113,17 @@ async fn insert_chunk(
     if !uniform {
         return insert_each(conn, chunk, now).await;
     }
-    let mut query = sqlx::query(insert_sql(chunk.len()))
+    const SQL: &str = "WITH s (campaign, step, occurrence_id, occurrence_at, occurrence_n, \
+        next_attempt_at, expires_at, now) AS (SELECT ?, ?, ?, ?, ?, ?, ?, ?) \
+        INSERT INTO message (campaign, step, occurrence_id, occurrence_at, occurrence_n, \
+        next_attempt_at, expires_at, queued_at, updated_at, attempts, tag, recipient, \
+        channel, fallback_of, address, state, context, last_error) \
+        SELECT s.campaign, s.step, s.occurrence_id, s.occurrence_at, s.occurrence_n, \
+        s.next_attempt_at, s.expires_at, s.now, s.now, 0, v.column1, v.column2, v.column3, \
+        v.column4, v.column5, v.column6, v.column7, v.column8 \
+        FROM s, (VALUES {values}) AS v WHERE true ON CONFLICT DO NOTHING";
+    // Not padded: full chunks share one text, and each occurrence adds one for its last.
+    let mut query = sqlx::query(values::sql(SQL, 8, chunk.len()))
         .bind(first.campaign.as_str())
         .bind(first.step.as_str())
         .bind(first.occurrence_id)
@@ -138,40 +149,6 @@ async fn insert_chunk(
         .await
         .context("inserting messages")?;
     Ok(done.rows_affected())
-}
-
-/// The `INSERT` of `rows` rows of one occurrence: the shared values in a one-row CTE, then
-/// eight (unnamed) parameters per row. Built once per row count and kept, so the statement
-/// cache sees one text for every full chunk.
-fn insert_sql(rows: usize) -> &'static str {
-    use std::collections::HashMap;
-    use std::sync::{Mutex, OnceLock};
-    static TEXTS: OnceLock<Mutex<HashMap<usize, &'static str>>> = OnceLock::new();
-    let mut texts = TEXTS
-        .get_or_init(Default::default)
-        .lock()
-        .unwrap_or_else(|e| e.into_inner());
-    texts.entry(rows).or_insert_with(|| {
-        let mut sql = String::from(
-            "WITH s (campaign, step, occurrence_id, occurrence_at, occurrence_n, \
-             next_attempt_at, expires_at, now) AS (SELECT ?, ?, ?, ?, ?, ?, ?, ?) \
-             INSERT INTO message (campaign, step, occurrence_id, occurrence_at, occurrence_n, \
-             next_attempt_at, expires_at, queued_at, updated_at, attempts, tag, recipient, \
-             channel, fallback_of, address, state, context, last_error) \
-             SELECT s.campaign, s.step, s.occurrence_id, s.occurrence_at, s.occurrence_n, \
-             s.next_attempt_at, s.expires_at, s.now, s.now, 0, v.column1, v.column2, \
-             v.column3, v.column4, v.column5, v.column6, v.column7, v.column8 \
-             FROM s, (VALUES ",
-        );
-        for r in 0..rows {
-            if r > 0 {
-                sql.push(',');
-            }
-            sql.push_str("(?,?,?,?,?,?,?,?)");
-        }
-        sql.push_str(") AS v WHERE true ON CONFLICT DO NOTHING");
-        Box::leak(sql.into_boxed_str())
-    })
 }
 
 fn state_and_reason(state: &NewState) -> (&'static str, Option<&str>) {
