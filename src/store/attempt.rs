@@ -108,9 +108,9 @@ impl<'a> Change<'a> {
 
 /// The fenced updates of a chunk of outcomes (one for `sent`, one for the rest): each
 /// applies only while its row is still `sending` under the same owner and attempt. Returns
-/// the ids they moved. The unary `+` keeps SQLite from reading every `sending` row through the state
-/// index and joining the batch to each: the plan must be "each outcome, then its row by
-/// primary key".
+/// the ids they moved. The unary `+` keeps SQLite from reading every `sending` row through
+/// the state index and joining the batch to each: the plan must be "each outcome, then its
+/// row by primary key".
 ///
 /// Which outcomes hold their fence is read first, as one JSON array in one row, inside the
 /// same write transaction (no other writer can move those rows in between): sqlx hands

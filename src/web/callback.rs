@@ -14,7 +14,8 @@
 //! A refused request writes nothing to the ledger; it bumps
 //! `loa_callback_rejected_total{reason}` and that is all. A replay answers 200 and bumps
 //! `loa_callback_replays_total`. The work is one short transaction shared with the receipts
-//! arriving meanwhile ([`super::receipts`]), well inside Zalo's 2-second answer deadline. Bodies carry phone numbers: they are never logged.
+//! arriving meanwhile ([`super::receipts`]), well inside Zalo's 2-second answer deadline.
+//! Bodies carry phone numbers: they are never logged.
 //!
 //! A receipt can beat the dispatcher's own record of the send (it records a batch once
 //! every send of it is done): such a receipt is kept and applied by `reconcile`, which
