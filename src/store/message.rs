@@ -10,9 +10,9 @@ use super::event::{self, Detail};
 use super::values;
 use super::{Claimed, Millis, NewMessage, NewState, Store, millis, to_u32};
 
-/// Rows per `INSERT` statement: 500 × 17 parameters stays well under SQLite's 32,766, and
+/// Rows per `INSERT` statement: 512 × 17 parameters stays well under SQLite's 32,766, and
 /// every full batch reuses one prepared statement.
-const INSERT_ROWS: usize = 500;
+const INSERT_ROWS: usize = values::MAX_ROWS;
 
 impl Store {
     /// Inserts messages that do not exist yet — one per (campaign, step, occurrence,
@@ -121,9 +121,8 @@ async fn insert_chunk(
         SELECT s.campaign, s.step, s.occurrence_id, s.occurrence_at, s.occurrence_n, \
         s.next_attempt_at, s.expires_at, s.now, s.now, 0, v.column1, v.column2, v.column3, \
         v.column4, v.column5, v.column6, v.column7, v.column8 \
-        FROM s, (VALUES {values}) AS v WHERE true ON CONFLICT DO NOTHING";
-    // Not padded: full chunks share one text, and each occurrence adds one for its last.
-    let mut query = sqlx::query(values::sql(SQL, 8, chunk.len()))
+        FROM s, (VALUES {values}) AS v WHERE v.column1 IS NOT NULL ON CONFLICT DO NOTHING";
+    let mut query = sqlx::query(values::sql(SQL, 8, values::padded(chunk.len())))
         .bind(first.campaign.as_str())
         .bind(first.step.as_str())
         .bind(first.occurrence_id)
@@ -144,7 +143,7 @@ async fn insert_chunk(
             .bind(m.context.as_str())
             .bind(reason);
     }
-    let done = query
+    let done = values::pad(query, 8, chunk.len())
         .execute(&mut *conn)
         .await
         .context("inserting messages")?;

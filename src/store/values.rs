@@ -2,11 +2,10 @@
 //!
 //! SQLite reads bound parameters much faster than values taken one by one out of a JSON
 //! text (`j.value ->> 3`), which is what the hot writes of the dispatcher (outcomes,
-//! attempts, events) used to do; enqueue binds its rows this way too. A batch of outcomes,
-//! attempts or events is padded with rows of NULLs up to a power of two, so a handful of
-//! statement texts, each prepared once and cached, serves every batch size; the statements
-//! ignore the padding (`WHERE column1 IS NOT NULL`, or a join on an id that NULL never
-//! matches).
+//! attempts, events) used to do; enqueue binds its rows this way too. Every batch is padded
+//! with rows of NULLs up to a power of two, so a handful of statement texts, each prepared
+//! once and cached, serves every batch size; the statements ignore the padding (`WHERE
+//! column1 IS NOT NULL`, or a join on an id that NULL never matches).
 
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
