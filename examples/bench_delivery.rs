@@ -9,6 +9,9 @@
 //! bench_delivery callbacks 300000 1000 10  # signed receipts at 1,000/s for 10 s while sending
 //! ```
 //!
+//! The dispatcher claims up to 2,000 messages at once and keeps 512 sends in flight;
+//! `LOA_BENCH_BATCH` and `LOA_BENCH_CONCURRENCY` try other values.
+//!
 //! Prints rows/s for the enqueue, messages/s for the send and the peak resident memory of
 //! this process (VmHWM). The ledger is a real file with `synchronous=FULL`.
 
@@ -81,8 +84,8 @@ async fn main() -> Res<()> {
     }
     let settings = Settings {
         rate_limits: false,
-        batch: 2_000,
-        concurrency: 512,
+        batch: env_or("LOA_BENCH_BATCH", 2_000)?,
+        concurrency: env_or("LOA_BENCH_CONCURRENCY", 512)?,
         ..Settings::default()
     };
     let dispatcher = Arc::new(Dispatcher::new(
@@ -123,6 +126,17 @@ async fn main() -> Res<()> {
     }
     report(mode, sent, elapsed, "messages");
     Ok(())
+}
+
+/// A dispatcher setting from the environment, for trying other values; else `default`.
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> Res<T>
+where
+    T::Err: std::fmt::Display,
+{
+    match std::env::var(name) {
+        Ok(v) => Ok(v.parse().map_err(|e| format!("{name}={v:?}: {e}"))?),
+        Err(_) => Ok(default),
+    }
 }
 
 fn report(what: &str, n: u64, elapsed: Duration, unit: &str) {
