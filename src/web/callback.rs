@@ -109,11 +109,7 @@ async fn webhook(
     headers: HeaderMap,
     body: Body,
 ) -> Result<&'static str, WebError> {
-    let secrets = state
-        .keys()
-        .webhooks
-        .get(&channel)
-        .ok_or(WebError::NotFound)?;
+    let secrets = state.webhook_secrets(&channel).ok_or(WebError::NotFound)?;
     if secrets.is_empty() {
         return Err(refuse(&state, Rejection::NotConfigured));
     }
@@ -123,7 +119,7 @@ async fn webhook(
         text(&headers, "x-loa-timestamp"),
         text(&headers, "x-loa-signature"),
     );
-    signature::verify_loa(secrets, timestamp, sig, &body, now)
+    signature::verify_loa(&secrets, timestamp, sig, &body, now)
         .map_err(|e| refuse(&state, e.into()))?;
     let id = text(&headers, "idempotency-key")
         .or_else(|| text(&headers, "webhook-id"))

@@ -10,7 +10,9 @@
 //!   change of key) and optionally `LOA_ZALO_APP_ID` to accept only that app's events.
 //! - `/callbacks/webhook/<channel>`: the `secret` of the webhook channel `<channel>` in
 //!   every campaign that has one (the same secret loa signs its own requests with, so one
-//!   loa can relay receipts to another).
+//!   loa can relay receipts to another), as the campaigns are loaded now: a hot reload
+//!   that adds, changes or removes such a secret takes effect at the next request
+//!   ([`Keys::webhook_secrets`]).
 //! - `/unsubscribe/<token>`: `LOA_UNSUBSCRIBE_KEY`, or a random key kept in the ledger
 //!   ([`unsubscribe_key`]).
 //! - `/metrics`: `LOA_METRICS_TOKEN`, optional.
@@ -159,13 +161,7 @@ impl Keys {
             if route == "zalo" {
                 keys = keys.with_zalo(env.zalo_keys.clone(), env.zalo_app_id.clone());
             } else if let Some(channel) = route.strip_prefix("webhook/") {
-                let secrets = campaigns
-                    .iter()
-                    .filter_map(|c| c.channels.get(channel))
-                    .filter(|ch| ch.kind == ChannelKind::Webhook)
-                    .filter_map(|ch| ch.secret.clone())
-                    .collect();
-                keys = keys.with_webhook(channel, secrets);
+                keys = keys.with_webhook(channel, secrets_of(campaigns, channel));
             } else {
                 keys.unknown.push(route.clone());
             }
@@ -212,6 +208,27 @@ impl Keys {
         Ok(())
     }
 
+    /// The secrets `/callbacks/webhook/{channel}` verifies with, `None` when the route is
+    /// off: those of `campaigns` when given (the campaigns in force now), else those of
+    /// the campaigns the keys were made from. Empty: the route refuses everything.
+    ///
+    /// [`Keys::check`] refused empty secrets at start; one that a later edit brings in is
+    /// left out here, so that nobody can sign with an empty key.
+    pub fn webhook_secrets(
+        &self,
+        channel: &str,
+        campaigns: Option<&[Campaign]>,
+    ) -> Option<Vec<Secret>> {
+        let at_start = self.webhooks.get(channel)?;
+        Some(match campaigns {
+            Some(campaigns) => secrets_of(campaigns, channel)
+                .into_iter()
+                .filter(|s| !s.expose().is_empty())
+                .collect(),
+            None => at_start.clone(),
+        })
+    }
+
     pub(super) fn admin_token(&self) -> Option<&Secret> {
         self.admin_token.as_ref()
     }
@@ -224,6 +241,16 @@ impl Keys {
     pub fn unsubscribe(&self) -> Option<&Secret> {
         self.unsubscribe.as_ref()
     }
+}
+
+/// The `secret` of every webhook channel named `channel` in `campaigns`.
+fn secrets_of(campaigns: &[Campaign], channel: &str) -> Vec<Secret> {
+    campaigns
+        .iter()
+        .filter_map(|c| c.channels.get(channel))
+        .filter(|ch| ch.kind == ChannelKind::Webhook)
+        .filter_map(|ch| ch.secret.clone())
+        .collect()
 }
 
 /// The unsubscribe key: `configured` when given, else the random one kept in the ledger,

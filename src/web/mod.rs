@@ -21,8 +21,8 @@
 //!
 //! The web side never sends: it meets the rest of loa only through the [`Store`] (the
 //! ledger), the [`Metrics`] it shares with the dispatcher, the webhook channels' secrets it
-//! takes from the loaded campaigns ([`Keys::from_campaigns`]) and, for the dashboard, the
-//! loaded [`Workspace`]; the one file it reads is a coverage audience's CSV (schools), on
+//! takes from the loaded campaigns ([`Keys::from_campaigns`], then the version in force
+//! after each hot reload) and, for the dashboard, the loaded [`Workspace`]; the one file it reads is a coverage audience's CSV (schools), on
 //! a blocking thread.
 //! [`serve`] runs until its cancellation token fires, then lets requests in flight finish.
 
@@ -154,6 +154,15 @@ impl WebState {
 
     pub fn keys(&self) -> &Keys {
         &self.inner.keys
+    }
+
+    /// What `/callbacks/webhook/{channel}` verifies with: the secrets of the campaigns in
+    /// force now when the daemon's workspace is known, else those at start.
+    pub fn webhook_secrets(&self, channel: &str) -> Option<Vec<crate::campaign::Secret>> {
+        let ws = self.workspace();
+        self.inner
+            .keys
+            .webhook_secrets(channel, ws.as_ref().map(|ws| ws.campaigns.as_slice()))
     }
 
     pub fn health(&self) -> HealthThresholds {

@@ -161,6 +161,78 @@ async fn a_route_that_is_off_is_404_and_one_without_a_key_is_503() {
     assert_eq!(state_of(&store, &sms).await, "sent");
 }
 
+/// The example workspace with `secret` on its `sms` webhook channel.
+fn example_with_sms_secret(secret: Option<&str>) -> Arc<crate::campaign::Workspace> {
+    use crate::campaign::{DataScan, EnvPolicy, LoadOptions, Workspace};
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let opts = LoadOptions {
+        env: EnvPolicy::Optional,
+        data: DataScan::Headers,
+    };
+    let (ws, diags) = Workspace::load(&[root.join("campaigns")], &root.join("templates"), opts);
+    let mut ws = ws.unwrap_or_else(|| panic!("the example loads: {diags:?}"));
+    for c in &mut ws.campaigns {
+        c.channels.get_mut("sms").expect("an sms channel").secret = secret.map(Secret::new);
+    }
+    Arc::new(ws)
+}
+
+#[tokio::test]
+async fn a_reloaded_webhook_secret_is_the_one_receipts_are_verified_with() {
+    let (_dir, store, sms, _) = ledger().await;
+    let live = Arc::new(crate::campaign::Live::new(example_with_sms_secret(Some(
+        "secret-before-canary",
+    ))));
+    let keys = Keys::from_campaigns(
+        &live.current().campaigns,
+        &KeysEnv {
+            callbacks: vec!["webhook/sms".into()],
+            ..KeysEnv::default()
+        },
+    );
+    assert_eq!(keys.check(), Ok(()));
+    let st = state(&store, keys).with_live(Arc::clone(&live));
+    let signed = |secret: &str, id: &str| {
+        let body = format!(r#"{{"message_id":"{sms}","status":"delivered"}}"#);
+        let ts = (T0 / 1000) as u64;
+        Request::post("/callbacks/webhook/sms")
+            .header("x-loa-timestamp", ts.to_string())
+            .header("x-loa-signature", format!("v1={}", sign(secret, ts, &body)))
+            .header("idempotency-key", id)
+            .body(Body::from(body))
+            .unwrap()
+    };
+    let status_of = |request| async { call(&st, request).await.0 };
+    assert_eq!(
+        status_of(signed("secret-before-canary", "cb-1")).await,
+        StatusCode::OK
+    );
+    live.replace(example_with_sms_secret(Some("secret-after-canary")));
+    assert_eq!(
+        status_of(signed("secret-before-canary", "cb-2")).await,
+        StatusCode::UNAUTHORIZED,
+        "the old secret is gone"
+    );
+    assert_eq!(
+        status_of(signed("secret-after-canary", "cb-3")).await,
+        StatusCode::OK,
+        "the new secret is in force"
+    );
+    // An edit that empties or removes the secret leaves nothing to verify with: refused,
+    // even when signed with the empty key.
+    live.replace(example_with_sms_secret(Some("")));
+    assert_eq!(
+        status_of(signed("", "cb-4")).await,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    live.replace(example_with_sms_secret(None));
+    assert_eq!(
+        status_of(signed("secret-after-canary", "cb-5")).await,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    assert_eq!(st.metrics().rejections(Rejection::NotConfigured), 2);
+}
+
 #[tokio::test]
 async fn a_streamed_body_over_the_limit_is_413_without_a_content_length() {
     let (_dir, store, _, _) = ledger().await;
