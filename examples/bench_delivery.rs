@@ -7,6 +7,7 @@
 //! bench_delivery smtp 100000 2525        # to an SMTP server on 127.0.0.1:2525
 //! bench_delivery webhook 100000          # to an in-process axum sink on loopback
 //! bench_delivery callbacks 300000 1000 10  # signed receipts at 1,000/s for 10 s while sending
+//! bench_delivery health 2000000           # `/healthz`'s ledger question with 2M pending
 //! ```
 //!
 //! The dispatcher claims up to 2,000 messages at once and keeps 512 sends in flight;
@@ -47,7 +48,7 @@ async fn main() -> Res<()> {
         .unwrap_or(100_000);
     let dir = tempfile::tempdir()?;
     let channel = match mode {
-        "smtp" | "enqueue" => {
+        "smtp" | "enqueue" | "health" => {
             let port = args.get(2).map(String::as_str).unwrap_or("2525");
             format!(
                 "email: {{ type: smtp, url: \"smtp://127.0.0.1:{port}?pool=8\", from: \"BHXH <tt@example.vn>\" }}"
@@ -80,6 +81,26 @@ async fn main() -> Res<()> {
     let stats = enqueue_due(&store, &ws, 0, Utc::now(), None, Duration::from_secs(3600)).await?;
     report("enqueue", stats.inserted, t.elapsed(), "rows");
     if mode == "enqueue" {
+        return Ok(());
+    }
+    if mode == "health" {
+        // What `/healthz` asks the ledger, with the whole enqueue pending.
+        let now = Utc::now().timestamp_millis();
+        for _ in 0..3 {
+            let t = Instant::now();
+            let all = store.oldest_due(now).await?;
+            let walk = t.elapsed();
+            let t = Instant::now();
+            let among = store.oldest_due_among(now, &[("bench", "email")]).await?;
+            let seek = t.elapsed();
+            assert_eq!(all, among);
+            println!(
+                "oldest due of {} pending: every pending row {:.1} ms, per channel {:.3} ms",
+                stats.inserted,
+                walk.as_secs_f64() * 1e3,
+                seek.as_secs_f64() * 1e3
+            );
+        }
         return Ok(());
     }
     let settings = Settings {

@@ -282,6 +282,45 @@ async fn healthz_is_200_when_idle_and_503_with_a_reason_when_due_work_goes_unsen
 }
 
 #[tokio::test]
+async fn healthz_with_the_workspace_asks_about_its_channels() {
+    let (_dir, store, _, _) = ledger().await;
+    let limits = HealthThresholds {
+        max_due_age: Duration::from_secs(3600),
+        max_silence: Duration::from_secs(60),
+        db_timeout: Duration::from_secs(2),
+    };
+    // The ledger's pending e-mail (campaign `c`) fell due at T0; 61 s later it is a stall
+    // when `c` sends e-mail, and none of the daemon's business when it does not.
+    let with_campaign = |id: &str, channels: &[&str]| {
+        let mut ws = Arc::try_unwrap(example_with_sms_secret(None)).ok().unwrap();
+        ws.campaigns.truncate(1);
+        ws.campaigns[0].id = id.to_owned();
+        ws.campaigns[0]
+            .channels
+            .retain(|name, _| channels.contains(&name.as_str()));
+        state(&store, keys())
+            .with_health(limits)
+            .with_clock(Arc::new(|| T0 + 61_000))
+            .with_workspace(Arc::new(ws))
+    };
+    let get = || Request::get("/healthz").body(Body::empty()).unwrap();
+    let (status, body) = call(&with_campaign("c", &["email", "sms"]), get()).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        body,
+        "no message sent for 61 s while work is due (limit 60 s)\n"
+    );
+    let (status, _) = call(&with_campaign("c", &["sms"]), get()).await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "the e-mail is not on a channel it sends"
+    );
+    let (status, _) = call(&with_campaign("other", &["email"]), get()).await;
+    assert_eq!(status, StatusCode::OK, "nor of a campaign it runs");
+}
+
+#[tokio::test]
 async fn metrics_need_the_token_when_one_is_set() {
     let (_dir, store, _, _) = ledger().await;
     let st = state(
