@@ -22,8 +22,9 @@
 //! SQLite runs with WAL, `synchronous=FULL` (WAL with `NORMAL` "might roll back following a
 //! power loss", SQLite `PRAGMA synchronous`), foreign keys on and a 5 s busy timeout. It has
 //! one writer: writes in this process take turns on a mutex and open `BEGIN IMMEDIATE`
-//! transactions, so they queue instead of spinning in SQLite's busy handler, and each
-//! transaction stays short. The SQL itself stays portable to PostgreSQL (`ON CONFLICT`,
+//! transactions on a connection of their own, so they queue instead of spinning in
+//! SQLite's busy handler, each transaction stays short, and reads, however slow or many,
+//! wait on their own pool of connections instead of taking the writer's. The SQL itself stays portable to PostgreSQL (`ON CONFLICT`,
 //! `UPDATE … RETURNING`, integer times).
 //!
 //! # Layout
@@ -103,10 +104,17 @@ pub const STATES: [&str; 8] = [
 /// States a message can still leave by itself; a campaign is done only when none remain.
 pub const OPEN_STATES: [&str; 2] = ["pending", "sending"];
 
+/// Connections that read, beside the one that writes.
+const READERS: u32 = 3;
+
 /// The message ledger. Cheap to clone: clones share one pool and one writer turn.
 #[derive(Clone, Debug)]
 pub struct Store {
+    /// The connections that read.
     pool: SqlitePool,
+    /// The one connection that writes, so that no number of slow reads (dashboard pages
+    /// over millions of messages) can leave the dispatcher without a connection.
+    writes: SqlitePool,
     /// Writes take turns here before `BEGIN IMMEDIATE` (see the module docs).
     writer: Arc<Mutex<()>>,
 }
@@ -275,24 +283,30 @@ impl Store {
             .busy_timeout(Duration::from_secs(5))
             .foreign_keys(true)
             // 8 MiB of page cache per connection (negative = KiB): more than the default
-            // 2 MiB, which thrashes on the unique index of random message ids, while four
-            // connections stay well inside the daemon's memory budget (≤ 150 MiB).
+            // 2 MiB, which thrashes on the unique index of random message ids, while the
+            // four connections stay well inside the daemon's memory budget (≤ 150 MiB).
             .pragma("cache_size", "-8192")
             // Checkpoint the WAL every 10,000 pages (40 MiB) instead of 1,000: a message row
             // is written at enqueue, at its claim and at its outcome, and a longer WAL lets
             // the checkpoint copy each such page once. About +12 % on bulk inserts here.
             .pragma("wal_autocheckpoint", "10000");
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(options)
+        let writes = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
             .await
             .with_context(|| format!("opening the message ledger {url:?}"))?;
         sqlx::migrate!("migrations/sqlite")
-            .run(&pool)
+            .run(&writes)
             .await
             .with_context(|| format!("migrating the message ledger {url:?}"))?;
+        let pool = SqlitePoolOptions::new()
+            .max_connections(READERS)
+            .connect_with(options)
+            .await
+            .with_context(|| format!("opening the message ledger {url:?}"))?;
         Ok(Store {
             pool,
+            writes,
             writer: Arc::new(Mutex::new(())),
         })
     }
@@ -301,6 +315,7 @@ impl Store {
     /// the last one closes. Later calls on any clone fail.
     pub async fn close(&self) {
         self.pool.close().await;
+        self.writes.close().await;
     }
 
     /// Waits for this process's writer turn and begins an immediate transaction, which
@@ -308,13 +323,14 @@ impl Store {
     pub(crate) async fn write(&self) -> anyhow::Result<Write<'_>> {
         let turn = self.writer.lock().await;
         let tx = self
-            .pool
+            .writes
             .begin_with("BEGIN IMMEDIATE")
             .await
             .context("beginning a write to the message ledger")?;
         Ok(Write { tx, _turn: turn })
     }
 
+    /// The connections for reading (writes go through [`Store::write`]).
     pub(crate) fn pool(&self) -> &SqlitePool {
         &self.pool
     }
@@ -372,6 +388,42 @@ mod tests {
             .await
             .unwrap();
         assert_eq!((journal.as_str(), synchronous, foreign_keys), ("wal", 2, 1));
+    }
+
+    #[tokio::test]
+    async fn writes_go_on_while_every_reading_connection_is_taken() {
+        let (_dir, store) = open().await;
+        let occ = seed(&store).await;
+        // Slow dashboard pages or scrapes holding every connection the pool hands out,
+        // each in the middle of a read.
+        let max = store.pool().options().get_max_connections();
+        let mut readers = Vec::new();
+        for _ in 0..max {
+            let mut conn = store.pool().acquire().await.unwrap();
+            sqlx::query("BEGIN").execute(&mut *conn).await.unwrap();
+            let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM message")
+                .fetch_one(&mut *conn)
+                .await
+                .unwrap();
+            assert_eq!(n, 0);
+            readers.push(conn);
+        }
+        let rows = messages(&occ, 3);
+        let written =
+            tokio::time::timeout(Duration::from_secs(5), store.insert_messages(&rows, T0))
+                .await
+                .expect("the write waited for the readers")
+                .unwrap();
+        assert_eq!(written, 3);
+        let claimed = tokio::time::timeout(
+            Duration::from_secs(5),
+            store.claim("w", T0, Duration::from_secs(60), 3, &[]),
+        )
+        .await
+        .expect("the claim waited for the readers")
+        .unwrap();
+        assert_eq!(claimed.len(), 3);
+        drop(readers);
     }
 
     #[tokio::test]
