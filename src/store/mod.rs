@@ -24,8 +24,8 @@
 //! one writer: writes in this process take turns on a mutex and open `BEGIN IMMEDIATE`
 //! transactions on a connection of their own, so they queue instead of spinning in
 //! SQLite's busy handler, each transaction stays short, and reads, however slow or many,
-//! wait on their own pool of connections instead of taking the writer's. The SQL itself stays portable to PostgreSQL (`ON CONFLICT`,
-//! `UPDATE … RETURNING`, integer times).
+//! wait on their own pool of connections instead of taking the writer's. The SQL itself
+//! stays portable to PostgreSQL (`ON CONFLICT`, `UPDATE … RETURNING`, integer times).
 //!
 //! # Layout
 //!

@@ -22,8 +22,8 @@
 //! The web side never sends: it meets the rest of loa only through the [`Store`] (the
 //! ledger), the [`Metrics`] it shares with the dispatcher, the webhook channels' secrets it
 //! takes from the loaded campaigns ([`Keys::from_campaigns`], then the version in force
-//! after each hot reload) and, for the dashboard, the loaded [`Workspace`]; the one file it reads is a coverage audience's CSV (schools), on
-//! a blocking thread.
+//! after each hot reload) and, for the dashboard, the loaded [`Workspace`]; the one file
+//! it reads is a coverage audience's CSV (schools), on a blocking thread.
 //! [`serve`] runs until its cancellation token fires, then lets requests in flight finish.
 
 pub mod callback;

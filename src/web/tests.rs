@@ -245,14 +245,19 @@ async fn a_streamed_body_over_the_limit_is_413_without_a_content_length() {
     assert_eq!(st.metrics().rejections(Rejection::TooLarge), 1);
 }
 
-#[tokio::test]
-async fn healthz_is_200_when_idle_and_503_with_a_reason_when_due_work_goes_unsent() {
-    let (_dir, store, _, _) = ledger().await;
-    let limits = HealthThresholds {
+/// Health limits that call a minute without a send, while work is due, a stall.
+fn silence_of_a_minute() -> HealthThresholds {
+    HealthThresholds {
         max_due_age: Duration::from_secs(3600),
         max_silence: Duration::from_secs(60),
         db_timeout: Duration::from_secs(2),
-    };
+    }
+}
+
+#[tokio::test]
+async fn healthz_is_200_when_idle_and_503_with_a_reason_when_due_work_goes_unsent() {
+    let (_dir, store, _, _) = ledger().await;
+    let limits = silence_of_a_minute();
     let at = |now: Millis| {
         state(&store, keys())
             .with_health(limits)
@@ -284,11 +289,7 @@ async fn healthz_is_200_when_idle_and_503_with_a_reason_when_due_work_goes_unsen
 #[tokio::test]
 async fn healthz_with_the_workspace_asks_about_its_channels() {
     let (_dir, store, _, _) = ledger().await;
-    let limits = HealthThresholds {
-        max_due_age: Duration::from_secs(3600),
-        max_silence: Duration::from_secs(60),
-        db_timeout: Duration::from_secs(2),
-    };
+    let limits = silence_of_a_minute();
     // The ledger's pending e-mail (campaign `c`) fell due at T0; 61 s later it is a stall
     // when `c` sends e-mail, and none of the daemon's business when it does not.
     let with_campaign = |id: &str, channels: &[&str]| {
