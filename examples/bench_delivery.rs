@@ -8,6 +8,7 @@
 //! bench_delivery webhook 100000          # to an in-process axum sink on loopback
 //! bench_delivery callbacks 300000 1000 10  # signed receipts at 1,000/s for 10 s while sending
 //! bench_delivery health 2000000           # `/healthz`'s ledger question with 2M pending
+//! bench_delivery http 100000             # the HTTP part alone: no ledger, no templates
 //! ```
 //!
 //! The dispatcher claims up to 2,000 messages at once and keeps 512 sends in flight;
@@ -46,6 +47,9 @@ async fn main() -> Res<()> {
         .map(|s| s.parse())
         .transpose()?
         .unwrap_or(100_000);
+    if mode == "http" {
+        return http_floor(n, env_or("LOA_BENCH_CONCURRENCY", 512)?).await;
+    }
     let dir = tempfile::tempdir()?;
     let channel = match mode {
         "smtp" | "enqueue" | "health" => {
@@ -312,6 +316,58 @@ async fn sent_ids(ledger: &sqlx::SqlitePool) -> Res<Vec<String>> {
     )
     .fetch_all(ledger)
     .await?)
+}
+
+/// The ceiling of the webhook run on this machine: `n` POSTs of a body like the
+/// dispatcher's, `concurrency` in flight, from one reqwest client set up as loa's
+/// (no redirects, no proxy, a timeout) to the same in-process sink, with nothing else:
+/// no ledger, no templates, no claims.
+async fn http_floor(n: u64, concurrency: usize) -> Res<()> {
+    let url: Arc<str> = start_sink().await?.into();
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .timeout(Duration::from_secs(30))
+        .build()?;
+    let next = Arc::new(AtomicU64::new(0));
+    let t = Instant::now();
+    // `concurrency` tasks, each sending one request after another, as the dispatcher's send
+    // tasks do, spread over every worker thread.
+    let mut senders = tokio::task::JoinSet::new();
+    for _ in 0..concurrency {
+        let (client, url, next) = (client.clone(), Arc::clone(&url), Arc::clone(&next));
+        senders.spawn(async move {
+            let mut ok = 0u64;
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= n {
+                    return ok;
+                }
+                let id = format!("m{i:x}-0123456789abcdef");
+                let body = serde_json::json!({
+                    "to": format!("r{i}@example.test"),
+                    "text": "Kính gửi Quý phụ huynh, học sinh Nguyễn Văn A chưa có thẻ BHYT học sinh.",
+                    "subject": "[BHXH] Nhắc tham gia BHYT học sinh",
+                    "message_id": id,
+                })
+                .to_string();
+                let sent = client
+                    .post(&*url)
+                    .header("content-type", "application/json")
+                    .header("idempotency-key", id)
+                    .body(body)
+                    .send()
+                    .await;
+                ok += u64::from(sent.is_ok_and(|r| r.status().is_success()));
+            }
+        });
+    }
+    let mut ok = 0;
+    while let Some(done) = senders.join_next().await {
+        ok += done?;
+    }
+    report("http", ok, t.elapsed(), "requests");
+    Ok(())
 }
 
 /// A minimal HTTP receiver on loopback answering 200 to every POST.
