@@ -35,7 +35,9 @@ async fn an_unsubscribed_recipient_gets_nothing_more_from_the_daemon() {
     let all = until(
         Duration::from_secs(30),
         Duration::from_millis(50),
-        || async { sink.received_count() >= 3 },
+        // The sink holds a mail before the dispatcher has recorded it as sent; wait for
+        // both, so that the ledger compared below is the settled one.
+        || async { sink.received_count() >= 3 && ledger::open(&db).await == 0 },
     )
     .await;
     assert!(all, "first step not sent:\n{}", log_tail(&ws, 30));
