@@ -32,9 +32,9 @@ use loa::dispatch::{Dispatcher, Settings};
 use loa::store::Store;
 use tokio_util::sync::CancellationToken;
 
-/// The allocator of the `loa` binary, so the figures are the daemon's.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+/// The allocator of the `loa` binary, set up the same way, so the figures are the daemon's.
+#[path = "../src/allocator.rs"]
+mod allocator;
 
 type Res<T> = Result<T, Box<dyn Error>>;
 
