@@ -56,7 +56,8 @@ mod tests {
             return;
         }
         assert_eq!(eager_commit(), 0);
-        let name = "allocator::tests::arenas_commit_on_demand_unless_the_environment_says_otherwise";
+        let name =
+            "allocator::tests::arenas_commit_on_demand_unless_the_environment_says_otherwise";
         let child = Command::new(std::env::current_exe().unwrap())
             .args(["--exact", name, "--test-threads=1"])
             .env(NAME, "3")
