@@ -7,7 +7,7 @@
 //! bench_delivery smtp 100000 2525        # to an SMTP server on 127.0.0.1:2525
 //! bench_delivery webhook 100000          # to an in-process axum sink on loopback
 //! bench_delivery callbacks 300000 1000 10  # signed receipts at 1,000/s for 10 s while sending
-//! bench_delivery health 2000000           # `/healthz`'s ledger question with 2M pending
+//! bench_delivery health 2000000           # `/healthz`'s and `/metrics`' ledger questions, 2M pending
 //! bench_delivery http 100000             # the HTTP part alone: no ledger, no templates
 //! ```
 //!
@@ -98,11 +98,22 @@ async fn main() -> Res<()> {
             let among = store.oldest_due_among(now, &[("bench", "email")]).await?;
             let seek = t.elapsed();
             assert_eq!(all, among);
+            let figures = loa::web::figures::Figures::default();
+            let t = Instant::now();
+            let counted = figures.counts(&store).await?;
+            let count = t.elapsed();
+            let t = Instant::now();
+            let kept = figures.counts(&store).await?;
+            let again = t.elapsed();
+            assert_eq!(counted.counts, kept.counts);
             println!(
-                "oldest due of {} pending: every pending row {:.1} ms, per channel {:.3} ms",
+                "oldest due of {} pending: every pending row {:.1} ms, per channel {:.3} ms; \
+                 messages by state (/metrics, dashboard) {:.1} ms, the same asked again {:.3} ms",
                 stats.inserted,
                 walk.as_secs_f64() * 1e3,
-                seek.as_secs_f64() * 1e3
+                seek.as_secs_f64() * 1e3,
+                count.as_secs_f64() * 1e3,
+                again.as_secs_f64() * 1e3
             );
         }
         return Ok(());

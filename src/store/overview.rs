@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 use anyhow::Context;
 use sqlx::Row;
 
-use super::{CampaignRow, Millis, STATES, Store, to_u32, to_u64};
+use super::{CampaignRow, Millis, STATES, StateCount, Store, to_u32, to_u64};
 
 /// One occurrence of a step as the ledger knows it, with its messages counted by state
 /// (every state of [`STATES`], zeros included).
@@ -29,6 +29,25 @@ pub struct OccurrenceFigures {
 pub struct CampaignTotals {
     pub counts: BTreeMap<String, u64>,
     pub last_activity: Millis,
+}
+
+impl CampaignTotals {
+    /// The totals of each campaign in `counts` ([`Store::state_counts`]), its channels
+    /// added up.
+    pub fn of(counts: &[StateCount]) -> HashMap<String, CampaignTotals> {
+        let mut out: HashMap<String, CampaignTotals> = HashMap::new();
+        for c in counts {
+            let totals = out
+                .entry(c.campaign.clone())
+                .or_insert_with(|| CampaignTotals {
+                    counts: zeros(),
+                    last_activity: Millis::MIN,
+                });
+            *totals.counts.entry(c.state.clone()).or_insert(0) += c.count;
+            totals.last_activity = totals.last_activity.max(c.last_change);
+        }
+        out
+    }
 }
 
 /// A failed message, address and error as stored: the caller masks them.
@@ -68,27 +87,7 @@ impl Store {
     /// Each campaign's messages by state (every state, zeros included) and when they
     /// last changed (`updated_at`), in one pass over the ledger.
     pub async fn campaign_totals(&self) -> anyhow::Result<HashMap<String, CampaignTotals>> {
-        let rows = sqlx::query(
-            "SELECT campaign, state, COUNT(*) AS n, MAX(updated_at) AS at FROM message \
-             GROUP BY campaign, state",
-        )
-        .fetch_all(self.pool())
-        .await
-        .context("counting messages by campaign")?;
-        let mut out: HashMap<String, CampaignTotals> = HashMap::new();
-        for row in rows {
-            let totals = out
-                .entry(row.try_get("campaign")?)
-                .or_insert_with(|| CampaignTotals {
-                    counts: zeros(),
-                    last_activity: Millis::MIN,
-                });
-            totals
-                .counts
-                .insert(row.try_get("state")?, to_u64(row.try_get("n")?));
-            totals.last_activity = totals.last_activity.max(row.try_get("at")?);
-        }
-        Ok(out)
+        Ok(CampaignTotals::of(&self.state_counts().await?))
     }
 
     /// The occurrences of `campaign` recorded so far, by time and step, with the states

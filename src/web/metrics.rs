@@ -14,6 +14,7 @@
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::State;
@@ -153,10 +154,14 @@ async fn scrape(State(state): State<WebState>, headers: HeaderMap) -> Result<Res
         return Err(WebError::Unauthorized);
     }
     let now = state.now();
-    let store = state.store();
-    let counts = store.state_counts().await.map_err(WebError::internal)?;
-    let oldest = store.oldest_due(now).await.map_err(WebError::internal)?;
-    let text = exposition(&counts, oldest.map(|t| now - t), state.metrics());
+    let reading = state.counts().await.map_err(WebError::internal)?;
+    let oldest = state.oldest_due(now).await.map_err(WebError::internal)?;
+    let ledger = Ledger {
+        counts: &reading.counts,
+        counted_ago: reading.age_at(Instant::now()),
+        oldest_due_age: oldest.map(|t| now - t),
+    };
+    let text = exposition(&ledger, state.metrics());
     let content_type = HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8");
     Ok(([(header::CONTENT_TYPE, content_type)], text).into_response())
 }
@@ -173,17 +178,28 @@ fn bearer_matches(headers: &HeaderMap, token: &[u8]) -> bool {
     bool::from(given.ct_eq(token))
 }
 
-/// The whole exposition; `oldest_due_age` in ms.
-fn exposition(counts: &[StateCount], oldest_due_age: Option<Millis>, m: &Metrics) -> String {
+/// What the exposition says of the ledger.
+struct Ledger<'a> {
+    counts: &'a [StateCount],
+    /// How long ago `counts` were counted ([`super::figures`] keeps a slow count).
+    counted_ago: Duration,
+    /// In ms.
+    oldest_due_age: Option<Millis>,
+}
+
+/// The whole exposition.
+fn exposition(ledger: &Ledger<'_>, m: &Metrics) -> String {
     let mut out = String::new();
-    ledger_families(&mut out, counts, oldest_due_age);
+    ledger_families(&mut out, ledger);
     counter_families(&mut out, m);
     out
 }
 
 /// The figures read from the ledger: every state of each (campaign, channel) that has a
-/// message, zeros included, and the age of the oldest due message.
-fn ledger_families(out: &mut String, counts: &[StateCount], oldest_due_age: Option<Millis>) {
+/// message, zeros included, how long ago they were counted, and the age of the oldest
+/// due message.
+fn ledger_families(out: &mut String, ledger: &Ledger<'_>) {
+    let counts = ledger.counts;
     family(out, "loa_messages", "gauge", "Messages in the ledger.");
     let mut groups: Vec<(&str, &str)> = counts
         .iter()
@@ -204,6 +220,11 @@ fn ledger_families(out: &mut String, counts: &[StateCount], oldest_due_age: Opti
             sample(out, "loa_messages", &labels, n);
         }
     }
+    let name = "loa_messages_counted_seconds_ago";
+    let help = "How long ago loa_messages was counted (a count that takes long is kept for \
+                ten times its duration, at most a minute).";
+    family(out, name, "gauge", help);
+    sample(out, name, &[], ledger.counted_ago.as_secs_f64());
     let name = "loa_oldest_due_pending_seconds";
     let help = "Age of the oldest message due and not yet sent (0 when none).";
     family(out, name, "gauge", help);
@@ -211,7 +232,7 @@ fn ledger_families(out: &mut String, counts: &[StateCount], oldest_due_age: Opti
         out,
         name,
         &[],
-        oldest_due_age.unwrap_or(0).max(0) as f64 / 1000.0,
+        ledger.oldest_due_age.unwrap_or(0).max(0) as f64 / 1000.0,
     );
 }
 
@@ -296,6 +317,15 @@ mod tests {
             channel: channel.into(),
             state: state.into(),
             count: n,
+            last_change: 0,
+        }
+    }
+
+    fn ledger(counts: &[StateCount], oldest_due_age: Option<Millis>) -> Ledger<'_> {
+        Ledger {
+            counts,
+            counted_ago: Duration::from_millis(1_500),
+            oldest_due_age,
         }
     }
 
@@ -306,7 +336,7 @@ mod tests {
             count("c", "email", "sent", 3),
             count("c", "email", "failed", 1),
         ];
-        let text = exposition(&counts, Some(2_500), &m);
+        let text = exposition(&ledger(&counts, Some(2_500)), &m);
         assert!(text.contains("loa_messages{campaign=\"c\",channel=\"email\",state=\"sent\"} 3\n"));
         assert!(
             text.contains("loa_messages{campaign=\"c\",channel=\"email\",state=\"failed\"} 1\n")
@@ -316,6 +346,7 @@ mod tests {
         );
         assert_eq!(text.matches("loa_messages{").count(), STATES.len());
         assert!(text.contains("loa_oldest_due_pending_seconds 2.5\n"));
+        assert!(text.contains("loa_messages_counted_seconds_ago 1.5\n"));
     }
 
     #[test]
@@ -329,7 +360,7 @@ mod tests {
         m.leases_rescued(2);
         m.rejected(Rejection::Stale);
         m.replay();
-        let text = exposition(&[], None, &m);
+        let text = exposition(&ledger(&[], None), &m);
         for line in [
             "loa_attempts_total{class=\"sent\"} 1",
             "loa_attempts_total{class=\"transient\"} 2",

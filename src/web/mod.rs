@@ -4,6 +4,8 @@
 //! - [`health`]: `GET /healthz` — 200 or 503 with a reason ([`HealthThresholds`]).
 //! - [`metrics`]: `GET /metrics` — Prometheus text; [`Metrics`] are the counters the
 //!   dispatcher bumps.
+//! - [`figures`]: the ledger's counts by state for `/metrics` and the dashboard, counted
+//!   once at a time and kept for a while when counting takes long.
 //! - [`callback`]: `POST /callbacks/zalo`, `POST /callbacks/webhook/{channel}` — signed
 //!   delivery receipts ([`signature`] verifies them), applied through the ledger.
 //! - [`unsubscribe`]: `GET`/`POST /unsubscribe/{token}` — signed links
@@ -29,6 +31,7 @@
 pub mod callback;
 pub mod dashboard;
 pub mod error;
+pub mod figures;
 pub mod health;
 pub mod keys;
 pub mod metrics;
@@ -80,6 +83,8 @@ struct Inner {
     workspace: Option<Arc<Live>>,
     /// Receipts on their way to the ledger, one transaction per burst.
     receipts: receipts::Receipts,
+    /// The last count of messages by state.
+    figures: figures::Figures,
 }
 
 impl WebState {
@@ -97,6 +102,7 @@ impl WebState {
                 sessions: Arc::new(session::Sessions::new(false)),
                 workspace: None,
                 receipts: Default::default(),
+                figures: Default::default(),
             }),
         }
     }
@@ -137,6 +143,7 @@ impl WebState {
             sessions: Arc::clone(&old.sessions),
             workspace: old.workspace.clone(),
             receipts: old.receipts.clone(),
+            figures: old.figures.clone(),
         };
         change(&mut inner);
         WebState {
@@ -185,6 +192,34 @@ impl WebState {
 
     pub fn now(&self) -> Millis {
         (self.inner.clock)()
+    }
+
+    /// The ledger's messages by campaign, channel and state, as [`figures`] keeps them.
+    pub async fn counts(&self) -> anyhow::Result<figures::Reading> {
+        self.inner.figures.counts(&self.inner.store).await
+    }
+
+    /// Counts again at the next [`WebState::counts`]: after a change made here.
+    pub async fn forget_counts(&self) {
+        self.inner.figures.forget().await;
+    }
+
+    /// When the oldest message due at `now` became due. With the daemon's workspace known,
+    /// an index seek for each of its channels, however long the backlog; without it, a
+    /// walk over every pending message (a second with 2,000,000 of them).
+    pub async fn oldest_due(&self, now: Millis) -> anyhow::Result<Option<Millis>> {
+        let store = &self.inner.store;
+        match self.workspace() {
+            Some(ws) => {
+                let channels: Vec<(&str, &str)> = ws
+                    .campaigns
+                    .iter()
+                    .flat_map(|c| c.channels.keys().map(|ch| (c.id.as_str(), ch.as_str())))
+                    .collect();
+                store.oldest_due_among(now, &channels).await
+            }
+            None => store.oldest_due(now).await,
+        }
     }
 
     /// Applies a delivery receipt, group-committed with the others arriving meanwhile.

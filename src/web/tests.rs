@@ -286,24 +286,27 @@ async fn healthz_is_200_when_idle_and_503_with_a_reason_when_due_work_goes_unsen
     );
 }
 
+/// The state of a daemon whose one campaign `id` sends on `channels`, 61 s after T0.
+fn running(store: &Store, id: &str, channels: &[&str]) -> WebState {
+    let mut ws = Arc::try_unwrap(example_with_sms_secret(None)).ok().unwrap();
+    ws.campaigns.truncate(1);
+    ws.campaigns[0].id = id.to_owned();
+    ws.campaigns[0]
+        .channels
+        .retain(|name, _| channels.contains(&name.as_str()));
+    state(store, keys())
+        .with_clock(Arc::new(|| T0 + 61_000))
+        .with_workspace(Arc::new(ws))
+}
+
 #[tokio::test]
 async fn healthz_with_the_workspace_asks_about_its_channels() {
     let (_dir, store, _, _) = ledger().await;
     let limits = silence_of_a_minute();
     // The ledger's pending e-mail (campaign `c`) fell due at T0; 61 s later it is a stall
     // when `c` sends e-mail, and none of the daemon's business when it does not.
-    let with_campaign = |id: &str, channels: &[&str]| {
-        let mut ws = Arc::try_unwrap(example_with_sms_secret(None)).ok().unwrap();
-        ws.campaigns.truncate(1);
-        ws.campaigns[0].id = id.to_owned();
-        ws.campaigns[0]
-            .channels
-            .retain(|name, _| channels.contains(&name.as_str()));
-        state(&store, keys())
-            .with_health(limits)
-            .with_clock(Arc::new(|| T0 + 61_000))
-            .with_workspace(Arc::new(ws))
-    };
+    let with_campaign =
+        |id: &str, channels: &[&str]| running(&store, id, channels).with_health(limits);
     let get = || Request::get("/healthz").body(Body::empty()).unwrap();
     let (status, body) = call(&with_campaign("c", &["email", "sms"]), get()).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
@@ -319,6 +322,31 @@ async fn healthz_with_the_workspace_asks_about_its_channels() {
     );
     let (status, _) = call(&with_campaign("other", &["email"]), get()).await;
     assert_eq!(status, StatusCode::OK, "nor of a campaign it runs");
+}
+
+#[tokio::test]
+async fn metrics_with_the_workspace_give_the_oldest_due_of_its_channels_and_when_they_counted() {
+    let (_dir, store, _, _) = ledger().await;
+    let get = || Request::get("/metrics").body(Body::empty()).unwrap();
+    let (status, text) = call(&running(&store, "c", &["email", "sms"]), get()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        text.contains("loa_oldest_due_pending_seconds 61\n"),
+        "{text}"
+    );
+    assert!(text.contains("loa_messages{campaign=\"c\",channel=\"email\",state=\"pending\"} 1\n"));
+    let counted: f64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("loa_messages_counted_seconds_ago "))
+        .expect("the age of the counts")
+        .parse()
+        .unwrap();
+    assert!((0.0..1.0).contains(&counted), "counted just now: {counted}");
+    let (_, text) = call(&running(&store, "c", &["sms"]), get()).await;
+    assert!(
+        text.contains("loa_oldest_due_pending_seconds 0\n"),
+        "the e-mail is not on a channel it sends"
+    );
 }
 
 #[tokio::test]

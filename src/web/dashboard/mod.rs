@@ -232,6 +232,8 @@ async fn act(
     let applied = apply(state, id, action, now)
         .await
         .map_err(WebError::internal)?;
+    // The page the browser is sent back to shows the change, however long counting takes.
+    state.forget_counts().await;
     let entry = AuditEntry {
         actor: ACTOR,
         action: applied.audit,

@@ -12,7 +12,7 @@ use super::{coverage, href, timeline};
 use crate::campaign::{Campaign, DEFAULT_TZ};
 use crate::channel::mask_address;
 use crate::store::{
-    CampaignRow, FailedMessage, Millis, OccurrenceFigures, STATES, StatusRow, Store,
+    CampaignRow, CampaignTotals, FailedMessage, Millis, OccurrenceFigures, STATES, StatusRow, Store,
 };
 use crate::web::WebState;
 
@@ -81,7 +81,7 @@ pub async fn campaigns(state: &WebState) -> Result<Vec<Summary>> {
     let store = state.store();
     let rows = store.campaign_rows().await?;
     let paused = store.paused_campaigns().await?;
-    let totals = store.campaign_totals().await?;
+    let totals = CampaignTotals::of(&state.counts().await?.counts);
     let ws = state.workspace();
     let loaded: &[Campaign] = ws.as_ref().map_or(&[], |w| &w.campaigns);
     let mut ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
