@@ -20,8 +20,8 @@ const ARENA_EAGER_COMMIT: mi_option_t = 4;
 /// Commit arena memory as it is used instead of all at once. On Linux mimalloc's default
 /// (2: eager where the OS overcommits) commits each 1 GiB arena whole, and its purges then
 /// only mark freed pages `MADV_FREE`, which the kernel leaves counted in the resident set
-/// until memory runs short: 100,000 webhooks peaked at 132–157 MB with the default and
-/// 95–111 MB with lazy commit, at the same speed (paired runs, 2026-12-04).
+/// until memory runs short: 100,000 webhooks peaked at 123–167 MB with the default and
+/// 102–118 MB with lazy commit, at the same speed (8 paired runs, 2026-12-04).
 ///
 /// It runs as a constructor, before `main`, because the first arena is reserved at the
 /// first allocation and std allocates before `main` calls anything. Only the default is
