@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 use anyhow::Context;
 use sqlx::Row;
 
-use super::{CampaignRow, Millis, STATES, StateCount, Store, to_u32, to_u64};
+use super::{CampaignRow, Millis, STATES, StateCount, StatusRow, Store, to_u32, to_u64};
 
 /// One occurrence of a step as the ledger knows it, with its messages counted by state
 /// (every state of [`STATES`], zeros included).
@@ -96,7 +96,47 @@ impl Store {
         &self,
         campaign: &str,
     ) -> anyhow::Result<Vec<OccurrenceFigures>> {
-        let counts = self.counts_by_occurrence(campaign).await?;
+        Ok(self.campaign_breakdown(campaign).await?.1)
+    }
+
+    /// `campaign`'s messages by step, channel and state (as [`Store::status`] counts
+    /// them) and its occurrences as [`Store::occurrence_figures`] gives them, from one walk
+    /// over the campaign's messages: the dashboard's campaign page needs both.
+    pub async fn campaign_breakdown(
+        &self,
+        campaign: &str,
+    ) -> anyhow::Result<(Vec<StatusRow>, Vec<OccurrenceFigures>)> {
+        let rows = sqlx::query(
+            "SELECT step, channel, occurrence_n, state, COUNT(*) AS n FROM message \
+             WHERE campaign = ? GROUP BY step, channel, occurrence_n, state",
+        )
+        .bind(campaign)
+        .fetch_all(self.pool())
+        .await
+        .with_context(|| format!("counting the messages of {campaign}"))?;
+        let mut by_channel: BTreeMap<(String, String), BTreeMap<String, u64>> = BTreeMap::new();
+        let mut by_occurrence: HashMap<(String, u32), BTreeMap<String, u64>> = HashMap::new();
+        for row in rows {
+            let step: String = row.try_get("step")?;
+            let n = to_u32(row.try_get("occurrence_n")?, "occurrence number")?;
+            let state: String = row.try_get("state")?;
+            let count = to_u64(row.try_get("n")?);
+            let channel = by_channel
+                .entry((step.clone(), row.try_get("channel")?))
+                .or_insert_with(zeros);
+            *channel.entry(state.clone()).or_insert(0) += count;
+            let occurrence = by_occurrence.entry((step, n)).or_insert_with(zeros);
+            *occurrence.entry(state).or_insert(0) += count;
+        }
+        let status = by_channel
+            .into_iter()
+            .map(|((step, channel), counts)| StatusRow {
+                campaign: campaign.to_owned(),
+                step,
+                channel,
+                counts,
+            })
+            .collect();
         let rows = sqlx::query(
             "SELECT step, n, at, enqueued_at, missed_at FROM occurrence \
              WHERE campaign = ? ORDER BY at, step, n",
@@ -105,11 +145,12 @@ impl Store {
         .fetch_all(self.pool())
         .await
         .with_context(|| format!("reading the occurrences of {campaign}"))?;
-        rows.iter()
+        let occurrences = rows
+            .iter()
             .map(|row| {
                 let step: String = row.try_get("step")?;
                 let n = to_u32(row.try_get("n")?, "occurrence number")?;
-                let counts = counts
+                let counts = by_occurrence
                     .get(&(step.clone(), n))
                     .cloned()
                     .unwrap_or_else(zeros);
@@ -122,33 +163,8 @@ impl Store {
                     counts,
                 })
             })
-            .collect()
-    }
-
-    async fn counts_by_occurrence(
-        &self,
-        campaign: &str,
-    ) -> anyhow::Result<HashMap<(String, u32), BTreeMap<String, u64>>> {
-        let rows = sqlx::query(
-            "SELECT step, occurrence_n, state, COUNT(*) AS n FROM message \
-             WHERE campaign = ? GROUP BY step, occurrence_n, state",
-        )
-        .bind(campaign)
-        .fetch_all(self.pool())
-        .await
-        .with_context(|| format!("counting the messages of {campaign} by occurrence"))?;
-        let mut out: HashMap<(String, u32), BTreeMap<String, u64>> = HashMap::new();
-        for row in rows {
-            let key = (
-                row.try_get("step")?,
-                to_u32(row.try_get("occurrence_n")?, "occurrence number")?,
-            );
-            let state: String = row.try_get("state")?;
-            out.entry(key)
-                .or_insert_with(zeros)
-                .insert(state, to_u64(row.try_get("n")?));
-        }
-        Ok(out)
+            .collect::<anyhow::Result<_>>()?;
+        Ok((status, occurrences))
     }
 
     /// The `limit` most recently failed messages of `campaign`, newest first.
@@ -267,11 +283,40 @@ mod tests {
         assert_eq!((second.n, second.counts["pending"]), (1, 2));
         assert_eq!(second.counts.len(), 8);
         assert!(store.occurrence_figures("none").await.unwrap().is_empty());
+        let (status, occurrences) = store.campaign_breakdown("c").await.unwrap();
+        assert_eq!(occurrences, figures);
+        assert_eq!(status, store.status(Some("c")).await.unwrap());
         let totals = store.campaign_totals().await.unwrap();
         assert_eq!(totals.len(), 1);
         let c = &totals["c"];
         assert_eq!((c.counts["pending"], c.counts["failed"]), (4, 1));
         assert_eq!((c.counts.len(), c.last_activity), (8, T0 + 7));
+    }
+
+    #[tokio::test]
+    async fn the_breakdown_counts_each_channel_and_each_occurrence_from_one_walk() {
+        let (_dir, store) = open().await;
+        let first = seed(&store).await;
+        let second = store.occurrence("c", "s", 1, T0 + 1).await.unwrap();
+        let rows = vec![
+            message(&first, "a", "email"),
+            message(&first, "a", "sms"),
+            message(&first, "b", "sms"),
+            message(&second, "a", "sms"),
+        ];
+        store.insert_messages(&rows, T0).await.unwrap();
+        let (status, occurrences) = store.campaign_breakdown("c").await.unwrap();
+        assert_eq!(status, store.status(Some("c")).await.unwrap());
+        let by_channel: Vec<(&str, u64)> = status
+            .iter()
+            .map(|r| (r.channel.as_str(), r.counts["pending"]))
+            .collect();
+        assert_eq!(by_channel, [("email", 1), ("sms", 3)]);
+        let by_occurrence: Vec<(u32, u64)> = occurrences
+            .iter()
+            .map(|o| (o.n, o.counts["pending"]))
+            .collect();
+        assert_eq!(by_occurrence, [(0, 3), (1, 1)]);
     }
 
     #[tokio::test]

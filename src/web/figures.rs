@@ -1,22 +1,24 @@
-//! The ledger's message counts by campaign, channel and state, as `/metrics` and the
-//! dashboard's first page show them, counted at most once at a time and reused while young.
+//! What `/metrics` and the dashboard count in the ledger, counted once at a time and
+//! reused while young.
 //!
-//! Counting is a walk over the whole `message` table: about a second with 2,000,000
-//! messages (`bench_delivery health 2000000`), however few states there are. A Prometheus
-//! scrape every 15 s and a few staff keeping the dashboard open would each pay that, on the
-//! readers beside the sending daemon. So a count that took [`WORTH_KEEPING`] or longer is
-//! reused for ten times what it took (at most [`MAX_AGE`]): counting then costs at most a
-//! tenth of one reader, whatever the ledger's size or the number of viewers. A count
-//! quicker than that is not kept, so a ledger of ordinary size is counted afresh on every
-//! request, as before. Requests that arrive while a count runs wait for it and share it.
-//! A change made on the dashboard ([`Figures::forget`]) is seen on the next page.
+//! Counting messages by state is a walk over the whole `message` table: about 1.3 s with
+//! 2,000,000 messages (`bench_delivery health 2000000`), and a campaign's page walks that
+//! campaign's messages more than once. A Prometheus scrape every 15 s and a few staff
+//! keeping the dashboard open would each pay that, on the readers beside the sending
+//! daemon. So a count that took [`WORTH_KEEPING`] or longer is reused for ten times what
+//! it took (at most [`MAX_AGE`]): counting then costs at most a tenth of one reader,
+//! whatever the ledger's size or the number of viewers. A count quicker than that is not
+//! kept, so a ledger of ordinary size is counted afresh on every request, as before.
+//! Requests that arrive while a count runs wait for it and share it. A change made on the
+//! dashboard ([`Figures::forget`]) is seen on the next page.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::Mutex;
 
-use crate::store::{StateCount, Store};
+use crate::store::{FailedMessage, OccurrenceFigures, StateCount, StatusRow, Store};
 
 /// Counts that took less than this are not reused.
 pub const WORTH_KEEPING: Duration = Duration::from_millis(50);
@@ -25,15 +27,25 @@ pub const WORTH_KEEPING: Duration = Duration::from_millis(50);
 pub const MAX_AGE: Duration = Duration::from_secs(60);
 
 /// One count and how it was taken.
-#[derive(Clone, Debug)]
-pub struct Reading {
-    pub counts: Arc<Vec<StateCount>>,
+#[derive(Debug)]
+pub struct Reading<T> {
+    pub value: Arc<T>,
     /// When the count started: the figures are at least this old.
     pub started: Instant,
     pub took: Duration,
 }
 
-impl Reading {
+impl<T> Clone for Reading<T> {
+    fn clone(&self) -> Self {
+        Reading {
+            value: Arc::clone(&self.value),
+            started: self.started,
+            took: self.took,
+        }
+    }
+}
+
+impl<T> Reading<T> {
     /// Whether this count may still be shown at `now` instead of counting again.
     fn fresh_at(&self, now: Instant) -> bool {
         self.took >= WORTH_KEEPING
@@ -46,22 +58,25 @@ impl Reading {
     }
 }
 
-/// The last count, shared by every clone of the web state.
-#[derive(Clone, Default)]
-pub struct Figures {
-    last: Arc<Mutex<Option<Reading>>>,
+/// The last reading of one figure.
+struct Kept<T> {
+    last: Mutex<Option<Reading<T>>>,
 }
 
-impl Figures {
-    /// The counts of `store`: the last reading while it is fresh, else a new one.
-    pub async fn counts(&self, store: &Store) -> anyhow::Result<Reading> {
-        self.counts_with(|| store.state_counts()).await
+impl<T> Default for Kept<T> {
+    fn default() -> Self {
+        Kept {
+            last: Mutex::new(None),
+        }
     }
+}
 
-    async fn counts_with<F, Fut>(&self, count: F) -> anyhow::Result<Reading>
+impl<T> Kept<T> {
+    /// The last reading while it is fresh, else a new one by `count`.
+    async fn get<F, Fut>(&self, count: F) -> anyhow::Result<Reading<T>>
     where
         F: FnOnce() -> Fut,
-        Fut: Future<Output = anyhow::Result<Vec<StateCount>>>,
+        Fut: Future<Output = anyhow::Result<T>>,
     {
         // Held while counting: the requests arriving meanwhile wait and take this count.
         let mut last = self.last.lock().await;
@@ -71,9 +86,9 @@ impl Figures {
             return Ok(reading.clone());
         }
         let started = Instant::now();
-        let counts = Arc::new(count().await?);
+        let value = Arc::new(count().await?);
         let reading = Reading {
-            counts,
+            value,
             started,
             took: started.elapsed(),
         };
@@ -81,9 +96,67 @@ impl Figures {
         Ok(reading)
     }
 
-    /// Drops the last count: the next request counts again (after a dashboard action).
-    pub async fn forget(&self) {
+    async fn forget(&self) {
         *self.last.lock().await = None;
+    }
+}
+
+/// What a campaign's page counts: its messages by step, channel and state, its
+/// occurrences with their messages by state, and its latest failures.
+#[derive(Debug)]
+pub struct CampaignFigures {
+    pub status: Vec<StatusRow>,
+    pub occurrences: Vec<OccurrenceFigures>,
+    pub failed: Vec<FailedMessage>,
+}
+
+/// The last counts, shared by every clone of the web state.
+#[derive(Clone, Default)]
+pub struct Figures {
+    all: Arc<Kept<Vec<StateCount>>>,
+    /// By campaign id; only campaigns that exist get here (the page checks first).
+    campaigns: Arc<std::sync::Mutex<HashMap<String, Arc<Kept<CampaignFigures>>>>>,
+}
+
+impl Figures {
+    /// Every campaign's messages by channel and state ([`Store::state_counts`]).
+    pub async fn counts(&self, store: &Store) -> anyhow::Result<Reading<Vec<StateCount>>> {
+        self.all.get(|| store.state_counts()).await
+    }
+
+    /// What the page of `campaign` shows of its messages, with at most `failures` of the
+    /// failed ones.
+    pub async fn campaign(
+        &self,
+        store: &Store,
+        campaign: &str,
+        failures: u32,
+    ) -> anyhow::Result<Reading<CampaignFigures>> {
+        let kept = {
+            let mut map = self.campaigns.lock().unwrap_or_else(|e| e.into_inner());
+            Arc::clone(map.entry(campaign.to_owned()).or_default())
+        };
+        kept.get(|| async {
+            let (status, occurrences) = store.campaign_breakdown(campaign).await?;
+            Ok(CampaignFigures {
+                status,
+                occurrences,
+                failed: store.failed_messages(campaign, failures).await?,
+            })
+        })
+        .await
+    }
+
+    /// Drops every kept count: the next request counts again (after a dashboard action).
+    pub async fn forget(&self) {
+        self.all.forget().await;
+        let kept: Vec<_> = {
+            let map = self.campaigns.lock().unwrap_or_else(|e| e.into_inner());
+            map.values().cloned().collect()
+        };
+        for k in kept {
+            k.forget().await;
+        }
     }
 }
 
@@ -93,10 +166,10 @@ mod tests {
 
     use super::*;
 
-    fn reading(took: Duration) -> (Reading, Instant) {
+    fn reading(took: Duration) -> (Reading<()>, Instant) {
         let started = Instant::now();
         let r = Reading {
-            counts: Arc::new(Vec::new()),
+            value: Arc::new(()),
             started,
             took,
         };
@@ -141,39 +214,30 @@ mod tests {
 
     #[tokio::test]
     async fn requests_during_a_slow_count_share_it_and_forget_makes_the_next_count_again() {
-        let figures = Figures::default();
+        let figures = Kept::default();
         let calls = AtomicUsize::new(0);
         // 300 ms to count: reused for 3 s, far more than the two requests need.
         let slow = Duration::from_millis(300);
         let (a, b) = tokio::join!(
-            figures.counts_with(|| count(&calls, slow)),
-            figures.counts_with(|| count(&calls, slow)),
+            figures.get(|| count(&calls, slow)),
+            figures.get(|| count(&calls, slow)),
         );
         assert_eq!(calls.load(Ordering::SeqCst), 1, "one count for both");
-        assert_eq!(a.unwrap().counts, b.unwrap().counts);
-        let again = figures.counts_with(|| count(&calls, slow)).await.unwrap();
-        assert_eq!(
-            (calls.load(Ordering::SeqCst), again.counts[0].count),
-            (1, 0)
-        );
+        assert_eq!(a.unwrap().value, b.unwrap().value);
+        let again = figures.get(|| count(&calls, slow)).await.unwrap();
+        assert_eq!((calls.load(Ordering::SeqCst), again.value[0].count), (1, 0));
         figures.forget().await;
-        let after = figures.counts_with(|| count(&calls, slow)).await.unwrap();
-        assert_eq!(
-            (calls.load(Ordering::SeqCst), after.counts[0].count),
-            (2, 1)
-        );
+        let after = figures.get(|| count(&calls, slow)).await.unwrap();
+        assert_eq!((calls.load(Ordering::SeqCst), after.value[0].count), (2, 1));
     }
 
     #[tokio::test]
     async fn quick_counts_are_taken_afresh_each_time() {
-        let figures = Figures::default();
+        let figures = Kept::default();
         let calls = AtomicUsize::new(0);
         for expected in 0..3 {
-            let r = figures
-                .counts_with(|| count(&calls, Duration::ZERO))
-                .await
-                .unwrap();
-            assert_eq!(r.counts[0].count, expected);
+            let r = figures.get(|| count(&calls, Duration::ZERO)).await.unwrap();
+            assert_eq!(r.value[0].count, expected);
         }
     }
 }

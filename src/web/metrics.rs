@@ -157,7 +157,7 @@ async fn scrape(State(state): State<WebState>, headers: HeaderMap) -> Result<Res
     let reading = state.counts().await.map_err(WebError::internal)?;
     let oldest = state.oldest_due(now).await.map_err(WebError::internal)?;
     let ledger = Ledger {
-        counts: &reading.counts,
+        counts: &reading.value,
         counted_ago: reading.age_at(Instant::now()),
         oldest_due_age: oldest.map(|t| now - t),
     };

@@ -195,8 +195,20 @@ impl WebState {
     }
 
     /// The ledger's messages by campaign, channel and state, as [`figures`] keeps them.
-    pub async fn counts(&self) -> anyhow::Result<figures::Reading> {
+    pub async fn counts(&self) -> anyhow::Result<figures::Reading<Vec<crate::store::StateCount>>> {
         self.inner.figures.counts(&self.inner.store).await
+    }
+
+    /// What the page of `campaign` shows of its messages, as [`figures`] keeps it.
+    pub async fn campaign_figures(
+        &self,
+        campaign: &str,
+        failures: u32,
+    ) -> anyhow::Result<figures::Reading<figures::CampaignFigures>> {
+        self.inner
+            .figures
+            .campaign(&self.inner.store, campaign, failures)
+            .await
     }
 
     /// Counts again at the next [`WebState::counts`]: after a change made here.

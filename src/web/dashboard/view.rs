@@ -81,7 +81,7 @@ pub async fn campaigns(state: &WebState) -> Result<Vec<Summary>> {
     let store = state.store();
     let rows = store.campaign_rows().await?;
     let paused = store.paused_campaigns().await?;
-    let totals = CampaignTotals::of(&state.counts().await?.counts);
+    let totals = CampaignTotals::of(&state.counts().await?.value);
     let ws = state.workspace();
     let loaded: &[Campaign] = ws.as_ref().map_or(&[], |w| &w.campaigns);
     let mut ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
@@ -165,17 +165,15 @@ pub async fn campaign(
         return Ok(None);
     }
     let paused = store.paused_campaigns().await?;
-    let status = store.status(Some(id)).await?;
+    let kept = state.campaign_figures(id, MAX_FAILURES).await?.value;
+    let status = &kept.status;
     let mut header = summary(id, row.as_ref(), loaded, &paused);
     add_counts(&mut header, status.iter());
     let tz = tz_of(loaded);
-    let figures = store.occurrence_figures(id).await?;
+    let figures = &kept.occurrences;
     let mut ctx = tera::Context::new();
     if let Some(c) = loaded {
-        ctx.insert(
-            "timeline",
-            &timeline::build(c, &figures, state.now(), label),
-        );
+        ctx.insert("timeline", &timeline::build(c, figures, state.now(), label));
         // The audience file may be gone or being rewritten: the rest of the page stands.
         let coverage = coverage::build(store, c).await.unwrap_or_else(|e| {
             tracing::warn!(campaign = %id, error = %format!("{e:#}"), "no coverage table");
@@ -185,37 +183,34 @@ pub async fn campaign(
     }
     let occurrences = past(figures, state.now(), tz);
     let failed_total = header.counts.get("failed").copied().unwrap_or(0);
-    let failures = failures(store, id, tz).await?;
+    let failures: Vec<Failure> = kept.failed.iter().map(|f| failure(f, tz)).collect();
     ctx.insert("audit", &recent_actions(store, id, tz).await?);
     ctx.insert("failures_more", &(failed_total > failures.len() as u64));
     ctx.insert("failures", &failures);
     ctx.insert("failed_total", &failed_total);
     ctx.insert("occurrences", &occurrences);
-    ctx.insert(
-        "funnel",
-        &status.into_iter().map(funnel).collect::<Vec<_>>(),
-    );
+    ctx.insert("funnel", &status.iter().map(funnel).collect::<Vec<_>>());
     ctx.insert("c", &header);
     ctx.insert("figures", &FIGURES);
     Ok(Some(ctx))
 }
 
 /// The occurrences at or before `now`, with their times in `tz`.
-fn past(figures: Vec<OccurrenceFigures>, now: Millis, tz: Tz) -> Vec<Occurrence> {
+fn past(figures: &[OccurrenceFigures], now: Millis, tz: Tz) -> Vec<Occurrence> {
     figures
-        .into_iter()
+        .iter()
         .filter(|f| f.at <= now)
         .map(|f| Occurrence {
             at: timeline::local_time(tz, f.at),
             missed: f.missed_at.is_some(),
-            step: f.step,
+            step: f.step.clone(),
             n: f.n,
-            counts: f.counts,
+            counts: f.counts.clone(),
         })
         .collect()
 }
 
-fn funnel(row: StatusRow) -> Funnel {
+fn funnel(row: &StatusRow) -> Funnel {
     let total: u64 = row.counts.values().sum();
     let segments = STATES
         .iter()
@@ -228,9 +223,9 @@ fn funnel(row: StatusRow) -> Funnel {
         })
         .collect();
     Funnel {
-        step: row.step,
-        channel: row.channel,
-        counts: row.counts,
+        step: row.step.clone(),
+        channel: row.channel.clone(),
+        counts: row.counts.clone(),
         total,
         segments,
     }
@@ -263,12 +258,7 @@ async fn recent_actions(store: &Store, id: &str, tz: Tz) -> Result<Vec<Action>> 
         .collect())
 }
 
-async fn failures(store: &Store, id: &str, tz: Tz) -> Result<Vec<Failure>> {
-    let rows = store.failed_messages(id, MAX_FAILURES).await?;
-    Ok(rows.into_iter().map(|f| failure(f, tz)).collect())
-}
-
-fn failure(f: FailedMessage, tz: Tz) -> Failure {
+fn failure(f: &FailedMessage, tz: Tz) -> Failure {
     let address = f.address.as_deref().unwrap_or_default();
     let error = match (&f.last_code, &f.last_error) {
         (Some(code), Some(e)) if !e.starts_with(code.as_str()) => format!("{code} {e}"),
@@ -278,8 +268,8 @@ fn failure(f: FailedMessage, tz: Tz) -> Failure {
     };
     Failure {
         at: timeline::local_time(tz, f.updated_at),
-        step: f.step,
-        channel: f.channel,
+        step: f.step.clone(),
+        channel: f.channel.clone(),
         address: mask_address(address),
         attempts: f.attempts,
         error: mask_text(&error, address).chars().take(MAX_ERROR).collect(),
