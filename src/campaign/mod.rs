@@ -20,6 +20,7 @@ pub mod select;
 pub mod spec;
 mod validate;
 mod validate_channels;
+pub use validate_channels::signing_key as dkim_signing_key;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -29,7 +30,9 @@ pub use diagnostic::{Diagnostic, Diagnostics, Severity};
 pub use lint::parts_for;
 pub use live::Live;
 pub use load::EnvPolicy;
-pub use model::{Audience, Campaign, Channel, ChannelKind, Rate, Secret, Status, Step};
+pub use model::{
+    Audience, Campaign, Channel, ChannelKind, Dkim, DkimAlgorithm, Rate, Secret, Status, Step,
+};
 pub use validate::DEFAULT_TZ;
 pub use validate_channels::{parse_duration, parse_rate};
 

@@ -73,6 +73,18 @@ pub struct ChannelSpec {
     /// The data column holding the address (default `email` for smtp, `phone` otherwise).
     pub to: Option<String>,
     pub timeout: Option<String>,
+    pub dkim: Option<DkimSpec>,
+}
+
+/// `dkim:` of an smtp channel: how its mail is signed.
+#[derive(Debug, Default, Deserialize)]
+pub struct DkimSpec {
+    pub domain: Option<String>,
+    pub selector: Option<String>,
+    /// The private key, from the environment.
+    pub key: Option<String>,
+    /// `rsa` (default) or `ed25519`.
+    pub algorithm: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

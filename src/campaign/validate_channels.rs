@@ -8,8 +8,8 @@ use indexmap::IndexMap;
 
 use super::check::{Checker, suggest};
 use super::locate::FieldPath;
-use super::model::{Audience, Channel, ChannelKind, Rate, Secret};
-use super::spec::{AudienceSpec, ChannelSpec};
+use super::model::{Audience, Channel, ChannelKind, Dkim, DkimAlgorithm, Rate, Secret};
+use super::spec::{AudienceSpec, ChannelSpec, DkimSpec};
 use crate::audience::ColumnType;
 
 /// Default time a provider gets to answer one request (reliability-security §8: 15–30 s).
@@ -129,7 +129,7 @@ pub fn channels(
 /// Which optional fields each channel type takes.
 fn allowed(kind: ChannelKind) -> &'static [&'static str] {
     match kind {
-        ChannelKind::Smtp => &["url", "from", "rate", "to", "timeout", "headers"],
+        ChannelKind::Smtp => &["url", "from", "rate", "to", "timeout", "headers", "dkim"],
         ChannelKind::ZaloZns => &[
             "access_token",
             "refresh_token",
@@ -147,7 +147,7 @@ fn allowed(kind: ChannelKind) -> &'static [&'static str] {
 }
 
 fn present(spec: &ChannelSpec) -> Vec<&'static str> {
-    let fields: [(&'static str, bool); 14] = [
+    let fields: [(&'static str, bool); 15] = [
         ("url", spec.url.is_some()),
         ("from", spec.from.is_some()),
         ("access_token", spec.access_token.is_some()),
@@ -162,6 +162,7 @@ fn present(spec: &ChannelSpec) -> Vec<&'static str> {
         ("rate", spec.rate.is_some()),
         ("to", spec.to.is_some()),
         ("timeout", spec.timeout.is_some()),
+        ("dkim", spec.dkim.is_some()),
     ];
     fields
         .iter()
@@ -225,6 +226,11 @@ fn channel(
         }
     }
     secrets_come_from_env(spec, path, c);
+    let dkim = spec
+        .dkim
+        .as_ref()
+        .filter(|_| kind == ChannelKind::Smtp)
+        .and_then(|d| dkim(d, &path.key("dkim"), c));
     let rate = spec.rate.as_deref().and_then(|r| {
         parse_rate(r)
             .map_err(|e| {
@@ -276,7 +282,87 @@ fn channel(
             .clone()
             .unwrap_or_else(|| kind.default_recipient_field().to_string()),
         timeout,
+        dkim,
     })
+}
+
+/// `dkim:` of an smtp channel: every field there, a known algorithm, and a key that
+/// parses as one (when the environment gave it: `loa validate` may run without).
+fn dkim(spec: &DkimSpec, path: &FieldPath, c: &mut Checker<'_>) -> Option<Dkim> {
+    let hints = [
+        (
+            "domain",
+            &spec.domain,
+            "the domain that signs, e.g. `domain: bhxh.gov.vn`",
+        ),
+        (
+            "selector",
+            &spec.selector,
+            "the DNS name of the public key, e.g. `selector: loa2026` for loa2026._domainkey.<domain>",
+        ),
+        (
+            "key",
+            &spec.key,
+            "write `key: \"${LOA_DKIM_KEY}\"` and put the private key in that variable",
+        ),
+    ];
+    for (field, value, hint) in hints {
+        if value.as_deref().is_none_or(|v| v.trim().is_empty()) && c.raw(&path.key(field)).is_none()
+        {
+            c.missing(&path.key(field), hint);
+        }
+    }
+    let algorithm = match spec.algorithm.as_deref() {
+        None | Some("rsa") => DkimAlgorithm::Rsa,
+        Some("ed25519") => DkimAlgorithm::Ed25519,
+        Some(other) => {
+            c.error(
+                &path.key("algorithm"),
+                format!("unknown DKIM algorithm {other:?}"),
+                suggest(other, ["rsa", "ed25519"]),
+            );
+            return None;
+        }
+    };
+    // Empty when `loa validate` ran without the environment; the channel refuses to start
+    // with an empty key.
+    let key = spec.key.clone().unwrap_or_default();
+    if !key.trim().is_empty()
+        && let Err(why) = signing_key(&key, algorithm)
+    {
+        c.error(
+            &path.key("key"),
+            format!("the DKIM key does not parse: {why}"),
+            match algorithm {
+                DkimAlgorithm::Rsa => {
+                    "give an RSA private key in PKCS#1 PEM (-----BEGIN RSA PRIVATE KEY-----); \
+                 `openssl rsa -in key.pem -traditional` converts a PKCS#8 one"
+                }
+                DkimAlgorithm::Ed25519 => "give the base64 of the 32-byte Ed25519 seed",
+            },
+        );
+        return None;
+    }
+    Some(Dkim {
+        domain: spec.domain.clone()?.trim().to_owned(),
+        selector: spec.selector.clone()?.trim().to_owned(),
+        key: Secret::new(key),
+        algorithm,
+    })
+}
+
+/// The lettre signing key for `key`, or why it is not one.
+pub fn signing_key(
+    key: &str,
+    algorithm: DkimAlgorithm,
+) -> Result<lettre::message::dkim::DkimSigningKey, String> {
+    use lettre::message::dkim::{DkimSigningAlgorithm, DkimSigningKey};
+    let algorithm = match algorithm {
+        DkimAlgorithm::Rsa => DkimSigningAlgorithm::Rsa,
+        DkimAlgorithm::Ed25519 => DkimSigningAlgorithm::Ed25519,
+    };
+    // The error says what failed to parse, never the key itself.
+    DkimSigningKey::new(key.trim(), algorithm).map_err(|e| e.to_string())
 }
 
 /// SPEC §3: "Secrets never live in the YAML." Tokens, keys and credentials in URLs must be
@@ -286,6 +372,7 @@ fn secrets_come_from_env(spec: &ChannelSpec, path: &FieldPath, c: &mut Checker<'
         .iter()
         .map(|f| path.key(*f))
         .collect();
+    fields.push(path.key("dkim").key("key"));
     fields.extend(
         spec.headers
             .keys()
@@ -365,6 +452,23 @@ mod tests {
         assert_eq!(parse_rate("3600/h").unwrap().per_second, 1.0);
         assert!(parse_rate("0/s").is_err());
         assert!(parse_rate("fast").is_err());
+    }
+
+    #[test]
+    fn dkim_keys_parse_as_pkcs1_rsa_or_an_ed25519_seed_and_errors_do_not_quote_them() {
+        let rsa = include_str!("../../tests/fixtures/dkim-test-rsa.pem");
+        assert!(signing_key(rsa, DkimAlgorithm::Rsa).is_ok());
+        assert!(signing_key(rsa, DkimAlgorithm::Ed25519).is_err());
+        let seed = "nWGxne/9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A=";
+        assert!(signing_key(seed, DkimAlgorithm::Ed25519).is_ok());
+        let half = "nWGxne/9WmC6hEr0kuwsxA==";
+        assert!(
+            signing_key(half, DkimAlgorithm::Ed25519).is_err(),
+            "16 bytes"
+        );
+        let garbage = "-----BEGIN RSA PRIVATE KEY-----\nc2VjcmV0\n-----END RSA PRIVATE KEY-----";
+        let why = signing_key(garbage, DkimAlgorithm::Rsa).unwrap_err();
+        assert!(!why.contains("c2VjcmV0"), "{why}");
     }
 
     #[test]

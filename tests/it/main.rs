@@ -16,6 +16,7 @@
 mod browser_dashboard;
 mod channel_outbox;
 mod channel_smtp;
+mod channel_smtp_dkim;
 mod channel_webhook;
 mod channel_zalo;
 mod daemon_pause;

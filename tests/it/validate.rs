@@ -241,3 +241,72 @@ fn unknown_references_a_window_outside_the_period_and_a_missing_file_are_reporte
         );
     }
 }
+
+#[test]
+fn dkim_settings_are_checked_with_their_lines_and_the_key_must_come_from_the_environment() {
+    let ws = Workspace::example();
+    let mail = "    from: \"BHXH tỉnh — Truyền thông <truyenthong@example.org>\"\n";
+    let good = ws.read(EXAMPLE).replace(
+        mail,
+        &format!(
+            "{mail}    dkim:\n      domain: example.org\n      selector: loa2026\n      \
+             key: \"${{LOA_DKIM_KEY:-}}\"\n"
+        ),
+    );
+    assert_ne!(good, ws.read(EXAMPLE), "the example has the e-mail channel");
+    ws.write(EXAMPLE, &good);
+    let run = ws.loa(&["validate"]);
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+
+    let bad = good
+        .replace("      selector: loa2026\n", "      algoritm: rsa\n")
+        .replace(
+            "\"${LOA_DKIM_KEY:-}\"",
+            "\"-----BEGIN RSA PRIVATE KEY-----MIIE\"",
+        );
+    ws.write(EXAMPLE, &bad);
+    let run = ws.loa(&["validate"]);
+    assert_eq!(run.code(), 1);
+    let err = run.stderr();
+    let expect = [
+        (
+            line_of(&bad, "algoritm:"),
+            "channels.email.dkim.algoritm",
+            "unknown field",
+        ),
+        (
+            line_of(&bad, "dkim:"),
+            "channels.email.dkim.selector",
+            "missing required field",
+        ),
+        (
+            line_of(&bad, "BEGIN RSA"),
+            "channels.email.dkim.key",
+            "a secret is written in the file",
+        ),
+    ];
+    for (line, field, message) in expect {
+        let found = err.lines().any(|l| {
+            l.contains(&format!("bhyt-hssv-2026-2027.yaml:{line}:"))
+                && l.contains(field)
+                && l.contains(message)
+        });
+        assert!(
+            found,
+            "expected line {line} `{field}: {message}` in:\n{err}"
+        );
+    }
+    assert!(!err.contains("MIIE"), "the key must not be echoed: {err}");
+
+    let unknown = good.replace(
+        "      selector: loa2026\n",
+        "      selector: loa2026\n      algorithm: dsa\n",
+    );
+    ws.write(EXAMPLE, &unknown);
+    let err = ws.loa(&["validate"]).stderr();
+    assert!(
+        err.contains(&format!("yaml:{}:", line_of(&unknown, "algorithm: dsa")))
+            && err.contains("unknown DKIM algorithm \"dsa\""),
+        "{err}"
+    );
+}

@@ -35,6 +35,7 @@ pub fn channel(name: &str, kind: ChannelKind) -> Channel {
         secret: None,
         rate: None,
         recipient_field: kind.default_recipient_field().into(),
+        dkim: None,
         timeout: Duration::from_secs(15),
     }
 }
