@@ -8,12 +8,15 @@
 //!
 //! With stock lettre 0.11.23 (no TCP_NODELAY) one connection manages ~23 msgs/s
 //! (performance.md); the channel's own NODELAY socket should be well above 1,000 msgs/s.
+//!
+//! `LOA_BENCH_DKIM_KEY=tests/fixtures/dkim-test-rsa.pem` signs every message (RSA) with
+//! that key, to see what DKIM costs.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use indexmap::IndexMap;
-use loa::campaign::{Channel, ChannelKind, Secret};
+use loa::campaign::{Channel, ChannelKind, Dkim, DkimAlgorithm, Secret};
 use loa::channel::{self, MemoryTokenStore, Outgoing};
 use loa::render::message::Rendered;
 
@@ -42,6 +45,17 @@ async fn main() -> anyhow::Result<()> {
         secret: None,
         rate: None,
         recipient_field: "email".into(),
+        dkim: std::env::var("LOA_BENCH_DKIM_KEY")
+            .ok()
+            .map(|path| -> anyhow::Result<Dkim> {
+                Ok(Dkim {
+                    domain: "truong.example".into(),
+                    selector: "bench".into(),
+                    key: Secret::new(std::fs::read_to_string(path)?),
+                    algorithm: DkimAlgorithm::Rsa,
+                })
+            })
+            .transpose()?,
         timeout: Duration::from_secs(15),
     };
     let sender = channel::build(&ch, None, "bench", Arc::new(MemoryTokenStore::new()))?;
