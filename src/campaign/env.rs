@@ -8,6 +8,35 @@
 
 use std::collections::HashMap;
 
+/// `name` from the process environment, or else the contents of the file that `{name}_FILE`
+/// names, as Docker and Kubernetes mount secrets: the way to pass a multi-line value like a
+/// DKIM key. One trailing line break is dropped. `name` itself wins when both are set.
+pub fn lookup(name: &str) -> Option<String> {
+    lookup_in(name, &|n| std::env::var(n).ok())
+}
+
+/// [`lookup`] over another environment (tests).
+pub fn lookup_in(name: &str, var: &dyn Fn(&str) -> Option<String>) -> Option<String> {
+    if let Some(v) = var(name) {
+        return Some(v);
+    }
+    let path = var(&format!("{name}_FILE"))?;
+    let text = std::fs::read_to_string(path).ok()?;
+    let text = text.strip_suffix('\n').unwrap_or(&text);
+    Some(text.strip_suffix('\r').unwrap_or(text).to_owned())
+}
+
+/// Why `{name}_FILE` gives no value although it is set (the file is missing, unreadable or
+/// not UTF-8), for the error that names it; None when it is unset or fine.
+pub fn unreadable_file(name: &str, var: &dyn Fn(&str) -> Option<String>) -> Option<String> {
+    let file_var = format!("{name}_FILE");
+    let path = var(&file_var)?;
+    let err = std::fs::read_to_string(&path).err()?;
+    Some(format!(
+        "{file_var} names {path}, which cannot be read: {err}"
+    ))
+}
+
 /// One `${…}` reference in the source text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EnvRef {
@@ -95,6 +124,40 @@ pub fn properties(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_variable_comes_from_its_file_when_only_name_file_is_set() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("dkim.pem");
+        std::fs::write(
+            &key,
+            "-----BEGIN RSA PRIVATE KEY-----\nMIIE\n-----END RSA PRIVATE KEY-----\n",
+        )
+        .unwrap();
+        let path = key.display().to_string();
+        let missing = dir.path().join("nowhere").display().to_string();
+        let env = |n: &str| match n {
+            "DKIM_FILE" => Some(path.clone()),
+            "BOTH" => Some("direct".to_owned()),
+            "BOTH_FILE" => Some(path.clone()),
+            "GONE_FILE" => Some(missing.clone()),
+            _ => None,
+        };
+        assert_eq!(
+            lookup_in("DKIM", &env).as_deref(),
+            Some("-----BEGIN RSA PRIVATE KEY-----\nMIIE\n-----END RSA PRIVATE KEY-----")
+        );
+        assert_eq!(lookup_in("BOTH", &env).as_deref(), Some("direct"));
+        assert_eq!(lookup_in("GONE", &env), None);
+        assert_eq!(lookup_in("UNSET", &env), None);
+        let why = unreadable_file("GONE", &env).unwrap();
+        assert!(
+            why.starts_with(&format!("GONE_FILE names {missing}, which cannot be read")),
+            "{why}"
+        );
+        assert_eq!(unreadable_file("DKIM", &env), None);
+        assert_eq!(unreadable_file("UNSET", &env), None);
+    }
 
     #[test]
     fn references_are_found_with_their_column_and_default_flag() {

@@ -43,6 +43,14 @@ pub fn parse_file(
         .iter()
         .filter(|r| !r.has_default && lookup(&r.name).is_none())
     {
+        if let Some(why) = env::unreadable_file(&r.name, lookup) {
+            diags.push(
+                Diagnostic::error(file, why)
+                    .at(r.line, r.column)
+                    .hint(format!("point {}_FILE at a file loa can read", r.name)),
+            );
+            continue;
+        }
         let d = match policy {
             EnvPolicy::Required => {
                 Diagnostic::error(file, format!("environment variable {} is not set", r.name))

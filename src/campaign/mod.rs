@@ -62,8 +62,7 @@ impl Workspace {
         templates: &Path,
         opts: LoadOptions,
     ) -> (Option<Workspace>, Diagnostics) {
-        let lookup = |name: &str| std::env::var(name).ok();
-        Self::load_with_env(paths, templates, opts, &lookup)
+        Self::load_with_env(paths, templates, opts, &env::lookup)
     }
 
     pub fn load_with_env(

@@ -127,7 +127,7 @@ pub async fn run(global: &Global, args: &Args) -> Result<ExitCode> {
         WebConfig {
             listen: global.listen.clone(),
             public_url: args.public_url.clone(),
-            env: KeysEnv::from_lookup(|k| std::env::var(k).ok()),
+            env: keys_env()?,
             health: Default::default(),
             workspace: Some(Arc::clone(&live)),
         },
@@ -169,4 +169,17 @@ pub async fn run(global: &Global, args: &Args) -> Result<ExitCode> {
     stop.cancel();
     web.task.await.context("the HTTP server panicked")??;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The HTTP side's variables; a `_FILE` variable naming a file that cannot be read stops
+/// the daemon rather than leave its route off or open.
+fn keys_env() -> Result<KeysEnv> {
+    let var = |n: &str| std::env::var(n).ok();
+    if let Some(why) = KeysEnv::VARIABLES
+        .iter()
+        .find_map(|name| crate::campaign::env::unreadable_file(name, &var))
+    {
+        anyhow::bail!("{why}");
+    }
+    Ok(KeysEnv::from_lookup(crate::campaign::env::lookup))
 }

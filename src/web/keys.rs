@@ -70,10 +70,21 @@ pub struct KeysEnv {
 }
 
 impl KeysEnv {
+    /// The variables [`KeysEnv::from_lookup`] reads.
+    pub const VARIABLES: [&'static str; 7] = [
+        "LOA_CALLBACKS",
+        "LOA_ZALO_CALLBACK_KEY",
+        "LOA_ZALO_CALLBACK_KEY_PREVIOUS",
+        "LOA_ZALO_APP_ID",
+        "LOA_UNSUBSCRIBE_KEY",
+        "LOA_METRICS_TOKEN",
+        "LOA_ADMIN_TOKEN",
+    ];
+
     /// Reads `LOA_CALLBACKS`, `LOA_ZALO_CALLBACK_KEY`, `LOA_ZALO_CALLBACK_KEY_PREVIOUS`,
     /// `LOA_ZALO_APP_ID`, `LOA_UNSUBSCRIBE_KEY`, `LOA_METRICS_TOKEN` and `LOA_ADMIN_TOKEN`
-    /// through `var`
-    /// (`|k| std::env::var(k).ok()` in the daemon).
+    /// through `var` ([`crate::campaign::env::lookup`] in the daemon: each may also come
+    /// from the file its `_FILE` variable names).
     pub fn from_lookup(var: impl Fn(&str) -> Option<String>) -> KeysEnv {
         let callbacks = var("LOA_CALLBACKS")
             .map(|v| {
@@ -279,6 +290,20 @@ pub async fn unsubscribe_key(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_listed_variables_are_exactly_those_read() {
+        let asked = std::sync::Mutex::new(Vec::new());
+        KeysEnv::from_lookup(|k| {
+            asked.lock().unwrap().push(k.to_owned());
+            None
+        });
+        let mut asked = asked.into_inner().unwrap();
+        asked.sort();
+        let mut listed = KeysEnv::VARIABLES.map(str::to_owned).to_vec();
+        listed.sort();
+        assert_eq!(asked, listed);
+    }
 
     fn env(callbacks: &[&str]) -> KeysEnv {
         KeysEnv {

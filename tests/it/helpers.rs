@@ -33,6 +33,11 @@ impl Workspace {
 
     /// Runs `loa ARGS` in the workspace with a clean environment for loa's variables.
     pub fn loa(&self, args: &[&str]) -> Run {
+        self.loa_with(args, &[])
+    }
+
+    /// [`Workspace::loa`] with `env` set as well.
+    pub fn loa_with(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_loa"));
         cmd.args(args).current_dir(self.dir.path());
         for var in [
@@ -46,7 +51,9 @@ impl Workspace {
             "LOA_TEMPLATES",
         ] {
             cmd.env_remove(var);
+            cmd.env_remove(format!("{var}_FILE"));
         }
+        cmd.envs(env.iter().copied());
         Run(cmd.output().expect("run loa"))
     }
 }

@@ -117,3 +117,42 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// A `_FILE` variable of the HTTP side that names a file loa cannot read stops `loa run`
+/// before it listens, naming the variable and the file, rather than leaving the
+/// dashboard off.
+#[test]
+fn the_daemon_refuses_to_start_when_a_key_file_cannot_be_read() {
+    let ws = crate::helpers::Workspace::example();
+    let gone = ws.path("no-such-token").display().to_string();
+    let listen = format!("127.0.0.1:{}", crate::support::daemon::free_port());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_loa"))
+        .args(["--outbox", "outbox", "--listen", &listen, "run"])
+        .current_dir(ws.dir.path())
+        .env("LOA_ADMIN_TOKEN_FILE", &gone)
+        .env_remove("LOA_ADMIN_TOKEN")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("loa run kept running with an unreadable LOA_ADMIN_TOKEN_FILE");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert!(!status.success());
+    assert!(
+        err.contains(&format!(
+            "LOA_ADMIN_TOKEN_FILE names {gone}, which cannot be read"
+        )),
+        "{err}"
+    );
+}

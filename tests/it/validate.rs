@@ -310,3 +310,32 @@ fn dkim_settings_are_checked_with_their_lines_and_the_key_must_come_from_the_env
         "{err}"
     );
 }
+
+#[test]
+fn a_variable_can_come_from_the_file_its_file_variable_names() {
+    let ws = Workspace::example();
+    let text = ws.read(EXAMPLE).replace(
+        "\"${LOA_SMTP_URL:-smtp://127.0.0.1:2525}\"",
+        "\"${LOA_SMTP_URL}\"",
+    );
+    ws.write(EXAMPLE, &text);
+    let secret = ws.path("smtp-url");
+    std::fs::write(&secret, "smtp://127.0.0.1:2526\n").unwrap();
+    let path = secret.display().to_string();
+    let run = ws.loa_with(&["validate"], &[("LOA_SMTP_URL_FILE", &path)]);
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+
+    let gone = ws.path("nowhere").display().to_string();
+    let run = ws.loa_with(&["validate"], &[("LOA_SMTP_URL_FILE", &gone)]);
+    assert_eq!(run.code(), 1);
+    let line = line_of(&text, "${LOA_SMTP_URL}");
+    let err = run.stderr();
+    assert!(
+        err.lines()
+            .any(|l| l.contains(&format!("bhyt-hssv-2026-2027.yaml:{line}:"))
+                && l.contains(&format!(
+                    "LOA_SMTP_URL_FILE names {gone}, which cannot be read"
+                ))),
+        "{err}"
+    );
+}
