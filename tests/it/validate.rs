@@ -17,6 +17,21 @@ fn line_of(text: &str, needle: &str) -> usize {
         .unwrap_or_else(|| panic!("{needle:?} not in file"))
 }
 
+/// Every `(line, field, message)` is on one line of `err`, at that line of the example.
+fn assert_reported(err: &str, expect: &[(usize, &str, &str)]) {
+    for (line, field, message) in expect {
+        let found = err.lines().any(|l| {
+            l.contains(&format!("bhyt-hssv-2026-2027.yaml:{line}:"))
+                && l.contains(field)
+                && l.contains(message)
+        });
+        assert!(
+            found,
+            "expected line {line} `{field}: {message}` in:\n{err}"
+        );
+    }
+}
+
 fn line_where(text: &str, pred: impl Fn(&str) -> bool) -> usize {
     text.lines()
         .position(pred)
@@ -63,17 +78,7 @@ fn six_problems_at_once_are_all_reported_with_their_lines() {
             "unknown template",
         ),
     ];
-    for (line, field, message) in expect {
-        let found = err.lines().any(|l| {
-            l.contains(&format!("bhyt-hssv-2026-2027.yaml:{line}:"))
-                && l.contains(field)
-                && l.contains(message)
-        });
-        assert!(
-            found,
-            "expected line {line} `{field}: {message}` in:\n{err}"
-        );
-    }
+    assert_reported(&err, &expect);
     assert!(err.contains("6 error(s)"), "{err}");
 }
 
@@ -285,17 +290,7 @@ fn dkim_settings_are_checked_with_their_lines_and_the_key_must_come_from_the_env
             "a secret is written in the file",
         ),
     ];
-    for (line, field, message) in expect {
-        let found = err.lines().any(|l| {
-            l.contains(&format!("bhyt-hssv-2026-2027.yaml:{line}:"))
-                && l.contains(field)
-                && l.contains(message)
-        });
-        assert!(
-            found,
-            "expected line {line} `{field}: {message}` in:\n{err}"
-        );
-    }
+    assert_reported(&err, &expect);
     assert!(!err.contains("MIIE"), "the key must not be echoed: {err}");
 
     let unknown = good.replace(
