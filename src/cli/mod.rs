@@ -7,6 +7,7 @@ mod format;
 mod plan;
 mod plan_ics;
 mod preview;
+mod prune;
 mod report;
 mod retry;
 mod run;
@@ -92,6 +93,8 @@ pub enum Command {
     Report(report::Args),
     /// Put failed (or expired) messages back in the queue.
     Retry(retry::Args),
+    /// Clear the personal data of messages that ended more than N days ago.
+    Prune(prune::Args),
 }
 
 /// Entry point used by `main.rs`.
@@ -107,6 +110,7 @@ pub fn main() -> ExitCode {
         Command::Status(a) => block_on(status::run(&cli.global, a)),
         Command::Report(a) => block_on(report::run(&cli.global, a)),
         Command::Retry(a) => block_on(retry::run(&cli.global, a)),
+        Command::Prune(a) => block_on(prune::run(&cli.global, a)),
     };
     match result {
         Ok(code) => code,

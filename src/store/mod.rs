@@ -34,6 +34,8 @@
 //! - `message`: inserting ([`Store::insert_messages`]) and claiming ([`Store::claim`])
 //! - `attempt`: [`Store::record`], the outcome of one try, and the `attempt` rows
 //! - `sweep`: state changes over many rows — rescue, release, expiry, cancel, retry
+//! - `prune`: [`Store::prune_personal_data`], retention: personal data of messages that
+//!   ended long ago cleared, the rows and their counts kept
 //! - `event`: `message_event` rows, written by all of the above
 //! - `read`: [`Store::status`], [`Store::report`], [`Store::open_count`], [`Store::next_due`]
 //! - `health`: [`Store::ping`], [`Store::oldest_due`], [`Store::state_counts`] (for `web`)
@@ -59,6 +61,7 @@ mod message;
 mod occurrence;
 mod overview;
 mod pause;
+mod prune;
 mod read;
 mod receipt;
 mod suppression;
@@ -83,6 +86,7 @@ pub use audit::{AuditAction, AuditEntry, AuditRow};
 pub use health::StateCount;
 pub use id::{content_hash, message_id, message_row, message_tag};
 pub use overview::{CampaignTotals, FailedMessage, OccurrenceFigures};
+pub use prune::{PRUNE_BATCH, Pruned};
 pub use receipt::{DeliveryReceipt, MessageRef, ReceiptOutcome, ReceiptStatus};
 pub use suppression::{Suppression, SuppressionReason, UnsubscribeTarget};
 

@@ -158,7 +158,7 @@ impl Store {
         let mut w = self.write().await?;
         let sql = "UPDATE message SET state = 'pending', next_attempt_at = ?, attempts = 0, \
                    lease_owner = NULL, lease_until = NULL, updated_at = ? \
-                   WHERE campaign = ? AND state = ?";
+                   WHERE campaign = ? AND state = ? AND pruned_at IS NULL";
         let ids = move_rows(&mut w.tx, sql, step, |q| {
             q.bind(now).bind(now).bind(campaign).bind(state)
         })

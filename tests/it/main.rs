@@ -25,6 +25,7 @@ mod daemon_unsubscribe;
 mod helpers;
 mod plan;
 mod preview;
+mod prune;
 mod reliability_crash_windows;
 mod reliability_kill9;
 mod reliability_rate;
