@@ -5,6 +5,8 @@ use std::process::ExitCode;
 use anyhow::Result;
 use chrono::{TimeZone, Utc};
 use serde::Serialize;
+use serde::ser::{SerializeSeq as _, Serializer as _};
+use std::io::Write as _;
 
 use super::Global;
 use crate::channel::mask_address;
@@ -71,33 +73,47 @@ pub fn line(r: &ReportRow, full: bool) -> Line {
     }
 }
 
+/// The columns of the CSV, for a report with no row (serde writes them otherwise).
+const COLUMNS: [&str; 12] = [
+    "campaign",
+    "step",
+    "occurrence_at",
+    "recipient",
+    "channel",
+    "address",
+    "state",
+    "attempts",
+    "last_error",
+    "queued_at",
+    "sent_at",
+    "delivered_at",
+];
+
+/// Writes the report as the ledger hands the rows over: memory stays flat whatever the
+/// campaign's size.
 pub async fn run(global: &Global, args: &Args) -> Result<ExitCode> {
     let store = Store::open(&global.database_url).await?;
-    let rows = store.report(&args.campaign).await?;
-    let lines: Vec<Line> = rows.iter().map(|r| line(r, args.full_addresses)).collect();
-    let stdout = std::io::stdout().lock();
+    let stdout = std::io::BufWriter::new(std::io::stdout().lock());
+    let full = args.full_addresses;
     match args.format {
-        Format::Json => serde_json::to_writer_pretty(stdout, &lines)?,
+        Format::Json => {
+            let mut json = serde_json::Serializer::pretty(stdout);
+            let mut seq = json.serialize_seq(None)?;
+            store
+                .report_each(&args.campaign, |r| {
+                    Ok(seq.serialize_element(&line(&r, full))?)
+                })
+                .await?;
+            seq.end()?;
+            json.into_inner().flush()?;
+        }
         Format::Csv => {
             let mut w = csv::Writer::from_writer(stdout);
-            if lines.is_empty() {
-                w.write_record([
-                    "campaign",
-                    "step",
-                    "occurrence_at",
-                    "recipient",
-                    "channel",
-                    "address",
-                    "state",
-                    "attempts",
-                    "last_error",
-                    "queued_at",
-                    "sent_at",
-                    "delivered_at",
-                ])?;
-            }
-            for l in &lines {
-                w.serialize(l)?;
+            let n = store
+                .report_each(&args.campaign, |r| Ok(w.serialize(line(&r, full))?))
+                .await?;
+            if n == 0 {
+                w.write_record(COLUMNS)?;
             }
             w.flush()?;
         }

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use anyhow::Context;
+use futures::TryStreamExt as _;
 use sqlx::Row;
 
 use super::{Millis, ReportRow, STATES, StatusRow, Store, to_u32, to_u64};
@@ -52,33 +53,52 @@ impl Store {
 
     /// One row per message of `campaign`, by occurrence time, step and insertion order.
     pub async fn report(&self, campaign: &str) -> anyhow::Result<Vec<ReportRow>> {
-        let rows = sqlx::query(
+        let mut rows = Vec::new();
+        self.report_each(campaign, |r| {
+            rows.push(r);
+            Ok(())
+        })
+        .await?;
+        Ok(rows)
+    }
+
+    /// [`Store::report`] a row at a time, as the database hands them over, so a campaign
+    /// of millions is written out without being held in memory. Returns how many rows.
+    pub async fn report_each(
+        &self,
+        campaign: &str,
+        mut each: impl FnMut(ReportRow) -> anyhow::Result<()>,
+    ) -> anyhow::Result<u64> {
+        let mut rows = sqlx::query(
             "SELECT campaign, step, occurrence_at, recipient, channel, address, state, \
                  attempts, last_error, queued_at, sent_at, delivered_at \
              FROM message WHERE campaign = ? ORDER BY occurrence_at, step, id",
         )
         .bind(campaign)
-        .fetch_all(self.pool())
-        .await
-        .with_context(|| format!("reading the report of {campaign}"))?;
-        rows.iter()
-            .map(|row| {
-                Ok(ReportRow {
-                    campaign: row.try_get("campaign")?,
-                    step: row.try_get("step")?,
-                    occurrence_at: row.try_get("occurrence_at")?,
-                    recipient: row.try_get("recipient")?,
-                    channel: row.try_get("channel")?,
-                    address: row.try_get("address")?,
-                    state: row.try_get("state")?,
-                    attempts: to_u32(row.try_get("attempts")?, "attempts")?,
-                    last_error: row.try_get("last_error")?,
-                    queued_at: row.try_get("queued_at")?,
-                    sent_at: row.try_get("sent_at")?,
-                    delivered_at: row.try_get("delivered_at")?,
-                })
-            })
-            .collect()
+        .fetch(self.pool());
+        let mut n = 0;
+        while let Some(row) = rows
+            .try_next()
+            .await
+            .with_context(|| format!("reading the report of {campaign}"))?
+        {
+            each(ReportRow {
+                campaign: row.try_get("campaign")?,
+                step: row.try_get("step")?,
+                occurrence_at: row.try_get("occurrence_at")?,
+                recipient: row.try_get("recipient")?,
+                channel: row.try_get("channel")?,
+                address: row.try_get("address")?,
+                state: row.try_get("state")?,
+                attempts: to_u32(row.try_get("attempts")?, "attempts")?,
+                last_error: row.try_get("last_error")?,
+                queued_at: row.try_get("queued_at")?,
+                sent_at: row.try_get("sent_at")?,
+                delivered_at: row.try_get("delivered_at")?,
+            })?;
+            n += 1;
+        }
+        Ok(n)
     }
 
     /// Messages of `campaign` that are not final yet (`pending`, `sending`). A campaign is
@@ -164,6 +184,40 @@ mod tests {
         assert_eq!(status[1].counts["pending"], 1);
         assert_eq!(store.status(None).await.unwrap().len(), 3);
         assert!(store.status(Some("none")).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn the_report_row_by_row_stops_at_the_first_error_of_its_reader() {
+        let (_dir, store) = open().await;
+        let occ = seed(&store).await;
+        store.insert_messages(&messages(&occ, 5), T0).await.unwrap();
+        let mut seen = Vec::new();
+        let n = store
+            .report_each("c", |r| {
+                seen.push(r.recipient);
+                Ok(())
+            })
+            .await
+            .unwrap();
+        assert_eq!(n, 5);
+        let whole: Vec<String> = store
+            .report("c")
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| r.recipient)
+            .collect();
+        assert_eq!(seen, whole);
+        let mut calls = 0;
+        let err = store
+            .report_each("c", |_| {
+                calls += 1;
+                anyhow::ensure!(calls < 2, "stdout closed");
+                Ok(())
+            })
+            .await
+            .unwrap_err();
+        assert_eq!((calls, err.to_string()), (2, "stdout closed".to_owned()));
     }
 
     #[tokio::test]
