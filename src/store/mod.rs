@@ -303,9 +303,17 @@ impl Store {
             .run(&writes)
             .await
             .with_context(|| format!("migrating the message ledger {url:?}"))?;
+        // A read that walks millions of rows (`status`, `report`, the dashboard's counts)
+        // takes seconds by nature: sqlx's slow-statement warning, with the whole SQL, is
+        // for writes, which hold the ledger's one writer; slow reads log at debug.
+        let reads = sqlx::ConnectOptions::log_slow_statements(
+            options,
+            log::LevelFilter::Debug,
+            Duration::from_secs(1),
+        );
         let pool = SqlitePoolOptions::new()
             .max_connections(READERS)
-            .connect_with(options)
+            .connect_with(reads)
             .await
             .with_context(|| format!("opening the message ledger {url:?}"))?;
         Ok(Store {
