@@ -38,7 +38,7 @@ pub struct Cli {
 /// Options every command understands; each is also an environment variable.
 #[derive(Debug, clap::Args)]
 pub struct Global {
-    /// Database URL: sqlite://loa.db (default) or postgres://…
+    /// Database URL: sqlite://FILE (default sqlite://loa.db); PostgreSQL is not supported yet.
     #[arg(
         long,
         global = true,

@@ -275,10 +275,28 @@ impl Write<'_> {
     }
 }
 
+/// `url` with any `user:password@` replaced by `…@`, for messages.
+fn without_credentials(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => match rest.rsplit_once('@') {
+            Some((_, host)) => format!("{scheme}://…@{host}"),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
+}
+
 impl Store {
     /// Opens (creating the file on first use) and migrates the ledger at `url`,
     /// e.g. `sqlite://loa.db`.
     pub async fn open(url: &str) -> anyhow::Result<Store> {
+        if !url.starts_with("sqlite:") {
+            anyhow::bail!(
+                "cannot open the database URL {:?}: the ledger is SQLite for now \
+                 (--database-url sqlite://loa.db); PostgreSQL is not supported yet",
+                without_credentials(url)
+            );
+        }
         let options = SqliteConnectOptions::from_str(url)
             .with_context(|| format!("bad database URL {url:?}"))?
             .create_if_missing(true)
@@ -600,5 +618,18 @@ mod tests {
     async fn a_bad_url_is_an_error_naming_it() {
         let err = Store::open("mysql://nowhere").await.unwrap_err();
         assert!(format!("{err:#}").contains("mysql://nowhere"));
+    }
+
+    #[tokio::test]
+    async fn a_url_that_is_not_sqlite_is_refused_by_name_without_its_password() {
+        let err = Store::open("postgres://loa:hunter2@127.0.0.1/loa")
+            .await
+            .expect_err("refused");
+        let text = format!("{err:#}");
+        assert!(
+            text.contains("postgres://…@127.0.0.1/loa") && text.contains("sqlite://loa.db"),
+            "{text}"
+        );
+        assert!(!text.contains("hunter2"), "{text}");
     }
 }
