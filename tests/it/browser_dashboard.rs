@@ -6,6 +6,7 @@
 //! `chromium-driver`; `.ci/run` installs them). Without them the test says so and passes,
 //! except under `CI=true`, where it must run.
 
+use std::os::unix::process::CommandExt as _;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -29,8 +30,11 @@ struct Browser {
 impl Browser {
     async fn start() -> Browser {
         let port = free_port();
+        // A process group of its own, so that dropping the browser ends the chromium
+        // processes chromedriver started as well, even when the test failed half-way.
         let driver = Command::new(DRIVER)
             .arg(format!("--port={port}"))
+            .process_group(0)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -139,6 +143,8 @@ impl Browser {
 
 impl Drop for Browser {
     fn drop(&mut self) {
+        let group = format!("-{}", self.driver.id());
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }
