@@ -45,7 +45,7 @@
 //! - `pause`: [`Store::pause_campaign`], [`Store::resume_campaign`],
 //!   [`Store::paused_campaigns`] — operator pauses from the dashboard
 //! - `overview`: what the dashboard reads — [`Store::occurrence_figures`],
-//!   [`Store::failed_messages`], [`Store::reached_by_recipient`], [`Store::campaign_totals`]
+//!   [`Store::campaign_breakdown`], [`Store::failed_messages`], [`Store::reached_by_recipient`]
 //! - `audit`: [`Store::audit`], [`Store::audit_log`] — append-only (SQLite triggers)
 //! - `values`: batches bound as `VALUES` lists (outcomes, attempts, events)
 //! - `id`: [`message_tag`] and [`message_id`], the deterministic provider-facing id
@@ -275,17 +275,6 @@ impl Write<'_> {
     }
 }
 
-/// `url` with any `user:password@` replaced by `…@`, for messages.
-fn without_credentials(url: &str) -> String {
-    match url.split_once("://") {
-        Some((scheme, rest)) => match rest.rsplit_once('@') {
-            Some((_, host)) => format!("{scheme}://…@{host}"),
-            None => url.to_owned(),
-        },
-        None => url.to_owned(),
-    }
-}
-
 impl Store {
     /// Opens (creating the file on first use) and migrates the ledger at `url`,
     /// e.g. `sqlite://loa.db`.
@@ -294,7 +283,7 @@ impl Store {
             anyhow::bail!(
                 "cannot open the database URL {:?}: the ledger is SQLite for now \
                  (--database-url sqlite://loa.db); PostgreSQL is not supported yet",
-                without_credentials(url)
+                crate::channel::webhook::mask_url(url)
             );
         }
         let options = SqliteConnectOptions::from_str(url)
@@ -627,9 +616,14 @@ mod tests {
             .expect_err("refused");
         let text = format!("{err:#}");
         assert!(
-            text.contains("postgres://…@127.0.0.1/loa") && text.contains("sqlite://loa.db"),
+            text.contains("postgres://loa:%5BREDACTED%5D@127.0.0.1/loa")
+                && text.contains("sqlite://loa.db"),
             "{text}"
         );
         assert!(!text.contains("hunter2"), "{text}");
+        let err = Store::open("postgres://127.0.0.1/loa?password=hunter2")
+            .await
+            .expect_err("refused");
+        assert!(!format!("{err:#}").contains("hunter2"), "{err:#}");
     }
 }

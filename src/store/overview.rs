@@ -23,8 +23,8 @@ pub struct OccurrenceFigures {
     pub counts: BTreeMap<String, u64>,
 }
 
-/// One campaign's messages by state and its last activity; see
-/// [`Store::campaign_totals`].
+/// One campaign's messages by state (every state, zeros included) and its last activity
+/// (the latest `updated_at`); see [`CampaignTotals::of`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CampaignTotals {
     pub counts: BTreeMap<String, u64>,
@@ -82,12 +82,6 @@ impl Store {
                 .await
                 .with_context(|| format!("reading campaign {id:?}"))?;
         row.as_ref().map(campaign_row).transpose()
-    }
-
-    /// Each campaign's messages by state (every state, zeros included) and when they
-    /// last changed (`updated_at`), in one pass over the ledger.
-    pub async fn campaign_totals(&self) -> anyhow::Result<HashMap<String, CampaignTotals>> {
-        Ok(CampaignTotals::of(&self.state_counts().await?))
     }
 
     /// The occurrences of `campaign` recorded so far, by time and step, with the states
@@ -286,7 +280,7 @@ mod tests {
         let (status, occurrences) = store.campaign_breakdown("c").await.unwrap();
         assert_eq!(occurrences, figures);
         assert_eq!(status, store.status(Some("c")).await.unwrap());
-        let totals = store.campaign_totals().await.unwrap();
+        let totals = super::CampaignTotals::of(&store.state_counts().await.unwrap());
         assert_eq!(totals.len(), 1);
         let c = &totals["c"];
         assert_eq!((c.counts["pending"], c.counts["failed"]), (4, 1));

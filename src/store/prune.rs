@@ -126,7 +126,7 @@ mod tests {
         }
         let before = store.state_counts().await.unwrap();
 
-        // Nothing has ended 90 days before T0 + 30 days.
+        // Nothing had ended 60 days before T0.
         let none = store
             .prune_personal_data(T0 - 60 * DAY, T0 + 30 * DAY, 2, |_| {})
             .await
