@@ -89,6 +89,51 @@ const COLUMNS: [&str; 12] = [
     "delivered_at",
 ];
 
+/// Writes one report row as CSV, every text cell made safe to open in a spreadsheet.
+fn write_csv_line(w: &mut csv::Writer<impl std::io::Write>, l: Line) -> Result<()> {
+    let Line {
+        campaign,
+        step,
+        occurrence_at,
+        recipient,
+        channel,
+        address,
+        state,
+        attempts,
+        last_error,
+        queued_at,
+        sent_at,
+        delivered_at,
+    } = l;
+    let safe = Line {
+        campaign: csv_cell(campaign),
+        step: csv_cell(step),
+        occurrence_at: csv_cell(occurrence_at),
+        recipient: csv_cell(recipient),
+        channel: csv_cell(channel),
+        address: csv_cell(address),
+        state: csv_cell(state),
+        attempts,
+        last_error: csv_cell(last_error),
+        queued_at: csv_cell(queued_at),
+        sent_at: csv_cell(sent_at),
+        delivered_at: csv_cell(delivered_at),
+    };
+    Ok(w.serialize(safe)?)
+}
+
+/// A cell a spreadsheet would read as a formula (`=`, `+`, `-`, `@`) or whose leading tab or
+/// carriage return hides one, prefixed with a single quote so it shows as text (OWASP,
+/// "CSV Injection"). Quoting of `"` and separators is the CSV writer's job; JSON is left
+/// as it is.
+fn csv_cell(cell: String) -> String {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{cell}")
+    } else {
+        cell
+    }
+}
+
 /// Writes the report as the ledger hands the rows over: memory stays flat whatever the
 /// campaign's size.
 pub async fn run(global: &Global, args: &Args) -> Result<ExitCode> {
@@ -110,7 +155,7 @@ pub async fn run(global: &Global, args: &Args) -> Result<ExitCode> {
         Format::Csv => {
             let mut w = csv::Writer::from_writer(stdout);
             let n = store
-                .report_each(&args.campaign, |r| Ok(w.serialize(line(&r, full))?))
+                .report_each(&args.campaign, |r| write_csv_line(&mut w, line(&r, full)))
                 .await?;
             if n == 0 {
                 w.write_record(COLUMNS)?;
@@ -119,4 +164,70 @@ pub async fn run(global: &Global, args: &Args) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report_line(recipient: &str, last_error: &str) -> Line {
+        Line {
+            campaign: "c".into(),
+            step: "s".into(),
+            occurrence_at: "2026-09-07T07:00:00+07:00".into(),
+            recipient: recipient.into(),
+            channel: "mail".into(),
+            address: String::new(),
+            state: "failed".into(),
+            attempts: 1,
+            last_error: last_error.into(),
+            queued_at: String::new(),
+            sent_at: String::new(),
+            delivered_at: String::new(),
+        }
+    }
+
+    fn csv_of(lines: Vec<Line>) -> Vec<Vec<String>> {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        for l in lines {
+            write_csv_line(&mut w, l).expect("write");
+        }
+        let bytes = w.into_inner().expect("flush");
+        csv::Reader::from_reader(bytes.as_slice())
+            .records()
+            .map(|r| r.expect("record").iter().map(str::to_string).collect())
+            .collect()
+    }
+
+    #[test]
+    fn csv_cells_that_a_spreadsheet_would_run_as_formulas_start_with_a_quote() {
+        let cases = [
+            (
+                "=HYPERLINK(\"http://x\",\"a\")",
+                "'=HYPERLINK(\"http://x\",\"a\")",
+            ),
+            ("+84912", "'+84912"),
+            ("-2+3", "'-2+3"),
+            ("@SUM(A1)", "'@SUM(A1)"),
+            ("\t=1", "'\t=1"),
+            ("\r=1", "'\r=1"),
+            ("HS001", "HS001"),
+            ("a=b", "a=b"),
+            ("", ""),
+        ];
+        let lines = cases.iter().map(|(raw, _)| report_line(raw, raw)).collect();
+        let rows = csv_of(lines);
+        for ((raw, want), row) in cases.iter().zip(&rows) {
+            assert_eq!(row[3], *want, "recipient {raw:?}");
+            assert_eq!(row[8], *want, "last_error {raw:?}");
+            assert_eq!(row[7], "1");
+        }
+    }
+
+    #[test]
+    fn json_keeps_cells_as_they_are() {
+        let json = serde_json::to_value(report_line("=1+1", "-x")).expect("json");
+        assert_eq!(json["recipient"], "=1+1");
+        assert_eq!(json["last_error"], "-x");
+    }
 }
