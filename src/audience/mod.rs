@@ -20,6 +20,7 @@
 mod cell;
 mod email;
 mod encoding;
+mod limits;
 mod lookup;
 pub mod phone;
 pub mod recipients;
@@ -32,6 +33,7 @@ use serde::{Deserialize, Serialize};
 
 pub use cell::type_cell;
 pub use email::check_email;
+pub use limits::{MAX_FIELD_BYTES, MAX_ROW_BYTES, RowTooLarge};
 pub use lookup::Lookup;
 pub use phone::PhoneError;
 pub use source::CsvSource;

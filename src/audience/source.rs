@@ -17,6 +17,7 @@ use super::encoding::{
     LegacyFontScore, TextReader, TrailingNewline, first_line, open_text, read_head,
     sniff_delimiter, undo_cp1252,
 };
+use super::limits::{MAX_FIELD_BYTES, MAX_ROW_BYTES, RowBudget, row_too_large};
 use super::{AudienceError, ColumnType, Record, Row, RowError};
 
 /// How many records are inspected at open time for the file-level encoding checks.
@@ -25,7 +26,11 @@ const SNIFF_RECORDS: usize = 100;
 /// The hint for bytes that are not UTF-8: the file came from a legacy code page.
 const UTF8_HINT: &str = "save the file as \"CSV UTF-8\" (Excel: Save As → CSV UTF-8)";
 
-type CsvReader = csv::Reader<Chain<Cursor<Vec<u8>>, TrailingNewline<TextReader>>>;
+type CsvReader = csv::Reader<RowBudget<Chain<Cursor<Vec<u8>>, TrailingNewline<TextReader>>>>;
+
+/// Bytes of read-ahead records held at open time, at most: the sniffed rows stay small
+/// even when every one is near the row limit.
+const SNIFF_BYTES: usize = 4 * MAX_ROW_BYTES;
 
 /// Reads an audience CSV file one record at a time; see the module documentation.
 pub struct CsvSource {
@@ -81,8 +86,8 @@ impl CsvSource {
         for h in &self.headers {
             score.add(header_line, h);
         }
-        let mut not_utf8 = 0;
-        while self.sniffed.len() < SNIFF_RECORDS {
+        let (mut not_utf8, mut bytes) = (0, 0);
+        while self.sniffed.len() < SNIFF_RECORDS && bytes < SNIFF_BYTES {
             let mut record = ByteRecord::new();
             let read = read_record(&mut self.reader, &mut record);
             let Some(line) = read.map_err(|source| self.read_error(source))? else {
@@ -96,6 +101,7 @@ impl CsvSource {
                 }
             }
             not_utf8 += usize::from(!valid);
+            bytes += record.as_slice().len();
             self.sniffed.push_back((line, record));
         }
         // One bad row is that row's problem; most rows bad means the whole file is in a
@@ -139,8 +145,10 @@ impl CsvSource {
                     Err(e) => {
                         // An I/O error does not go away by asking again: report it once, stop.
                         self.finished = true;
+                        let line = row_too_large(&e)
+                            .map_or_else(|| self.reader.position().line(), |t| t.line);
                         return Some(Err(RowError {
-                            line: self.reader.position().line(),
+                            line,
                             column: None,
                             message: format!("cannot read the rest of the file: {e}"),
                             hint: None,
@@ -216,7 +224,7 @@ fn csv_reader(path: &Path) -> Result<CsvReader, AudienceError> {
         // Only `\n` ends a record, so line numbers can be computed (see `read_record`); the
         // `\r` of CRLF stays at the end of the last field and is trimmed with the value.
         .terminator(csv::Terminator::Any(b'\n'))
-        .from_reader(Cursor::new(head).chain(text)))
+        .from_reader(RowBudget::new(Cursor::new(head).chain(text))))
 }
 
 /// Reads the header row (after any blank lines) and returns its line and column names.
@@ -294,7 +302,13 @@ fn column_types(
 /// terminator and a final `\n` guaranteed ([`TrailingNewline`]), every record consumes its
 /// own terminator, and its first line is the reader's line count after the record minus
 /// the newlines inside it (quoted multi-line values) minus the terminator.
+///
+/// No row may pull more than the row limit from the file ([`RowBudget`]); the error then
+/// names the line where the row starts, which (blank lines aside, which the parser skips)
+/// is the line after the previous record.
 fn read_record(reader: &mut CsvReader, record: &mut ByteRecord) -> csv::Result<Option<u64>> {
+    let next = reader.position().line();
+    reader.get_mut().start_row(next);
     if !reader.read_byte_record(record)? {
         return Ok(None);
     }
@@ -310,6 +324,9 @@ fn build_record(
     line: u64,
     record: &ByteRecord,
 ) -> Result<Record, RowError> {
+    if let Some(e) = oversized(headers, line, record) {
+        return Err(e);
+    }
     if record.len() != headers.len() {
         return Err(RowError {
             line,
@@ -352,6 +369,43 @@ fn build_record(
         row.insert(name.clone(), value);
     }
     Ok(Record { line, row })
+}
+
+/// The row error for a row or a cell over the size limits ([`super::limits`]).
+fn oversized(headers: &[String], line: u64, record: &ByteRecord) -> Option<RowError> {
+    let hint = Some(
+        "keep long texts out of the audience data; check that every double quote is closed"
+            .to_string(),
+    );
+    if record.as_slice().len() > MAX_ROW_BYTES {
+        return Some(RowError {
+            line,
+            column: None,
+            message: format!(
+                "the row holds {} bytes, over the limit of {MAX_ROW_BYTES} bytes for one row",
+                record.as_slice().len()
+            ),
+            hint,
+        });
+    }
+    let (i, field) = record
+        .iter()
+        .enumerate()
+        .find(|(_, f)| f.len() > MAX_FIELD_BYTES)?;
+    Some(RowError {
+        line,
+        column: Some(
+            headers
+                .get(i)
+                .cloned()
+                .unwrap_or_else(|| format!("#{}", i + 1)),
+        ),
+        message: format!(
+            "the value holds {} bytes, over the limit of {MAX_FIELD_BYTES} bytes for one cell",
+            field.len()
+        ),
+        hint,
+    })
 }
 
 #[cfg(test)]
@@ -645,6 +699,56 @@ mod tests {
         // Only the read-ahead buffer of the first records was ever held.
         assert!(source.sniffed.capacity() <= SNIFF_RECORDS.next_power_of_two());
         assert!(source.next().is_none());
+    }
+
+    #[test]
+    fn a_cell_over_the_cell_limit_is_a_row_error_and_the_next_row_is_read() {
+        let mut bytes = b"id,note\n1,short\n2,".to_vec();
+        bytes.extend(std::iter::repeat_n(b'x', 2 * MAX_FIELD_BYTES));
+        bytes.extend_from_slice(b"\n3,short\n");
+        let got = records(&bytes);
+        assert_eq!(got.len(), 3);
+        let e = got[1].as_ref().expect_err("the long cell");
+        assert_eq!((e.line, e.column.as_deref()), (3, Some("note")));
+        assert!(e.message.contains(&MAX_FIELD_BYTES.to_string()), "{e}");
+        assert!(!e.message.contains("xxx"), "the value is not quoted: {e}");
+        assert_eq!(got[2].as_ref().expect("row after it").line, 4);
+    }
+
+    #[test]
+    fn a_row_twice_the_row_limit_stops_the_reading_naming_file_line_and_limit() {
+        let giant = |line_before: usize| {
+            let mut bytes = b"id,note\n".to_vec();
+            for i in 0..line_before {
+                bytes.extend_from_slice(format!("{i},ok\n").as_bytes());
+            }
+            bytes.extend_from_slice(b"big,\"");
+            bytes.extend(std::iter::repeat_n(b'x', 2 * MAX_ROW_BYTES));
+            bytes.extend_from_slice(b"\"\nlast,ok\n");
+            write_bytes(&bytes)
+        };
+        // Among the first rows, read at open time: the file is refused.
+        let f = giant(1);
+        let e = CsvSource::open(f.path(), &HashMap::new())
+            .err()
+            .expect("the file is refused");
+        let message = e.to_string();
+        assert!(
+            message.contains(&f.path().display().to_string()),
+            "{message}"
+        );
+        assert!(message.contains("line 3"), "{message}");
+        assert!(message.contains(&MAX_ROW_BYTES.to_string()), "{message}");
+        // Further down: the rows before it are read, then one error, then nothing.
+        let f = giant(150);
+        let got: Vec<_> = CsvSource::open(f.path(), &HashMap::new())
+            .expect("opens")
+            .collect();
+        assert_eq!(got.len(), 151);
+        assert!(got[..150].iter().all(Result::is_ok));
+        let e = got[150].as_ref().expect_err("the giant row");
+        assert_eq!(e.line, 152);
+        assert!(e.message.contains(&MAX_ROW_BYTES.to_string()), "{e}");
     }
 
     #[test]
