@@ -14,7 +14,7 @@ pub fn check_email(raw: &str) -> Result<String, String> {
 
 pub(crate) fn check(raw: &str) -> Result<String, CellError> {
     let text = clean(raw);
-    let bad = |why: &str, hint: &str| CellError::new(format!("`{text}` {why}"), hint);
+    let bad = |why: &str, hint: &str| CellError::new(format!("the address {why}"), hint);
     if text.is_empty() {
         return Err(CellError::new(
             "the email address is empty",
@@ -125,6 +125,7 @@ mod tests {
         for (raw, expected) in cases {
             let e = check_email(raw).expect_err(raw);
             assert!(e.contains(expected), "{raw:?}: {e}");
+            assert!(!e.contains("hoa"), "the value is not quoted: {e}");
         }
     }
 }

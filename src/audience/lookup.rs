@@ -32,7 +32,7 @@ impl Lookup {
             return Err(AudienceError::KeyColumnMissing {
                 path: path.to_path_buf(),
                 key: key.to_string(),
-                headers: source.headers().join(", "),
+                headers: super::column_list(source.headers()),
             });
         }
         let headers = source.headers().to_vec();
@@ -42,7 +42,7 @@ impl Lookup {
             match item.and_then(|record| keyed(key, record)) {
                 Ok((k, record)) => {
                     if let Some(first) = rows.get(&k) {
-                        errors.push(duplicate(key, &k, first.line, record.line));
+                        errors.push(duplicate(key, first.line, record.line));
                     } else {
                         rows.insert(k, record);
                     }
@@ -95,11 +95,11 @@ fn keyed(key: &str, record: Record) -> Result<(String, Record), RowError> {
     Ok((k, record))
 }
 
-fn duplicate(key: &str, k: &str, first: u64, line: u64) -> RowError {
+fn duplicate(key: &str, first: u64, line: u64) -> RowError {
     RowError {
         line,
         column: Some(key.to_string()),
-        message: format!("duplicate key `{k}`, already used on line {first}; this row is ignored"),
+        message: format!("duplicate key, already used on line {first}; this row is ignored"),
         hint: Some(format!("every row needs a unique `{key}`")),
     }
 }
@@ -142,9 +142,12 @@ mod tests {
 
     #[test]
     fn duplicate_keys_are_reported_by_line_and_the_first_row_kept() {
-        let (schools, errors) = load("school_id,name\n1,first\n2,other\n1,second\n", "school_id");
+        let (schools, errors) = load(
+            "school_id,name\n1X7,first\n2,other\n1X7,second\n",
+            "school_id",
+        );
         assert_eq!(schools.len(), 2);
-        assert_eq!(schools.get("1").expect("kept")["name"], "first");
+        assert_eq!(schools.get("1X7").expect("kept")["name"], "first");
         assert_eq!(errors.len(), 1);
         assert_eq!(errors[0].line, 4);
         assert_eq!(errors[0].column.as_deref(), Some("school_id"));
@@ -153,6 +156,7 @@ mod tests {
             "{}",
             errors[0].message
         );
+        assert!(!errors[0].message.contains("1X7"), "the key is not quoted");
     }
 
     #[test]

@@ -131,27 +131,36 @@ pub enum AudienceError {
     UnsupportedEncoding { path: PathBuf, detail: String },
     #[error(
         "audience file {} looks like it uses a legacy Vietnamese font encoding (TCVN3/.VnTime or VNI), \
-         e.g. line {line}: \"{example}\"; convert it to Unicode (Unikey: Công cụ chuyển mã, \
+         e.g. line {line}; convert it to Unicode (Unikey: Công cụ chuyển mã, \
          TCVN3 or VNI → Unicode) and save as CSV UTF-8",
         path.display()
     )]
-    LegacyFontEncoding {
-        path: PathBuf,
-        line: u64,
-        example: String,
-    },
+    LegacyFontEncoding { path: PathBuf, line: u64 },
     #[error(
-        "audience file {} holds UTF-8 text that was opened as Windows-1252 and saved again, \
-         e.g. line {line}: \"{example}\" (was \"{original}\"); export it again from the original \
-         data as CSV UTF-8",
+        "audience file {} holds UTF-8 text that was opened as Windows-1252 and saved again \
+         (each Vietnamese letter became two or three Latin ones), e.g. line {line}; export it \
+         again from the original data as CSV UTF-8",
         path.display()
     )]
-    MisdecodedUtf8 {
-        path: PathBuf,
-        line: u64,
-        example: String,
-        original: String,
-    },
+    MisdecodedUtf8 { path: PathBuf, line: u64 },
+}
+
+/// Header names for a message listing the columns. A "name" that is long or holds control
+/// characters is more likely a first row of data than a column name (a file without a
+/// header, or not a CSV file at all): it is shown by its position, never quoted.
+pub(crate) fn column_list(headers: &[String]) -> String {
+    let shown: Vec<String> = headers
+        .iter()
+        .enumerate()
+        .map(|(i, h)| {
+            if h.chars().count() <= 40 && !h.chars().any(char::is_control) {
+                h.clone()
+            } else {
+                format!("#{} (not a column name)", i + 1)
+            }
+        })
+        .collect();
+    shown.join(", ")
 }
 
 /// The canonical text form of a key cell, used to match join keys across files: integers

@@ -12,19 +12,19 @@
 pub enum PhoneError {
     #[error("the phone number is empty")]
     Empty,
-    #[error("`{0}` is a number in scientific notation, its last digits are lost")]
+    #[error("the number is in scientific notation, its last digits are lost")]
     ScientificNotation(String),
-    #[error("`{0}` contains characters that are not part of a phone number")]
+    #[error("the value contains characters that are not part of a phone number")]
     InvalidCharacters(String),
-    #[error("`{0}` is a landline number, which cannot receive SMS or Zalo messages")]
+    #[error("the number is a landline, which cannot receive SMS or Zalo messages")]
     Landline(String),
     #[error(
-        "`{raw}` has {digits} digits; a Vietnamese mobile number has 10 (0xxxxxxxxx) or 11 starting with 84"
+        "the number has {digits} digits; a Vietnamese mobile number has 10 (0xxxxxxxxx) or 11 starting with 84"
     )]
     WrongLength { raw: String, digits: usize },
-    #[error("`{raw}`: the old 11-digit prefix {prefix} has no 10-digit equivalent")]
+    #[error("the old 11-digit prefix {prefix} has no 10-digit equivalent")]
     UnknownLegacyPrefix { raw: String, prefix: String },
-    #[error("`{raw}`: {prefix} is not a Vietnamese mobile prefix")]
+    #[error("{prefix} is not a Vietnamese mobile prefix")]
     NotMobile { raw: String, prefix: String },
 }
 
@@ -306,6 +306,13 @@ mod tests {
         for (raw, expected) in cases {
             let e = normalize(raw).expect_err(raw);
             assert!(e.to_string().contains(expected), "{raw:?}: {e}");
+            let digits: String = raw.chars().filter(char::is_ascii_digit).collect();
+            if digits.len() > 4 {
+                assert!(
+                    !e.to_string().contains(&digits),
+                    "the number is quoted: {e}"
+                );
+            }
             assert!(!e.hint().is_empty());
         }
     }

@@ -122,7 +122,7 @@ impl<'a> Recipients<'a> {
                     line,
                     column: Some(j.foreign_key.clone()),
                     message: format!(
-                        "{} {fk:?} matches no row of the joined audience `{}`",
+                        "{} matches no row of the joined audience `{}`",
                         j.foreign_key, j.alias
                     ),
                     hint: Some(format!(

@@ -186,17 +186,8 @@ fn garbled_text(path: &Path, score: LegacyFontScore) -> Option<AudienceError> {
     let (line, example) = score.example.filter(|_| legacy)?;
     let path = path.to_path_buf();
     Some(match undo_cp1252(&example) {
-        Some(original) => AudienceError::MisdecodedUtf8 {
-            path,
-            line,
-            example,
-            original,
-        },
-        None => AudienceError::LegacyFontEncoding {
-            path,
-            line,
-            example,
-        },
+        Some(_) => AudienceError::MisdecodedUtf8 { path, line },
+        None => AudienceError::LegacyFontEncoding { path, line },
     })
 }
 
@@ -289,7 +280,7 @@ fn column_types(
         return Err(AudienceError::DeclaredColumnMissing {
             path: path.to_path_buf(),
             column: missing.clone(),
-            headers: headers.join(", "),
+            headers: super::column_list(headers),
         });
     }
     Ok(headers.iter().map(|h| columns.get(h).copied()).collect())
@@ -560,7 +551,8 @@ mod tests {
         assert_eq!(got[0].as_ref().expect("row 1").row["phone"], "84912345678");
         let e = got[1].as_ref().expect_err("row 2");
         assert_eq!((e.line, e.column.as_deref()), (3, Some("phone")));
-        assert!(e.message.contains("8.49E+10"), "{e}");
+        assert!(e.message.contains("scientific notation"), "{e}");
+        assert!(!e.message.contains("8.49"), "the value is not quoted: {e}");
         assert!(e.hint.as_deref().unwrap_or("").contains("Text"), "{e}");
     }
 
@@ -637,14 +629,22 @@ mod tests {
     }
 
     #[test]
-    fn utf8_saved_through_windows_1252_rejects_the_file_naming_the_original() {
+    fn utf8_saved_through_windows_1252_rejects_the_file_without_quoting_it() {
         let text = "id,name\n1,TrÆ°á»\u{9d}ng Tiá»ƒu há»\u{8d}c\n";
         let e = open_err(text.as_bytes(), &[]);
         assert!(
             matches!(e, AudienceError::MisdecodedUtf8 { line: 2, .. }),
             "{e:?}"
         );
-        assert!(e.to_string().contains("Trường Tiểu học"), "{e}");
+        let message = e.to_string();
+        assert!(
+            message.contains("Windows-1252") && message.contains("line 2"),
+            "{message}"
+        );
+        assert!(
+            !message.contains("Trường") && !message.contains("TrÆ"),
+            "{message}"
+        );
     }
 
     #[test]

@@ -99,7 +99,10 @@ pub fn columns(campaign: &Campaign, headers: &Headers, renderer: &Renderer, c: &
                 c.error(
                     &at,
                     msg,
-                    format!("add the column, or set `to:` to one of: {}", h.join(", ")),
+                    format!(
+                        "add the column, or set `to:` to one of: {}",
+                        crate::audience::column_list(h)
+                    ),
                 );
             }
         }
@@ -155,7 +158,7 @@ fn scan(file: &Path, recipients: Recipients<'_>, emails: &[String], diags: &mut 
             let e = RowError {
                 line: r.line,
                 column: None,
-                message: format!("key {:?} is used again (first on line {first})", r.key),
+                message: format!("the key is used again (first on line {first})"),
                 hint: Some("every row needs its own key".into()),
             };
             report(row_diag(file, &e, true), diags);

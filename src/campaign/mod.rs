@@ -9,6 +9,7 @@
 mod check;
 pub mod context;
 pub mod data_check;
+mod data_dirs;
 pub mod diagnostic;
 pub mod env;
 mod lint;
@@ -26,6 +27,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 pub use data_check::DataScan;
+pub use data_dirs::set_data_dirs;
 pub use diagnostic::{Diagnostic, Diagnostics, Severity};
 pub use lint::parts_for;
 pub use live::Live;

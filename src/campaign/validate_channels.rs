@@ -49,6 +49,8 @@ fn audience(
                     format!("data file {} does not exist", p.display()),
                     "paths are relative to the campaign file, e.g. data/schools.csv",
                 );
+            } else if let Err(e) = super::data_dirs::check_inside(&p, dir) {
+                c.error(&path.key("source"), e, super::data_dirs::HINT);
             }
             Some(p)
         }

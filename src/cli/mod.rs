@@ -73,6 +73,16 @@ pub struct Global {
         default_value = "127.0.0.1:8080"
     )]
     pub listen: String,
+    /// More folders audience data files may be read from, comma-separated (by default only
+    /// the folder of the campaign file and its subfolders).
+    #[arg(
+        long,
+        global = true,
+        env = "LOA_DATA_DIRS",
+        value_delimiter = ',',
+        value_name = "DIRS"
+    )]
+    pub data_dirs: Vec<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -101,6 +111,10 @@ pub enum Command {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
+    if let Err(e) = crate::campaign::set_data_dirs(&cli.global.data_dirs) {
+        eprintln!("error: {e}");
+        return ExitCode::FAILURE;
+    }
     let result = match &cli.command {
         Command::Validate(a) => validate::run(&cli.global, a),
         Command::Plan(a) => plan::run(&cli.global, a),

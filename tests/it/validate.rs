@@ -149,9 +149,13 @@ fn data_problems_are_reported_by_row() {
         "{err}"
     );
     assert!(
-        err.contains(&format!("students.csv:{}: error: school_id", rows)) && err.contains("TH-404"),
+        err.contains(&format!("students.csv:{}: error: school_id", rows)),
         "{err}"
     );
+    // Rows are named by file, line and column; their cells are never quoted (issue 14, item 10).
+    for cell in ["TH-404", "0212345678", "HS00001"] {
+        assert!(!err.contains(cell), "{cell} is quoted: {err}");
+    }
 }
 
 #[test]
@@ -333,4 +337,79 @@ fn a_variable_can_come_from_the_file_its_file_variable_names() {
                 ))),
         "{err}"
     );
+}
+
+#[test]
+fn a_data_file_outside_the_campaign_folder_is_refused_and_never_quoted() {
+    let ws = Workspace::example();
+    // What a daemon's environment looks like: one line, the secret in the "header".
+    let secret = "LOA_ADMIN_TOKEN=s3cret-admin-token,LOA_ZALO_CALLBACK_KEY=k3y\n1,2\n";
+    ws.write("secret.env", secret);
+    let original = ws.read(EXAMPLE);
+    for source in [
+        "../secret.env".to_string(),
+        ws.path("secret.env").display().to_string(),
+        "/proc/self/environ".to_string(),
+    ] {
+        let text = original.replace(
+            "source: data/students.csv",
+            &format!("source: \"{source}\""),
+        );
+        ws.write(EXAMPLE, &text);
+        let run = ws.loa(&["validate"]);
+        let err = run.stderr();
+        assert_eq!(run.code(), 1, "{source}: {err}");
+        let line = line_of(&text, "source: \"");
+        assert!(
+            err.lines()
+                .any(|l| l.contains(&format!("bhyt-hssv-2026-2027.yaml:{line}:"))
+                    && l.contains("outside the campaign folder")),
+            "{source}: {err}"
+        );
+        assert!(err.contains("LOA_DATA_DIRS"), "{err}");
+        assert!(!err.contains("s3cret") && !err.contains("k3y"), "{err}");
+    }
+    // A link in data/ that points out counts as outside.
+    ws.write(EXAMPLE, &original);
+    let students = ws.path("campaigns/data/students.csv");
+    std::fs::rename(&students, ws.path("students.csv")).expect("move");
+    std::os::unix::fs::symlink(ws.path("secret.env"), &students).expect("link");
+    let run = ws.loa(&["validate"]);
+    let err = run.stderr();
+    assert_eq!(run.code(), 1, "{err}");
+    assert!(err.contains("resolves to"), "{err}");
+    assert!(!err.contains("s3cret"), "{err}");
+}
+
+#[test]
+fn loa_data_dirs_allows_a_folder_outside_the_campaign_folder() {
+    let ws = Workspace::example();
+    std::fs::create_dir_all(ws.path("shared")).expect("mkdir");
+    std::fs::rename(
+        ws.path("campaigns/data/students.csv"),
+        ws.path("shared/students.csv"),
+    )
+    .expect("move");
+    let text = ws.read(EXAMPLE).replace(
+        "source: data/students.csv",
+        "source: ../shared/students.csv",
+    );
+    ws.write(EXAMPLE, &text);
+    let refused = ws.loa(&["validate"]);
+    assert_eq!(refused.code(), 1, "{}", refused.stderr());
+    assert!(refused.stderr().contains("outside the campaign folder"));
+    let shared = ws.path("shared").display().to_string();
+    let allowed = ws.loa_with(
+        &["validate"],
+        &[("LOA_DATA_DIRS", &format!("/nonexistent-x,{shared}"))],
+    );
+    assert_eq!(allowed.code(), 1, "an unknown folder is an error");
+    assert!(
+        allowed.stderr().contains("/nonexistent-x"),
+        "{}",
+        allowed.stderr()
+    );
+    ws.loa_with(&["validate"], &[("LOA_DATA_DIRS", &shared)])
+        .ok();
+    ws.loa(&["validate", "--data-dirs", &shared]).ok();
 }
