@@ -85,6 +85,11 @@ impl<'a> Recipients<'a> {
         self.source.headers()
     }
 
+    /// Whether the file's reading stopped early ([`CsvSource::stopped`]).
+    pub fn stopped(&self) -> bool {
+        self.source.stopped()
+    }
+
     fn build(&self, line: u64, mut row: Row) -> Recipient {
         let key = row.get(&self.key).map(key_string).unwrap_or_default();
         let mut problems = Vec::new();

@@ -43,6 +43,8 @@ pub struct CsvSource {
     record: ByteRecord,
     line: u64,
     finished: bool,
+    /// Reading stopped before the end of the file (an I/O error, a row far over the limit).
+    stopped: bool,
 }
 
 impl CsvSource {
@@ -64,6 +66,7 @@ impl CsvSource {
             record: ByteRecord::new(),
             line: 0,
             finished: false,
+            stopped: false,
         };
         source.sniff(header_line)?;
         Ok(source)
@@ -77,6 +80,12 @@ impl CsvSource {
     /// The file this source reads.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Whether the reading stopped before the end of the file: the last row error was about
+    /// the rest of the file, not one row, and the rows after it were never read.
+    pub fn stopped(&self) -> bool {
+        self.stopped
     }
 
     /// Reads the first records ahead and rejects the file when they show it is not UTF-8
@@ -145,6 +154,7 @@ impl CsvSource {
                     Err(e) => {
                         // An I/O error does not go away by asking again: report it once, stop.
                         self.finished = true;
+                        self.stopped = true;
                         let line = row_too_large(&e)
                             .map_or_else(|| self.reader.position().line(), |t| t.line);
                         return Some(Err(RowError {
@@ -749,6 +759,9 @@ mod tests {
         let e = got[150].as_ref().expect_err("the giant row");
         assert_eq!(e.line, 152);
         assert!(e.message.contains(&MAX_ROW_BYTES.to_string()), "{e}");
+        let mut source = CsvSource::open(f.path(), &HashMap::new()).expect("opens");
+        assert!(source.by_ref().take(150).all(|r| r.is_ok()) && !source.stopped());
+        assert!(source.next().is_some_and(|r| r.is_err()) && source.stopped());
     }
 
     #[test]

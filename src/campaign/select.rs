@@ -122,7 +122,14 @@ pub fn count_matching(
         }
         let joins = joins(campaign, audience)?;
         for (i, item) in recipients(campaign, audience, &joins)?.enumerate() {
-            let Ok(r) = item else { continue };
+            let Ok(r) = item else {
+                // An unreadable row is a skipped message of every step (issue 14 item 7), as
+                // a duplicate or empty key is once `where` selects it: all counted here.
+                for (step, ..) in &steps {
+                    *counts.entry(step.id.clone()).or_default() += 1;
+                }
+                continue;
+            };
             for (step, shared, names) in &steps {
                 let ctx = shared.for_condition(&r, names);
                 if selects(renderer, campaign, step, &ctx)

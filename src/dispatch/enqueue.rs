@@ -6,11 +6,12 @@
 //! audience. Inserts are idempotent (UNIQUE key, `ON CONFLICT DO NOTHING`); the occurrence is
 //! marked enqueued only after its last batch, so a crash half-way simply runs it again.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use anyhow::{Context as _, Result};
+use anyhow::{Context as _, Result, bail};
 use chrono::{DateTime, NaiveTime, TimeZone, Utc};
 use tokio::sync::mpsc;
 
@@ -160,22 +161,110 @@ fn produce(
     let rows = BATCH_ROWS.load(Ordering::Relaxed);
     let mut batch = Vec::with_capacity(rows);
     let names = condition_names(&ws.renderer, c, s);
-    for r in recipients(c, &s.audience, &joined)?.flatten() {
+    let mut stream = recipients(c, &s.audience, &joined)?;
+    let rows_of = RowsOf::new(c, &s.audience);
+    let mut first_line: HashMap<String, u64> = HashMap::new();
+    let mut unusable = 0u64;
+    while let Some(item) = stream.next() {
+        let r = match item {
+            Ok(r) => r,
+            Err(e) if stream.stopped() => bail!("{}: {e}", rows_of.source.display()),
+            // Validate reports these rows; they cannot be read, so no `where` can select or
+            // exclude them: each becomes a skipped message, never a silent gap.
+            Err(e) => {
+                unusable += 1;
+                base.unusable(&rows_of.id(e.line), &rows_of.reason(&e), &mut batch);
+                if batch.len() >= rows && tx.blocking_send(std::mem::take(&mut batch)).is_err() {
+                    return Ok(());
+                }
+                continue;
+            }
+        };
+        // The first row with a key is its recipient; a later one is skipped (after `where`,
+        // like any row), never merged into the first one's message.
+        let first = match r.key.is_empty() {
+            true => None,
+            false => Some(*first_line.entry(r.key.clone()).or_insert(r.line)),
+        };
         let ctx = shared.for_condition(&r, &names);
         if !selects(&ws.renderer, c, s, &ctx)
             .with_context(|| format!("step {}: `where` on line {}", s.id, r.line))?
         {
             continue;
         }
-        base.rows(&r, &mut batch);
+        match first {
+            Some(first) if first == r.line => base.rows(&r, &mut batch),
+            _ => {
+                unusable += 1;
+                let reason = rows_of.key_reason(r.line, first);
+                base.unusable(&rows_of.id(r.line), &reason, &mut batch);
+            }
+        }
         if batch.len() >= rows && tx.blocking_send(std::mem::take(&mut batch)).is_err() {
             return Ok(());
         }
+    }
+    if unusable > 0 {
+        tracing::warn!(
+            campaign = %c.id,
+            step = %s.id,
+            file = %rows_of.source.display(),
+            rows = unusable,
+            "rows of the audience file cannot be used; each is recorded as a skipped message (see `loa validate`)"
+        );
     }
     if !batch.is_empty() {
         let _ = tx.blocking_send(batch);
     }
     Ok(())
+}
+
+/// Names and reasons for the rows of one audience file that cannot be a recipient.
+struct RowsOf<'a> {
+    source: &'a std::path::Path,
+    /// The file name, as recipients of unusable rows are named (`students.csv:57`).
+    name: String,
+    key: &'a str,
+}
+
+impl<'a> RowsOf<'a> {
+    fn new(c: &'a Campaign, audience: &str) -> RowsOf<'a> {
+        let a = &c.audiences[audience];
+        let name = a.source.file_name().map_or_else(
+            || a.source.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        RowsOf {
+            source: &a.source,
+            name,
+            key: &a.key,
+        }
+    }
+
+    /// The recipient of the row on `line`: the file and line, stable across runs, so the
+    /// occurrence enqueued again after a crash does not add it twice.
+    fn id(&self, line: u64) -> String {
+        format!("{}:{line}", self.name)
+    }
+
+    /// Why the row is skipped; row errors name line, column and problem, never a value.
+    fn reason(&self, e: &crate::audience::RowError) -> String {
+        format!("unusable row in {}: {e}", self.name)
+    }
+
+    fn key_reason(&self, line: u64, first: Option<u64>) -> String {
+        match first {
+            None => format!(
+                "unusable row in {}: line {line}: the key column `{}` is empty",
+                self.name, self.key
+            ),
+            Some(first) => format!(
+                "duplicate key in {}: line {line} has the key of line {first}, which is the \
+                 one used (the first row wins)",
+                self.name
+            ),
+        }
+    }
 }
 
 struct Base<'a> {
@@ -219,6 +308,32 @@ impl Base<'_> {
                 Err(reason) => self.row(r, f, None, NewState::Skipped { reason }, &context),
             };
             out.push(row);
+        }
+    }
+
+    /// One skipped row per channel of the step for a data row that cannot be a recipient
+    /// (issue 14 item 7): unreadable, a duplicate or empty key. It has no address and no
+    /// data, and no fallback: there is nobody to fall back for.
+    fn unusable(&self, recipient: &str, reason: &str, out: &mut Vec<NewMessage>) {
+        for channel in &self.step.channels {
+            out.push(NewMessage {
+                tag: message_tag(&self.campaign.id, &self.step.id, self.n, recipient, channel),
+                campaign: self.campaign.id.clone(),
+                step: self.step.id.clone(),
+                occurrence_id: self.occurrence_id,
+                occurrence_at: self.at,
+                occurrence_n: self.n,
+                recipient: recipient.to_string(),
+                channel: channel.clone(),
+                fallback_of: None,
+                address: None,
+                state: NewState::Skipped {
+                    reason: reason.to_string(),
+                },
+                next_attempt_at: self.now.max(self.at),
+                expires_at: self.expires,
+                context: "{}".to_string(),
+            });
         }
     }
 
@@ -432,6 +547,69 @@ mod tests {
             enqueue_due(&store, &ws, 0, now, None, HOUR).await.unwrap();
             assert_eq!(rows(&store).await, n, "at {now}");
         }
+    }
+
+    /// Issue 14 item 7: rows `validate` reports become skipped messages, once.
+    #[tokio::test]
+    async fn unusable_rows_are_skipped_once_with_their_line_and_the_first_of_a_key_wins() {
+        let dir = tempfile::tempdir().unwrap();
+        let (ws, errors) = workspace(
+            dir.path(),
+            "Asia/Ho_Chi_Minh",
+            &[r#"{ at: "2026-09-07 07:00" }"#],
+        );
+        assert_eq!(errors, Vec::<String>::new());
+        std::fs::write(
+            dir.path().join("campaigns/data/people.csv"),
+            b"id,email\nr0,r0@example.test\nr1,r1@example.test\nr0,second@example.test\n\
+              ,nokey@example.test\nr3\nr4,r\xC3@example.test\n",
+        )
+        .unwrap();
+        let ws = Arc::new(ws.unwrap());
+        let store = ledger(dir.path(), &ws).await;
+        let midnight = utc(2026, 9, 7, 0, 0);
+        let stats = enqueue_due(&store, &ws, 0, midnight, None, HOUR)
+            .await
+            .unwrap();
+        assert_eq!(stats.inserted, 6);
+        let got: Vec<(String, String, String)> = sqlx::query_as(
+            "SELECT recipient, state, COALESCE(last_error, '') FROM message ORDER BY id",
+        )
+        .fetch_all(store.pool())
+        .await
+        .unwrap();
+        let expect = [
+            ("r0", "pending", ""),
+            ("r1", "pending", ""),
+            ("people.csv:4", "skipped", "line 4 has the key of line 2"),
+            (
+                "people.csv:5",
+                "skipped",
+                "line 5: the key column `id` is empty",
+            ),
+            ("people.csv:6", "skipped", "line 6: the row has 1 fields"),
+            (
+                "people.csv:7",
+                "skipped",
+                "line 7, column `email`: the value is not valid UTF-8",
+            ),
+        ];
+        assert_eq!(got.len(), expect.len(), "{got:?}");
+        for ((recipient, state, why), (r, s, e)) in expect.iter().zip(&got) {
+            assert_eq!((*recipient, *state), (r.as_str(), s.as_str()), "{got:?}");
+            assert!(e.contains(why), "{e:?} should say {why:?}");
+            assert!(!e.contains("second@") && !e.contains("nokey"), "{e}");
+        }
+        // Enqueued again, as after a crash before the occurrence was marked: nothing new.
+        sqlx::query("UPDATE occurrence SET enqueued_at = NULL")
+            .execute(store.pool())
+            .await
+            .unwrap();
+        let again = enqueue_due(&store, &ws, 0, midnight, None, HOUR)
+            .await
+            .unwrap();
+        assert_eq!((again.occurrences, again.inserted), (1, 0));
+        assert_eq!(rows(&store).await, 6);
     }
 
     #[test]

@@ -94,3 +94,92 @@ fn simulate_delivers_to_the_outbox_exactly_what_plan_promised() {
         "{raw}"
     );
 }
+
+/// Issue 14 item 7: rows `validate` reports are not dropped silently by a run.
+#[test]
+fn rows_validate_reports_become_skipped_messages_counted_by_plan_status_and_report() {
+    let ws = Workspace::example();
+    let path = ws.path("campaigns/data/students.csv");
+    let mut students = std::fs::read(&path).expect("students");
+    let first = students.iter().filter(|&&b| b == b'\n').count() + 1;
+    // A second HS00001 (grade 1, not insured: every parents step selects it), a short row
+    // and a row whose name is not UTF-8.
+    students.extend_from_slice(
+        "HS00001,Trùng Khóa,1,TH-001,01/01/2020,Phụ Huynh,0912345001,dup@example.com,không,\r\n"
+            .as_bytes(),
+    );
+    students.extend_from_slice("HS09998,Thiếu Cột,1\r\n".as_bytes());
+    students.extend_from_slice(
+        b"HS09999,Nguy\xC3n,1,TH-001,01/01/2020,Ph\xE1,0912345002,bad@example.com,kh\xC3\xB4ng,\r\n",
+    );
+    std::fs::write(&path, &students).expect("write");
+    let plan: Vec<Value> =
+        serde_json::from_str(&ws.loa(&["plan", EXAMPLE, "--format", "json"]).ok()).unwrap();
+    ws.loa(&["simulate", EXAMPLE]).ok();
+    let db = "sqlite://outbox/.simulate/bhyt-hssv-2026-2027.db";
+    let status: Value = serde_json::from_str(
+        &ws.loa(&[
+            "--database-url",
+            db,
+            "status",
+            "bhyt-hssv-2026-2027",
+            "--format",
+            "json",
+        ])
+        .ok(),
+    )
+    .unwrap();
+    let count = |s: &Value, state: &str| s["counts"][state].as_u64().unwrap_or(0);
+    let steps = status["steps"].as_array().expect("steps");
+    let mut promised: BTreeMap<(String, String), u64> = BTreeMap::new();
+    for e in &plan {
+        *promised
+            .entry((
+                e["step"].as_str().unwrap().into(),
+                e["channel"].as_str().unwrap().into(),
+            ))
+            .or_default() += e["recipients"].as_u64().unwrap();
+    }
+    for ((step, channel), want) in &promised {
+        let s = steps
+            .iter()
+            .find(|s| s["step"] == step.as_str() && s["channel"] == channel.as_str())
+            .unwrap_or_else(|| panic!("no status for {step}/{channel}: {status}"));
+        assert_eq!(
+            count(s, "sent") + count(s, "skipped"),
+            *want,
+            "{step}/{channel}: {s}"
+        );
+    }
+    let report = ws
+        .loa(&["--database-url", db, "report", "bhyt-hssv-2026-2027"])
+        .ok();
+    let mut rows = csv::Reader::from_reader(report.as_bytes());
+    let rows: Vec<csv::StringRecord> = rows.records().map(|r| r.expect("row")).collect();
+    let expect = [
+        (first, "duplicate key"),
+        (first + 1, "fields but the header has"),
+        (first + 2, "UTF-8"),
+    ];
+    for (line, why) in expect {
+        let recipient = format!("students.csv:{line}");
+        let of_row: Vec<_> = rows.iter().filter(|r| r[3] == recipient).collect();
+        assert!(!of_row.is_empty(), "no message for line {line}:\n{report}");
+        for r in of_row {
+            assert_eq!(&r[6], "skipped", "{r:?}");
+            assert!(
+                r[8].contains(why) && r[8].contains(&format!("line {line}")),
+                "{r:?}"
+            );
+        }
+    }
+    for cell in [
+        "Trùng Khóa",
+        "0912345001",
+        "dup@example",
+        "Thiếu Cột",
+        "Nguy",
+    ] {
+        assert!(!report.contains(cell), "{cell} quoted in:\n{report}");
+    }
+}
