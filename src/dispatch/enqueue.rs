@@ -612,6 +612,44 @@ mod tests {
         assert_eq!(rows(&store).await, 6);
     }
 
+    /// A row far over the size limit stops the file's reading: the rows after it are unknown,
+    /// so the occurrence fails (and is tried again) rather than being marked enqueued.
+    #[tokio::test]
+    async fn a_file_whose_reading_stops_fails_the_occurrence_naming_file_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let (ws, _) = workspace(
+            dir.path(),
+            "Asia/Ho_Chi_Minh",
+            &[r#"{ at: "2026-09-07 07:00" }"#],
+        );
+        let mut csv = b"id,email\n".to_vec();
+        for i in 0..150 {
+            csv.extend_from_slice(format!("r{i},r{i}@example.test\n").as_bytes());
+        }
+        csv.extend_from_slice(b"big,\"");
+        csv.extend(std::iter::repeat_n(
+            b'x',
+            2 * crate::audience::MAX_ROW_BYTES,
+        ));
+        csv.extend_from_slice(b"\"\nlast,last@example.test\n");
+        std::fs::write(dir.path().join("campaigns/data/people.csv"), csv).unwrap();
+        let ws = Arc::new(ws.unwrap());
+        let store = ledger(dir.path(), &ws).await;
+        let e = enqueue_due(&store, &ws, 0, utc(2026, 9, 7, 0, 0), None, HOUR)
+            .await
+            .expect_err("the file cannot be read to its end");
+        let message = format!("{e:#}");
+        assert!(
+            message.contains("people.csv") && message.contains("line 152"),
+            "{message}"
+        );
+        let enqueued: Option<Millis> = sqlx::query_scalar("SELECT enqueued_at FROM occurrence")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(enqueued, None);
+    }
+
     #[test]
     fn an_unknown_time_zone_is_a_validation_error_and_no_workspace() {
         let dir = tempfile::tempdir().unwrap();

@@ -223,3 +223,46 @@ async fn a_removed_step_has_its_pending_messages_cancelled() {
         "sent after the step was removed"
     );
 }
+
+/// Issue 14 item 10: an edit pointing an audience at the daemon's own environment is refused
+/// without reading it, and the warning does not carry the secrets.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edit_reading_the_daemons_environment_is_refused_and_the_log_has_no_secret() {
+    let sink = SmtpSink::start().await;
+    let ws = CampaignBuilder::new(1)
+        .smtp("mail", &sink.url(), &[])
+        .step("s1", &["mail"])
+        .build();
+    let _daemon = Daemon::serving_with(
+        &ws,
+        &Tuning::default(),
+        free_port(),
+        &[("LOA_ADMIN_TOKEN", ADMIN)],
+    );
+    let sent = until(
+        Duration::from_secs(30),
+        Duration::from_millis(50),
+        || async { sink.received_count() >= 1 },
+    )
+    .await;
+    assert!(sent, "s1 not sent:\n{}", log_tail(&ws, 30));
+    let file = campaign_file(&ws);
+    let good = std::fs::read_to_string(&file).unwrap();
+    rewrite(
+        &file,
+        &good.replace("source: data/people.csv", "source: /proc/self/environ"),
+    );
+    let refused = until(
+        Duration::from_secs(10),
+        Duration::from_millis(50),
+        || async { log_tail(&ws, 50).contains("last good version keeps running") },
+    )
+    .await;
+    let log = log_tail(&ws, 200);
+    assert!(refused, "no word of the invalid edit:\n{log}");
+    assert!(log.contains("outside the campaign folder"), "{log}");
+    assert!(
+        !log.contains(ADMIN),
+        "the admin token is in the log:\n{log}"
+    );
+}
