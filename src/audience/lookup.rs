@@ -38,7 +38,17 @@ impl Lookup {
         let headers = source.headers().to_vec();
         let mut rows: IndexMap<String, Record> = IndexMap::new();
         let mut errors = Vec::new();
-        for item in source {
+        let mut source = source;
+        while let Some(item) = source.next() {
+            if let Err(e) = &item
+                && source.stopped()
+            {
+                // The rows after it are unknown: a partial table would fail joins silently.
+                return Err(AudienceError::Stopped {
+                    path: path.to_path_buf(),
+                    error: e.clone(),
+                });
+            }
             match item.and_then(|record| keyed(key, record)) {
                 Ok((k, record)) => {
                     if let Some(first) = rows.get(&k) {
@@ -167,6 +177,25 @@ mod tests {
         assert_eq!(lines, [2, 3]);
         assert!(errors[0].message.contains("empty"));
         assert!(errors[1].message.contains("fields"));
+    }
+
+    #[test]
+    fn a_joined_file_whose_reading_stops_is_a_file_error_not_a_partial_table() {
+        let mut text = String::from("school_id,name\n");
+        for i in 0..150 {
+            text.push_str(&format!("{i},school {i}\n"));
+        }
+        text.push_str("big,\"");
+        text.push_str(&"x".repeat(2 * crate::audience::MAX_ROW_BYTES));
+        text.push_str("\"\n999,last\n");
+        let f = file(&text);
+        let e = Lookup::load(f.path(), "school_id", &HashMap::new()).expect_err("stopped");
+        let message = e.to_string();
+        assert!(matches!(e, AudienceError::Stopped { .. }), "{message}");
+        assert!(
+            message.contains(&f.path().display().to_string()) && message.contains("line 152"),
+            "{message}"
+        );
     }
 
     #[test]

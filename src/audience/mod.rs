@@ -100,6 +100,8 @@ pub enum AudienceError {
     },
     #[error("cannot read audience file {}: {source}", path.display())]
     Read { path: PathBuf, source: csv::Error },
+    #[error("cannot read audience file {} to its end: {error}", path.display())]
+    Stopped { path: PathBuf, error: RowError },
     #[error("audience file {} is empty: expected a header row naming the columns", path.display())]
     Empty { path: PathBuf },
     #[error(

@@ -154,7 +154,16 @@ fn scan(file: &Path, recipients: Recipients<'_>, emails: &[String], diags: &mut 
                 continue;
             }
         };
-        if let Some(first) = keys.insert(hasher.hash_one(&r.key), r.line) {
+        if r.key.is_empty() {
+            // `run` records such a row as skipped (it has no identity to send under).
+            let e = RowError {
+                line: r.line,
+                column: None,
+                message: "the key is empty; the row will be skipped".into(),
+                hint: Some("every row needs its own key".into()),
+            };
+            report(row_diag(file, &e, true), diags);
+        } else if let Some(first) = keys.insert(hasher.hash_one(&r.key), r.line) {
             let e = RowError {
                 line: r.line,
                 column: None,

@@ -135,11 +135,13 @@ fn data_problems_are_reported_by_row() {
     students.push_str(
         "HS09999,Sai Trường,2,TH-404,01/01/2019,Phụ Huynh,0912345679,c@example.com,không,\r\n",
     );
+    students
+        .push_str(",Không Khóa,2,TH-001,01/01/2019,Phụ Huynh,0912345670,d@example.com,không,\r\n");
     ws.write("campaigns/data/students.csv", &students);
     let run = ws.loa(&["validate"]);
     assert_eq!(run.code(), 1);
     let err = run.stderr();
-    let rows = students.lines().count();
+    let rows = students.lines().count() - 1;
     assert!(
         err.contains(&format!("students.csv:{}: error:", rows - 2)) && err.contains("used again"),
         "{err}"
@@ -150,6 +152,13 @@ fn data_problems_are_reported_by_row() {
     );
     assert!(
         err.contains(&format!("students.csv:{}: error: school_id", rows)),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "students.csv:{}: error: the key is empty",
+            rows + 1
+        )),
         "{err}"
     );
     // Rows are named by file, line and column; their cells are never quoted (issue 14, item 10).
