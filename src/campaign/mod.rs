@@ -20,11 +20,13 @@ pub mod select;
 pub mod spec;
 mod validate;
 mod validate_channels;
+mod validate_schedule;
 pub use validate_channels::signing_key as dkim_signing_key;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+pub use check::suggest;
 pub use data_check::DataScan;
 pub use diagnostic::{Diagnostic, Diagnostics, Severity};
 pub use lint::parts_for;
@@ -89,6 +91,15 @@ impl Workspace {
                 Renderer::empty()
             }
         };
+        for call in renderer.unknown_calls() {
+            let mut d = Diagnostic::error(&call.file, call.message)
+                .field(call.name)
+                .hint(call.hint);
+            if let Some(l) = call.line {
+                d = d.at_line(l);
+            }
+            diags.push(d);
+        }
         let mut campaigns = Vec::new();
         let mut seen: HashMap<String, PathBuf> = HashMap::new();
         for file in files {
@@ -199,6 +210,12 @@ fn check_templates(campaign: &Campaign, renderer: &mut Renderer, c: &mut Checker
                 "write a Tera condition such as \"row.students_insured < row.students_total\"",
             );
             ok = false;
+        } else if let Some(expr) = &step.condition {
+            let id = step.condition_id(&campaign.id);
+            for call in renderer.unknown_calls_in_expression(&id, expr) {
+                let msg = format!("{} `{}`", call.message, call.name);
+                c.error(&path.key("where"), msg, call.hint);
+            }
         }
         for ch in campaign.channels_of(step) {
             for (part, required) in parts_for(ch.kind) {

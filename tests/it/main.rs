@@ -36,6 +36,7 @@ mod secrets;
 mod simulate;
 mod support;
 mod validate;
+mod validate_later;
 mod web_callbacks;
 mod web_dashboard;
 mod web_privacy;
