@@ -101,6 +101,7 @@ impl Workspace {
             diags.push(d);
         }
         let mut campaigns = Vec::new();
+        let mut rows = data_check::RowReports::default();
         let mut seen: HashMap<String, PathBuf> = HashMap::new();
         for file in files {
             let Some(parsed) = load::parse_file(&file, opts.env, lookup, &mut diags) else {
@@ -132,12 +133,14 @@ impl Workspace {
                 let headers = data_check::headers(&campaign, c.diags);
                 data_check::columns(&campaign, &headers, &renderer, &mut c);
                 if opts.data == DataScan::Full {
-                    data_check::rows(&campaign, c.diags);
+                    data_check::rows(&campaign, &headers, &mut rows);
                 }
             }
             campaigns.push(campaign);
         }
-        let diags = diags.sorted();
+        // Row problems after the rest, which holds their causes (a missing column…).
+        let mut diags = diags.sorted();
+        diags.extend(rows.finish().0);
         let ws = (!diags.has_errors()).then(|| Workspace {
             campaigns,
             renderer,

@@ -1,6 +1,7 @@
 //! "`validate` says ok, then it fails later": each problem that `plan`, `run` or a send would
 //! meet is reported by `loa validate` with its file, line, field and hint, and `loa run`
-//! refuses to start on it (issue 14, item 6).
+//! refuses to start on it (issue 14, item 6); data problems are reported once each, after
+//! their causes (item 8).
 
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -287,5 +288,97 @@ fn a_zero_timeout_is_an_error() {
         !run.stderr().contains("unknown channel"),
         "the channel itself stays known: {}",
         run.stderr()
+    );
+}
+
+/// The example with a second audience over `students.csv` (as when two steps need the
+/// parents under different keys or joins).
+fn two_audiences_over_students(ws: &Workspace) {
+    edit(
+        ws,
+        EXAMPLE,
+        "  parents:\n    source: data/students.csv\n",
+        "  parents-again:\n    source: data/students.csv\n    key: student_id\n    \
+         join: { school: schools }\n  parents:\n    source: data/students.csv\n",
+    );
+}
+
+#[test]
+fn a_data_problem_is_reported_once_however_many_audiences_read_the_file_and_the_rest_counted_after()
+{
+    let ws = Workspace::example();
+    two_audiences_over_students(&ws);
+    let rel = "campaigns/data/students.csv";
+    let students = ws.read(rel);
+    let rows: Vec<&str> = students.lines().skip(1).take(25).collect();
+    ws.write(rel, &format!("{students}{}\n", rows.join("\n")));
+    let first_copy = students.lines().count() + 1;
+    let run = ws.loa(&["validate"]);
+    assert_eq!(run.code(), 1, "{}", run.stderr());
+    let err = run.stderr();
+    let at_first = format!("{rel}:{first_copy}: error:");
+    assert_eq!(err.matches(&at_first).count(), 1, "{err}");
+    let listed = err.matches("is used again").count();
+    assert_eq!(listed, 20, "{err}");
+    let more: Vec<usize> = err
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| l.contains("more row problems"))
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(more.len(), 1, "one count per file: {err}");
+    assert!(
+        err.lines()
+            .nth(more[0])
+            .is_some_and(|l| l.contains("and 5 more")),
+        "{err}"
+    );
+    let last_row = err
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| l.contains("is used again"))
+        .map(|(i, _)| i)
+        .max()
+        .unwrap_or_default();
+    assert!(more[0] > last_row, "the count comes after the list: {err}");
+}
+
+#[test]
+fn a_missing_join_column_is_reported_before_row_problems_and_without_its_consequences() {
+    let ws = Workspace::example();
+    let text = ws.read(EXAMPLE);
+    std::fs::remove_file(ws.path(EXAMPLE)).expect("rm");
+    // A name that sorts after campaigns/data/, as a province's campaign file may.
+    let campaign = "campaigns/tphcm-2026.yaml";
+    ws.write(campaign, &text);
+    let rel = "campaigns/data/students.csv";
+    let students: String = ws
+        .read(rel)
+        .lines()
+        .map(|l| {
+            let mut cells: Vec<&str> = l.split(',').collect();
+            cells.remove(3); // school_id
+            cells.join(",") + "\n"
+        })
+        .collect();
+    ws.write(rel, &students);
+    let staff = ws.read("campaigns/data/staff.csv");
+    let again = staff.lines().nth(1).expect("a staff row");
+    ws.write("campaigns/data/staff.csv", &format!("{staff}{again}\n"));
+    let run = ws.loa(&["validate"]);
+    assert_eq!(run.code(), 1, "{}", run.stderr());
+    let err = run.stderr();
+    let join = err
+        .lines()
+        .position(|l| l.contains("join `school` needs column \"school_id\""))
+        .unwrap_or_else(|| panic!("the root cause is reported: {err}"));
+    let row = err
+        .lines()
+        .position(|l| l.contains("staff.csv:") && l.contains("used again"))
+        .unwrap_or_else(|| panic!("the staff row is reported: {err}"));
+    assert!(join < row, "root cause first: {err}");
+    assert!(
+        !err.contains(&format!("{rel}:")),
+        "no per-row consequence of the missing column: {err}"
     );
 }
