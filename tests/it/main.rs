@@ -23,6 +23,7 @@ mod daemon_pause;
 mod daemon_reload;
 mod daemon_unsubscribe;
 mod helpers;
+mod ledger_commands;
 mod plan;
 mod preview;
 mod prune;
