@@ -266,3 +266,77 @@ impl Walk<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::Renderer;
+
+    /// (file name, line, name, message) of every unknown call in a workspace of `files`.
+    fn unknown(files: &[(&str, &str)]) -> Vec<(String, Option<usize>, String, String)> {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for (file, text) in files {
+            let path = dir.path().join(file);
+            std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+            std::fs::write(&path, text).expect("write");
+        }
+        let renderer = Renderer::load(dir.path()).expect("load");
+        renderer
+            .unknown_calls()
+            .into_iter()
+            .map(|c| {
+                let file = c.file.strip_prefix(dir.path()).expect("inside").display();
+                (file.to_string(), c.line, c.name, c.message)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn filters_functions_tests_and_macros_that_exist_pass() {
+        let found = unknown(&[
+            (
+                "t/macros.tera",
+                "{% macro greet(n) %}Chào {{ n }}{% endmacro %}",
+            ),
+            (
+                "t/text.tera",
+                "{% import \"t/macros.tera\" as m %}{{ m::greet(n=row.name | upper) }}\n\
+                 {% for i in range(end=2) %}{{ i | vnd }}{% endfor %}\n\
+                 {% if row.x is defined %}{{ row.x | vn_date }}{% endif %}",
+            ),
+        ]);
+        assert_eq!(found, vec![]);
+    }
+
+    #[test]
+    fn each_unknown_name_is_reported_once_at_the_line_of_its_first_use() {
+        let found = unknown(&[
+            ("t/macros.tera", "{% macro greet(n) %}{{ n }}{% endmacro %}"),
+            (
+                "t/text.tera",
+                "{% import \"t/macros.tera\" as m %}\n\
+                 Xin chào {{ row.name | titel }}\n\
+                 {{ row.day | vn_dat }} {{ row.day | vn_dat }}\n\
+                 {% if row.x is definned %}{{ m::greet_all(n=1) }}{% endif %}\n\
+                 {{ now() }} {{ get_env(name=\"LOA_ADMIN_TOKEN\") }}",
+            ),
+        ]);
+        let at = |name: &str| {
+            found
+                .iter()
+                .find(|f| f.2 == name)
+                .unwrap_or_else(|| panic!("{name} not reported: {found:?}"))
+        };
+        assert_eq!(found.len(), 6, "{found:?}");
+        assert_eq!(at("titel").1, Some(2));
+        assert_eq!(at("titel").3, "unknown filter");
+        assert_eq!(at("vn_dat").1, Some(3));
+        assert_eq!(at("definned").3, "unknown test");
+        assert_eq!(at("definned").1, Some(4));
+        assert_eq!(at("m::greet_all").3, "unknown macro");
+        assert_eq!(at("m::greet_all").1, Some(4));
+        assert_eq!(at("now").3, "unknown function");
+        assert_eq!(at("now").1, Some(5));
+        assert!(at("get_env").3.contains("disabled"), "{found:?}");
+        assert!(found.iter().all(|f| f.0 == "t/text.tera"), "{found:?}");
+    }
+}
