@@ -118,7 +118,9 @@ pub struct RowReports {
 #[derive(Debug)]
 struct FileReports {
     file: PathBuf,
-    /// Hashes of (line, column, message) already counted.
+    /// Hashes of (line, column) already counted: one problem per cell, or per row for a
+    /// problem of the whole row. A duplicate key is found both by the audience that owns the
+    /// file and by each audience joining it, in its own words.
     seen: HashSet<u64>,
     listed: Vec<Diagnostic>,
     more: usize,
@@ -141,10 +143,7 @@ impl RowReports {
             }
         };
         let f = &mut self.files[at];
-        if !f
-            .seen
-            .insert(f.hasher.hash_one((d.line, &d.field, &d.message)))
-        {
+        if !f.seen.insert(f.hasher.hash_one((d.line, &d.field))) {
             return;
         }
         if f.listed.len() < MAX_ROW_REPORTS {
@@ -200,7 +199,7 @@ pub fn rows(campaign: &Campaign, headers: &Headers, reports: &mut RowReports) {
         let Ok(recipients) = Recipients::open(&a.source, &a.key, &a.columns, &joins, phones) else {
             continue;
         };
-        scan(&a.source, recipients, &emails, reports);
+        scan(&a.source, &a.key, recipients, &emails, reports);
     }
 }
 
@@ -224,7 +223,13 @@ fn readable(campaign: &Campaign, name: &str, headers: &Headers) -> bool {
         })
 }
 
-fn scan(file: &Path, recipients: Recipients<'_>, emails: &[String], reports: &mut RowReports) {
+fn scan(
+    file: &Path,
+    key: &str,
+    recipients: Recipients<'_>,
+    emails: &[String],
+    reports: &mut RowReports,
+) {
     let hasher = RandomState::new();
     let mut keys: HashMap<u64, u64> = HashMap::new();
     for item in recipients {
@@ -238,7 +243,7 @@ fn scan(file: &Path, recipients: Recipients<'_>, emails: &[String], reports: &mu
         if let Some(first) = keys.insert(hasher.hash_one(&r.key), r.line) {
             let e = RowError {
                 line: r.line,
-                column: None,
+                column: Some(key.to_string()),
                 message: format!("key {:?} is used again (first on line {first})", r.key),
                 hint: Some("every row needs its own key".into()),
             };

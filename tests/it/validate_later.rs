@@ -382,3 +382,18 @@ fn a_missing_join_column_is_reported_before_row_problems_and_without_its_consequ
         "no per-row consequence of the missing column: {err}"
     );
 }
+
+#[test]
+fn a_duplicate_key_in_a_joined_file_is_reported_once() {
+    let ws = Workspace::example();
+    let rel = "campaigns/data/schools.csv";
+    let schools = ws.read(rel);
+    let again = schools.lines().nth(1).expect("a school row");
+    ws.write(rel, &format!("{schools}{again}\n"));
+    let line = schools.lines().count() + 1;
+    let run = ws.loa(&["validate"]);
+    assert_eq!(run.code(), 1, "{}", run.stderr());
+    let err = run.stderr();
+    // schools, and staff and parents, which join it, all read the row.
+    assert_eq!(err.matches(&format!("{rel}:{line}:")).count(), 1, "{err}");
+}
