@@ -4,9 +4,9 @@
 //! `where` reads exists. Then, with [`DataScan::Full`], every row: duplicate keys, joins that
 //! find nothing, phone numbers and e-mail addresses that cannot be used.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasher, RandomState};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::check::{Checker, suggest};
 use super::context::{BODY_NAMES, CAMPAIGN_FIELDS, COMMON_NAMES, OCCURRENCE_FIELDS, STEP_FIELDS};
@@ -110,47 +110,136 @@ pub fn columns(campaign: &Campaign, headers: &Headers, renderer: &Renderer, c: &
     }
 }
 
-/// Reads every row of every audience the campaign uses.
-pub fn rows(campaign: &Campaign, diags: &mut Diagnostics) {
+/// Row problems of the data files, each reported once however many audiences (or campaigns)
+/// read the file, listed after every other problem: a missing column, a bad key or join
+/// setting is the cause of whatever its rows would show, so it is read first.
+#[derive(Debug, Default)]
+pub struct RowReports {
+    files: Vec<FileReports>,
+}
+
+#[derive(Debug)]
+struct FileReports {
+    file: PathBuf,
+    /// Hashes of (line, column) already counted: one problem per cell, or per row for a
+    /// problem of the whole row. A duplicate key is found both by the audience that owns the
+    /// file and by each audience joining it, in its own words.
+    seen: HashSet<u64>,
+    listed: Vec<Diagnostic>,
+    more: usize,
+    hasher: RandomState,
+}
+
+impl RowReports {
+    fn report(&mut self, file: &Path, d: Diagnostic) {
+        let at = match self.files.iter().position(|f| f.file == file) {
+            Some(at) => at,
+            None => {
+                self.files.push(FileReports {
+                    file: file.to_path_buf(),
+                    seen: HashSet::new(),
+                    listed: Vec::new(),
+                    more: 0,
+                    hasher: RandomState::new(),
+                });
+                self.files.len() - 1
+            }
+        };
+        let f = &mut self.files[at];
+        if !f.seen.insert(f.hasher.hash_one((d.line, &d.field))) {
+            return;
+        }
+        if f.listed.len() < MAX_ROW_REPORTS {
+            f.listed.push(d);
+        } else {
+            f.more += 1;
+        }
+    }
+
+    /// The problems of each file by line, then how many more it has.
+    pub fn finish(self) -> Diagnostics {
+        let mut out = Diagnostics::default();
+        for mut f in self.files {
+            f.listed.sort_by_key(|d| d.line);
+            out.extend(f.listed);
+            if f.more > 0 {
+                out.push(
+                    Diagnostic::warning(
+                        &f.file,
+                        format!(
+                            "… and {} more row problems in this file, not listed",
+                            f.more
+                        ),
+                    )
+                    .hint("fix the rows above and run loa validate again to see the next ones"),
+                );
+            }
+        }
+        out
+    }
+}
+
+/// Reads every row of every audience the campaign uses. An audience whose file lacks its key
+/// or a join column is not read: that column is the problem, reported by [`columns`].
+pub fn rows(campaign: &Campaign, headers: &Headers, reports: &mut RowReports) {
     for (name, a) in &campaign.audiences {
+        if !readable(campaign, name, headers) {
+            continue;
+        }
         let (joins, join_errors) = match load_joins(&super::select::join_sources(campaign, name)) {
             Ok(j) => j,
             Err(e) => {
-                diags.push(Diagnostic::error(&a.source, e.to_string()));
+                reports.report(&a.source, Diagnostic::error(&a.source, e.to_string()));
                 continue;
             }
         };
         for (alias, e) in join_errors {
             if let Some(t) = a.joins.get(&alias).and_then(|t| campaign.audiences.get(t)) {
-                diags.push(row_diag(&t.source, &e, true));
+                reports.report(&t.source, row_diag(&t.source, &e, true));
             }
         }
         let (phones, emails) = super::select::address_fields(campaign, name);
         let Ok(recipients) = Recipients::open(&a.source, &a.key, &a.columns, &joins, phones) else {
             continue;
         };
-        scan(&a.source, recipients, &emails, diags);
+        scan(&a.source, &a.key, recipients, &emails, reports);
     }
 }
 
-fn scan(file: &Path, recipients: Recipients<'_>, emails: &[String], diags: &mut Diagnostics) {
+/// Whether the rows of audience `name` mean anything: its file and those it joins opened,
+/// with their key columns and the join columns present.
+fn readable(campaign: &Campaign, name: &str, headers: &Headers) -> bool {
+    let has = |audience: &str, column: &str| {
+        headers
+            .get(audience)
+            .is_some_and(|h| h.iter().any(|c| c == column))
+    };
+    let Some(a) = campaign.audiences.get(name) else {
+        return false;
+    };
+    has(name, &a.key)
+        && a.joins.values().all(|target| {
+            campaign
+                .audiences
+                .get(target)
+                .is_some_and(|t| has(name, &t.key) && has(target, &t.key))
+        })
+}
+
+fn scan(
+    file: &Path,
+    key: &str,
+    recipients: Recipients<'_>,
+    emails: &[String],
+    reports: &mut RowReports,
+) {
     let hasher = RandomState::new();
     let mut keys: HashMap<u64, u64> = HashMap::new();
-    let mut reported = 0usize;
-    let mut more = 0usize;
-    let mut report = |d: Diagnostic, diags: &mut Diagnostics| {
-        if reported < MAX_ROW_REPORTS {
-            reported += 1;
-            diags.push(d);
-        } else {
-            more += 1;
-        }
-    };
     for item in recipients {
         let r = match item {
             Ok(r) => r,
             Err(e) => {
-                report(row_diag(file, &e, true), diags);
+                reports.report(file, row_diag(file, &e, true));
                 continue;
             }
         };
@@ -158,23 +247,23 @@ fn scan(file: &Path, recipients: Recipients<'_>, emails: &[String], diags: &mut 
             // `run` records such a row as skipped (it has no identity to send under).
             let e = RowError {
                 line: r.line,
-                column: None,
+                column: Some(key.to_string()),
                 message: "the key is empty; the row will be skipped".into(),
                 hint: Some("every row needs its own key".into()),
             };
-            report(row_diag(file, &e, true), diags);
+            reports.report(file, row_diag(file, &e, true));
         } else if let Some(first) = keys.insert(hasher.hash_one(&r.key), r.line) {
             let e = RowError {
                 line: r.line,
-                column: None,
+                column: Some(key.to_string()),
                 message: format!("the key is used again (first on line {first})"),
                 hint: Some("every row needs its own key".into()),
             };
-            report(row_diag(file, &e, true), diags);
+            reports.report(file, row_diag(file, &e, true));
         }
         for p in &r.problems {
             let is_join = p.message.contains("matches no row");
-            report(row_diag(file, p, is_join), diags);
+            reports.report(file, row_diag(file, p, is_join));
         }
         for field in emails {
             if let Some(v) = r
@@ -190,15 +279,9 @@ fn scan(file: &Path, recipients: Recipients<'_>, emails: &[String], diags: &mut 
                     message: e,
                     hint: Some("the row will be skipped on e-mail".into()),
                 };
-                report(row_diag(file, &e, false), diags);
+                reports.report(file, row_diag(file, &e, false));
             }
         }
-    }
-    if more > 0 {
-        diags.push(Diagnostic::warning(
-            file,
-            format!("… and {more} more row problems not listed"),
-        ));
     }
 }
 

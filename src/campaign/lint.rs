@@ -85,15 +85,33 @@ fn template_part(
     c: &mut Checker<'_>,
 ) {
     let names = allowed_names(aliases.iter().cloned(), body);
+    let mut source = None;
     for v in renderer.variables(name) {
         if let Some((msg, hint)) = problem(&v, &names, campaign, step, headers) {
             let file = renderer.file_of(name);
-            let d = Diagnostic::error(&file, format!("{msg} (used by step `{}`)", step.id))
-                .field(v.path.join("."))
+            let field = v.path.join(".");
+            let text =
+                source.get_or_insert_with(|| std::fs::read_to_string(&file).unwrap_or_default());
+            let mut d = Diagnostic::error(&file, format!("{msg} (used by step `{}`)", step.id))
+                .field(field.clone())
                 .hint(hint);
+            if let Some(line) = line_of(text, &field) {
+                d = d.at_line(line);
+            }
             c.diags.push(d);
         }
     }
+}
+
+/// The 1-based line of the first use of the dotted name `field` in a template's text.
+fn line_of(text: &str, field: &str) -> Option<usize> {
+    text.lines()
+        .position(|line| {
+            line.match_indices(field).any(|(at, _)| {
+                !line[at + field.len()..].starts_with(|c: char| c.is_alphanumeric() || c == '_')
+            })
+        })
+        .map(|i| i + 1)
 }
 
 /// What is wrong with one variable reference, if anything.
@@ -147,10 +165,44 @@ fn problem(
         ));
     }
     let fields = fixed_fields(first)?;
-    (!fields.contains(&second.as_str())).then(|| {
-        (
+    if !fields.contains(&second.as_str()) {
+        return Some((
             format!("`{first}` has no field `{second}`"),
             suggest(second, fields.iter().copied()),
-        )
-    })
+        ));
+    }
+    if first == "campaign" {
+        return campaign_field(&v.path[1..], campaign);
+    }
+    None
+}
+
+/// `campaign.period.…` and `campaign.windows.<name>.…`: only the campaign's own windows
+/// and a range's `start` and `end` exist.
+fn campaign_field(path: &[String], campaign: &Campaign) -> Option<(String, String)> {
+    const RANGE: [&str; 2] = ["start", "end"];
+    let range_field = |at: Option<&String>, what: String| {
+        let field = at?;
+        (!RANGE.contains(&field.as_str())).then(|| {
+            (
+                format!("{what} has no field `{field}`"),
+                suggest(field, RANGE),
+            )
+        })
+    };
+    match path.first().map(String::as_str) {
+        Some("period") => range_field(path.get(1), "`campaign.period`".into()),
+        Some("windows") => {
+            let name = path.get(1)?;
+            if !campaign.windows.contains_key(name) {
+                let hint = suggest(name, campaign.windows.keys().map(String::as_str));
+                return Some((
+                    format!("`campaign.windows.{name}`: the campaign has no window `{name}`"),
+                    format!("{hint} (windows are defined under `windows:` in the campaign file)"),
+                ));
+            }
+            range_field(path.get(2), format!("`campaign.windows.{name}`"))
+        }
+        _ => None,
+    }
 }

@@ -21,11 +21,13 @@ pub mod select;
 pub mod spec;
 mod validate;
 mod validate_channels;
+mod validate_schedule;
 pub use validate_channels::signing_key as dkim_signing_key;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+pub use check::suggest;
 pub use data_check::DataScan;
 pub use data_dirs::set_data_dirs;
 pub use diagnostic::{Diagnostic, Diagnostics, Severity};
@@ -91,7 +93,17 @@ impl Workspace {
                 Renderer::empty()
             }
         };
+        for call in renderer.unknown_calls() {
+            let mut d = Diagnostic::error(&call.file, call.message)
+                .field(call.name)
+                .hint(call.hint);
+            if let Some(l) = call.line {
+                d = d.at_line(l);
+            }
+            diags.push(d);
+        }
         let mut campaigns = Vec::new();
+        let mut rows = data_check::RowReports::default();
         let mut seen: HashMap<String, PathBuf> = HashMap::new();
         for file in files {
             let Some(parsed) = load::parse_file(&file, opts.env, lookup, &mut diags) else {
@@ -123,12 +135,14 @@ impl Workspace {
                 let headers = data_check::headers(&campaign, c.diags);
                 data_check::columns(&campaign, &headers, &renderer, &mut c);
                 if opts.data == DataScan::Full {
-                    data_check::rows(&campaign, c.diags);
+                    data_check::rows(&campaign, &headers, &mut rows);
                 }
             }
             campaigns.push(campaign);
         }
-        let diags = diags.sorted();
+        // Row problems after the rest, which holds their causes (a missing column…).
+        let mut diags = diags.sorted();
+        diags.extend(rows.finish().0);
         let ws = (!diags.has_errors()).then(|| Workspace {
             campaigns,
             renderer,
@@ -201,6 +215,12 @@ fn check_templates(campaign: &Campaign, renderer: &mut Renderer, c: &mut Checker
                 "write a Tera condition such as \"row.students_insured < row.students_total\"",
             );
             ok = false;
+        } else if let Some(expr) = &step.condition {
+            let id = step.condition_id(&campaign.id);
+            for call in renderer.unknown_calls_in_expression(&id, expr) {
+                let msg = format!("{} `{}`", call.message, call.name);
+                c.error(&path.key("where"), msg, call.hint);
+            }
         }
         for ch in campaign.channels_of(step) {
             for (part, required) in parts_for(ch.kind) {

@@ -69,7 +69,8 @@ pub fn campaign(
         windows: windows.keys().map(String::as_str).collect(),
         templates: templates.iter().map(String::as_str).collect(),
     };
-    let steps = steps(&spec.steps, &names, &windows, period, c);
+    let checked = period.map(|_| &calendar);
+    let steps = steps(&spec.steps, &names, &windows, period, checked, c);
     if c.diags.error_count() > errors_before {
         return None;
     }
@@ -288,6 +289,7 @@ fn steps(
     names: &Names<'_>,
     windows: &IndexMap<String, DateRange>,
     period: Option<DateRange>,
+    calendar: Option<&Calendar>,
     c: &mut Checker<'_>,
 ) -> Vec<Step> {
     let mut seen = HashSet::new();
@@ -304,6 +306,9 @@ fn steps(
             );
         }
         if let Some(step) = step(spec, &path, names, windows, period, c) {
+            if let Some(cal) = calendar {
+                super::validate_schedule::check(&step, &path.key("send"), cal, c);
+            }
             out.push(step);
         }
     }

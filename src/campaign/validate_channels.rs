@@ -246,16 +246,21 @@ fn channel(
     });
     let timeout = match spec.timeout.as_deref() {
         None => DEFAULT_TIMEOUT,
-        Some(t) => parse_duration(t)
-            .map_err(|e| {
-                c.error(
-                    &path.key("timeout"),
-                    e,
-                    "write a duration as 15s, 500ms or 1m",
-                )
-            })
-            .ok()?,
+        Some(t) => {
+            let hint = "write a duration as 15s, 500ms or 1m (the default is 15s)";
+            let d = parse_duration(t)
+                .map_err(|e| c.error(&path.key("timeout"), e, hint))
+                .ok()?;
+            if d.is_zero() {
+                let msg = format!("timeout {t:?} is zero: every request would time out");
+                c.error(&path.key("timeout"), msg, hint);
+            }
+            d
+        }
     };
+    if kind == ChannelKind::Smtp {
+        smtp_settings(spec, path, c);
+    }
     Some(Channel {
         name: name.to_string(),
         kind,
@@ -286,6 +291,41 @@ fn channel(
         timeout,
         dkim,
     })
+}
+
+/// `from`, `headers` and `url` of an smtp channel, through the checks the channel itself
+/// makes when the daemon builds it, so that `loa run` does not stop on them after it has
+/// opened its HTTP port. A URL left empty by a missing variable is reported as that.
+fn smtp_settings(spec: &ChannelSpec, path: &FieldPath, c: &mut Checker<'_>) {
+    use crate::channel::{email, smtp};
+    if let Some(from) = spec.from.as_deref() {
+        match email::parse_mailbox(from) {
+            Err(e) => c.error(
+                &path.key("from"),
+                format!("{e:#}"),
+                "write `from: \"Name <address@domain>\"` on one line",
+            ),
+            Ok(_) => {
+                let headers = spec.headers.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+                if let Err(e) = email::Sender::new(from, headers) {
+                    c.error(
+                        &path.key("headers"),
+                        format!("{e:#}"),
+                        "give extra headers such as Reply-To; loa sets From, To, Subject and the rest itself",
+                    );
+                }
+            }
+        }
+    }
+    if let Some(url) = spec.url.as_deref().filter(|u| !u.trim().is_empty())
+        && let Err(e) = smtp::check_url(url)
+    {
+        c.error(
+            &path.key("url"),
+            e,
+            "smtp://host:port or smtps://host:port, options tls=required|starttls|opportunistic|none, pool=N, helo=NAME",
+        );
+    }
 }
 
 /// `dkim:` of an smtp channel: every field there, a known algorithm, and a key that

@@ -75,6 +75,10 @@ impl Sender {
 /// Parses `"BHXH <tt@example.vn>"`, `"Bảo hiểm xã hội" <tt@example.vn>` or `tt@example.vn`.
 pub fn parse_mailbox(s: &str) -> anyhow::Result<Mailbox> {
     let s = s.trim();
+    // A line break in From would end the header (or be refused by the relay): RFC 5322 §2.2.
+    if s.chars().any(char::is_control) {
+        anyhow::bail!("From contains a line break or another control character");
+    }
     if let Ok(m) = s.parse::<Mailbox>() {
         return Ok(m);
     }

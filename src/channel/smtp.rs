@@ -149,6 +149,14 @@ fn parse_url(url: &str, from_domain: &str, timeout: Duration) -> anyhow::Result<
     })
 }
 
+/// Whether `url` is an SMTP URL this channel can use (`loa validate` checks it with the
+/// parser the channel uses). The error never quotes the URL, which may hold a password.
+pub fn check_url(url: &str) -> Result<(), String> {
+    parse_url(url, "localhost", Duration::from_secs(15))
+        .map(|_| ())
+        .map_err(|e| format!("{e:#}"))
+}
+
 fn percent_decode(s: &str) -> String {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());

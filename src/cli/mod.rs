@@ -18,7 +18,7 @@ mod validate;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::campaign::{DataScan, Diagnostics, EnvPolicy, LoadOptions, Workspace};
 
@@ -83,6 +83,10 @@ pub struct Global {
         value_name = "DIRS"
     )]
     pub data_dirs: Vec<PathBuf>,
+    /// Whether `--database-url` was written on the command line (not taken from
+    /// LOA_DATABASE_URL or the default): `simulate` refuses it there.
+    #[arg(skip)]
+    pub database_url_given: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -94,6 +98,12 @@ pub enum Command {
     /// The exact rendered message for one recipient.
     Preview(preview::Args),
     /// Run the campaign in virtual time, delivering to the outbox.
+    ///
+    /// Its ledger is a scratch SQLite file under the outbox,
+    /// <OUTBOX>/.simulate/<CAMPAIGN>.db, made new on each run and printed at the end (read it
+    /// with `loa --database-url sqlite://<that file> status`). The real ledger is never
+    /// touched: --database-url on the command line is refused here, and LOA_DATABASE_URL
+    /// is not used.
     Simulate(simulate::Args),
     /// The daemon: schedules, enqueues, delivers.
     Run(run::Args),
@@ -109,7 +119,9 @@ pub enum Command {
 
 /// Entry point used by `main.rs`.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    cli.global.database_url_given = given_on_command_line(&matches, "database_url");
     init_logging();
     if let Err(e) = crate::campaign::set_data_dirs(&cli.global.data_dirs) {
         eprintln!("error: {e}");
@@ -133,6 +145,15 @@ pub fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Whether the global option `id` was written on the command line, before or after the
+/// subcommand.
+fn given_on_command_line(matches: &clap::ArgMatches, id: &str) -> bool {
+    let here = matches.value_source(id) == Some(clap::parser::ValueSource::CommandLine);
+    here || matches
+        .subcommand()
+        .is_some_and(|(_, sub)| given_on_command_line(sub, id))
 }
 
 fn block_on<F: std::future::Future<Output = anyhow::Result<ExitCode>>>(
@@ -190,6 +211,57 @@ pub(crate) fn load_campaign_file(
         file.display()
     );
     Ok(Some(ws))
+}
+
+/// Fails unless the ledger knows `campaign` (a misspelt id used to print zero counts and
+/// exit 0), suggesting the nearest id.
+pub(crate) async fn known_campaign(
+    store: &crate::store::Store,
+    global: &Global,
+    campaign: &str,
+) -> anyhow::Result<()> {
+    let ids: Vec<String> = store
+        .campaign_rows()
+        .await?
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    if ids.iter().any(|id| id == campaign) {
+        return Ok(());
+    }
+    anyhow::bail!(
+        "the ledger {} has no campaign {campaign:?}; {}",
+        global.database_url,
+        nearest(campaign, &ids, "campaigns")
+    )
+}
+
+/// Fails unless the ledger knows `step` of `campaign`, suggesting the nearest step id.
+pub(crate) async fn known_step(
+    store: &crate::store::Store,
+    campaign: &str,
+    step: &str,
+) -> anyhow::Result<()> {
+    let steps = store.steps_of(campaign).await?;
+    if steps.iter().any(|s| s == step) {
+        return Ok(());
+    }
+    anyhow::bail!(
+        "campaign {campaign:?} has no step {step:?} in the ledger; {}",
+        nearest(step, &steps, "steps")
+    )
+}
+
+/// "did you mean `x`?", else what there is.
+fn nearest(name: &str, known: &[String], what: &str) -> String {
+    let hint = crate::campaign::suggest(name, known.iter().map(String::as_str));
+    if hint.starts_with("did you mean") {
+        hint
+    } else if known.is_empty() {
+        format!("it has no {what} yet")
+    } else {
+        format!("it has these {what}: {}", known.join(", "))
+    }
 }
 
 /// Prints diagnostics to stderr; true when there was an error.

@@ -137,7 +137,8 @@ fn csv_cell(cell: String) -> String {
 /// Writes the report as the ledger hands the rows over: memory stays flat whatever the
 /// campaign's size.
 pub async fn run(global: &Global, args: &Args) -> Result<ExitCode> {
-    let store = Store::open(&global.database_url).await?;
+    let store = Store::open_existing(&global.database_url).await?;
+    super::known_campaign(&store, global, &args.campaign).await?;
     let stdout = std::io::BufWriter::new(std::io::stdout().lock());
     let full = args.full_addresses;
     match args.format {

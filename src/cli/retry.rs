@@ -20,7 +20,11 @@ pub struct Args {
 }
 
 pub async fn run(global: &Global, args: &Args) -> Result<ExitCode> {
-    let store = Store::open(&global.database_url).await?;
+    let store = Store::open_existing(&global.database_url).await?;
+    super::known_campaign(&store, global, &args.campaign).await?;
+    if let Some(step) = &args.step {
+        super::known_step(&store, &args.campaign, step).await?;
+    }
     let n = store
         .retry(
             &args.campaign,

@@ -2,7 +2,9 @@
 //!
 //! Every occurrence between `--from` and `--to` is enqueued at its own instant against today's
 //! data and dispatched at once to files (`--outbox`, default `outbox/`). A scratch database
-//! under the outbox keeps the real ledger untouched. Ends with the status table.
+//! under the outbox keeps the real ledger untouched: `--database-url` on the command line is
+//! refused rather than ignored, and the scratch ledger's place is printed with the status
+//! table at the end.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -42,8 +44,19 @@ pub async fn run(global: &Global, args: &Args) -> Result<ExitCode> {
         .clone()
         .unwrap_or_else(|| PathBuf::from("outbox"));
     let campaign = &ws.campaigns[0];
-    let _ = std::fs::remove_dir_all(outbox.join(&campaign.id));
     let db = outbox.join(".simulate").join(format!("{}.db", campaign.id));
+    // Honouring it could replay a simulation into the real ledger (its occurrences would
+    // then count as sent), so the scratch ledger stays where it is and the user is told.
+    if global.database_url_given {
+        anyhow::bail!(
+            "simulate keeps its own scratch ledger, {}, and never writes to the one \
+             --database-url names; drop --database-url here and read the simulation with \
+             `loa --database-url sqlite://{} status`",
+            db.display(),
+            db.display()
+        );
+    }
+    let _ = std::fs::remove_dir_all(outbox.join(&campaign.id));
     std::fs::create_dir_all(db.parent().context("outbox path")?)?;
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
@@ -87,6 +100,11 @@ pub async fn run(global: &Global, args: &Args) -> Result<ExitCode> {
         "Các tin nhắn nằm trong {}/{}/",
         outbox.display(),
         campaign.id
+    );
+    println!(
+        "Sổ ghi của lần mô phỏng: sqlite://{} (loa --database-url sqlite://{} status)",
+        db.display(),
+        db.display()
     );
     Ok(ExitCode::SUCCESS)
 }

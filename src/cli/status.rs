@@ -26,7 +26,10 @@ pub struct Args {
 }
 
 pub async fn run(global: &Global, args: &Args) -> Result<ExitCode> {
-    let store = Store::open(&global.database_url).await?;
+    let store = Store::open_existing(&global.database_url).await?;
+    if let Some(campaign) = &args.campaign {
+        super::known_campaign(&store, global, campaign).await?;
+    }
     let rows = store.status(args.campaign.as_deref()).await?;
     match args.format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&to_json(&rows))?),

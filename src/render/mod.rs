@@ -16,10 +16,12 @@
 //! - `filters`, `decimal`: `vnd`, `vn_date`, `percent`, `unaccent`.
 //! - `expression`: compiling a `where` safely.
 //! - `lint`: the variables a template or expression reads.
+//! - `calls`: filters, functions, tests and macros a template calls that do not exist.
 //! - `zns`: `zns.yaml` parts.
 //! - `sandbox`: disabled builtins and the output cap.
 //! - `error`: [`TemplateError`], [`RenderError`].
 
+mod calls;
 mod decimal;
 mod error;
 mod expression;
@@ -36,6 +38,7 @@ use std::path::{Path, PathBuf};
 use indexmap::IndexMap;
 use tera::{Context, Tera};
 
+pub use calls::UnknownCall;
 pub use error::{RenderError, TemplateError};
 pub use expression::MAX_EXPRESSION_BYTES;
 pub use lint::VarRef;
@@ -176,6 +179,36 @@ impl Renderer {
             _ => key,
         };
         lint::variables(&self.tera, name)
+    }
+
+    /// Filters, functions, tests and macros the loaded templates call that do not exist
+    /// (they would fail every message using the template), one error per template file
+    /// and name, at the line of its first use.
+    pub fn unknown_calls(&self) -> Vec<UnknownCall> {
+        let expressions: Vec<&String> = self.expressions.values().collect();
+        let mut names: Vec<&String> = self
+            .tera
+            .templates
+            .keys()
+            .filter(|n| !expressions.contains(n))
+            .collect();
+        names.sort();
+        let mut errors = Vec::new();
+        for name in names {
+            let file = self.file_of(name);
+            let source = std::fs::read_to_string(&file).unwrap_or_default();
+            errors.extend(calls::unknown_in(&self.tera, name, &file, &source));
+        }
+        errors
+    }
+
+    /// Filters, functions, tests and macros the `where` added under `id` calls that do not
+    /// exist (they would fail each evaluation); errors have an empty `file`.
+    pub fn unknown_calls_in_expression(&self, id: &str, expr: &str) -> Vec<UnknownCall> {
+        let Some(name) = self.expressions.get(id) else {
+            return Vec::new();
+        };
+        calls::unknown_in(&self.tera, name, Path::new(""), expr)
     }
 
     /// Whether the part `tera_name` (`<name>/<file>`, e.g. `parent_notice/zns.yaml`) exists.

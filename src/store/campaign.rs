@@ -31,4 +31,14 @@ impl Store {
         .with_context(|| format!("saving campaign {:?}", c.id))?;
         w.commit().await
     }
+
+    /// The steps of `campaign` the ledger knows (those with an occurrence enqueued or
+    /// missed), sorted, for `retry`'s check of `--step`.
+    pub async fn steps_of(&self, campaign: &str) -> anyhow::Result<Vec<String>> {
+        sqlx::query_scalar("SELECT DISTINCT step FROM occurrence WHERE campaign = ? ORDER BY step")
+            .bind(campaign)
+            .fetch_all(self.pool())
+            .await
+            .with_context(|| format!("reading the steps of campaign {campaign:?}"))
+    }
 }

@@ -330,6 +330,25 @@ impl Store {
         })
     }
 
+    /// Opens a ledger that must exist already, for the commands that read or repair one
+    /// (`status`, `report`, `retry`): opening creates the file, which left an empty
+    /// `loa.db` wherever they were run and then reported zero messages.
+    pub async fn open_existing(url: &str) -> anyhow::Result<Store> {
+        if url.starts_with("sqlite:") {
+            let options = SqliteConnectOptions::from_str(url)
+                .with_context(|| format!("bad database URL {url:?}"))?;
+            let file = options.get_filename();
+            if file != std::path::Path::new(":memory:") && !file.exists() {
+                anyhow::bail!(
+                    "there is no ledger at {}: `loa run` creates it; give the ledger you mean \
+                     with --database-url sqlite://FILE (or LOA_DATABASE_URL)",
+                    file.display()
+                );
+            }
+        }
+        Self::open(url).await
+    }
+
     /// Closes every connection, waiting for those in use; SQLite checkpoints the WAL when
     /// the last one closes. Later calls on any clone fail.
     pub async fn close(&self) {

@@ -156,7 +156,7 @@ fn data_problems_are_reported_by_row() {
     );
     assert!(
         err.contains(&format!(
-            "students.csv:{}: error: the key is empty",
+            "students.csv:{}: error: student_id: the key is empty",
             rows + 1
         )),
         "{err}"
