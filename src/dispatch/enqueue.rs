@@ -146,7 +146,7 @@ fn produce(
 ) -> Result<()> {
     let c = &ws.campaigns[campaign];
     let s = &c.steps[step];
-    let shared = Shared::new(c, s, &s.channels[0], o.at, o.n);
+    let shared = Shared::for_where(c, s, o.at, o.n);
     let joined = joins(c, &s.audience)?;
     let base = Base {
         campaign: c,
