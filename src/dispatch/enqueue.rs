@@ -196,24 +196,24 @@ struct Base<'a> {
 }
 
 impl Base<'_> {
-    /// One row per channel of the step; a channel without an address becomes `skipped`, and
-    /// the fallback channel (if any) gets a row instead.
+    /// One row per channel of the step; a channel without an address becomes `skipped`.
+    /// The fallback channel (if any) gets a row now only when no channel has an address;
+    /// otherwise the ledger decides once the sends have ended
+    /// ([`crate::store::Store::record_with_fallbacks`]).
     fn rows(&self, r: &crate::audience::recipients::Recipient, out: &mut Vec<NewMessage>) {
         let context = snapshot(r);
-        let mut need_fallback = false;
+        let mut need_fallback = true;
         for name in &self.step.channels {
             let Some(ch) = self.campaign.channels.get(name) else {
                 continue;
             };
             match address(self.step, ch, r) {
-                Ok(a) => out.push(self.row(r, name, Some(a), NewState::Pending, &context)),
+                Ok(a) => {
+                    out.push(self.row(r, name, Some(a), NewState::Pending, &context));
+                    need_fallback = false;
+                }
                 Err(reason) => {
-                    let why = match &self.step.fallback {
-                        Some(f) => format!("{reason}; sent by {f} instead"),
-                        None => reason,
-                    };
-                    out.push(self.row(r, name, None, NewState::Skipped { reason: why }, &context));
-                    need_fallback = true;
+                    out.push(self.row(r, name, None, NewState::Skipped { reason }, &context));
                 }
             }
         }
