@@ -302,4 +302,79 @@ mod tests {
             pairs(&[("email", "skipped"), ("sms", "skipped"), ("zalo", "failed")])
         );
     }
+
+    #[tokio::test]
+    async fn migration_0009_keeps_every_row_and_allows_replaced_and_nothing_else_new() {
+        use std::str::FromStr;
+
+        use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
+
+        // A ledger as the migrations up to 0008 left it: a pruned message with an attempt
+        // and events, and a pending one.
+        let dir = tempfile::tempdir().unwrap();
+        let before = tempfile::tempdir().unwrap();
+        for entry in std::fs::read_dir("migrations/sqlite").unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            if name.as_str() < "0009" {
+                std::fs::copy(&path, before.path().join(name)).unwrap();
+            }
+        }
+        {
+            let options = SqliteConnectOptions::from_str(&url(&dir))
+                .unwrap()
+                .create_if_missing(true)
+                .foreign_keys(true);
+            let pool = SqlitePoolOptions::new()
+                .max_connections(1)
+                .connect_with(options)
+                .await
+                .unwrap();
+            let old = sqlx::migrate::Migrator::new(before.path()).await.unwrap();
+            old.run(&pool).await.unwrap();
+            for sql in [
+                "INSERT INTO campaign VALUES ('c', 't', 'active', 'h', 'c.yaml', 0)",
+                "INSERT INTO occurrence (id, campaign, step, n, at) VALUES (1, 'c', 's', 0, 0)",
+                "INSERT INTO message (tag, campaign, step, occurrence_id, occurrence_at, \
+                 occurrence_n, recipient, channel, address, state, attempts, next_attempt_at, \
+                 expires_at, context, queued_at, updated_at, pruned_at) VALUES \
+                 ('00000000000000aa', 'c', 's', 1, 0, 0, 'r1', 'zalo', NULL, 'failed', 1, \
+                  0, 9, '{}', 0, 5, 7), \
+                 ('00000000000000bb', 'c', 's', 1, 0, 0, 'r2', 'email', 'b@x.vn', 'pending', 0, \
+                  0, 9, '{}', 0, 0, NULL)",
+                "INSERT INTO attempt (message_id, attempt, started_at, finished_at, outcome, \
+                 duration_ms) VALUES (1, 1, 1, 3, 'permanent', 2)",
+                "INSERT INTO message_event (message, at, from_state, to_state) VALUES \
+                 (1, 1, 'pending', 'sending'), (1, 3, 'sending', 'failed')",
+            ] {
+                sqlx::query(sql).execute(&pool).await.unwrap();
+            }
+            pool.close().await;
+        }
+        let store = Store::open(&url(&dir)).await.unwrap();
+        assert_eq!(count(&store, "SELECT COUNT(*) FROM message").await, 2);
+        assert_eq!(count(&store, "SELECT COUNT(*) FROM attempt").await, 1);
+        assert_eq!(count(&store, "SELECT COUNT(*) FROM message_event").await, 2);
+        assert_eq!(
+            message_ids(&store).await,
+            ["m1-00000000000000aa", "m2-00000000000000bb"]
+        );
+        let pruned = "SELECT COUNT(*) FROM message WHERE pruned_at = 7";
+        assert_eq!(count(&store, pruned).await, 1);
+        let indexes = "SELECT COUNT(*) FROM sqlite_schema WHERE type = 'index' \
+            AND name IN ('message_due', 'message_leased', 'message_provider_id')";
+        assert_eq!(count(&store, indexes).await, 3);
+        let broken = "SELECT COUNT(*) FROM pragma_foreign_key_check";
+        assert_eq!(count(&store, broken).await, 0);
+        let set = |sql: &'static str| {
+            let pool = store.pool().clone();
+            async move { sqlx::query(sql).execute(&pool).await.is_ok() }
+        };
+        assert!(set("UPDATE message SET state = 'replaced' WHERE id = 1").await);
+        assert!(!set("UPDATE message SET state = 'lost' WHERE id = 2").await);
+        // Deleting a message still takes its attempts and events with it.
+        assert!(set("DELETE FROM message WHERE id = 1").await);
+        assert_eq!(count(&store, "SELECT COUNT(*) FROM attempt").await, 0);
+        assert_eq!(count(&store, "SELECT COUNT(*) FROM message_event").await, 0);
+    }
 }
