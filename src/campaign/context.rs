@@ -75,6 +75,23 @@ impl Shared {
         Self { base }
     }
 
+    /// The context a step's `where` sees for the occurrence (`at`, `n`): `step.channel` is the
+    /// step's first channel, as the condition is evaluated once per recipient, not per
+    /// channel. `plan` and the enqueue both build it here, so that they select alike.
+    pub fn for_where(campaign: &Campaign, step: &Step, at: DateTime<Tz>, n: u32) -> Self {
+        Self::new(campaign, step, &step.channels[0], at, n)
+    }
+
+    /// What of this context the names in `names` read, besides the recipient's rows: two
+    /// occurrences with the same key select the same recipients.
+    pub fn condition_key(&self, names: &[String]) -> String {
+        let read: Map<String, Value> = names
+            .iter()
+            .filter_map(|name| Some((name.clone(), self.base.get(name)?.clone())))
+            .collect();
+        Value::Object(read).to_string()
+    }
+
     /// Only the names in `names` (those a `where` reads): evaluating a condition over a
     /// large audience should not copy the whole campaign into every row's context.
     pub fn for_condition(&self, r: &Recipient, names: &[String]) -> tera::Context {

@@ -95,47 +95,72 @@ pub fn selects(
     Ok(renderer.eval_expression(&step.condition_id(&campaign.id), ctx)?)
 }
 
-/// For each step, how many rows of today's data match its `where` (before addresses are
-/// checked), evaluated at `at[step]`. One pass over each audience file serves all its steps.
+/// The occurrences of a step `plan` counts recipients for: (time, number).
+pub type StepOccurrences = HashMap<String, Vec<(DateTime<Tz>, u32)>>;
+
+/// Occurrences whose context reads alike for a `where`: one context, the numbers it
+/// stands for.
+type Groups = Vec<(Shared, Vec<u32>)>;
+
+/// For each (step, occurrence number), how many rows of today's data match the step's
+/// `where` (before addresses are checked), evaluated in the context the enqueue of that
+/// occurrence gives it ([`Shared::for_where`]). Occurrences whose context reads the same
+/// for the `where` share one evaluation, and one pass over each audience file serves all
+/// its steps.
 pub fn count_matching(
     campaign: &Campaign,
     renderer: &Renderer,
-    at: &HashMap<String, (DateTime<Tz>, u32)>,
+    at: &StepOccurrences,
     mut progress: impl FnMut(u64),
-) -> Result<HashMap<String, u64>> {
-    let mut counts: HashMap<String, u64> =
-        campaign.steps.iter().map(|s| (s.id.clone(), 0)).collect();
+) -> Result<HashMap<(String, u32), u64>> {
+    let mut counts: HashMap<(String, u32), u64> = HashMap::new();
     for audience in campaign.audiences.keys() {
-        let steps: Vec<(&Step, Shared, Vec<String>)> = campaign
-            .steps
-            .iter()
-            .filter(|s| &s.audience == audience)
-            .filter_map(|s| {
-                at.get(&s.id).map(|(t, n)| {
-                    let shared = Shared::new(campaign, s, &s.channels[0], *t, *n);
-                    (s, shared, condition_names(renderer, campaign, s))
-                })
-            })
-            .collect();
+        // Per step: the names its `where` reads, and its occurrences grouped.
+        let mut steps: Vec<(&Step, Vec<String>, Groups)> = Vec::new();
+        for s in campaign.steps.iter().filter(|s| &s.audience == audience) {
+            let Some(occurrences) = at.get(&s.id).filter(|o| !o.is_empty()) else {
+                continue;
+            };
+            let names = condition_names(renderer, campaign, s);
+            let mut groups: Vec<(String, Shared, Vec<u32>)> = Vec::new();
+            for (t, n) in occurrences {
+                counts.insert((s.id.clone(), *n), 0);
+                let shared = Shared::for_where(campaign, s, *t, *n);
+                let key = shared.condition_key(&names);
+                match groups.iter_mut().find(|(k, _, _)| *k == key) {
+                    Some((_, _, ns)) => ns.push(*n),
+                    None => groups.push((key, shared, vec![*n])),
+                }
+            }
+            let groups = groups.into_iter().map(|(_, sh, ns)| (sh, ns)).collect();
+            steps.push((s, names, groups));
+        }
         if steps.is_empty() {
             continue;
         }
         let joins = joins(campaign, audience)?;
         for (i, item) in recipients(campaign, audience, &joins)?.enumerate() {
             let Ok(r) = item else {
-                // An unreadable row is a skipped message of every step (issue 14 item 7), as
-                // a duplicate or empty key is once `where` selects it: all counted here.
-                for (step, ..) in &steps {
-                    *counts.entry(step.id.clone()).or_default() += 1;
+                // An unreadable row is a skipped message of every step and occurrence (issue
+                // 14 item 7), as a duplicate or empty key is once `where` selects it: all
+                // counted here.
+                for (step, _, groups) in &steps {
+                    for n in groups.iter().flat_map(|(_, numbers)| numbers) {
+                        *counts.entry((step.id.clone(), *n)).or_default() += 1;
+                    }
                 }
                 continue;
             };
-            for (step, shared, names) in &steps {
-                let ctx = shared.for_condition(&r, names);
-                if selects(renderer, campaign, step, &ctx)
-                    .with_context(|| format!("step {}: row on line {}", step.id, r.line))?
-                {
-                    *counts.entry(step.id.clone()).or_default() += 1;
+            for (step, names, groups) in &steps {
+                for (shared, numbers) in groups {
+                    let ctx = shared.for_condition(&r, names);
+                    if selects(renderer, campaign, step, &ctx)
+                        .with_context(|| format!("step {}: row on line {}", step.id, r.line))?
+                    {
+                        for n in numbers {
+                            *counts.entry((step.id.clone(), *n)).or_default() += 1;
+                        }
+                    }
                 }
             }
             if i % 65_536 == 0 {

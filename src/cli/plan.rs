@@ -17,7 +17,7 @@ use serde::Serialize;
 
 use super::Global;
 use super::format::{local_time, thousands};
-use crate::campaign::select::count_matching;
+use crate::campaign::select::{StepOccurrences, count_matching};
 use crate::campaign::{Campaign, Workspace};
 use crate::schedule::{self, DropReason, Dropped, Move, Occurrence};
 
@@ -114,13 +114,16 @@ pub fn entries(
         .transpose()?;
     let inside = |t: &DateTime<Tz>| from.is_none_or(|f| *t >= f) && to.is_none_or(|e| *t < e);
     let mut entries = Vec::new();
-    let mut first_at = HashMap::new();
+    let mut occurrences = StepOccurrences::new();
     for step in &campaign.steps {
         let occ = schedule::occurrences(&campaign.calendar, &step.schedule)
             .with_context(|| format!("step {}", step.id))?;
         let audience = step.audience.clone();
         for o in occ.kept.iter().filter(|o| inside(&o.at)) {
-            first_at.entry(step.id.clone()).or_insert((o.at, o.n));
+            occurrences
+                .entry(step.id.clone())
+                .or_default()
+                .push((o.at, o.n));
             for ch in &step.channels {
                 let note = move_note(o);
                 entries.push(Entry {
@@ -149,9 +152,10 @@ pub fn entries(
             });
         }
     }
-    let counts = count(ws, campaign, &first_at)?;
+    let counts = count(ws, campaign, &occurrences)?;
     for e in entries.iter_mut().filter(|e| !e.dropped) {
-        e.recipients = counts.get(&e.step).copied().unwrap_or(0);
+        let key = (e.step.clone(), e.n.unwrap_or_default());
+        e.recipients = counts.get(&key).copied().unwrap_or(0);
     }
     let order: HashMap<&str, usize> = campaign
         .steps
@@ -166,8 +170,8 @@ pub fn entries(
 fn count(
     ws: &Workspace,
     campaign: &Campaign,
-    at: &HashMap<String, (DateTime<Tz>, u32)>,
-) -> Result<HashMap<String, u64>> {
+    at: &StepOccurrences,
+) -> Result<HashMap<(String, u32), u64>> {
     let tty = std::io::stderr().is_terminal();
     let counts = count_matching(campaign, &ws.renderer, at, |rows| {
         if tty && rows > 0 {

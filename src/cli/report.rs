@@ -66,10 +66,26 @@ pub fn line(r: &ReportRow, full: bool) -> Line {
         },
         state: r.state.clone(),
         attempts: r.attempts,
-        last_error: r.last_error.clone().unwrap_or_default(),
+        last_error: r
+            .last_error
+            .as_deref()
+            .map(what_happened)
+            .unwrap_or_default(),
         queued_at: time(Some(r.queued_at)),
         sent_at: time(r.sent_at),
         delivered_at: time(r.delivered_at),
+    }
+}
+
+/// A skip reason as stored, without the "; sent by CHANNEL instead" that versions before
+/// issue 14 appended when the row was enqueued, before anything was sent (the fallback's
+/// own row says what became of it, skipped or sent).
+fn what_happened(error: &str) -> String {
+    match error.rsplit_once("; sent by ") {
+        Some((reason, rest)) if rest.ends_with(" instead") && !rest.contains(';') => {
+            reason.to_owned()
+        }
+        _ => error.to_owned(),
     }
 }
 
@@ -230,5 +246,34 @@ mod tests {
         let json = serde_json::to_value(report_line("=1+1", "-x")).expect("json");
         assert_eq!(json["recipient"], "=1+1");
         assert_eq!(json["last_error"], "-x");
+    }
+}
+
+#[cfg(test)]
+mod wording_tests {
+    use super::*;
+
+    #[test]
+    fn a_skip_reason_written_before_the_fallback_ran_says_only_what_happened() {
+        let row = ReportRow {
+            campaign: "hcm".into(),
+            step: "notice".into(),
+            occurrence_at: 0,
+            recipient: "E1".into(),
+            channel: "email".into(),
+            address: None,
+            state: "skipped".into(),
+            attempts: 0,
+            last_error: Some("no email; sent by sms instead".into()),
+            queued_at: 0,
+            sent_at: None,
+            delivered_at: None,
+        };
+        assert_eq!(line(&row, false).last_error, "no email");
+        let other = ReportRow {
+            last_error: Some("550 mailbox unavailable".into()),
+            ..row
+        };
+        assert_eq!(line(&other, false).last_error, "550 mailbox unavailable");
     }
 }

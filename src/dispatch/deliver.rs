@@ -21,14 +21,15 @@ use crate::store::{Claimed, Millis, NewMessage, NewState, Outcome, OutcomeKind, 
 struct Ready<'a> {
     slot: &'a Slot,
     campaign: &'a Campaign,
-    step: &'a Step,
     out: Outgoing,
 }
 
 impl Dispatcher {
-    /// Sends one claimed message; returns its outcome and, when the provider says the
-    /// recipient cannot be reached there, the row for the step's fallback channel. The
-    /// caller has taken the channel's slot and rate-limit token.
+    /// Sends one claimed message; returns its outcome and, when that ends the message
+    /// `failed` on one of the step's channels, the row the step's fallback channel would
+    /// get: the ledger inserts it only if no step channel reached the recipient
+    /// ([`crate::store::Store::record_with_fallbacks`]). The caller has taken the channel's
+    /// slot and rate-limit token.
     pub(super) async fn deliver(
         &self,
         m: Claimed,
@@ -46,9 +47,13 @@ impl Dispatcher {
         } else {
             self.prepare(&m, now, contexts)
         };
-        let (result, fallback) = match checked {
+        let result = match checked {
             Ok(ready) => self.attempt(&m, ready, now_ms, started).await,
-            Err(result) => (result, None),
+            Err(result) => result,
+        };
+        let fallback = match &result {
+            OutcomeKind::Failed { .. } => self.fallback_row(&m, now_ms),
+            _ => None,
         };
         let outcome = Outcome {
             id: m.id,
@@ -103,7 +108,6 @@ impl Dispatcher {
         Ok(Ready {
             slot,
             campaign,
-            step,
             out,
         })
     }
@@ -115,26 +119,24 @@ impl Dispatcher {
         ready: Ready<'_>,
         now_ms: Millis,
         started: Instant,
-    ) -> (OutcomeKind, Option<NewMessage>) {
+    ) -> OutcomeKind {
         let Ready {
             slot,
             campaign,
-            step,
             out,
         } = ready;
         match slot.channel.send(&out).await {
             Ok(r) => {
                 failpoint::hit(failpoint::Point::AfterSend);
-                let sent = OutcomeKind::Sent {
+                OutcomeKind::Sent {
                     provider_id: r.provider_id,
-                };
-                (sent, None)
+                }
             }
             Err(e) => {
                 // Backoff and `Retry-After` count from the answer (RFC 9110 §10.2.3), not
                 // from the claim: a send can wait for its turn long after the claim.
                 let failed_at = now_ms + started.elapsed().as_millis() as i64;
-                self.on_error(e, m, slot, campaign, step, failed_at).await
+                self.on_error(e, m, slot, campaign, failed_at).await
             }
         }
     }
@@ -184,9 +186,8 @@ impl Dispatcher {
         m: &Claimed,
         slot: &Slot,
         campaign: &Campaign,
-        step: &Step,
         now: Millis,
-    ) -> (OutcomeKind, Option<NewMessage>) {
+    ) -> OutcomeKind {
         match &e {
             ChannelError::Transient {
                 slow_down: true, ..
@@ -203,15 +204,6 @@ impl Dispatcher {
             }
             _ => {}
         }
-        let fallback = match (&e, &step.fallback) {
-            (
-                ChannelError::Permanent {
-                    no_account: true, ..
-                },
-                Some(f),
-            ) if *f != m.channel => self.fallback_row(m, f, campaign, now),
-            _ => None,
-        };
         let u: f64 = rand_unit(m.id, m.attempt);
         let mut result = self.settings.retry.outcome(&e, m.attempt, now, u);
         if let OutcomeKind::Retry { at, .. } = &mut result {
@@ -220,18 +212,19 @@ impl Dispatcher {
                 *at = crate::schedule::next_allowed(&campaign.calendar, l).timestamp_millis();
             }
         }
-        (result, fallback)
+        result
     }
 
-    fn fallback_row(
-        &self,
-        m: &Claimed,
-        fallback: &str,
-        campaign: &Campaign,
-        now: Millis,
-    ) -> Option<NewMessage> {
-        let ch = campaign.channels.get(fallback)?;
+    /// The row of the step's fallback channel for `m`'s recipient, if the step has a
+    /// fallback and `m` is on one of the step's own channels.
+    fn fallback_row(&self, m: &Claimed, now: Millis) -> Option<NewMessage> {
+        let campaign = self.ws.campaign(&m.campaign)?;
         let step = campaign.step(&m.step)?;
+        let fallback = step.fallback.as_deref()?;
+        if m.fallback_of.is_some() || fallback == m.channel {
+            return None;
+        }
+        let ch = campaign.channels.get(fallback)?;
         let data: serde_json::Value = serde_json::from_str(&m.context).ok()?;
         let field = step.recipient_field(ch);
         let address = data

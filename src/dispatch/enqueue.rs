@@ -43,7 +43,9 @@ pub struct EnqueueStats {
 /// Enqueues every occurrence of `campaign` that is due at `now` (and not before
 /// `not_before`) and not yet enqueued. An occurrence first seen more than `grace` after its
 /// time is recorded as missed and sends nothing (R9: a daemon that was down does not fire
-/// old reminders on its own).
+/// old reminders on its own). Of several occurrences of one step first seen together (a
+/// `*/5` cron after the daemon was down for an hour) only the latest is sent, as cron
+/// does; the earlier ones are recorded as missed.
 pub async fn enqueue_due(
     store: &Store,
     ws: &Arc<Workspace>,
@@ -57,11 +59,13 @@ pub async fn enqueue_due(
     for (step_index, step) in c.steps.iter().enumerate() {
         let occ = schedule::occurrences(&c.calendar, &step.schedule)
             .with_context(|| format!("step {}", step.id))?;
-        for o in occ
+        let due: Vec<&Occurrence> = occ
             .kept
             .iter()
             .filter(|o| o.at <= now && not_before.is_none_or(|nb| o.at >= nb))
-        {
+            .collect();
+        let latest = due.iter().map(|o| o.at).max();
+        for o in due {
             let at = o.at.timestamp_millis();
             let existing = store.find_occurrence(&c.id, &step.id, o.n).await?;
             if existing
@@ -72,7 +76,10 @@ pub async fn enqueue_due(
             }
             let row = store.occurrence(&c.id, &step.id, o.n, at).await?;
             let late = now.signed_duration_since(o.at).to_std().unwrap_or_default();
-            if existing.is_none() && late > grace {
+            // An occurrence already begun (a crash half-way through its expansion) is
+            // finished whatever its age: some of its messages are in the ledger.
+            let superseded = Some(o.at) != latest;
+            if existing.is_none() && (late > grace || superseded) {
                 store.mark_missed(row.id, now.timestamp_millis()).await?;
                 stats.missed += 1;
                 continue;
@@ -147,7 +154,7 @@ fn produce(
 ) -> Result<()> {
     let c = &ws.campaigns[campaign];
     let s = &c.steps[step];
-    let shared = Shared::new(c, s, &s.channels[0], o.at, o.n);
+    let shared = Shared::for_where(c, s, o.at, o.n);
     let joined = joins(c, &s.audience)?;
     let base = Base {
         campaign: c,
@@ -278,24 +285,24 @@ struct Base<'a> {
 }
 
 impl Base<'_> {
-    /// One row per channel of the step; a channel without an address becomes `skipped`, and
-    /// the fallback channel (if any) gets a row instead.
+    /// One row per channel of the step; a channel without an address becomes `skipped`.
+    /// The fallback channel (if any) gets a row now only when no channel has an address;
+    /// otherwise the ledger decides once the sends have ended
+    /// ([`crate::store::Store::record_with_fallbacks`]).
     fn rows(&self, r: &crate::audience::recipients::Recipient, out: &mut Vec<NewMessage>) {
         let context = snapshot(r);
-        let mut need_fallback = false;
+        let mut need_fallback = true;
         for name in &self.step.channels {
             let Some(ch) = self.campaign.channels.get(name) else {
                 continue;
             };
             match address(self.step, ch, r) {
-                Ok(a) => out.push(self.row(r, name, Some(a), NewState::Pending, &context)),
+                Ok(a) => {
+                    out.push(self.row(r, name, Some(a), NewState::Pending, &context));
+                    need_fallback = false;
+                }
                 Err(reason) => {
-                    let why = match &self.step.fallback {
-                        Some(f) => format!("{reason}; sent by {f} instead"),
-                        None => reason,
-                    };
-                    out.push(self.row(r, name, None, NewState::Skipped { reason: why }, &context));
-                    need_fallback = true;
+                    out.push(self.row(r, name, None, NewState::Skipped { reason }, &context));
                 }
             }
         }
@@ -547,6 +554,66 @@ mod tests {
             enqueue_due(&store, &ws, 0, now, None, HOUR).await.unwrap();
             assert_eq!(rows(&store).await, n, "at {now}");
         }
+    }
+
+    #[tokio::test]
+    async fn a_daemon_back_at_0900_sends_only_the_latest_of_twelve_missed_five_minute_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        // Every 5 minutes from 08:00 to 08:55 on 7/9: twelve runs.
+        let (ws, errors) = workspace(
+            dir.path(),
+            "Asia/Ho_Chi_Minh",
+            &[r#"{ cron: "*/5 8 7 9 *" }"#],
+        );
+        assert_eq!(errors, Vec::<String>::new());
+        let ws = Arc::new(ws.unwrap());
+        let store = ledger(dir.path(), &ws).await;
+        // Up at 09:00 local (02:00 UTC): every run lies inside the hour of grace.
+        let back = enqueue_due(&store, &ws, 0, utc(2026, 9, 7, 2, 0), None, HOUR)
+            .await
+            .unwrap();
+        assert_eq!((back.occurrences, back.missed, back.inserted), (1, 11, 3));
+        let sent: Vec<(i64, Millis)> = sqlx::query_as(
+            "SELECT n, at FROM occurrence WHERE enqueued_at IS NOT NULL AND missed_at IS NULL",
+        )
+        .fetch_all(store.pool())
+        .await
+        .unwrap();
+        assert_eq!(sent.len(), 1);
+        assert_eq!(
+            sent[0].1,
+            utc(2026, 9, 7, 1, 55).timestamp_millis(),
+            "08:55"
+        );
+        let missed: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM occurrence WHERE missed_at IS NOT NULL")
+                .fetch_one(store.pool())
+                .await
+                .unwrap();
+        assert_eq!(missed, 11);
+        let again = enqueue_due(&store, &ws, 0, utc(2026, 9, 7, 2, 1), None, HOUR).await;
+        assert_eq!(again.unwrap(), EnqueueStats::default(), "nothing twice");
+        assert_eq!(rows(&store).await, 3);
+    }
+
+    #[tokio::test]
+    async fn an_older_run_begun_before_a_crash_is_finished_beside_the_latest() {
+        let dir = tempfile::tempdir().unwrap();
+        let (ws, _) = workspace(
+            dir.path(),
+            "Asia/Ho_Chi_Minh",
+            &[r#"{ cron: "*/5 8 7 9 *" }"#],
+        );
+        let ws = Arc::new(ws.unwrap());
+        let store = ledger(dir.path(), &ws).await;
+        // The 08:00 run was begun (its occurrence row exists) when the daemon went down.
+        let at = utc(2026, 9, 7, 1, 0).timestamp_millis();
+        store.occurrence("r9", "s0", 1, at).await.unwrap();
+        let back = enqueue_due(&store, &ws, 0, utc(2026, 9, 7, 1, 20), None, HOUR)
+            .await
+            .unwrap();
+        // 08:00 finished, 08:05-08:15 missed, 08:20 sent.
+        assert_eq!((back.occurrences, back.missed, back.inserted), (2, 3, 6));
     }
 
     /// Issue 14 item 7: rows `validate` reports become skipped messages, once.

@@ -206,11 +206,12 @@ impl Dispatcher {
             outcomes.push(outcome);
             fallbacks.extend(fallback);
         }
-        if !fallbacks.is_empty() {
-            self.store.insert_messages(&fallbacks, now_ms).await?;
-        }
         self.store
-            .record(&outcomes, Utc::now().timestamp_millis().max(now_ms))
+            .record_with_fallbacks(
+                &outcomes,
+                &fallbacks,
+                Utc::now().timestamp_millis().max(now_ms),
+            )
             .await?;
         if let Some(metrics) = &self.settings.metrics {
             metrics.outcomes(&outcomes);

@@ -11,9 +11,10 @@
 //!   never runs out waiting for the rate limit.
 //! - Each **send task** runs [`Dispatcher::deliver`] and hands the outcome, with its slot,
 //!   to the recorder.
-//! - The **recorder** writes whatever outcomes have arrived in one transaction (fallback
-//!   rows first), then frees their slots and wakes the claimer. A failed write is retried:
-//!   outcomes are never dropped while the process lives.
+//! - The **recorder** writes whatever outcomes have arrived in one transaction (with the
+//!   fallback rows the ledger then calls for), then frees their slots and wakes the
+//!   claimer. A failed write is retried: outcomes are never dropped while the process
+//!   lives.
 //!
 //! On `stop` the claimer claims nothing more, the sends in flight finish, and the recorder
 //! writes every outcome before [`Dispatcher::pump`] returns.
@@ -235,12 +236,7 @@ impl Dispatcher {
         let mut wait = Duration::from_millis(100);
         loop {
             let now = Utc::now().timestamp_millis();
-            let written = async {
-                if !fallbacks.is_empty() {
-                    self.store.insert_messages(&fallbacks, now).await?;
-                }
-                self.store.record(&outcomes, now).await
-            };
+            let written = self.store.record_with_fallbacks(&outcomes, &fallbacks, now);
             match written.await {
                 Ok(_) => {
                     if let Some(metrics) = &self.settings.metrics {

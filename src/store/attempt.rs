@@ -11,7 +11,7 @@ use sqlx::sqlite::SqliteConnection;
 
 use super::event::{self, Event};
 use super::values;
-use super::{Millis, Outcome, OutcomeKind, Store};
+use super::{Millis, NewMessage, Outcome, OutcomeKind, Store};
 
 /// Outcomes per fenced `UPDATE`: bounds the JSON text of one statement.
 const RECORD_ROWS: usize = 2_000;
@@ -22,6 +22,19 @@ impl Store {
     /// for tries that reached the provider and an event for every change. Outcomes whose
     /// fence no longer holds are ignored. Returns how many applied.
     pub async fn record(&self, outcomes: &[Outcome], now: Millis) -> anyhow::Result<u64> {
+        self.record_with_fallbacks(outcomes, &[], now).await
+    }
+
+    /// [`Store::record`], and in the same transaction the step's fallback for each of
+    /// `fallbacks` (rows offered by outcomes that ended a step channel's message `failed`,
+    /// `fallback_of` naming it) whose outcome applied and whose recipient the ledger then
+    /// shows no step channel reached (see [`super::fallback`]).
+    pub async fn record_with_fallbacks(
+        &self,
+        outcomes: &[Outcome],
+        fallbacks: &[NewMessage],
+        now: Millis,
+    ) -> anyhow::Result<u64> {
         if outcomes.is_empty() {
             return Ok(0);
         }
@@ -30,6 +43,10 @@ impl Store {
         for chunk in outcomes.chunks(RECORD_ROWS) {
             applied.extend(apply(&mut w.tx, chunk, now).await?);
         }
+        let offers: Vec<&NewMessage> = fallbacks
+            .iter()
+            .filter(|f| f.fallback_of.is_some_and(|id| applied.contains(&id)))
+            .collect();
         // An outcome applies at most once, even when a batch repeats it.
         let mut events = Vec::with_capacity(applied.len());
         let mut tries = Vec::with_capacity(applied.len());
@@ -42,6 +59,7 @@ impl Store {
         insert_attempts(&mut w.tx, &tries).await?;
         let count = events.len() as u64;
         event::write(&mut w.tx, events, now).await?;
+        super::fallback::take_over(&mut w.tx, &offers, now).await?;
         w.commit().await?;
         Ok(count)
     }

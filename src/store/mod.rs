@@ -54,6 +54,7 @@ mod attempt;
 mod audit;
 mod campaign;
 mod event;
+mod fallback;
 mod health;
 mod id;
 mod kv;
@@ -93,8 +94,9 @@ pub use suppression::{Suppression, SuppressionReason, UnsubscribeTarget};
 /// A UTC instant in milliseconds since the Unix epoch.
 pub type Millis = i64;
 
-/// Every delivery state (SPEC §6), as stored in `message.state`.
-pub const STATES: [&str; 8] = [
+/// Every delivery state (SPEC §6), as stored in `message.state`; `replaced`: failed on its
+/// channel, and the step's fallback took over (migration 0009).
+pub const STATES: [&str; 9] = [
     "pending",
     "sending",
     "sent",
@@ -103,6 +105,7 @@ pub const STATES: [&str; 8] = [
     "expired",
     "skipped",
     "cancelled",
+    "replaced",
 ];
 
 /// States a message can still leave by itself; a campaign is done only when none remain.

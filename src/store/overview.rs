@@ -236,7 +236,7 @@ mod tests {
     use std::time::Duration;
 
     use super::super::test_support::*;
-    use super::super::{Outcome, OutcomeKind};
+    use super::super::{Outcome, OutcomeKind, STATES};
 
     async fn fail_first(store: &super::Store, error: &str) {
         let c = store
@@ -275,7 +275,7 @@ mod tests {
         assert_eq!((first.n, first.at), (0, T0));
         assert_eq!((first.counts["pending"], first.counts["failed"]), (2, 1));
         assert_eq!((second.n, second.counts["pending"]), (1, 2));
-        assert_eq!(second.counts.len(), 8);
+        assert_eq!(second.counts.len(), STATES.len());
         assert!(store.occurrence_figures("none").await.unwrap().is_empty());
         let (status, occurrences) = store.campaign_breakdown("c").await.unwrap();
         assert_eq!(occurrences, figures);
@@ -284,7 +284,7 @@ mod tests {
         assert_eq!(totals.len(), 1);
         let c = &totals["c"];
         assert_eq!((c.counts["pending"], c.counts["failed"]), (4, 1));
-        assert_eq!((c.counts.len(), c.last_activity), (8, T0 + 7));
+        assert_eq!((c.counts.len(), c.last_activity), (STATES.len(), T0 + 7));
     }
 
     #[tokio::test]

@@ -31,7 +31,8 @@ pub struct Pruned {
 
 /// A final state, written as `=` chains like the table's CHECK (migration 0007).
 const ENDED: &str = "(state = 'sent' OR state = 'delivered' OR state = 'failed' \
-                     OR state = 'expired' OR state = 'skipped' OR state = 'cancelled')";
+                     OR state = 'expired' OR state = 'skipped' OR state = 'cancelled' \
+                     OR state = 'replaced')";
 
 impl Store {
     /// How many messages [`Store::prune_personal_data`] would clear for `before` (one walk

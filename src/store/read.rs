@@ -137,7 +137,7 @@ mod tests {
     use std::time::Duration;
 
     use super::super::test_support::*;
-    use super::super::{Outcome, OutcomeKind};
+    use super::super::{Outcome, OutcomeKind, STATES};
 
     const LEASE: Duration = Duration::from_secs(75);
 
@@ -175,7 +175,7 @@ mod tests {
             .collect();
         assert_eq!(keys, [("s", "email"), ("s", "zalo")]);
         let email = &status[0].counts;
-        assert_eq!(email.len(), 8);
+        assert_eq!(email.len(), STATES.len());
         assert_eq!(
             (email["pending"], email["sending"], email["sent"]),
             (2, 1, 1)

@@ -22,6 +22,7 @@ mod channel_zalo;
 mod daemon_pause;
 mod daemon_reload;
 mod daemon_unsubscribe;
+mod fallback_and_plan;
 mod helpers;
 mod ledger_commands;
 mod plan;

@@ -165,6 +165,11 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("skipped", "bỏ qua", "skipped"),
     ("expired", "hết hạn", "expired"),
     ("cancelled", "đã hủy", "cancelled"),
+    (
+        "replaced",
+        "đã chuyển kênh dự phòng",
+        "replaced by the fallback",
+    ),
     ("total", "Tổng", "Total"),
     ("audit", "Nhật ký thao tác", "Actions log"),
     ("actor", "Người thực hiện", "By"),

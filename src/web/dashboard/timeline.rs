@@ -187,13 +187,20 @@ fn rows(
 
 /// `sent 3 · delivered 2 · failed 1`, states with no message left out.
 pub fn summary(f: &OccurrenceFigures, label: &dyn Fn(&str) -> String) -> String {
-    let parts: Vec<String> = ["sent", "delivered", "failed", "skipped", "expired"]
-        .iter()
-        .filter_map(|s| {
-            let n = f.counts.get(*s).copied().unwrap_or(0);
-            (n > 0).then(|| format!("{} {n}", label(s)))
-        })
-        .collect();
+    let parts: Vec<String> = [
+        "sent",
+        "delivered",
+        "failed",
+        "replaced",
+        "skipped",
+        "expired",
+    ]
+    .iter()
+    .filter_map(|s| {
+        let n = f.counts.get(*s).copied().unwrap_or(0);
+        (n > 0).then(|| format!("{} {n}", label(s)))
+    })
+    .collect();
     parts.join(" · ")
 }
 

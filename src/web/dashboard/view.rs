@@ -21,11 +21,12 @@ const MAX_FAILURES: u32 = 100;
 /// Characters of a provider error shown.
 const MAX_ERROR: usize = 300;
 /// The states a past occurrence's figures show (`pending`: not sent yet).
-pub const FIGURES: [&str; 6] = [
+pub const FIGURES: [&str; 7] = [
     "pending",
     "sent",
     "delivered",
     "failed",
+    "replaced",
     "skipped",
     "expired",
 ];

@@ -1,0 +1,380 @@
+//! The step's fallback, decided from the ledger (issue 14, items 2 and 3).
+//!
+//! A step's fallback channel is for the recipients whom none of the step's channels could
+//! reach: each of the recipient's messages of that occurrence has no address (`skipped`
+//! at enqueue, no address stored) or ended `failed`. The dispatcher offers a fallback row
+//! with every outcome that ends a step channel's message `failed`; it is inserted in the
+//! transaction that records that outcome, only when the ledger then shows every sibling
+//! unreached, and at most once (the natural key makes a second insert do nothing). The
+//! step channels' `failed` messages then become `replaced`: the fallback took over.
+
+use anyhow::Context;
+use sqlx::sqlite::SqliteConnection;
+
+use super::event::{self, Detail};
+use super::{Millis, NewMessage, NewState};
+
+/// A sibling that may still reach the recipient (or did): anything but `failed`,
+/// `replaced`, or `skipped` for want of an address. A pruned row's address is gone, so a
+/// pruned skip does not count as one without an address.
+const REACHABLE: &str = "NOT (s.state = 'failed' OR s.state = 'replaced' \
+    OR (s.state = 'skipped' AND s.address IS NULL AND s.pruned_at IS NULL))";
+
+/// Inserts each of `offers` whose recipient no step channel reached; returns how many went
+/// in. Called inside the write transaction that recorded the outcomes they answer.
+pub(super) async fn take_over(
+    conn: &mut SqliteConnection,
+    offers: &[&NewMessage],
+    now: Millis,
+) -> anyhow::Result<u64> {
+    let mut inserted = 0;
+    for f in offers {
+        let (state, reason) = match &f.state {
+            NewState::Pending => ("pending", None),
+            NewState::Skipped { reason } => ("skipped", Some(reason.as_str())),
+        };
+        let sql = format!(
+            "INSERT INTO message (tag, campaign, step, occurrence_id, occurrence_at, \
+             occurrence_n, recipient, channel, fallback_of, address, state, attempts, \
+             next_attempt_at, expires_at, context, last_error, queued_at, updated_at) \
+             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 0, ?12, ?13, ?14, ?15, \
+             ?16, ?16 WHERE NOT EXISTS (SELECT 1 FROM message AS s WHERE s.campaign = ?2 \
+             AND s.step = ?3 AND s.occurrence_n = ?6 AND s.recipient = ?7 \
+             AND s.channel <> ?8 AND {REACHABLE}) ON CONFLICT DO NOTHING"
+        );
+        let done = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(f.tag.as_str())
+            .bind(f.campaign.as_str())
+            .bind(f.step.as_str())
+            .bind(f.occurrence_id)
+            .bind(f.occurrence_at)
+            .bind(i64::from(f.occurrence_n))
+            .bind(f.recipient.as_str())
+            .bind(f.channel.as_str())
+            .bind(f.fallback_of)
+            .bind(f.address.as_deref())
+            .bind(state)
+            .bind(f.next_attempt_at)
+            .bind(f.expires_at)
+            .bind(f.context.as_str())
+            .bind(reason)
+            .bind(now)
+            .execute(&mut *conn)
+            .await
+            .context("inserting a fallback message")?;
+        if done.rows_affected() == 0 {
+            continue;
+        }
+        inserted += 1;
+        if state == "pending" {
+            replace_failed(conn, f, now).await?;
+        }
+    }
+    Ok(inserted)
+}
+
+/// The step channels' `failed` messages of the fallback's recipient become `replaced`.
+async fn replace_failed(
+    conn: &mut SqliteConnection,
+    f: &NewMessage,
+    now: Millis,
+) -> anyhow::Result<()> {
+    let ids: String = sqlx::query_scalar(
+        "SELECT json_group_array(id) FROM message WHERE campaign = ?1 AND step = ?2 \
+         AND occurrence_n = ?3 AND recipient = ?4 AND channel <> ?5 AND state = 'failed'",
+    )
+    .bind(f.campaign.as_str())
+    .bind(f.step.as_str())
+    .bind(i64::from(f.occurrence_n))
+    .bind(f.recipient.as_str())
+    .bind(f.channel.as_str())
+    .fetch_one(&mut *conn)
+    .await
+    .context("finding the messages a fallback replaces")?;
+    let ids: Vec<i64> = serde_json::from_str(&ids)?;
+    if ids.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "UPDATE message SET state = 'replaced', updated_at = ?1 \
+         WHERE id IN (SELECT value FROM json_each(?2))",
+    )
+    .bind(now)
+    .bind(event::json(&ids)?)
+    .execute(&mut *conn)
+    .await
+    .context("marking messages replaced by a fallback")?;
+    let detail = format!("the fallback {} took over", f.channel);
+    event::for_rows(conn, &ids, now, Some("failed"), Detail::Text(Some(&detail))).await
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::super::test_support::*;
+    use super::super::{Claimed, Outcome, OutcomeKind, Store};
+    use super::*;
+
+    const LEASE: Duration = Duration::from_secs(60);
+
+    /// Recipient `r0` on zalo and email (the step's channels), e-mail skipped when
+    /// `email` is false (no address).
+    async fn step(store: &Store, email: bool) -> (super::super::OccurrenceRow, Vec<Claimed>) {
+        let occ = seed(store).await;
+        let zalo = message(&occ, "r0", "zalo");
+        let mut mail = message(&occ, "r0", "email");
+        if !email {
+            mail.address = None;
+            mail.state = NewState::Skipped {
+                reason: "no email".into(),
+            };
+        }
+        store.insert_messages(&[zalo, mail], T0).await.unwrap();
+        let claimed = store.claim("w", T0, LEASE, 10, &[]).await.unwrap();
+        (occ, claimed)
+    }
+
+    fn failed(c: &Claimed) -> Outcome {
+        outcome(
+            c,
+            OutcomeKind::Failed {
+                code: Some("-118".into()),
+                error: "no Zalo account".into(),
+            },
+        )
+    }
+
+    fn outcome(c: &Claimed, result: OutcomeKind) -> Outcome {
+        Outcome {
+            id: c.id,
+            attempt: c.attempt,
+            owner: "w".into(),
+            started_at: T0,
+            duration_ms: 1,
+            result,
+        }
+    }
+
+    fn sms(occ: &super::super::OccurrenceRow, of: &Claimed) -> NewMessage {
+        let mut m = message(occ, "r0", "sms");
+        m.address = Some("84912000001".into());
+        m.fallback_of = Some(of.id);
+        m
+    }
+
+    async fn states(store: &Store) -> Vec<(String, String)> {
+        sqlx::query_as("SELECT channel, state FROM message ORDER BY channel")
+            .fetch_all(store.pool())
+            .await
+            .unwrap()
+    }
+
+    fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+        list.iter()
+            .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_recipient_with_no_email_whom_zalo_failed_gets_the_fallback_and_zalo_is_replaced() {
+        let (_dir, store) = open().await;
+        let (occ, claimed) = step(&store, false).await;
+        let zalo = &claimed[0];
+        let offer = sms(&occ, zalo);
+        store
+            .record_with_fallbacks(&[failed(zalo)], std::slice::from_ref(&offer), T0 + 1)
+            .await
+            .unwrap();
+        assert_eq!(
+            states(&store).await,
+            pairs(&[
+                ("email", "skipped"),
+                ("sms", "pending"),
+                ("zalo", "replaced")
+            ])
+        );
+        assert_eq!(
+            events(&store, zalo.id).await,
+            vec![
+                (Some("pending".into()), "sending".into()),
+                (Some("sending".into()), "failed".into()),
+                (Some("failed".into()), "replaced".into())
+            ]
+        );
+        assert_events_complete(&store).await;
+        // The same offer again (a repeated batch) adds nothing.
+        let mut w = store.write().await.unwrap();
+        assert_eq!(take_over(&mut w.tx, &[&offer], T0 + 2).await.unwrap(), 0);
+        w.commit().await.unwrap();
+        assert_eq!(states(&store).await.len(), 3);
+        // `replaced` is no failure to list or to retry.
+        assert!(store.failed_messages("c", 10).await.unwrap().is_empty());
+        assert_eq!(store.retry("c", None, "failed", T0 + 3).await.unwrap(), 0);
+    }
+
+    #[tokio::test]
+    async fn no_fallback_while_a_sibling_may_still_reach_the_recipient_or_did() {
+        let (_dir, store) = open().await;
+        let (occ, claimed) = step(&store, true).await;
+        let (zalo, email) = (&claimed[0], &claimed[1]);
+        assert_eq!(
+            (zalo.channel.as_str(), email.channel.as_str()),
+            ("zalo", "email")
+        );
+        // Zalo fails while the e-mail is still in flight: no SMS.
+        let offer = sms(&occ, zalo);
+        store
+            .record_with_fallbacks(&[failed(zalo)], &[offer], T0 + 1)
+            .await
+            .unwrap();
+        assert_eq!(
+            states(&store).await,
+            pairs(&[("email", "sending"), ("zalo", "failed")])
+        );
+        // The e-mail goes: still no SMS, and zalo's failure stays a failure.
+        let sent = outcome(email, OutcomeKind::Sent { provider_id: None });
+        store
+            .record_with_fallbacks(&[sent], &[], T0 + 2)
+            .await
+            .unwrap();
+        assert_eq!(
+            states(&store).await,
+            pairs(&[("email", "sent"), ("zalo", "failed")])
+        );
+    }
+
+    #[tokio::test]
+    async fn when_the_last_channel_fails_the_fallback_goes_once_even_for_two_offers_in_one_batch() {
+        let (_dir, store) = open().await;
+        let (occ, claimed) = step(&store, true).await;
+        let (zalo, email) = (&claimed[0], &claimed[1]);
+        let outcomes = [failed(zalo), failed(email)];
+        let offers = [sms(&occ, zalo), sms(&occ, email)];
+        store
+            .record_with_fallbacks(&outcomes, &offers, T0 + 1)
+            .await
+            .unwrap();
+        assert_eq!(
+            states(&store).await,
+            pairs(&[
+                ("email", "replaced"),
+                ("sms", "pending"),
+                ("zalo", "replaced")
+            ])
+        );
+        assert_events_complete(&store).await;
+    }
+
+    #[tokio::test]
+    async fn an_outcome_whose_fence_failed_offers_nothing() {
+        let (_dir, store) = open().await;
+        let (occ, claimed) = step(&store, false).await;
+        let zalo = &claimed[0];
+        let mut stale = failed(zalo);
+        stale.owner = "someone-else".into();
+        store
+            .record_with_fallbacks(&[stale], &[sms(&occ, zalo)], T0 + 1)
+            .await
+            .unwrap();
+        assert_eq!(
+            states(&store).await,
+            pairs(&[("email", "skipped"), ("zalo", "sending")])
+        );
+    }
+
+    #[tokio::test]
+    async fn a_fallback_without_an_address_is_skipped_and_the_failure_stays_visible() {
+        let (_dir, store) = open().await;
+        let (occ, claimed) = step(&store, false).await;
+        let zalo = &claimed[0];
+        let mut offer = sms(&occ, zalo);
+        offer.address = None;
+        offer.state = NewState::Skipped {
+            reason: "no phone for the fallback".into(),
+        };
+        store
+            .record_with_fallbacks(&[failed(zalo)], &[offer], T0 + 1)
+            .await
+            .unwrap();
+        assert_eq!(
+            states(&store).await,
+            pairs(&[("email", "skipped"), ("sms", "skipped"), ("zalo", "failed")])
+        );
+    }
+
+    #[tokio::test]
+    async fn migration_0009_keeps_every_row_and_allows_replaced_and_nothing_else_new() {
+        use std::str::FromStr;
+
+        use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
+
+        // A ledger as the migrations up to 0008 left it: a pruned message with an attempt
+        // and events, and a pending one.
+        let dir = tempfile::tempdir().unwrap();
+        let before = tempfile::tempdir().unwrap();
+        for entry in std::fs::read_dir("migrations/sqlite").unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            if name.as_str() < "0009" {
+                std::fs::copy(&path, before.path().join(name)).unwrap();
+            }
+        }
+        {
+            let options = SqliteConnectOptions::from_str(&url(&dir))
+                .unwrap()
+                .create_if_missing(true)
+                .foreign_keys(true);
+            let pool = SqlitePoolOptions::new()
+                .max_connections(1)
+                .connect_with(options)
+                .await
+                .unwrap();
+            let old = sqlx::migrate::Migrator::new(before.path()).await.unwrap();
+            old.run(&pool).await.unwrap();
+            for sql in [
+                "INSERT INTO campaign VALUES ('c', 't', 'active', 'h', 'c.yaml', 0)",
+                "INSERT INTO occurrence (id, campaign, step, n, at) VALUES (1, 'c', 's', 0, 0)",
+                "INSERT INTO message (tag, campaign, step, occurrence_id, occurrence_at, \
+                 occurrence_n, recipient, channel, address, state, attempts, next_attempt_at, \
+                 expires_at, context, queued_at, updated_at, pruned_at) VALUES \
+                 ('00000000000000aa', 'c', 's', 1, 0, 0, 'r1', 'zalo', NULL, 'failed', 1, \
+                  0, 9, '{}', 0, 5, 7), \
+                 ('00000000000000bb', 'c', 's', 1, 0, 0, 'r2', 'email', 'b@x.vn', 'pending', 0, \
+                  0, 9, '{}', 0, 0, NULL)",
+                "INSERT INTO attempt (message_id, attempt, started_at, finished_at, outcome, \
+                 duration_ms) VALUES (1, 1, 1, 3, 'permanent', 2)",
+                "INSERT INTO message_event (message, at, from_state, to_state) VALUES \
+                 (1, 1, 'pending', 'sending'), (1, 3, 'sending', 'failed')",
+            ] {
+                sqlx::query(sql).execute(&pool).await.unwrap();
+            }
+            pool.close().await;
+        }
+        let store = Store::open(&url(&dir)).await.unwrap();
+        assert_eq!(count(&store, "SELECT COUNT(*) FROM message").await, 2);
+        assert_eq!(count(&store, "SELECT COUNT(*) FROM attempt").await, 1);
+        assert_eq!(count(&store, "SELECT COUNT(*) FROM message_event").await, 2);
+        assert_eq!(
+            message_ids(&store).await,
+            ["m1-00000000000000aa", "m2-00000000000000bb"]
+        );
+        let pruned = "SELECT COUNT(*) FROM message WHERE pruned_at = 7";
+        assert_eq!(count(&store, pruned).await, 1);
+        let indexes = "SELECT COUNT(*) FROM sqlite_schema WHERE type = 'index' \
+            AND name IN ('message_due', 'message_leased', 'message_provider_id')";
+        assert_eq!(count(&store, indexes).await, 3);
+        let broken = "SELECT COUNT(*) FROM pragma_foreign_key_check";
+        assert_eq!(count(&store, broken).await, 0);
+        let set = |sql: &'static str| {
+            let pool = store.pool().clone();
+            async move { sqlx::query(sql).execute(&pool).await.is_ok() }
+        };
+        assert!(set("UPDATE message SET state = 'replaced' WHERE id = 1").await);
+        assert!(!set("UPDATE message SET state = 'lost' WHERE id = 2").await);
+        // Deleting a message still takes its attempts and events with it.
+        assert!(set("DELETE FROM message WHERE id = 1").await);
+        assert_eq!(count(&store, "SELECT COUNT(*) FROM attempt").await, 0);
+        assert_eq!(count(&store, "SELECT COUNT(*) FROM message_event").await, 0);
+    }
+}
