@@ -270,7 +270,110 @@ impl Conns {
 
 #[cfg(test)]
 mod tests {
+    use axum::routing::get;
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    use tokio::net::TcpStream;
+
     use super::*;
+
+    /// A server of `app` with room for `limit` connections, and its address.
+    async fn server(app: Router, limit: usize) -> (SocketAddr, CancellationToken) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let stop = CancellationToken::new();
+        tokio::spawn(serve(listener, app, limit, stop.clone()));
+        (addr, stop)
+    }
+
+    fn app() -> Router {
+        Router::new().route("/", get(|| async { "ok" })).route(
+            "/forever",
+            get(|| async {
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+                "late"
+            }),
+        )
+    }
+
+    /// Everything the server sends until it closes the connection.
+    async fn rest(s: &mut TcpStream) -> String {
+        let mut buf = Vec::new();
+        let _ = s.read_to_end(&mut buf).await;
+        String::from_utf8_lossy(&buf).into_owned()
+    }
+
+    async fn get_path(addr: SocketAddr, path: &str) -> String {
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        let request = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        s.write_all(request.as_bytes()).await.unwrap();
+        rest(&mut s).await
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_header_that_never_ends_is_cut_off() {
+        let (addr, _stop) = server(app(), 8).await;
+        let mut slow = TcpStream::connect(addr).await.unwrap();
+        slow.write_all(b"GET / HTTP/1.1\r\nX-Slow: ").await.unwrap();
+        let began = tokio::time::Instant::now();
+        let answer = rest(&mut slow).await;
+        assert!(!answer.contains("200 OK"), "{answer}");
+        assert!(began.elapsed() >= HEADER_READ_TIMEOUT);
+        // An idle keep-alive connection is cut off alike.
+        let mut idle = TcpStream::connect(addr).await.unwrap();
+        idle.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
+        let answer = rest(&mut idle).await;
+        assert!(answer.starts_with("HTTP/1.1 200 OK"), "{answer}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_request_that_takes_too_long_is_answered_408() {
+        let (addr, _stop) = server(app(), 8).await;
+        let began = tokio::time::Instant::now();
+        let answer = get_path(addr, "/forever").await;
+        assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+        assert!(began.elapsed() >= REQUEST_TIMEOUT);
+        assert!(began.elapsed() < Duration::from_secs(3600));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn at_the_limit_a_slow_connection_makes_room_for_a_request() {
+        let (addr, _stop) = server(app(), 2).await;
+        let mut slow = Vec::new();
+        for _ in 0..2 {
+            let mut s = TcpStream::connect(addr).await.unwrap();
+            s.write_all(b"GET / HTTP/1.1\r\nX-Slow: ").await.unwrap();
+            slow.push(s);
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let began = tokio::time::Instant::now();
+        let answer = get_path(addr, "/").await;
+        assert!(answer.starts_with("HTTP/1.1 200 OK"), "{answer}");
+        assert!(
+            began.elapsed() < HEADER_READ_TIMEOUT,
+            "it waited for a timeout"
+        );
+        // The oldest slow one was closed for it, at once.
+        assert_eq!(rest(&mut slow[0]).await, "");
+        assert!(began.elapsed() < HEADER_READ_TIMEOUT);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_stop_closes_connections_left_open_after_a_while() {
+        let (addr, stop) = server(app(), 8).await;
+        let mut waiting = TcpStream::connect(addr).await.unwrap();
+        waiting
+            .write_all(b"GET /forever HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        stop.cancel();
+        let began = tokio::time::Instant::now();
+        let _ = rest(&mut waiting).await;
+        assert!(began.elapsed() >= STOP_WITHIN);
+        assert!(began.elapsed() < REQUEST_TIMEOUT);
+    }
 
     #[test]
     fn the_connection_limit_leaves_a_reserve_of_files() {
