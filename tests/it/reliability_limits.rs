@@ -18,6 +18,7 @@ use tokio::net::TcpStream;
 
 use crate::support::campaign::CampaignBuilder;
 use crate::support::daemon::{Daemon, Tuning, free_port, log_tail, until};
+use crate::support::http_sink::{Answer, HttpSink};
 use crate::support::ledger;
 use crate::support::smtp_sink::SmtpSink;
 
@@ -407,4 +408,85 @@ async fn a_full_ledger_disk_is_reported_at_once_and_sending_resumes_when_space_r
         "a recipient got three copies"
     );
     assert!(twice <= leased_at_stop, "{twice} second copies");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_stops_the_daemon_within_15_s_while_outcomes_cannot_be_recorded() {
+    const N: usize = 400;
+    let Some(disk) = SmallDisk::mount("64m") else {
+        eprintln!("SKIPPED: mounting a small tmpfs needs root (CI runs as root)");
+        return;
+    };
+    // Every answer takes 300 ms, so sends are always in flight when the disk fills.
+    let sink = HttpSink::start().await;
+    sink.script(
+        "/hook",
+        vec![Answer::status(200).after(Duration::from_millis(300)); 2 * N],
+    );
+    let ws = CampaignBuilder::new(N)
+        .webhook("hook", &sink.url("/hook"), &[])
+        .step("s1", &["hook"])
+        .build();
+    let db = disk.path().join("loa.db");
+    let url = format!("sqlite://{}", db.display());
+    let env = [("LOA_DATABASE_URL", url.as_str())];
+    let tuning = Tuning::default();
+    let port = free_port();
+    let mut daemon = Daemon::serving_with(&ws, &tuning, port, &env);
+    let sending = until(
+        Duration::from_secs(30),
+        Duration::from_millis(50),
+        || async { sink.requests_to("/hook").len() >= 20 },
+    )
+    .await;
+    assert!(sending, "not sending:\n{}", log_tail(&ws, 30));
+    let filler = disk.fill();
+    assert!(
+        healthz_turns(port, 503, Duration::from_secs(15))
+            .await
+            .is_some(),
+        "no 503 with the disk full:\n{}",
+        log_tail(&ws, 20)
+    );
+    // The sends in flight end; their outcomes cannot be written.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let unrecorded = ledger::leased(&db).await.len();
+    assert!(unrecorded > 0, "nothing in flight when the disk filled");
+    let stopped = stop(&mut daemon, Duration::from_secs(15)).await;
+    println!("stopped with {unrecorded} outcomes unrecorded in {stopped:?}");
+    assert!(
+        stopped.is_some(),
+        "still running 15 s after SIGTERM with outcomes it cannot record:\n{}",
+        log_tail(&ws, 20)
+    );
+
+    // With room again, a restart sends the rest; what was not recorded goes at most once
+    // more.
+    std::fs::remove_file(&filler).unwrap();
+    let _daemon = Daemon::serving_with(&ws, &tuning, port, &env);
+    let done = until(
+        Duration::from_secs(120),
+        Duration::from_millis(200),
+        || async { ledger::ready(&db).await && ledger::open(&db).await == 0 },
+    )
+    .await;
+    assert!(done, "not finished:\n{}", log_tail(&ws, 30));
+    let states = ledger::counts(&db).await;
+    assert_eq!(states.get("sent").copied(), Some(N as i64), "{states:?}");
+    let mut copies: HashMap<String, usize> = HashMap::new();
+    for r in sink.requests_to("/hook") {
+        let key = r.header("idempotency-key").unwrap_or("").to_string();
+        *copies.entry(key).or_default() += 1;
+    }
+    let twice = copies.values().filter(|&&n| n == 2).count();
+    println!("{} messages received, {twice} twice", copies.len());
+    assert_eq!(copies.len(), N);
+    assert!(
+        copies.values().all(|&n| n <= 2),
+        "a message went three times"
+    );
+    assert!(
+        twice <= unrecorded,
+        "{twice} second copies, {unrecorded} unrecorded"
+    );
 }
