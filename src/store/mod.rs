@@ -311,15 +311,12 @@ impl Store {
             .pragma("wal_autocheckpoint", "10000");
         let writes = SqlitePoolOptions::new()
             .max_connections(1)
-            .after_release(|conn, _| {
-                Box::pin(async move {
-                    // The rollback of a failed transaction is queued on the connection;
-                    // once it has run, a connection still counting an open transaction
-                    // (SQLite rolled it back by itself, so the rollback failed) is closed.
-                    conn.ping().await?;
-                    Ok(!conn.is_in_transaction())
-                })
-            })
+            // The rollback of a dropped transaction is queued on the connection, and the
+            // pool's ping before handing it out again waits for it; a connection then still
+            // counting an open transaction (SQLite had rolled it back by itself, so the
+            // rollback failed) is closed and a fresh one opened.
+            .test_before_acquire(true)
+            .before_acquire(|conn, _| Box::pin(async move { Ok(!conn.is_in_transaction()) }))
             .connect_with(options.clone())
             .await
             .with_context(|| format!("opening the message ledger {url:?}"))?;

@@ -4,7 +4,7 @@
 //! - **Header time.** A request's header must arrive within [`HEADER_READ_TIMEOUT`] of
 //!   the server starting to wait for it (an idle keep-alive connection counts as waiting).
 //! - **Request time.** A request is answered within [`REQUEST_TIMEOUT`] (408 after it);
-//!   bodies have their own 10 s ([`super::read_limited`]).
+//!   bodies have their own 10 s (`read_limited` in [`super`]).
 //! - **Connections.** At most [`connection_limit`] at once, leaving [`FD_RESERVE`] file
 //!   descriptors of the process's limit to the ledger, data files and outgoing
 //!   connections. When a new connection arrives at the limit, the oldest connection with
