@@ -273,14 +273,34 @@ pub(crate) struct Write<'a> {
     pub(crate) tx: Transaction<'static, Sqlite>,
     _turn: MutexGuard<'a, ()>,
     store: &'a Store,
+    /// While a failed write is on record: the connection's count of changed rows when
+    /// this one began, so that only a commit that wrote something clears the failure.
+    changes_before: Option<i64>,
 }
 
 impl Write<'_> {
-    pub(crate) async fn commit(self) -> anyhow::Result<()> {
+    pub(crate) async fn commit(mut self) -> anyhow::Result<()> {
+        // A commit that changed no row writes nothing to the disk: it does not show that
+        // the ledger can be written again.
+        let wrote = match self.changes_before {
+            None => true,
+            Some(before) => total_changes(&mut self.tx).await.is_ok_and(|n| n > before),
+        };
         let committed = self.tx.commit().await;
-        self.store.note_write(committed.as_ref().err());
+        match &committed {
+            Err(e) => self.store.note_write(Some(e)),
+            Ok(()) if wrote => self.store.note_write(None),
+            Ok(()) => {}
+        }
         committed.context("committing to the message ledger")
     }
+}
+
+/// Rows changed on the transaction's connection since it opened.
+async fn total_changes(tx: &mut Transaction<'static, Sqlite>) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT total_changes()")
+        .fetch_one(&mut **tx)
+        .await
 }
 
 impl Store {
@@ -360,16 +380,21 @@ impl Store {
         if let Err(e) = &begun {
             self.note_write(Some(e));
         }
-        let tx = begun.context("beginning a write to the message ledger")?;
+        let mut tx = begun.context("beginning a write to the message ledger")?;
+        let changes_before = match self.write_failure() {
+            Some(_) => Some(total_changes(&mut tx).await.unwrap_or(i64::MAX)),
+            None => None,
+        };
         Ok(Write {
             tx,
             _turn: turn,
             store: self,
+            changes_before,
         })
     }
 
     /// Why the last write to the ledger failed to begin or to commit (e.g. "database or
-    /// disk is full (SQLite code 13)"), until a write commits again.
+    /// disk is full (SQLite code 13)"), until a write that changed rows commits.
     pub fn write_failure(&self) -> Option<String> {
         self.failure
             .lock()
@@ -692,6 +717,9 @@ mod write_failure_tests {
         let failure = store.write_failure().expect("the failure is kept");
         assert!(failure.contains("no transaction is active"), "{failure}");
         // The next write takes a connection that is not in a transaction.
+        // A write that changes nothing writes nothing to the disk: it proves nothing.
+        assert_eq!(store.rescue_expired(T0, 3).await.unwrap(), 0);
+        assert!(store.write_failure().is_some());
         let written = store.insert_messages(&messages(&occ, 3), T0).await;
         assert_eq!(written.map_err(|e| format!("{e:#}")), Ok(3));
         assert_eq!(store.write_failure(), None);
