@@ -109,9 +109,11 @@ fn rows(ws: &Workspace) -> Result<Vec<CampaignRow>> {
         .collect()
 }
 
-/// One round of housekeeping: enqueue due occurrences of active campaigns, rescue leases
-/// of crashed processes, and (when `expire`) expire rows whose window closed. Returns how
-/// many messages it made due (inserted or rescued), so the caller can wake the dispatcher.
+/// One round of housekeeping: after a failed write, check whether the ledger takes writes
+/// again ([`Store::check_writable`]); enqueue due occurrences of active campaigns, rescue
+/// leases of crashed processes, and (when `expire`) expire rows whose window closed.
+/// Returns how many messages it made due (inserted or rescued), so the caller can wake the
+/// dispatcher.
 pub async fn housekeeping(
     store: &Store,
     ws: &Arc<Workspace>,
@@ -121,6 +123,7 @@ pub async fn housekeeping(
     metrics: Option<&crate::web::Metrics>,
 ) -> Result<u64> {
     let now = Utc::now();
+    store.check_writable(now.timestamp_millis()).await;
     let mut due = 0;
     for (i, c) in ws.campaigns.iter().enumerate() {
         if c.status != Status::Active {

@@ -402,6 +402,17 @@ impl Store {
             .clone()
     }
 
+    /// While a failed write is on record, tries a write of one row (`loa.write_check` in
+    /// `kv`, the time): its success clears the record. The daemon calls it every round,
+    /// so that a daemon with nothing else to write does not stay unhealthy once the
+    /// ledger takes writes again. Does nothing otherwise.
+    pub async fn check_writable(&self, now: Millis) {
+        if self.write_failure().is_some() {
+            // A failure is recorded by the write itself.
+            let _ = self.kv_put("loa.write_check", &now.to_string(), now).await;
+        }
+    }
+
     /// Keeps the reason of a failed write, or forgets it after a success.
     fn note_write(&self, error: Option<&sqlx::Error>) {
         let reason = error.map(|e| match e {
@@ -746,10 +757,15 @@ mod write_failure_tests {
         );
         // Reads go on meanwhile.
         store.ping().await.unwrap();
+        store.check_writable(T0).await;
+        assert!(store.write_failure().is_some());
         sqlx::query("PRAGMA query_only = 0")
             .execute(&store.writes)
             .await
             .unwrap();
+        // With nothing else to write, the check finds the ledger writable again.
+        store.check_writable(T0).await;
+        assert_eq!(store.write_failure(), None);
         assert_eq!(
             store.insert_messages(&messages(&occ, 3), T0).await.unwrap(),
             3

@@ -496,3 +496,49 @@ async fn sigterm_stops_the_daemon_within_15_s_while_outcomes_cannot_be_recorded(
         "{twice} second copies, {unrecorded} unrecorded"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_daemon_is_healthy_again_once_its_ledger_takes_writes() {
+    use sqlx::Connection as _;
+    let sink = SmtpSink::start().await;
+    let ws = CampaignBuilder::new(5)
+        .smtp("mail", &sink.url(), &[])
+        .step("s1", &["mail"])
+        .build();
+    let db = ws.db();
+    let port = free_port();
+    let _daemon = Daemon::serving(&ws, &Tuning::default(), port);
+    let idle = until(
+        Duration::from_secs(30),
+        Duration::from_millis(100),
+        || async { ledger::ready(&db).await && ledger::open(&db).await == 0 },
+    )
+    .await;
+    assert!(idle, "not done:\n{}", log_tail(&ws, 30));
+    // Another process holds the ledger's write lock longer than the daemon waits for it
+    // (5 s): the daemon's next write fails and /healthz says so.
+    let mut other = sqlx::sqlite::SqliteConnection::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .unwrap();
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut other)
+        .await
+        .unwrap();
+    let locked = healthz_turns(port, 503, Duration::from_secs(20)).await;
+    sqlx::query("ROLLBACK").execute(&mut other).await.unwrap();
+    let released = Instant::now();
+    let (_, reason) = locked.expect("no 503 while the ledger was locked");
+    println!("locked: /healthz 503: {}", reason.trim());
+    assert!(reason.contains("locked"), "{reason}");
+    // Nothing else to write: the daemon checks by itself and is healthy again.
+    let healthy = healthz_turns(port, 200, Duration::from_secs(20)).await;
+    println!(
+        "lock released: /healthz 200 after {:?}",
+        healthy.as_ref().map(|_| released.elapsed())
+    );
+    assert!(
+        healthy.is_some_and(|(t, _)| t <= Duration::from_secs(10)),
+        "still 503 after the lock was released:\n{}",
+        log_tail(&ws, 20)
+    );
+}
