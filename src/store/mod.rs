@@ -30,8 +30,9 @@
 //! A write that fails (disk full, a read-only file, an I/O error) never wedges the writer:
 //! SQLite may roll such a transaction back by itself, leaving the connection's own count of
 //! open transactions behind, so a connection still in a transaction when it comes back is
-//! closed and the next write opens a fresh one. Why the last write failed stays readable
-//! ([`Store::write_failure`], for `/healthz`) until a write succeeds again.
+//! closed and the next write opens a fresh one. Why the last write failed to begin or to
+//! commit stays readable ([`Store::write_failure`], for `/healthz`) until a write that
+//! changed rows commits ([`Store::check_writable`] makes one).
 //!
 //! # Layout
 //!

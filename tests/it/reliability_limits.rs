@@ -99,7 +99,7 @@ fn flood(port: u16, n: usize) -> Arc<Flood> {
         let flood = Arc::clone(&flood);
         tokio::spawn(async move {
             while !flood.stop.load(Ordering::Relaxed) {
-                let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)).await else {
+                let Ok(mut s) = slow_client(port).await else {
                     flood.refused.fetch_add(1, Ordering::Relaxed);
                     tokio::time::sleep(Duration::from_millis(200)).await;
                     continue;
@@ -116,6 +116,15 @@ fn flood(port: u16, n: usize) -> Arc<Flood> {
         });
     }
     flood
+}
+
+/// A connection to the daemon from 127.0.0.2: the flood's thousands of connections take
+/// their local ports there, never one that another test's `free_port` handed out on
+/// 127.0.0.1 for its daemon to listen on.
+async fn slow_client(port: u16) -> std::io::Result<TcpStream> {
+    let socket = tokio::net::TcpSocket::new_v4()?;
+    socket.bind("127.0.0.2:0".parse().unwrap())?;
+    socket.connect(([127, 0, 0, 1], port).into()).await
 }
 
 /// A step `s2` on `mail` for everyone, due a minute ago, appended to the campaign file.
@@ -527,7 +536,13 @@ async fn an_idle_daemon_is_healthy_again_once_its_ledger_takes_writes() {
     let locked = healthz_turns(port, 503, Duration::from_secs(20)).await;
     sqlx::query("ROLLBACK").execute(&mut other).await.unwrap();
     let released = Instant::now();
-    let (_, reason) = locked.expect("no 503 while the ledger was locked");
+    let Some((_, reason)) = locked else {
+        panic!(
+            "no 503 while the ledger was locked ({:?}):\n{}",
+            healthz(port).await,
+            log_tail(&ws, 20)
+        );
+    };
     println!("locked: /healthz 503: {}", reason.trim());
     assert!(reason.contains("locked"), "{reason}");
     // Nothing else to write: the daemon checks by itself and is healthy again.
