@@ -159,10 +159,14 @@ fn given_on_command_line(matches: &clap::ArgMatches, id: &str) -> bool {
 fn block_on<F: std::future::Future<Output = anyhow::Result<ExitCode>>>(
     f: F,
 ) -> anyhow::Result<ExitCode> {
-    tokio::runtime::Builder::new_multi_thread()
+    let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
-        .build()?
-        .block_on(f)
+        .build()?;
+    let result = runtime.block_on(f);
+    // Dropping a runtime waits for its blocking threads however long they take (a file
+    // still being read, say); the command is done, so that wait is bounded.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    result
 }
 
 /// Log lines to stderr; `LOA_LOG` (or `RUST_LOG`) sets the level, default `info`.

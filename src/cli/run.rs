@@ -167,7 +167,12 @@ pub async fn run(global: &Global, args: &Args) -> Result<ExitCode> {
     );
     daemon.await?;
     stop.cancel();
-    web.task.await.context("the HTTP server panicked")??;
+    // The HTTP side has been stopping since the signal and bounds its own wait
+    // (`web::serve`); this bound only keeps a bug there from holding the process.
+    match tokio::time::timeout(web::STOP_WITHIN * 2, web.task).await {
+        Ok(served) => served.context("the HTTP server panicked")??,
+        Err(_) => tracing::warn!("the HTTP side did not stop in time; leaving it"),
+    }
     Ok(ExitCode::SUCCESS)
 }
 

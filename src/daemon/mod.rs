@@ -5,7 +5,10 @@
 //! enqueues what fell due, rescues leases of crashed processes and expires rows whose
 //! window closed, and wakes the pump when that made messages due. On SIGINT/SIGTERM the
 //! pump stops claiming and lets the sends in flight finish; then the daemon releases its
-//! leases and returns.
+//! leases and returns. Every wait on the way out is bounded ([`STOP_SENDS_WITHIN`],
+//! [`RELEASE_WITHIN`]), whatever state the ledger is in: outcomes that could not be
+//! recorded by then (the disk is full, say) leave their messages leased, and they are sent
+//! again after the restart — at most once, as after a crash.
 
 pub mod reload;
 
@@ -29,6 +32,12 @@ pub const POLL: Duration = Duration::from_secs(1);
 /// How often pending messages whose window closed are swept to `expired`. Finding them
 /// reads every pending row; a claim never takes one meanwhile, and a send finds it expired.
 pub const EXPIRE_EVERY: Duration = Duration::from_secs(60);
+
+/// How long, after the stop, the sends in flight have to finish and be recorded.
+pub const STOP_SENDS_WITHIN: Duration = Duration::from_secs(8);
+
+/// How long releasing this process's leases may take on the way out.
+pub const RELEASE_WITHIN: Duration = Duration::from_secs(3);
 
 #[derive(Debug, Clone, Copy)]
 pub struct DaemonSettings {
@@ -100,9 +109,11 @@ fn rows(ws: &Workspace) -> Result<Vec<CampaignRow>> {
         .collect()
 }
 
-/// One round of housekeeping: enqueue due occurrences of active campaigns, rescue leases
-/// of crashed processes, and (when `expire`) expire rows whose window closed. Returns how
-/// many messages it made due (inserted or rescued), so the caller can wake the dispatcher.
+/// One round of housekeeping: after a failed write, check whether the ledger takes writes
+/// again ([`Store::check_writable`]); enqueue due occurrences of active campaigns, rescue
+/// leases of crashed processes, and (when `expire`) expire rows whose window closed.
+/// Returns how many messages it made due (inserted or rescued), so the caller can wake the
+/// dispatcher.
 pub async fn housekeeping(
     store: &Store,
     ws: &Arc<Workspace>,
@@ -112,6 +123,7 @@ pub async fn housekeeping(
     metrics: Option<&crate::web::Metrics>,
 ) -> Result<u64> {
     let now = Utc::now();
+    store.check_writable(now.timestamp_millis()).await;
     let mut due = 0;
     for (i, c) in ws.campaigns.iter().enumerate() {
         if c.status != Status::Active {
@@ -159,12 +171,24 @@ impl Running {
         }
     }
 
-    /// Stops claiming and waits until every send in flight is recorded.
-    async fn finish(self) -> Result<()> {
+    /// Stops claiming and waits until every send in flight is recorded; once `daemon` is
+    /// stopped, for [`STOP_SENDS_WITHIN`] at most. False when it gave up waiting.
+    async fn finish(self, daemon: &CancellationToken) -> Result<bool> {
         self.stop.cancel();
-        self.pump
-            .await
-            .context("the dispatcher stopped unexpectedly")
+        let mut pump = self.pump;
+        tokio::select! {
+            done = &mut pump => {
+                done.context("the dispatcher stopped unexpectedly")?;
+                return Ok(true);
+            }
+            _ = daemon.cancelled() => {}
+        }
+        match tokio::time::timeout(STOP_SENDS_WITHIN, pump).await {
+            Ok(done) => done
+                .context("the dispatcher stopped unexpectedly")
+                .map(|()| true),
+            Err(_) => Ok(false),
+        }
     }
 }
 
@@ -206,7 +230,13 @@ pub async fn run(
             expire,
             metrics.as_deref(),
         );
-        match round.await {
+        // A round cut short by the stop leaves nothing half-done: each write is a
+        // transaction, and enqueueing is made to be repeated.
+        let round = tokio::select! {
+            round = round => round,
+            _ = stop.cancelled() => break,
+        };
+        match round {
             Ok(0) => {}
             Ok(_) => running.dispatcher.wake(),
             // A database outage or a bad data file must not kill the daemon (R3).
@@ -217,9 +247,17 @@ pub async fn run(
             _ = tokio::time::sleep(settings.poll) => {}
         }
     }
-    running.finish().await?;
-    let released = store.release(owner, Utc::now().timestamp_millis()).await?;
-    info!(released, "stopped; leases released");
+    if !running.finish(&stop).await? {
+        warn!(
+            "stopping before every send in flight was recorded (the ledger did not take \
+             them in time); their messages stay leased and go again after the restart"
+        );
+    }
+    let release = store.release(owner, Utc::now().timestamp_millis());
+    match tokio::time::timeout(RELEASE_WITHIN, release).await {
+        Ok(released) => info!(released = released?, "stopped; leases released"),
+        Err(_) => warn!("stopped; releasing the leases took too long, a restart rescues them"),
+    }
     Ok(())
 }
 
@@ -250,7 +288,7 @@ async fn reloaded(
         }
     };
     let old = Arc::clone(&running.ws);
-    running.finish().await?;
+    running.finish(stop).await?;
     if let Err(e) = reload::cancel_removed(store, &old, &new).await {
         warn!(error = %format!("{e:#}"), "cancelling removed steps failed; trying at the next edit");
     }

@@ -27,6 +27,13 @@
 //! wait on their own pool of connections instead of taking the writer's. The SQL itself
 //! stays portable to PostgreSQL (`ON CONFLICT`, `UPDATE … RETURNING`, integer times).
 //!
+//! A write that fails (disk full, a read-only file, an I/O error) never wedges the writer:
+//! SQLite may roll such a transaction back by itself, leaving the connection's own count of
+//! open transactions behind, so a connection still in a transaction when it comes back is
+//! closed and the next write opens a fresh one. Why the last write failed to begin or to
+//! commit stays readable ([`Store::write_failure`], for `/healthz`) until a write that
+//! changed rows commits ([`Store::check_writable`] makes one).
+//!
 //! # Layout
 //!
 //! - `campaign`: [`Store::upsert_campaign`]
@@ -80,7 +87,7 @@ use anyhow::Context;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{Sqlite, Transaction};
+use sqlx::{Connection as _, Sqlite, Transaction};
 use tokio::sync::{Mutex, MutexGuard};
 
 pub use audit::{AuditAction, AuditEntry, AuditRow};
@@ -124,6 +131,8 @@ pub struct Store {
     writes: SqlitePool,
     /// Writes take turns here before `BEGIN IMMEDIATE` (see the module docs).
     writer: Arc<Mutex<()>>,
+    /// Why the last write failed, until one succeeds.
+    failure: Arc<std::sync::Mutex<Option<String>>>,
 }
 
 /// A campaign as loaded from its file; `loaded_at` is set by [`Store::upsert_campaign`].
@@ -267,15 +276,35 @@ pub struct ReportRow {
 pub(crate) struct Write<'a> {
     pub(crate) tx: Transaction<'static, Sqlite>,
     _turn: MutexGuard<'a, ()>,
+    store: &'a Store,
+    /// While a failed write is on record: the connection's count of changed rows when
+    /// this one began, so that only a commit that wrote something clears the failure.
+    changes_before: Option<i64>,
 }
 
 impl Write<'_> {
-    pub(crate) async fn commit(self) -> anyhow::Result<()> {
-        self.tx
-            .commit()
-            .await
-            .context("committing to the message ledger")
+    pub(crate) async fn commit(mut self) -> anyhow::Result<()> {
+        // A commit that changed no row writes nothing to the disk: it does not show that
+        // the ledger can be written again.
+        let wrote = match self.changes_before {
+            None => true,
+            Some(before) => total_changes(&mut self.tx).await.is_ok_and(|n| n > before),
+        };
+        let committed = self.tx.commit().await;
+        match &committed {
+            Err(e) => self.store.note_write(Some(e)),
+            Ok(()) if wrote => self.store.note_write(None),
+            Ok(()) => {}
+        }
+        committed.context("committing to the message ledger")
     }
+}
+
+/// Rows changed on the transaction's connection since it opened.
+async fn total_changes(tx: &mut Transaction<'static, Sqlite>) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT total_changes()")
+        .fetch_one(&mut **tx)
+        .await
 }
 
 impl Store {
@@ -306,6 +335,12 @@ impl Store {
             .pragma("wal_autocheckpoint", "10000");
         let writes = SqlitePoolOptions::new()
             .max_connections(1)
+            // The rollback of a dropped transaction is queued on the connection, and the
+            // pool's ping before handing it out again waits for it; a connection then still
+            // counting an open transaction (SQLite had rolled it back by itself, so the
+            // rollback failed) is closed and a fresh one opened.
+            .test_before_acquire(true)
+            .before_acquire(|conn, _| Box::pin(async move { Ok(!conn.is_in_transaction()) }))
             .connect_with(options.clone())
             .await
             .with_context(|| format!("opening the message ledger {url:?}"))?;
@@ -330,6 +365,7 @@ impl Store {
             pool,
             writes,
             writer: Arc::new(Mutex::new(())),
+            failure: Arc::default(),
         })
     }
 
@@ -363,12 +399,56 @@ impl Store {
     /// takes SQLite's write lock at once instead of failing to upgrade a read later.
     pub(crate) async fn write(&self) -> anyhow::Result<Write<'_>> {
         let turn = self.writer.lock().await;
-        let tx = self
-            .writes
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .context("beginning a write to the message ledger")?;
-        Ok(Write { tx, _turn: turn })
+        let begun = self.writes.begin_with("BEGIN IMMEDIATE").await;
+        if let Err(e) = &begun {
+            self.note_write(Some(e));
+        }
+        let mut tx = begun.context("beginning a write to the message ledger")?;
+        let changes_before = match self.write_failure() {
+            Some(_) => Some(total_changes(&mut tx).await.unwrap_or(i64::MAX)),
+            None => None,
+        };
+        Ok(Write {
+            tx,
+            _turn: turn,
+            store: self,
+            changes_before,
+        })
+    }
+
+    /// Why the last write to the ledger failed to begin or to commit (e.g. "database or
+    /// disk is full (SQLite code 13)"), until a write that changed rows commits.
+    pub fn write_failure(&self) -> Option<String> {
+        self.failure
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    /// While a failed write is on record, tries a write of one row (`loa.write_check` in
+    /// `kv`, the time): its success clears the record. The daemon calls it every round,
+    /// so that a daemon with nothing else to write does not stay unhealthy once the
+    /// ledger takes writes again. Does nothing otherwise.
+    pub async fn check_writable(&self, now: Millis) {
+        if self.write_failure().is_some() {
+            // A failure is recorded by the write itself.
+            let _ = self.kv_put("loa.write_check", &now.to_string(), now).await;
+        }
+    }
+
+    /// Keeps the reason of a failed write, or forgets it after a success.
+    fn note_write(&self, error: Option<&sqlx::Error>) {
+        let reason = error.map(|e| match e {
+            sqlx::Error::Database(db) => match db.code() {
+                Some(code) => format!("{} (SQLite code {code})", db.message()),
+                None => db.message().to_owned(),
+            },
+            other => other.to_string(),
+        });
+        *self
+            .failure
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = reason;
     }
 
     /// The connections for reading (writes go through [`Store::write`]).
@@ -647,5 +727,72 @@ mod tests {
             .await
             .expect_err("refused");
         assert!(!format!("{err:#}").contains("hunter2"), "{err:#}");
+    }
+}
+
+#[cfg(test)]
+mod write_failure_tests {
+    use super::test_support::*;
+
+    #[tokio::test]
+    async fn a_transaction_sqlite_rolled_back_by_itself_does_not_wedge_the_writer() {
+        let (_dir, store) = open().await;
+        let occ = seed(&store).await;
+        assert_eq!(store.write_failure(), None);
+        // What SQLite does on its own when a commit finds the disk full or hits an I/O
+        // error: the transaction is gone, the connection still counts it as open.
+        let mut w = store.write().await.unwrap();
+        sqlx::query("ROLLBACK").execute(&mut *w.tx).await.unwrap();
+        let err = w.commit().await.expect_err("nothing left to commit");
+        assert!(
+            format!("{err:#}").contains("no transaction is active"),
+            "{err:#}"
+        );
+        let failure = store.write_failure().expect("the failure is kept");
+        assert!(failure.contains("no transaction is active"), "{failure}");
+        // The next write takes a connection that is not in a transaction.
+        // A write that changes nothing writes nothing to the disk: it proves nothing.
+        assert_eq!(store.rescue_expired(T0, 3).await.unwrap(), 0);
+        assert!(store.write_failure().is_some());
+        let written = store.insert_messages(&messages(&occ, 3), T0).await;
+        assert_eq!(written.map_err(|e| format!("{e:#}")), Ok(3));
+        assert_eq!(store.write_failure(), None);
+        assert_eq!(count(&store, "SELECT COUNT(*) FROM message").await, 3);
+    }
+
+    #[tokio::test]
+    async fn a_ledger_that_refuses_writes_is_reported_until_a_write_goes_through() {
+        let (_dir, store) = open().await;
+        let occ = seed(&store).await;
+        // The writer connection alone, as a read-only file would have it.
+        sqlx::query("PRAGMA query_only = 1")
+            .execute(&store.writes)
+            .await
+            .unwrap();
+        let err = store
+            .insert_messages(&messages(&occ, 3), T0)
+            .await
+            .expect_err("read-only");
+        assert!(format!("{err:#}").contains("readonly"), "{err:#}");
+        assert_eq!(
+            store.write_failure().as_deref(),
+            Some("attempt to write a readonly database (SQLite code 8)")
+        );
+        // Reads go on meanwhile.
+        store.ping().await.unwrap();
+        store.check_writable(T0).await;
+        assert!(store.write_failure().is_some());
+        sqlx::query("PRAGMA query_only = 0")
+            .execute(&store.writes)
+            .await
+            .unwrap();
+        // With nothing else to write, the check finds the ledger writable again.
+        store.check_writable(T0).await;
+        assert_eq!(store.write_failure(), None);
+        assert_eq!(
+            store.insert_messages(&messages(&occ, 3), T0).await.unwrap(),
+            3
+        );
+        assert_eq!(store.write_failure(), None);
     }
 }

@@ -3,6 +3,8 @@
 //!
 //! Unhealthy when:
 //!
+//! - the last write to the ledger failed (disk full, read-only file, I/O error): at once,
+//!   with SQLite's reason, until a write succeeds again ([`Store::write_failure`]);
 //! - the database does not answer within [`HealthThresholds::db_timeout`];
 //! - the oldest due message has waited longer than [`HealthThresholds::max_due_age`]
 //!   (a backlog that is not draining, or a channel paused for hours);
@@ -22,6 +24,8 @@ use axum::routing::get;
 use super::WebState;
 use super::error::WebError;
 use crate::store::Millis;
+#[cfg(doc)]
+use crate::store::Store;
 
 /// When `/healthz` turns 503.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,6 +53,11 @@ pub(super) fn router() -> Router<WebState> {
 
 async fn healthz(State(state): State<WebState>) -> Result<&'static str, WebError> {
     let limits = state.health();
+    if let Some(why) = state.store().write_failure() {
+        return Err(WebError::Unhealthy(format!(
+            "the message ledger cannot be written: {why}"
+        )));
+    }
     let now = state.now();
     let answered = tokio::time::timeout(limits.db_timeout, async {
         state.store().ping().await?;

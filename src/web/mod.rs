@@ -20,6 +20,8 @@
 //! - [`error`]: [`WebError`], the one error type, and its answers.
 //! - [`mod@start`]: [`start()`] — keys checked, unsubscribe key loaded, listener bound, server
 //!   spawned: the one call `loa run` makes.
+//! - [`listen`]: the server loop — header and request time, connections and the file
+//!   descriptors they may take, all bounded; the stop bounded too ([`STOP_WITHIN`]).
 //!
 //! The web side never sends: it meets the rest of loa only through the [`Store`] (the
 //! ledger), the [`Metrics`] it shares with the dispatcher, the webhook channels' secrets it
@@ -34,6 +36,7 @@ pub mod error;
 pub mod figures;
 pub mod health;
 pub mod keys;
+pub mod listen;
 pub mod metrics;
 mod receipts;
 pub mod session;
@@ -58,6 +61,7 @@ pub use callback::Rejection;
 pub use error::WebError;
 pub use health::HealthThresholds;
 pub use keys::{Keys, KeysEnv, KeysError, unsubscribe_key};
+pub use listen::STOP_WITHIN;
 pub use metrics::{AttemptClass, Metrics};
 pub use start::{Web, WebConfig, start};
 pub use unsubscribe::unsubscribe_token;
@@ -294,8 +298,9 @@ pub fn router(state: WebState) -> Router {
 }
 
 /// Serves [`router`] on `listener` until `stop` is cancelled, then stops accepting and
-/// waits for the requests in flight (each bounded: bodies time out after 10 s). Beside it
-/// runs the receipt reconciler ([`callback`]'s early receipts, callback-id pruning).
+/// waits for the requests in flight, [`STOP_WITHIN`] at most ([`listen`] bounds headers,
+/// requests and connections). Beside it runs the receipt reconciler ([`callback`]'s early
+/// receipts, callback-id pruning).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: WebState,
@@ -308,18 +313,13 @@ pub async fn serve(
     // A child token: stopping the reconciler must not stop whoever owns `stop`.
     let background = stop.child_token();
     let reconciler = tokio::spawn(callback::reconcile(state.clone(), background.clone()));
-    // The peer address feeds the failed-login limit.
-    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(async move { stop.cancelled().await })
-        .await
-        .with_context(|| format!("serving HTTP on {addr}"));
-    // Whether the server stopped or failed, the reconciler stops with it.
+    let limit = listen::connection_limit(listen::file_limit());
+    tracing::debug!(limit, "HTTP connections at most");
+    listen::serve(listener, router(state), limit, stop).await;
     background.cancel();
     reconciler
         .await
         .context("the receipt reconciler panicked")?;
-    served?;
     tracing::info!(%addr, "HTTP stopped");
     Ok(())
 }

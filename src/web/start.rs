@@ -64,6 +64,9 @@ pub async fn start(
     let now = chrono::Utc::now().timestamp_millis();
     let key = unsubscribe_key(store, config.env.unsubscribe_key.clone(), now).await?;
     let keys = keys.with_unsubscribe_key(key.clone());
+    // Room for the connections `listen` allows beside the reserve for the ledger and data.
+    let files = super::listen::raise_file_limit();
+    tracing::debug!(files, "open files at most");
     let listener = tokio::net::TcpListener::bind(&config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;

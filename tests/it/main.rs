@@ -30,6 +30,7 @@ mod preview;
 mod prune;
 mod reliability_crash_windows;
 mod reliability_kill9;
+mod reliability_limits;
 mod reliability_rate;
 mod reliability_schedule;
 mod reliability_smtp_faults;

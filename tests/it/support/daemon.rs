@@ -104,6 +104,18 @@ impl Daemon {
         Self::spawn(ws, tuning, None, Some(port), env)
     }
 
+    /// Like [`Daemon::serving_with`], under a limit of `files` open files (soft and hard):
+    /// started through `sh -c 'ulimit -n …; exec loa …'`, so the pid is still loa's.
+    pub fn serving_limited(
+        ws: &Workspace,
+        tuning: &Tuning,
+        port: u16,
+        env: &[(&str, &str)],
+        files: u64,
+    ) -> Daemon {
+        Self::spawn_limited(ws, tuning, None, Some(port), env, Some(files))
+    }
+
     fn spawn(
         ws: &Workspace,
         tuning: &Tuning,
@@ -111,12 +123,31 @@ impl Daemon {
         port: Option<u16>,
         env: &[(&str, &str)],
     ) -> Daemon {
+        Self::spawn_limited(ws, tuning, failpoint, port, env, None)
+    }
+
+    fn spawn_limited(
+        ws: &Workspace,
+        tuning: &Tuning,
+        failpoint: Option<&str>,
+        port: Option<u16>,
+        env: &[(&str, &str)],
+        files: Option<u64>,
+    ) -> Daemon {
         let log = OpenOptions::new()
             .create(true)
             .append(true)
             .open(ws.log())
             .expect("daemon log");
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_loa"));
+        let mut cmd = match files {
+            None => Command::new(env!("CARGO_BIN_EXE_loa")),
+            Some(n) => {
+                let mut sh = Command::new("sh");
+                sh.args(["-c", &format!("ulimit -n {n} && exec \"$0\" \"$@\"")])
+                    .arg(env!("CARGO_BIN_EXE_loa"));
+                sh
+            }
+        };
         let listen = format!("127.0.0.1:{}", port.unwrap_or(0));
         cmd.current_dir(ws.root())
             .args(["--listen", listen.as_str(), "run"])
@@ -163,6 +194,15 @@ impl Daemon {
     pub fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+
+    /// Sends SIGTERM (through `kill(1)`).
+    pub fn terminate(&self) {
+        let sent = Command::new("kill")
+            .args(["-TERM", &self.pid().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(sent.success(), "kill -TERM {} failed", self.pid());
     }
 
     /// Waits up to `limit` for the process to exit by itself.
