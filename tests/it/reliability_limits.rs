@@ -515,8 +515,13 @@ async fn an_idle_daemon_is_healthy_again_once_its_ledger_takes_writes() {
         .step("s1", &["mail"])
         .build();
     let db = ws.db();
-    let port = free_port();
-    let _daemon = Daemon::serving(&ws, &Tuning::default(), port);
+    // On a port of the system's choosing: a port from `free_port` can be taken by another
+    // test's server before the daemon binds it, and /healthz then asks that server.
+    let daemon = Daemon::start(&ws, &Tuning::default(), None);
+    let port = daemon
+        .listening_port(&ws, Duration::from_secs(30))
+        .await
+        .unwrap_or_else(|| panic!("no HTTP port in the log:\n{}", log_tail(&ws, 20)));
     let idle = until(
         Duration::from_secs(30),
         Duration::from_millis(100),

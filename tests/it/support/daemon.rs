@@ -190,6 +190,27 @@ impl Daemon {
         format!("loa-{}-", self.pid())
     }
 
+    /// The port the HTTP side of a daemon started on port 0 ([`Daemon::start`]) listens on,
+    /// read from its log's "HTTP listening" line; None if it has not said so within `limit`.
+    /// Unlike a port from [`free_port`], no other test can take it first.
+    pub async fn listening_port(&self, ws: &Workspace, limit: Duration) -> Option<u16> {
+        let mut port = None;
+        until(limit, Duration::from_millis(50), || {
+            let text = std::fs::read_to_string(ws.log()).unwrap_or_default();
+            port = text
+                .lines()
+                .find(|l| l.contains("HTTP listening"))
+                .and_then(|l| l.split("127.0.0.1:").nth(1))
+                .and_then(|rest| {
+                    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+                    digits.parse().ok()
+                });
+            std::future::ready(port.is_some())
+        })
+        .await;
+        port
+    }
+
     /// SIGKILL, then reap.
     pub fn kill(&mut self) {
         let _ = self.child.kill();
