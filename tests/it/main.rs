@@ -21,6 +21,7 @@ mod channel_webhook;
 mod channel_zalo;
 mod daemon_pause;
 mod daemon_reload;
+mod daemon_templates;
 mod daemon_unsubscribe;
 mod helpers;
 mod plan;
