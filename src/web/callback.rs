@@ -13,7 +13,9 @@
 //!
 //! A refused request writes nothing to the ledger; it bumps
 //! `loa_callback_rejected_total{reason}` and that is all. A replay answers 200 and bumps
-//! `loa_callback_replays_total`. The work is one short transaction shared with the receipts
+//! `loa_callback_replays_total`. Their log lines, which any client can cause, are
+//! written at most once per reason per 10 s, each saying how many were left out
+//! ([`crate::log_limit`]); the counters stay exact. The work is one short transaction shared with the receipts
 //! arriving meanwhile ([`super::receipts`]), well inside Zalo's 2-second answer deadline.
 //! Bodies carry phone numbers: they are never logged.
 //!
@@ -24,6 +26,7 @@
 //! Webhook receipt body: `{"message_id": "...", "status": "delivered" | "failed",
 //! "at": "<RFC 3339>" (optional, default now), "error": "..." (optional)}`.
 
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use axum::Router;
@@ -37,7 +40,11 @@ use tokio_util::sync::CancellationToken;
 use super::WebState;
 use super::error::WebError;
 use super::signature::{self, SignatureError};
+use crate::log_limit::LogLimit;
 use crate::store::{DeliveryReceipt, MessageRef, Millis, ReceiptOutcome, ReceiptStatus};
+
+/// The log lines of refused, replayed and unmatched callbacks, by reason.
+static LOG: LazyLock<LogLimit> = LazyLock::new(|| LogLimit::new(crate::log_limit::EVERY));
 
 /// The largest callback body read.
 pub const MAX_BODY: usize = 256 * 1024;
@@ -203,7 +210,13 @@ async fn apply(
         }
         ReceiptOutcome::Replay => {
             state.metrics().replay();
-            tracing::info!(source = receipt.source, "replayed callback ignored");
+            if let Some(left_out) = LOG.admit("replay", state.now()) {
+                tracing::info!(
+                    source = receipt.source,
+                    left_out,
+                    "replayed callback ignored"
+                );
+            }
             "duplicate\n"
         }
         ReceiptOutcome::Deferred { id } => {
@@ -212,7 +225,13 @@ async fn apply(
         }
         ReceiptOutcome::Unchanged { .. } => "ok\n",
         ReceiptOutcome::Unmatched => {
-            tracing::info!(source = receipt.source, "receipt for no known message");
+            if let Some(left_out) = LOG.admit("unmatched", state.now()) {
+                tracing::info!(
+                    source = receipt.source,
+                    left_out,
+                    "receipt for no known message"
+                );
+            }
             "ignored\n"
         }
     })
@@ -249,10 +268,13 @@ pub(super) async fn reconcile(state: WebState, stop: CancellationToken) {
     }
 }
 
-/// Counts a refusal and turns it into its answer.
+/// Counts a refusal and turns it into its answer; logs it unless a line for the same
+/// reason was written less than 10 s ago (`left_out`: how many were not logged since).
 fn refuse(state: &WebState, reason: Rejection) -> WebError {
     state.metrics().rejected(reason);
-    tracing::warn!(reason = reason.label(), "callback refused");
+    if let Some(left_out) = LOG.admit(reason.label(), state.now()) {
+        tracing::warn!(reason = reason.label(), left_out, "callback refused");
+    }
     match reason {
         Rejection::TooLarge => WebError::TooLarge,
         Rejection::NotConfigured => WebError::NotConfigured,

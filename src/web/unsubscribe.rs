@@ -29,6 +29,10 @@ use crate::store::{Suppression, SuppressionReason};
 /// A one-click body is `List-Unsubscribe=One-Click`; anything much longer is no form of ours.
 const MAX_BODY: usize = 8 * 1024;
 
+/// The log line of a repeated unsubscribe ([`crate::log_limit`]).
+static REPEAT_LOG: std::sync::LazyLock<crate::log_limit::LogLimit> =
+    std::sync::LazyLock::new(|| crate::log_limit::LogLimit::new(crate::log_limit::EVERY));
+
 /// The token for the unsubscribe link of `message_id`, for
 /// `{public_url}/unsubscribe/{token}`. URL-safe as it stands.
 pub fn unsubscribe_token(key: &[u8], message_id: &str) -> String {
@@ -108,7 +112,16 @@ async fn confirm(
         .await
         .map_err(WebError::internal)?;
     let masked = mask_address(&address);
-    tracing::info!(message_id = id, address = %masked, new, "unsubscribed");
+    // Anyone holding a link can post it again and again: a repeat is logged at most once
+    // per 10 s ([`crate::log_limit`]); a new suppression always.
+    let left_out = if new {
+        Some(0)
+    } else {
+        REPEAT_LOG.admit("unsubscribed again", state.now())
+    };
+    if let Some(left_out) = left_out {
+        tracing::info!(message_id = id, address = %masked, new, left_out, "unsubscribed");
+    }
     Ok(page(&thanks_page(&masked)))
 }
 
