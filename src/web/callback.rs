@@ -26,7 +26,6 @@
 //! Webhook receipt body: `{"message_id": "...", "status": "delivered" | "failed",
 //! "at": "<RFC 3339>" (optional, default now), "error": "..." (optional)}`.
 
-use std::sync::LazyLock;
 use std::time::Duration;
 
 use axum::Router;
@@ -40,11 +39,7 @@ use tokio_util::sync::CancellationToken;
 use super::WebState;
 use super::error::WebError;
 use super::signature::{self, SignatureError};
-use crate::log_limit::LogLimit;
 use crate::store::{DeliveryReceipt, MessageRef, Millis, ReceiptOutcome, ReceiptStatus};
-
-/// The log lines of refused, replayed and unmatched callbacks, by reason.
-static LOG: LazyLock<LogLimit> = LazyLock::new(|| LogLimit::new(crate::log_limit::EVERY));
 
 /// The largest callback body read.
 pub const MAX_BODY: usize = 256 * 1024;
@@ -210,7 +205,7 @@ async fn apply(
         }
         ReceiptOutcome::Replay => {
             state.metrics().replay();
-            if let Some(left_out) = LOG.admit("replay", state.now()) {
+            if let Some(left_out) = state.log_line("replay") {
                 tracing::info!(
                     source = receipt.source,
                     left_out,
@@ -225,7 +220,7 @@ async fn apply(
         }
         ReceiptOutcome::Unchanged { .. } => "ok\n",
         ReceiptOutcome::Unmatched => {
-            if let Some(left_out) = LOG.admit("unmatched", state.now()) {
+            if let Some(left_out) = state.log_line("unmatched") {
                 tracing::info!(
                     source = receipt.source,
                     left_out,
@@ -272,7 +267,7 @@ pub(super) async fn reconcile(state: WebState, stop: CancellationToken) {
 /// reason was written less than 10 s ago (`left_out`: how many were not logged since).
 fn refuse(state: &WebState, reason: Rejection) -> WebError {
     state.metrics().rejected(reason);
-    if let Some(left_out) = LOG.admit(reason.label(), state.now()) {
+    if let Some(left_out) = state.log_line(reason.label()) {
         tracing::warn!(reason = reason.label(), left_out, "callback refused");
     }
     match reason {

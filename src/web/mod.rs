@@ -53,6 +53,7 @@ use futures::StreamExt as _;
 use tokio_util::sync::CancellationToken;
 
 use crate::campaign::{Live, Workspace};
+use crate::log_limit::LogLimit;
 use crate::store::{Millis, Store};
 pub use callback::Rejection;
 pub use error::WebError;
@@ -85,6 +86,8 @@ struct Inner {
     receipts: receipts::Receipts,
     /// The last count of messages by state.
     figures: figures::Figures,
+    /// The log lines any client can cause, at most one per kind per 10 s.
+    logs: Arc<LogLimit>,
 }
 
 impl WebState {
@@ -103,6 +106,7 @@ impl WebState {
                 workspace: None,
                 receipts: Default::default(),
                 figures: Default::default(),
+                logs: Arc::new(LogLimit::new(crate::log_limit::EVERY)),
             }),
         }
     }
@@ -144,6 +148,7 @@ impl WebState {
             workspace: old.workspace.clone(),
             receipts: old.receipts.clone(),
             figures: old.figures.clone(),
+            logs: Arc::clone(&old.logs),
         };
         change(&mut inner);
         WebState {
@@ -170,6 +175,12 @@ impl WebState {
         self.inner
             .keys
             .webhook_secrets(channel, ws.as_ref().map(|ws| ws.campaigns.as_slice()))
+    }
+
+    /// Whether a log line of `kind` that a client caused may be written now: `Some(n)`
+    /// with how many of that kind were left out since the last ([`crate::log_limit`]).
+    pub fn log_line(&self, kind: &'static str) -> Option<u64> {
+        self.inner.logs.admit(kind, self.now())
     }
 
     pub fn health(&self) -> HealthThresholds {

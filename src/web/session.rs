@@ -37,10 +37,6 @@ pub const COOKIE: &str = "loa_session";
 const TTL: Millis = 8 * 3600 * 1000;
 const MAX_FAILURES: usize = 5;
 const FAILURE_WINDOW: Millis = 60_000;
-
-/// The log line of refused logins ([`crate::log_limit`]).
-static LOGIN_LOG: std::sync::LazyLock<crate::log_limit::LogLimit> =
-    std::sync::LazyLock::new(|| crate::log_limit::LogLimit::new(crate::log_limit::EVERY));
 const MAX_FORM: usize = 4 * 1024;
 /// Clients with failed logins kept before old ones are swept.
 const MAX_CLIENTS: usize = 1024;
@@ -211,7 +207,7 @@ async fn login(State(state): State<WebState>, request: Request) -> Result<Respon
     if !bool::from(given.as_bytes().ct_eq(token.expose().as_bytes())) {
         sessions.failed(&client, now);
         // Any client can cause this line: at most one per 10 s, with the count left out.
-        if let Some(left_out) = LOGIN_LOG.admit("login refused", now) {
+        if let Some(left_out) = state.log_line("login refused") {
             tracing::warn!(left_out, "dashboard login refused");
         }
         return Err(WebError::Unauthorized);

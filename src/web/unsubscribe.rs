@@ -29,10 +29,6 @@ use crate::store::{Suppression, SuppressionReason};
 /// A one-click body is `List-Unsubscribe=One-Click`; anything much longer is no form of ours.
 const MAX_BODY: usize = 8 * 1024;
 
-/// The log line of a repeated unsubscribe ([`crate::log_limit`]).
-static REPEAT_LOG: std::sync::LazyLock<crate::log_limit::LogLimit> =
-    std::sync::LazyLock::new(|| crate::log_limit::LogLimit::new(crate::log_limit::EVERY));
-
 /// The token for the unsubscribe link of `message_id`, for
 /// `{public_url}/unsubscribe/{token}`. URL-safe as it stands.
 pub fn unsubscribe_token(key: &[u8], message_id: &str) -> String {
@@ -117,7 +113,7 @@ async fn confirm(
     let left_out = if new {
         Some(0)
     } else {
-        REPEAT_LOG.admit("unsubscribed again", state.now())
+        state.log_line("unsubscribed again")
     };
     if let Some(left_out) = left_out {
         tracing::info!(message_id = id, address = %masked, new, left_out, "unsubscribed");
