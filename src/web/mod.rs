@@ -177,6 +177,15 @@ impl WebState {
             .webhook_secrets(channel, ws.as_ref().map(|ws| ws.campaigns.as_slice()))
     }
 
+    /// The channels whose messages `/callbacks/zalo` may move: the `zalo_zns` channels of
+    /// the campaigns in force now when the daemon's workspace is known, else at start.
+    pub fn zalo_channels(&self) -> Vec<String> {
+        let ws = self.workspace();
+        self.inner
+            .keys
+            .zalo_channels(ws.as_ref().map(|ws| ws.campaigns.as_slice()))
+    }
+
     /// Whether a log line of `kind` that a client caused may be written now: `Some(n)`
     /// with how many of that kind were left out since the last ([`crate::log_limit`]).
     pub fn log_line(&self, kind: &'static str) -> Option<u64> {
