@@ -129,3 +129,48 @@ async fn a_runaway_loop_fails_its_messages_while_healthz_answers_and_sigterm_sto
     let exited = daemon.exited_within(Duration::from_secs(15)).await;
     assert!(exited.is_some(), "SIGTERM did not stop the daemon");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn preview_of_a_runaway_loop_stops_with_the_reason() {
+    let sink = SmtpSink::start().await;
+    let ws = two_steps(&sink, NESTED_LOOPS);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_loa"))
+        .current_dir(ws.root())
+        .args([
+            "preview",
+            "campaigns/rel.yaml",
+            "--step",
+            "slow",
+            "--recipient",
+            "r0",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run loa preview");
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            break Some(status);
+        }
+        if started.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let status = status.expect("preview still rendering after 60 s");
+    let out = child.wait_with_output().expect("output");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    println!(
+        "preview of the runaway loop: {status} after {:?}",
+        started.elapsed()
+    );
+    assert!(!status.success(), "{stderr}");
+    assert!(stderr.contains("slow/text.tera"), "{stderr}");
+    assert!(
+        stderr.contains("loop turns") || stderr.contains("longer than"),
+        "{stderr}"
+    );
+}
