@@ -220,7 +220,8 @@ fn call(name: &str) -> Node {
 }
 
 /// Runs `render` (one message's rendering) on tokio's blocking pool under one budget.
-/// Waits at most [`MAX_RENDER_TIME`] and a second more: a render still running then is
+/// Waits at most twice [`MAX_RENDER_TIME`] and a second more (a render may wait for a
+/// thread, and the clock is checked between Tera's steps): a render still running then is
 /// abandoned and reported as over time (its budget stops it soon after).
 pub async fn off_thread<T: Send + 'static>(
     render: impl FnOnce() -> std::result::Result<T, RenderError> + Send + 'static,
@@ -233,7 +234,7 @@ pub async fn off_thread<T: Send + 'static>(
             MAX_RENDER_TIME.as_secs_f64()
         ),
     };
-    match tokio::time::timeout(MAX_RENDER_TIME + Duration::from_secs(1), task).await {
+    match tokio::time::timeout(2 * MAX_RENDER_TIME + Duration::from_secs(1), task).await {
         Ok(Ok(result)) => result,
         Ok(Err(join)) => Err(RenderError::Failed {
             template: String::new(),

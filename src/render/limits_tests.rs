@@ -238,3 +238,22 @@ async fn off_thread_returns_the_render_and_its_limit_errors() {
         "{slow:?}"
     );
 }
+
+/// A render stuck outside Tera's checks (here, a sleep) is abandoned, not awaited: the
+/// async side gets the over-time error while the blocking thread finishes on its own.
+/// (Real time: tokio's paused clock does not advance while a blocking task runs.)
+#[tokio::test]
+async fn off_thread_abandons_a_render_that_outlives_its_time() {
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    let stuck = off_thread(move || {
+        // Held until the test lets go, after it has its answer.
+        let _ = rx.recv_timeout(std::time::Duration::from_secs(60));
+        Ok(())
+    })
+    .await;
+    assert!(
+        matches!(&stuck, Err(RenderError::LimitExceeded { limit, .. }) if limit.contains("longer than 2 s")),
+        "{stuck:?}"
+    );
+    let _ = tx.send(());
+}
