@@ -31,6 +31,8 @@
 //!   unsubscribe links, over the ledger and the dispatcher's [`web::Metrics`]; the staff
 //!   dashboard (login, campaigns, timeline, funnel, failures, coverage; pause, resume and
 //!   retry) over the ledger and the loaded workspace.
+//! - [`log_limit`]: log lines a client can cause, written at most once per kind per
+//!   interval with the count left out.
 
 #![forbid(unsafe_code)]
 
@@ -40,6 +42,7 @@ pub mod channel;
 pub mod cli;
 pub mod daemon;
 pub mod dispatch;
+pub mod log_limit;
 pub mod render;
 pub mod schedule;
 pub mod store;

@@ -6,6 +6,7 @@
 //! `simulate` and tests) and the daemon's continuous [`super::pump`].
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::{DateTime, TimeZone, Utc};
@@ -45,7 +46,7 @@ impl Dispatcher {
                 reason: "suppressed: the recipient unsubscribed".into(),
             })
         } else {
-            self.prepare(&m, now, contexts)
+            self.prepare(&m, now, contexts).await
         };
         let result = match checked {
             Ok(ready) => self.attempt(&m, ready, now_ms, started).await,
@@ -67,7 +68,7 @@ impl Dispatcher {
     }
 
     /// The checks at send time; `Err` is the outcome of a message that is not sent now.
-    fn prepare<'a>(
+    async fn prepare<'a>(
         &'a self,
         m: &Claimed,
         now: DateTime<Utc>,
@@ -104,7 +105,10 @@ impl Dispatcher {
         let shared = contexts
             .get(&key)
             .ok_or_else(|| failed("the occurrence time is not valid".into()))?;
-        let out = self.outgoing(m, campaign, step, shared).map_err(failed)?;
+        let out = self
+            .outgoing(m, campaign, step, shared)
+            .await
+            .map_err(failed)?;
         Ok(Ready {
             slot,
             campaign,
@@ -141,7 +145,10 @@ impl Dispatcher {
         }
     }
 
-    fn outgoing(
+    /// The message as its channel sends it. Rendering runs on the blocking pool under the
+    /// render limits ([`crate::render::off_thread`]): a template that crosses one fails
+    /// this message for good with the reason, and never holds the async workers.
+    async fn outgoing(
         &self,
         m: &Claimed,
         campaign: &Campaign,
@@ -153,15 +160,21 @@ impl Dispatcher {
             .for_snapshot(&m.context)
             .map_err(|e| format!("stored data unreadable: {e}"))?;
         let address = m.address.clone().unwrap_or_default();
-        let target = Target {
-            kind: ch.kind,
-            template: &step.template,
-            body_template: ch.body.as_deref(),
-            address: &address,
-            message_id: &m.message_id,
-        };
-        let rendered = render(&self.ws.renderer, &target, &mut ctx)
-            .map_err(|e| format!("template error: {e}"))?;
+        let (ws, kind, body) = (Arc::clone(&self.ws), ch.kind, ch.body.clone());
+        let (template, to, message_id) =
+            (step.template.clone(), address.clone(), m.message_id.clone());
+        let rendered = crate::render::off_thread(move || {
+            let target = Target {
+                kind,
+                template: &template,
+                body_template: body.as_deref(),
+                address: &to,
+                message_id: &message_id,
+            };
+            render(&ws.renderer, &target, &mut ctx)
+        })
+        .await
+        .map_err(|e| format!("template error: {e}"))?;
         // RFC 8058 one-click links, signed so that nobody can unsubscribe someone else.
         let unsubscribe_url = self.settings.unsubscribe_key.as_ref().map(|key| {
             let token = crate::web::unsubscribe_token(key.expose().as_bytes(), &m.message_id);

@@ -114,7 +114,8 @@ fn hint(tera: &Tera, kind: Kind, called: &str) -> String {
             .functions
             .keys()
             .map(String::as_str)
-            .filter(|f| *f != "get_env")
+            // get_env is disabled; the `__loa_` functions are the render limits' own calls.
+            .filter(|f| *f != "get_env" && !f.starts_with("__loa_"))
             .collect(),
         Kind::Test => tera.testers.keys().map(String::as_str).collect(),
         Kind::Macro => {

@@ -94,6 +94,12 @@ pub enum RenderError {
     OutputTooLarge { template: String, limit: usize },
     #[error("template `{template}`: {message}")]
     Failed { template: String, message: String },
+    /// A bound of [`super::limits`] was crossed: too deep, too many loop turns, too long.
+    #[error(
+        "template `{template}` stopped: {limit}; the message is not sent (templates are \
+         limited so that one cannot stall or crash the daemon)"
+    )]
+    LimitExceeded { template: String, limit: String },
 }
 
 impl RenderError {

@@ -42,6 +42,10 @@ pub(super) fn load_dir(renderer: &mut Renderer, dir: &Path) -> Vec<TemplateError
         }
     }
     errors.extend(check_references(renderer, &origins));
+    errors.extend(super::cycle::check(&renderer.tera, &origins));
+    for template in renderer.tera.templates.values_mut() {
+        super::limits::instrument(template);
+    }
     if let Err(e) = renderer.tera.build_inheritance_chains() {
         errors.push(TemplateError::new(dir, super::error::chain_message(&e)));
     }

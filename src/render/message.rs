@@ -29,7 +29,17 @@ pub struct Target<'a> {
     pub message_id: &'a str,
 }
 
+/// Renders every part `target`'s channel sends, all of them under one budget of
+/// [`super::limits`] (depth, loop turns, time).
 pub fn render(
+    renderer: &Renderer,
+    target: &Target<'_>,
+    ctx: &mut tera::Context,
+) -> Result<Rendered, RenderError> {
+    super::limits::bounded(|| render_parts(renderer, target, ctx))
+}
+
+fn render_parts(
     renderer: &Renderer,
     target: &Target<'_>,
     ctx: &mut tera::Context,

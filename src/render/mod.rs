@@ -9,7 +9,9 @@
 //!
 //! Safety (R17): only `html.tera` parts are HTML-autoescaped; an undefined variable in
 //! `{{ }}` is an error; templates cannot read the environment ([`sandbox`]); template files
-//! are capped at [`MAX_TEMPLATE_BYTES`] and rendered output at [`MAX_OUTPUT_BYTES`].
+//! are capped at [`MAX_TEMPLATE_BYTES`] and rendered output at [`MAX_OUTPUT_BYTES`]; a
+//! template may not recurse ([`cycle`]), and one message's rendering is bounded in depth,
+//! loop turns and time ([`limits`]; the dispatcher renders through [`off_thread`]).
 //!
 //! # Layout
 //! - `load`: reading `templates/<name>/…`, every problem at once.
@@ -19,13 +21,17 @@
 //! - `calls`: filters, functions, tests and macros a template calls that do not exist.
 //! - `zns`: `zns.yaml` parts.
 //! - `sandbox`: disabled builtins and the output cap.
+//! - `cycle`: includes and macro calls that lead back to themselves, refused at load.
+//! - `limits`: depth, loop-turn and time bounds of one render; rendering off the async workers.
 //! - `error`: [`TemplateError`], [`RenderError`].
 
 mod calls;
+mod cycle;
 mod decimal;
 mod error;
 mod expression;
 mod filters;
+mod limits;
 mod lint;
 mod load;
 pub mod message;
@@ -41,6 +47,7 @@ use tera::{Context, Tera};
 pub use calls::UnknownCall;
 pub use error::{RenderError, TemplateError};
 pub use expression::MAX_EXPRESSION_BYTES;
+pub use limits::{MAX_DEPTH, MAX_LOOP_TURNS, MAX_RENDER_TIME, off_thread};
 pub use lint::VarRef;
 pub use sandbox::MAX_RANGE_LEN;
 pub use zns::ZnsMessage;
@@ -85,6 +92,7 @@ impl Renderer {
         tera.autoescape_on(vec!["html.tera"]);
         filters::register(&mut tera);
         sandbox::register(&mut tera);
+        limits::register(&mut tera);
         Renderer {
             tera,
             parts: BTreeMap::new(),
@@ -236,3 +244,6 @@ impl Renderer {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod limits_tests;

@@ -81,7 +81,8 @@ fn range_arg(args: &HashMap<String, Value>, name: &str) -> Result<Option<usize>>
 }
 
 /// Renders `name`, failing as soon as the output would exceed `limit` bytes, so a runaway
-/// loop stops early instead of filling memory.
+/// loop stops early instead of filling memory, or as soon as it crosses a bound of
+/// [`super::limits`].
 pub(super) fn render_capped(
     tera: &Tera,
     name: &str,
@@ -93,7 +94,17 @@ pub(super) fn render_capped(
         limit,
         exceeded: false,
     };
-    let result = tera.render_to(name, ctx, &mut out);
+    let (result, crossed) = super::limits::bounded(|| {
+        let depth = super::limits::depth();
+        let result = tera.render_to(name, ctx, &mut out);
+        (result, super::limits::finish(depth))
+    });
+    if let Some(crossed) = crossed {
+        return Err(RenderError::LimitExceeded {
+            template: name.to_string(),
+            limit: crossed,
+        });
+    }
     if out.exceeded {
         return Err(RenderError::OutputTooLarge {
             template: name.to_string(),

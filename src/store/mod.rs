@@ -95,7 +95,9 @@ pub use health::StateCount;
 pub use id::{content_hash, message_id, message_row, message_tag};
 pub use overview::{CampaignTotals, FailedMessage, OccurrenceFigures};
 pub use prune::{PRUNE_BATCH, Pruned};
-pub use receipt::{DeliveryReceipt, MessageRef, ReceiptOutcome, ReceiptStatus};
+pub use receipt::{
+    DeliveryReceipt, MessageRef, RECEIPT_SKEW, ReceiptOutcome, ReceiptStatus, delivery_time,
+};
 pub use suppression::{Suppression, SuppressionReason, UnsubscribeTarget};
 
 /// A UTC instant in milliseconds since the Unix epoch.

@@ -9,6 +9,10 @@
 //! `sent` (the web server runs it every second). The callback id is recorded in `callback_seen` in the same transaction as the
 //! state change, so a replayed callback finds it and writes nothing more
 //! (reliability-security R12).
+//!
+//! A receipt moves only messages of the channels it names (a channel's key speaks for its
+//! own messages only), and its delivery time is believed only within the send and its
+//! arrival ([`delivery_time`]).
 
 use anyhow::Context;
 use sqlx::sqlite::SqliteConnection;
@@ -16,8 +20,27 @@ use sqlx::sqlite::SqliteConnection;
 use super::event::{self, Event};
 use super::{Millis, Store};
 
-/// A `receipt_early` row: message, source, status, at, error.
-type EarlyRow = (i64, String, String, Option<Millis>, Option<String>);
+/// A `receipt_early` row: message, source, status, at, error, received_at.
+type EarlyRow = (i64, String, String, Option<Millis>, Option<String>, Millis);
+
+/// How far a provider's clock may be from ours: a delivery time up to this much before
+/// the send, or after the receipt arrived, is still believed.
+pub const RECEIPT_SKEW: Millis = 300_000;
+
+/// The delivery time to record for a receipt saying `at`, for a message sent at `sent_at`,
+/// the receipt arriving at `received`: `at` when it lies between the send less
+/// [`RECEIPT_SKEW`] and the arrival plus [`RECEIPT_SKEW`]; else the arrival time, and
+/// `false` (a provider cannot deliver before the send, nor report a time to come — such a
+/// time is a wrong clock or a forgery, and would skew every delivery figure).
+pub fn delivery_time(at: Millis, sent_at: Option<Millis>, received: Millis) -> (Millis, bool) {
+    let earliest = sent_at.map_or(Millis::MIN, |s| s.saturating_sub(RECEIPT_SKEW));
+    let latest = received.saturating_add(RECEIPT_SKEW);
+    if (earliest..=latest).contains(&at) {
+        (at, true)
+    } else {
+        (received, false)
+    }
+}
 
 /// How a receipt names its message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,9 +69,9 @@ pub struct DeliveryReceipt<'a> {
     pub callback_id: &'a str,
     /// Tried in order; the first that names a message wins.
     pub refs: Vec<MessageRef<'a>>,
-    /// Only messages on this channel may move (a channel's secret speaks for its own
-    /// messages only); any channel when None.
-    pub channel: Option<&'a str>,
+    /// Only messages on one of these channels may move (a channel's key speaks for its own
+    /// messages only); none when empty.
+    pub channels: Vec<&'a str>,
     pub status: ReceiptStatus,
 }
 
@@ -109,22 +132,23 @@ impl Store {
         }
         let mut w = self.write().await?;
         let ready: Vec<EarlyRow> = sqlx::query_as(
-            "SELECT e.message, e.source, e.status, e.at, e.error FROM receipt_early e \
+            "SELECT e.message, e.source, e.status, e.at, e.error, e.received_at \
+             FROM receipt_early e \
              JOIN message m ON m.id = e.message WHERE m.state = 'sent' ORDER BY e.message",
         )
         .fetch_all(&mut *w.tx)
         .await
         .context("reading early receipts")?;
-        for (id, source, status, at, error) in &ready {
+        for (id, source, status, at, error, received) in &ready {
             let status = match status.as_str() {
                 "delivered" => ReceiptStatus::Delivered {
-                    at: at.unwrap_or(now),
+                    at: at.unwrap_or(*received),
                 },
                 _ => ReceiptStatus::Failed {
                     error: error.clone().unwrap_or_default(),
                 },
             };
-            move_sent(&mut w.tx, *id, source, &status, now).await?;
+            move_sent(&mut w.tx, *id, source, &status, *received, now).await?;
         }
         sqlx::query(
             // Driven by the few kept receipts, not by every open message.
@@ -178,7 +202,7 @@ async fn apply_one(
     Ok(match find(conn, receipt).await? {
         None => ReceiptOutcome::Unmatched,
         Some((id, state)) if state == "sent" => {
-            move_sent(conn, id, receipt.source, &receipt.status, now).await?;
+            move_sent(conn, id, receipt.source, &receipt.status, now, now).await?;
             ReceiptOutcome::Applied { id }
         }
         Some((id, state)) if state == "sending" || state == "pending" => {
@@ -194,19 +218,20 @@ async fn find(
     conn: &mut SqliteConnection,
     receipt: &DeliveryReceipt<'_>,
 ) -> anyhow::Result<Option<(i64, String)>> {
+    let channels = serde_json::to_string(&receipt.channels).context("listing channels")?;
     for r in &receipt.refs {
         // Our message id leads to its row by primary key (`message_row`); the whole id is
         // still compared, so a made-up tag finds nothing.
         let (sql, row_id, value) = match r {
             MessageRef::Ours(id) => (
                 "SELECT id, state FROM message WHERE id = ? AND message_id = ? \
-                 AND (? IS NULL OR channel = ?)",
+                 AND channel IN (SELECT value FROM json_each(?))",
                 super::message_row(id),
                 *id,
             ),
             MessageRef::Provider(id) => (
                 "SELECT id, state FROM message WHERE ? IS NULL AND provider_id = ? \
-                 AND (? IS NULL OR channel = ?) ORDER BY id LIMIT 1",
+                 AND channel IN (SELECT value FROM json_each(?)) ORDER BY id LIMIT 1",
                 None,
                 *id,
             ),
@@ -217,8 +242,7 @@ async fn find(
         let row: Option<(i64, String)> = sqlx::query_as(sql)
             .bind(row_id)
             .bind(value)
-            .bind(receipt.channel)
-            .bind(receipt.channel)
+            .bind(&channels)
             .fetch_optional(&mut *conn)
             .await
             .context("finding the message of a receipt")?;
@@ -256,27 +280,45 @@ async fn keep_early(
     Ok(())
 }
 
-/// `sent → delivered | failed` for row `id`, with its event.
+/// `sent → delivered | failed` for row `id`, with its event; `received` is when the
+/// receipt arrived (the delivery time when the receipt's own is not believable).
 async fn move_sent(
     conn: &mut SqliteConnection,
     id: i64,
     source: &str,
     status: &ReceiptStatus,
+    received: Millis,
     now: Millis,
 ) -> anyhow::Result<()> {
     let (to, detail) = match status {
         ReceiptStatus::Delivered { at } => {
+            let sent_at: Option<Millis> =
+                sqlx::query_scalar("SELECT sent_at FROM message WHERE id = ?")
+                    .bind(id)
+                    .fetch_one(&mut *conn)
+                    .await
+                    .context("reading when a message was sent")?;
+            let (delivered_at, believed) = delivery_time(*at, sent_at, received);
             sqlx::query(
                 "UPDATE message SET state = 'delivered', delivered_at = ?, updated_at = ? \
                  WHERE id = ? AND state = 'sent'",
             )
-            .bind(*at)
+            .bind(delivered_at)
             .bind(now)
             .bind(id)
             .execute(&mut *conn)
             .await
             .context("marking a message delivered")?;
-            ("delivered", format!("receipt from {source}"))
+            let detail = if believed {
+                format!("receipt from {source}")
+            } else {
+                format!(
+                    "receipt from {source}; its delivery time ({}) is outside the send and \
+                     the receipt's arrival, so the arrival time is recorded",
+                    rfc3339(*at)
+                )
+            };
+            ("delivered", detail)
         }
         ReceiptStatus::Failed { error } => {
             sqlx::query(
@@ -299,6 +341,12 @@ async fn move_sent(
         detail: Some(detail),
     };
     event::write(conn, vec![event], now).await
+}
+
+/// `at` (ms) as RFC 3339 UTC, or the number when it is beyond chrono's range.
+fn rfc3339(at: Millis) -> String {
+    chrono::DateTime::from_timestamp_millis(at)
+        .map_or_else(|| format!("{at} ms"), |t| t.to_rfc3339())
 }
 
 #[cfg(test)]
@@ -329,9 +377,37 @@ mod tests {
             source: "webhook/email",
             callback_id: id,
             refs,
-            channel: Some("email"),
+            channels: vec!["email"],
             status: ReceiptStatus::Delivered { at: T0 + 500 },
         }
+    }
+
+    #[test]
+    fn a_delivery_time_is_believed_only_between_the_send_and_the_arrival() {
+        let (sent, received) = (T0, T0 + 60_000);
+        assert_eq!(delivery_time(T0 + 5, Some(sent), received), (T0 + 5, true));
+        // Within the clock skew either side.
+        let early = sent - RECEIPT_SKEW;
+        assert_eq!(delivery_time(early, Some(sent), received), (early, true));
+        let late = received + RECEIPT_SKEW;
+        assert_eq!(delivery_time(late, Some(sent), received), (late, true));
+        // Beyond it: the arrival time.
+        for at in [early - 1, late + 1, 0, Millis::MIN, Millis::MAX] {
+            assert_eq!(delivery_time(at, Some(sent), received), (received, false));
+        }
+        // No send time known: only the upper bound holds.
+        assert_eq!(delivery_time(0, None, received), (0, true));
+    }
+
+    #[tokio::test]
+    async fn a_receipt_naming_no_channel_moves_nothing() {
+        let (_dir, store, ids) = ledger().await;
+        let mut receipt = delivered("cb-1", vec![MessageRef::Ours(&ids[0])]);
+        receipt.channels = Vec::new();
+        assert_eq!(
+            store.apply_receipt(&receipt, T0).await.unwrap(),
+            ReceiptOutcome::Unmatched
+        );
     }
 
     #[tokio::test]
@@ -435,7 +511,7 @@ mod tests {
     async fn a_receipt_finds_messages_by_provider_id_but_only_on_its_channel() {
         let (_dir, store, _ids) = ledger().await;
         let mut other = delivered("cb-1", vec![MessageRef::Provider("p0")]);
-        other.channel = Some("sms");
+        other.channels = vec!["sms"];
         assert_eq!(
             store.apply_receipt(&other, T0).await.unwrap(),
             ReceiptOutcome::Unmatched

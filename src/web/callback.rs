@@ -8,12 +8,18 @@
 //! 2. the body is read up to [`MAX_BODY`] (256 KiB): a larger one is refused with 413
 //!    before any verification, a slow one with 408 after 10 s;
 //! 3. the signature is checked over the raw bytes ([`super::signature`]): 401 otherwise;
-//! 4. only then is the body read as JSON and the receipt applied, once per callback id
-//!    (the webhook's `Idempotency-Key` or `webhook-id` header, Zalo's `msg_id`).
+//! 4. only then is the body read as JSON and the receipt applied, once per callback id,
+//!    which the signature covers: the webhook's `Idempotency-Key` (or `webhook-id`)
+//!    header under the `v2=` scheme, what a `v1=` signature signed otherwise
+//!    ([`signature::verify_loa_receipt`]), Zalo's `msg_id` (inside the signed body);
+//! 5. a receipt moves only messages of its own channel: `/callbacks/webhook/{channel}`
+//!    those of `{channel}`, `/callbacks/zalo` those of the `zalo_zns` channels.
 //!
 //! A refused request writes nothing to the ledger; it bumps
 //! `loa_callback_rejected_total{reason}` and that is all. A replay answers 200 and bumps
-//! `loa_callback_replays_total`. The work is one short transaction shared with the receipts
+//! `loa_callback_replays_total`. Their log lines, which any client can cause, are
+//! written at most once per reason per 10 s, each saying how many were left out
+//! ([`crate::log_limit`]); the counters stay exact. The work is one short transaction shared with the receipts
 //! arriving meanwhile ([`super::receipts`]), well inside Zalo's 2-second answer deadline.
 //! Bodies carry phone numbers: they are never logged.
 //!
@@ -22,7 +28,10 @@
 //! [`super::serve`] runs beside the server, once the message is `sent`.
 //!
 //! Webhook receipt body: `{"message_id": "...", "status": "delivered" | "failed",
-//! "at": "<RFC 3339>" (optional, default now), "error": "..." (optional)}`.
+//! "at": "<RFC 3339>" (optional, default now), "error": "..." (optional)}`. A delivery
+//! time (`at`, Zalo's `delivery_time`) is kept only between the send (less 5 minutes of
+//! clock skew) and the receipt's arrival (plus 5 minutes); outside, the arrival time is
+//! recorded instead and the message's event says so ([`crate::store::delivery_time`]).
 
 use std::time::Duration;
 
@@ -119,24 +128,19 @@ async fn webhook(
         text(&headers, "x-loa-timestamp"),
         text(&headers, "x-loa-signature"),
     );
-    signature::verify_loa(&secrets, timestamp, sig, &body, now)
+    let header_id = text(&headers, "idempotency-key").or_else(|| text(&headers, "webhook-id"));
+    let id = signature::verify_loa_receipt(&secrets, header_id, timestamp, sig, &body, now)
         .map_err(|e| refuse(&state, e.into()))?;
-    let id = text(&headers, "idempotency-key")
-        .or_else(|| text(&headers, "webhook-id"))
-        .filter(|id| !id.is_empty() && id.len() <= 200)
-        .ok_or("an Idempotency-Key header is required");
-    let (id, (message_id, status)) = id
-        .and_then(|id| Ok((id, parse_receipt(&body, now)?)))
-        .map_err(|why| {
-            state.metrics().rejected(Rejection::Malformed);
-            WebError::BadRequest(why)
-        })?;
+    let (message_id, status) = parse_receipt(&body, now).map_err(|why| {
+        state.metrics().rejected(Rejection::Malformed);
+        WebError::BadRequest(why)
+    })?;
     let source = format!("webhook/{channel}");
     let receipt = DeliveryReceipt {
         source: &source,
-        callback_id: id,
+        callback_id: &id,
         refs: vec![MessageRef::Ours(&message_id)],
-        channel: Some(&channel),
+        channels: vec![channel.as_str()],
         status,
     };
     apply(&state, &receipt, now).await
@@ -170,11 +174,13 @@ async fn zalo(
     if let Some(theirs) = event.msg_id.as_deref() {
         refs.push(MessageRef::Provider(theirs));
     }
+    // Zalo speaks for the messages of Zalo channels only.
+    let zalo_channels = state.zalo_channels();
     let receipt = DeliveryReceipt {
         source: "zalo",
         callback_id,
         refs,
-        channel: None,
+        channels: zalo_channels.iter().map(String::as_str).collect(),
         status: ReceiptStatus::Delivered {
             at: event.delivery_time.unwrap_or(event.timestamp),
         },
@@ -203,7 +209,13 @@ async fn apply(
         }
         ReceiptOutcome::Replay => {
             state.metrics().replay();
-            tracing::info!(source = receipt.source, "replayed callback ignored");
+            if let Some(left_out) = state.log_line("replay") {
+                tracing::info!(
+                    source = receipt.source,
+                    left_out,
+                    "replayed callback ignored"
+                );
+            }
             "duplicate\n"
         }
         ReceiptOutcome::Deferred { id } => {
@@ -212,7 +224,13 @@ async fn apply(
         }
         ReceiptOutcome::Unchanged { .. } => "ok\n",
         ReceiptOutcome::Unmatched => {
-            tracing::info!(source = receipt.source, "receipt for no known message");
+            if let Some(left_out) = state.log_line("unmatched") {
+                tracing::info!(
+                    source = receipt.source,
+                    left_out,
+                    "receipt for no known message"
+                );
+            }
             "ignored\n"
         }
     })
@@ -249,10 +267,13 @@ pub(super) async fn reconcile(state: WebState, stop: CancellationToken) {
     }
 }
 
-/// Counts a refusal and turns it into its answer.
+/// Counts a refusal and turns it into its answer; logs it unless a line for the same
+/// reason was written less than 10 s ago (`left_out`: how many were not logged since).
 fn refuse(state: &WebState, reason: Rejection) -> WebError {
     state.metrics().rejected(reason);
-    tracing::warn!(reason = reason.label(), "callback refused");
+    if let Some(left_out) = state.log_line(reason.label()) {
+        tracing::warn!(reason = reason.label(), left_out, "callback refused");
+    }
     match reason {
         Rejection::TooLarge => WebError::TooLarge,
         Rejection::NotConfigured => WebError::NotConfigured,

@@ -55,6 +55,9 @@ pub enum KeysError {
 pub(super) struct ZaloKeys {
     pub(super) keys: Vec<Secret>,
     pub(super) app_id: Option<String>,
+    /// The `zalo_zns` channels of the campaigns the keys were made from: the only
+    /// messages a Zalo receipt may move.
+    pub(super) channels: Vec<String>,
 }
 
 /// What [`Keys::from_campaigns`] reads from the environment; see the module docs.
@@ -149,7 +152,21 @@ impl Keys {
 
     /// Switches `/callbacks/zalo` on with `keys` (any may sign; empty = refuses all).
     pub fn with_zalo(mut self, keys: Vec<Secret>, app_id: Option<String>) -> Keys {
-        self.zalo = Some(ZaloKeys { keys, app_id });
+        let channels = self.zalo.take().map(|z| z.channels).unwrap_or_default();
+        self.zalo = Some(ZaloKeys {
+            keys,
+            app_id,
+            channels,
+        });
+        self
+    }
+
+    /// The channels whose messages Zalo receipts may move when the daemon's workspace is
+    /// not known (tests); [`Keys::from_campaigns`] sets the campaigns' `zalo_zns` channels.
+    pub fn with_zalo_channels(mut self, channels: &[&str]) -> Keys {
+        if let Some(zalo) = &mut self.zalo {
+            zalo.channels = channels.iter().map(|c| (*c).to_owned()).collect();
+        }
         self
     }
 
@@ -170,7 +187,11 @@ impl Keys {
         };
         for route in &env.callbacks {
             if route == "zalo" {
-                keys = keys.with_zalo(env.zalo_keys.clone(), env.zalo_app_id.clone());
+                let channels = zalo_channels(campaigns);
+                let channels: Vec<&str> = channels.iter().map(String::as_str).collect();
+                keys = keys
+                    .with_zalo(env.zalo_keys.clone(), env.zalo_app_id.clone())
+                    .with_zalo_channels(&channels);
             } else if let Some(channel) = route.strip_prefix("webhook/") {
                 keys = keys.with_webhook(channel, secrets_of(campaigns, channel));
             } else {
@@ -240,6 +261,16 @@ impl Keys {
         })
     }
 
+    /// The channels Zalo receipts may move: the `zalo_zns` channels of `campaigns` when
+    /// given (the campaigns in force now), else those the keys were made with.
+    pub fn zalo_channels(&self, campaigns: Option<&[Campaign]>) -> Vec<String> {
+        match (campaigns, &self.zalo) {
+            (Some(campaigns), _) => zalo_channels(campaigns),
+            (None, Some(zalo)) => zalo.channels.clone(),
+            (None, None) => Vec::new(),
+        }
+    }
+
     pub(super) fn admin_token(&self) -> Option<&Secret> {
         self.admin_token.as_ref()
     }
@@ -252,6 +283,17 @@ impl Keys {
     pub fn unsubscribe(&self) -> Option<&Secret> {
         self.unsubscribe.as_ref()
     }
+}
+
+/// The names of the `zalo_zns` channels of `campaigns`, sorted, once each.
+fn zalo_channels(campaigns: &[Campaign]) -> Vec<String> {
+    let names: std::collections::BTreeSet<&String> = campaigns
+        .iter()
+        .flat_map(|c| c.channels.iter())
+        .filter(|(_, ch)| ch.kind == ChannelKind::ZaloZns)
+        .map(|(name, _)| name)
+        .collect();
+    names.into_iter().cloned().collect()
 }
 
 /// The `secret` of every webhook channel named `channel` in `campaigns`.

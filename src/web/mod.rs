@@ -56,6 +56,7 @@ use futures::StreamExt as _;
 use tokio_util::sync::CancellationToken;
 
 use crate::campaign::{Live, Workspace};
+use crate::log_limit::LogLimit;
 use crate::store::{Millis, Store};
 pub use callback::Rejection;
 pub use error::WebError;
@@ -89,6 +90,8 @@ struct Inner {
     receipts: receipts::Receipts,
     /// The last count of messages by state.
     figures: figures::Figures,
+    /// The log lines any client can cause, at most one per kind per 10 s.
+    logs: Arc<LogLimit>,
 }
 
 impl WebState {
@@ -107,6 +110,7 @@ impl WebState {
                 workspace: None,
                 receipts: Default::default(),
                 figures: Default::default(),
+                logs: Arc::new(LogLimit::new(crate::log_limit::EVERY)),
             }),
         }
     }
@@ -148,6 +152,7 @@ impl WebState {
             workspace: old.workspace.clone(),
             receipts: old.receipts.clone(),
             figures: old.figures.clone(),
+            logs: Arc::clone(&old.logs),
         };
         change(&mut inner);
         WebState {
@@ -174,6 +179,21 @@ impl WebState {
         self.inner
             .keys
             .webhook_secrets(channel, ws.as_ref().map(|ws| ws.campaigns.as_slice()))
+    }
+
+    /// The channels whose messages `/callbacks/zalo` may move: the `zalo_zns` channels of
+    /// the campaigns in force now when the daemon's workspace is known, else at start.
+    pub fn zalo_channels(&self) -> Vec<String> {
+        let ws = self.workspace();
+        self.inner
+            .keys
+            .zalo_channels(ws.as_ref().map(|ws| ws.campaigns.as_slice()))
+    }
+
+    /// Whether a log line of `kind` that a client caused may be written now: `Some(n)`
+    /// with how many of that kind were left out since the last ([`crate::log_limit`]).
+    pub fn log_line(&self, kind: &'static str) -> Option<u64> {
+        self.inner.logs.admit(kind, self.now())
     }
 
     pub fn health(&self) -> HealthThresholds {

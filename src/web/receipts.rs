@@ -93,7 +93,7 @@ struct Owned {
     source: String,
     callback_id: String,
     refs: Vec<(bool, String)>,
-    channel: Option<String>,
+    channels: Vec<String>,
     status: ReceiptStatus,
 }
 
@@ -110,7 +110,7 @@ impl Owned {
                     MessageRef::Provider(id) => (false, (*id).to_owned()),
                 })
                 .collect(),
-            channel: r.channel.map(str::to_owned),
+            channels: r.channels.iter().map(|c| (*c).to_owned()).collect(),
             status: r.status.clone(),
         }
     }
@@ -127,7 +127,7 @@ impl Owned {
                     false => MessageRef::Provider(id),
                 })
                 .collect(),
-            channel: self.channel.as_deref(),
+            channels: self.channels.iter().map(String::as_str).collect(),
             status: self.status.clone(),
         }
     }

@@ -11,6 +11,8 @@
 //!   enough. Compared with `hmac::Mac::verify_slice`, which is constant-time and checks the
 //!   length, so an empty (`v1=`, `v1,`) or truncated signature never verifies (the Svix
 //!   `zip` bug, svix-webhooks PR #1190).
+//!   Delivery receipts should use `v2=`, which also signs the callback id
+//!   ([`verify_loa_receipt`]).
 //! - **Zalo** ZNS: `X-ZEvent-Signature: mac=<hex>` with
 //!   `hex = SHA-256(app_id + raw body + timestamp + key)` — plain SHA-256, not HMAC —
 //!   where `app_id` and `timestamp` (ms) are the body's fields. Compared in constant time
@@ -79,6 +81,75 @@ pub fn verify_loa(
         }
     }
     Err(SignatureError::Mismatch)
+}
+
+/// Verifies a loa-signed delivery receipt at `now` (ms) and returns the id it is
+/// deduplicated by (its callback id), which the signature covers:
+///
+/// - `v2=<hex>`, `hex = HMAC-SHA256(secret, "<id>.<timestamp>.<raw body>")`, `<id>` being
+///   the `Idempotency-Key` (or `webhook-id`) header: the callback id is that header, so a
+///   captured request sent again under another id no longer verifies;
+/// - `v1=<hex>` ([`verify_loa`], the id not signed), accepted so that existing senders
+///   keep working, but then the callback id is derived from what was signed
+///   (`v1-` and the SHA-256 of `"<timestamp>.<raw body>"`), never taken from the header:
+///   the same signed receipt under another header id is a replay.
+pub fn verify_loa_receipt(
+    secrets: &[Secret],
+    id: Option<&str>,
+    timestamp: Option<&str>,
+    signature: Option<&str>,
+    body: &[u8],
+    now: Millis,
+) -> Result<String, SignatureError> {
+    let given = signature.ok_or(SignatureError::Missing)?;
+    let stamp = timestamp.ok_or(SignatureError::BadTimestamp)?;
+    let seconds = digits(stamp).ok_or(SignatureError::BadTimestamp)?;
+    fresh(seconds.saturating_mul(1000), now)?;
+    let v2: Vec<Vec<u8>> = given
+        .split([' ', ','])
+        .filter_map(|entry| entry.strip_prefix("v2="))
+        .filter_map(|h| hex::decode(h).ok())
+        .collect();
+    if let Some(id) = id.filter(|id| valid_id(id))
+        && !v2.is_empty()
+    {
+        for secret in secrets {
+            let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret.expose().as_bytes()) else {
+                continue;
+            };
+            mac.update(id.as_bytes());
+            mac.update(b".");
+            mac.update(stamp.as_bytes());
+            mac.update(b".");
+            mac.update(body);
+            if v2.iter().any(|c| mac.clone().verify_slice(c).is_ok()) {
+                return Ok(id.to_string());
+            }
+        }
+    }
+    verify_loa(secrets, timestamp, signature, body, now)?;
+    let mut hash = Sha256::new();
+    hash.update(stamp.as_bytes());
+    hash.update(b".");
+    hash.update(body);
+    Ok(format!("v1-{}", hex::encode(hash.finalize())))
+}
+
+/// A callback id a sender may choose: 1 to 200 visible ASCII characters.
+pub fn valid_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 200 && id.bytes().all(|b| b.is_ascii_graphic())
+}
+
+/// The `X-Loa-Signature` value of a receipt under the v2 scheme ([`verify_loa_receipt`]):
+/// what a sender computes, and what the tests send.
+pub fn sign_receipt(secret: &str, id: &str, timestamp: u64, body: &str) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key");
+    mac.update(id.as_bytes());
+    mac.update(b".");
+    mac.update(timestamp.to_string().as_bytes());
+    mac.update(b".");
+    mac.update(body.as_bytes());
+    format!("v2={}", hex::encode(mac.finalize().into_bytes()))
 }
 
 /// A Zalo ZNS event, as far as loa reads it (all ids and times are strings on the wire).
@@ -286,6 +357,58 @@ mod tests {
             NOW,
         );
         assert_eq!(got, Ok(ts));
+    }
+
+    #[test]
+    fn a_v2_receipt_signature_covers_its_callback_id() {
+        let ts = NOW / 1000;
+        let t = ts.to_string();
+        let sig = sign_receipt("relay-secret", "cb-1", ts as u64, BODY);
+        let verify = |id: Option<&str>, sig: &str| {
+            verify_loa_receipt(&secrets(), id, Some(&t), Some(sig), BODY.as_bytes(), NOW)
+        };
+        assert_eq!(verify(Some("cb-1"), &sig), Ok("cb-1".to_string()));
+        // The same signature under another id, or none, does not verify.
+        assert_eq!(verify(Some("cb-2"), &sig), Err(SignatureError::Mismatch));
+        assert_eq!(verify(None, &sig), Err(SignatureError::Mismatch));
+        let other = sign_receipt("wrong", "cb-1", ts as u64, BODY);
+        assert_eq!(verify(Some("cb-1"), &other), Err(SignatureError::Mismatch));
+        let stale = (NOW / 1000 - 301).to_string();
+        let old = sign_receipt("relay-secret", "cb-1", (ts - 301) as u64, BODY);
+        let got = verify_loa_receipt(
+            &secrets(),
+            Some("cb-1"),
+            Some(&stale),
+            Some(&old),
+            BODY.as_bytes(),
+            NOW,
+        );
+        assert_eq!(got, Err(SignatureError::Stale));
+    }
+
+    #[test]
+    fn a_v1_receipt_is_deduplicated_by_what_it_signed_not_by_its_header_id() {
+        let ts = NOW / 1000;
+        let t = ts.to_string();
+        let sig = signed(ts, BODY);
+        let verify = |id: Option<&str>| {
+            verify_loa_receipt(&secrets(), id, Some(&t), Some(&sig), BODY.as_bytes(), NOW)
+        };
+        let first = verify(Some("cb-1")).unwrap();
+        assert!(first.starts_with("v1-"), "{first}");
+        assert_eq!(verify(Some("cb-2")), Ok(first.clone()));
+        assert_eq!(verify(None), Ok(first.clone()));
+        // Another receipt (another body) has another id.
+        let body = BODY.replace("m1", "m2");
+        let other = verify_loa_receipt(
+            &secrets(),
+            None,
+            Some(&t),
+            Some(&signed(ts, &body)),
+            body.as_bytes(),
+            NOW,
+        );
+        assert_ne!(other, Ok(first));
     }
 
     fn zalo_body(timestamp: Millis) -> String {

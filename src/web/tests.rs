@@ -666,3 +666,22 @@ fn the_access_table_names_exactly_the_routes_the_code_registers() {
     assert!(registered.len() >= 10, "found only {registered:?}");
     assert_eq!(registered, table, "the router and ROUTES differ");
 }
+
+#[test]
+fn zalo_receipts_may_move_only_the_zalo_zns_channels_of_the_campaigns() {
+    let ws = example_with_sms_secret(None);
+    let env = KeysEnv {
+        callbacks: vec!["zalo".into()],
+        zalo_keys: vec![Secret::new("zalo-key")],
+        ..KeysEnv::default()
+    };
+    let keys = Keys::from_campaigns(&ws.campaigns, &env);
+    // The example's channels: email (smtp), zalo (zalo_zns), sms (webhook).
+    assert_eq!(keys.zalo_channels(None), vec!["zalo".to_string()]);
+    assert_eq!(
+        keys.zalo_channels(Some(&ws.campaigns)),
+        vec!["zalo".to_string()]
+    );
+    let bare = Keys::new().with_zalo(vec![Secret::new("zalo-key")], None);
+    assert!(bare.zalo_channels(None).is_empty());
+}

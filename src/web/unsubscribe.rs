@@ -108,7 +108,16 @@ async fn confirm(
         .await
         .map_err(WebError::internal)?;
     let masked = mask_address(&address);
-    tracing::info!(message_id = id, address = %masked, new, "unsubscribed");
+    // Anyone holding a link can post it again and again: a repeat is logged at most once
+    // per 10 s ([`crate::log_limit`]); a new suppression always.
+    let left_out = if new {
+        Some(0)
+    } else {
+        state.log_line("unsubscribed again")
+    };
+    if let Some(left_out) = left_out {
+        tracing::info!(message_id = id, address = %masked, new, left_out, "unsubscribed");
+    }
     Ok(page(&thanks_page(&masked)))
 }
 

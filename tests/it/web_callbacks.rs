@@ -19,11 +19,25 @@ fn keys() -> Keys {
     Keys::new()
         .with_webhook("sms", vec![Secret::new(SECRET)])
         .with_zalo(vec![Secret::new(ZALO_KEY)], None)
+        .with_zalo_channels(&["zalo"])
+}
+
+/// A receipt delivered at `at` (ms; whole seconds).
+fn receipt_body_at(m: &Seeded, at: i64) -> String {
+    let at = chrono::DateTime::from_timestamp_millis(at)
+        .unwrap()
+        .with_timezone(&chrono::FixedOffset::east_opt(7 * 3600).unwrap())
+        .to_rfc3339();
+    json!({"message_id": m.message_id, "status": "delivered", "at": at}).to_string()
+}
+
+/// Two seconds ago, in whole seconds: after the seeded send, before the receipt arrives.
+fn just_delivered() -> i64 {
+    now_ms() / 1000 * 1000 - 2_000
 }
 
 fn receipt_body(m: &Seeded) -> String {
-    json!({"message_id": m.message_id, "status": "delivered", "at": "2026-09-07T08:00:05+07:00"})
-        .to_string()
+    receipt_body_at(m, just_delivered())
 }
 
 fn v1(secret: &str, ts: i64, body: &str) -> String {
@@ -160,6 +174,14 @@ async fn r12_one_valid_signature_among_rotated_ones_is_enough() {
         .await
         .remove(0);
     let mut call = Call::signed(&m, "cb-rotation");
+    let at: i64 = serde_json::from_str::<serde_json::Value>(&call.body).unwrap()["at"]
+        .as_str()
+        .map(|t| {
+            chrono::DateTime::parse_from_rfc3339(t)
+                .unwrap()
+                .timestamp_millis()
+        })
+        .unwrap();
     let ts: i64 = call.ts.as_deref().unwrap().parse().unwrap();
     let old = v1("the-previous-secret", ts, &call.body);
     call.sig = Some(format!("{old} {}", call.sig.unwrap()));
@@ -167,11 +189,8 @@ async fn r12_one_valid_signature_among_rotated_ones_is_enough() {
     assert_eq!((status, body.as_str()), (200, "ok\n"));
     let mut db = Watcher::open(&app.db).await;
     let (state, delivered_at, _) = db.message(&m.message_id).await;
-    // 2026-09-07T08:00:05+07:00, the receipt's own time.
-    assert_eq!(
-        (state.as_str(), delivered_at),
-        ("delivered", Some(1_788_742_805_000))
-    );
+    // The receipt's own time.
+    assert_eq!((state.as_str(), delivered_at), ("delivered", Some(at)));
     app.stop().await;
 }
 
@@ -475,4 +494,154 @@ pub fn counter(text: &str, name: &str) -> u64 {
     text.lines()
         .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
         .unwrap_or_else(|| panic!("{name} not in\n{text}"))
+}
+
+/// A webhook receipt signed under the v2 scheme (the callback id signed too).
+fn v2_call(m: &Seeded, id: &str, at: i64) -> Call {
+    let body = receipt_body_at(m, at);
+    let ts = now_ms() / 1000;
+    Call {
+        ts: Some(ts.to_string()),
+        sig: Some(loa::web::signature::sign_receipt(
+            SECRET, id, ts as u64, &body,
+        )),
+        id: id.into(),
+        body,
+    }
+}
+
+/// A webhook receipt signed under the v1 scheme (the id not signed), delivered at `at`.
+fn v1_call(m: &Seeded, id: &str, at: i64) -> Call {
+    let body = receipt_body_at(m, at);
+    let ts = now_ms() / 1000;
+    Call {
+        ts: Some(ts.to_string()),
+        sig: Some(v1(SECRET, ts, &body)),
+        id: id.into(),
+        body,
+    }
+}
+
+#[tokio::test]
+async fn a_delivery_time_before_the_send_or_to_come_is_replaced_by_the_arrival_time() {
+    let app = WebApp::start(keys()).await;
+    let sms = seed_sent(
+        &app.store,
+        "sms",
+        &["84911111111", "84922222222", "84933333333"],
+    )
+    .await;
+    let zalo = seed_sent(&app.store, "zalo", &["84944444444"]).await;
+    let mut db = Watcher::open(&app.db).await;
+    let year_2020 = 1_577_836_800_000;
+    let tomorrow = now_ms() / 1000 * 1000 + 86_400_000;
+    let believable = just_delivered();
+    for (m, at, kept) in [
+        (&sms[0], year_2020, false),
+        (&sms[1], tomorrow, false),
+        (&sms[2], believable, true),
+    ] {
+        let before = now_ms();
+        let call = v1_call(m, &format!("cb-at-{at}"), at);
+        let (status, body) = post(&app, "/callbacks/webhook/sms", &call).await;
+        let after = now_ms();
+        assert_eq!((status, body.as_str()), (200, "ok\n"));
+        let (state, delivered_at, _) = db.message(&m.message_id).await;
+        assert_eq!(state, "delivered");
+        let delivered_at = delivered_at.unwrap();
+        if kept {
+            assert_eq!(delivered_at, at);
+        } else {
+            assert!(
+                (before..=after).contains(&delivered_at),
+                "{at} recorded as {delivered_at}, not the arrival ({before}..{after})"
+            );
+        }
+    }
+    // The two replaced times say so in the messages' events.
+    let replaced =
+        crate::support::ledger::events_mentioning(&app.db, "the arrival time is recorded").await;
+    assert_eq!(replaced.len(), 2, "{replaced:?}");
+    assert!(replaced[0].contains("2020-01-01T00:00:00"), "{replaced:?}");
+    // Zalo's delivery_time is held to the same bounds.
+    let now = now_ms();
+    let mut event: serde_json::Value =
+        serde_json::from_str(&zalo_event(&zalo[0], now, true)).unwrap();
+    event["message"]["delivery_time"] = json!("1000");
+    let body = event.to_string();
+    let (status, _) = post_zalo(&app, Some(&zalo_mac(ZALO_KEY, &body)), &body).await;
+    assert_eq!(status, 200);
+    let (state, delivered_at, _) = db.message(&zalo[0].message_id).await;
+    assert_eq!(state, "delivered");
+    assert!(delivered_at.unwrap() >= now, "{delivered_at:?}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_v2_signature_covers_the_callback_id_and_a_v1_receipt_under_a_new_id_is_a_replay() {
+    let app = WebApp::start(keys()).await;
+    let m = seed_sent(&app.store, "sms", &["84911111111", "84922222222"]).await;
+    let mut db = Watcher::open(&app.db).await;
+    // v2: the same signed request under another id does not verify.
+    let call = v2_call(&m[0], "cb-v2", just_delivered());
+    assert_eq!(
+        post(&app, "/callbacks/webhook/sms", &call).await,
+        (200, "ok\n".into())
+    );
+    let before = db.version().await;
+    let renamed = Call {
+        id: "cb-v2-again".into(),
+        ..call
+    };
+    assert_eq!(post(&app, "/callbacks/webhook/sms", &renamed).await.0, 401);
+    assert_eq!(db.version().await, before, "a refused request committed");
+    // v1 (the id not signed): the same signed request under another id is a replay.
+    let first = Call::signed(&m[1], "cb-v1");
+    let again = Call {
+        id: "cb-v1-again".into(),
+        ts: first.ts.clone(),
+        sig: first.sig.clone(),
+        body: first.body.clone(),
+    };
+    assert_eq!(
+        post(&app, "/callbacks/webhook/sms", &first).await,
+        (200, "ok\n".into())
+    );
+    assert_eq!(
+        post(&app, "/callbacks/webhook/sms", &again).await,
+        (200, "duplicate\n".into())
+    );
+    let text = app.metrics_text().await;
+    assert_eq!(counter(&text, "loa_callback_replays_total"), 1);
+    assert_eq!(
+        counter(
+            &text,
+            "loa_callback_rejected_total{reason=\"bad_signature\"}"
+        ),
+        1
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_zalo_receipt_moves_only_messages_of_zalo_channels() {
+    let app = WebApp::start(keys()).await;
+    let sms = seed_sent(&app.store, "sms", &["84911111111", "84933333333"]).await;
+    let zalo = seed_sent(&app.store, "zalo", &["84922222222"])
+        .await
+        .remove(0);
+    let mut db = Watcher::open(&app.db).await;
+    let now = now_ms();
+    // Naming an SMS by our id, another by its provider id: neither moves.
+    for (m, tracking) in [(&sms[0], true), (&sms[1], false)] {
+        let body = zalo_event(m, now, tracking);
+        let answer = post_zalo(&app, Some(&zalo_mac(ZALO_KEY, &body)), &body).await;
+        assert_eq!(answer, (200, "ignored\n".into()), "tracking id: {tracking}");
+        assert_eq!(db.message(&m.message_id).await.0, "sent");
+    }
+    let body = zalo_event(&zalo, now, true);
+    let answer = post_zalo(&app, Some(&zalo_mac(ZALO_KEY, &body)), &body).await;
+    assert_eq!(answer, (200, "ok\n".into()));
+    assert_eq!(db.message(&zalo.message_id).await.0, "delivered");
+    app.stop().await;
 }
