@@ -31,6 +31,8 @@ use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
 
 use crate::campaign::{self, ChannelKind};
+pub use crate::mask::mask_address;
+use crate::mask::mask_text;
 use crate::render::message::Rendered;
 
 /// One message on one channel, as the dispatcher hands it over.
@@ -128,14 +130,14 @@ impl ChannelError {
         matches!(self, Self::Transient { .. })
     }
 
-    /// Replaces every copy of `address` in the message by its masked form: providers echo
-    /// recipients in their replies.
+    /// Masks `address` in the message, and any other e-mail address or phone number in any
+    /// spelling ([`crate::mask::mask_text`]): providers echo recipients in their replies.
     pub fn masking(mut self, address: &str) -> Self {
         if !address.is_empty() {
             let (Self::Transient { message, .. }
             | Self::Permanent { message, .. }
             | Self::Paused { message, .. }) = &mut self;
-            *message = message.replace(address, &mask_address(address));
+            *message = mask_text(message, address).into_owned();
         }
         self
     }
@@ -217,30 +219,6 @@ pub fn build(
     })
 }
 
-/// An address with its middle hidden, for logs and error messages:
-/// `84912345678` → `84912***678`, `nguyen@example.com` → `ng***@example.com`.
-pub fn mask_address(a: &str) -> String {
-    let a = a.trim();
-    if let Some((local, domain)) = a.rsplit_once('@') {
-        let keep = if local.chars().count() > 2 { 2 } else { 1 };
-        let head: String = local.chars().take(keep).collect();
-        return format!("{head}***@{domain}");
-    }
-    let chars: Vec<char> = a.chars().collect();
-    match chars.len() {
-        0 => String::new(),
-        n if n >= 9 => {
-            let head: String = chars[..5].iter().collect();
-            let tail: String = chars[n - 3..].iter().collect();
-            format!("{head}***{tail}")
-        }
-        n => {
-            let head: String = chars[..n.min(2)].iter().collect();
-            format!("{head}***")
-        }
-    }
-}
-
 /// Checks the dispatcher's promise about message ids; a wrong id is a bug upstream, and
 /// sending it would break `Message-ID` headers and provider deduplication.
 pub(crate) fn check_message_id(id: &str) -> Result<(), ChannelError> {
@@ -277,16 +255,6 @@ pub(crate) const REDACTED: &str = "[REDACTED]";
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn addresses_are_masked_in_the_middle() {
-        assert_eq!(mask_address("84912345678"), "84912***678");
-        assert_eq!(mask_address("nguyen@example.com"), "ng***@example.com");
-        assert_eq!(mask_address("an@example.com"), "a***@example.com");
-        assert_eq!(mask_address("ả@ví.vn"), "ả***@ví.vn");
-        assert_eq!(mask_address("1234"), "12***");
-        assert_eq!(mask_address(""), "");
-    }
 
     #[test]
     fn errors_can_mask_an_echoed_address() {

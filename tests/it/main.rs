@@ -23,6 +23,7 @@ mod daemon_pause;
 mod daemon_reload;
 mod daemon_unsubscribe;
 mod helpers;
+mod masking;
 mod plan;
 mod preview;
 mod prune;
