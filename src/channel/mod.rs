@@ -10,12 +10,14 @@
 //!
 //! Files: [`email`] builds the RFC 5322 message (shared by [`smtp`] and [`outbox`]);
 //! [`smtp`], [`webhook`] and [`zalo`] reach the network; [`outbox`] writes what they would
-//! have sent to files (SPEC §5 `--outbox`); [`classify`] holds the reply/status/code tables.
+//! have sent to files (SPEC §5 `--outbox`); [`classify`] holds the reply/status/code tables;
+//! [`outbound`] says which addresses webhook and Zalo requests may reach (R13).
 //!
 //! No error or log line built here holds a secret or a full address ([`mask_address`]).
 
 pub mod classify;
 pub mod email;
+pub mod outbound;
 pub mod outbox;
 pub mod smtp;
 pub mod webhook;
@@ -34,6 +36,7 @@ use crate::campaign::{self, ChannelKind};
 pub use crate::mask::mask_address;
 use crate::mask::mask_text;
 use crate::render::message::Rendered;
+use outbound::AllowList;
 
 /// One message on one channel, as the dispatcher hands it over.
 #[derive(Debug, Clone)]
@@ -200,12 +203,25 @@ impl TokenStore for MemoryTokenStore {
 }
 
 /// Builds the channel `ch` of `campaign`. With `outbox`, every kind writes files under that
-/// folder instead of reaching the network (SPEC §5).
+/// folder instead of reaching the network (SPEC §5). Webhook and Zalo requests go only to
+/// public addresses ([`build_allowing`] to allow more).
 pub fn build(
     ch: &campaign::Channel,
     outbox: Option<&Path>,
     campaign: &str,
     tokens: Arc<dyn TokenStore>,
+) -> anyhow::Result<Arc<dyn Channel>> {
+    build_allowing(ch, outbox, campaign, tokens, &Arc::new(AllowList::none()))
+}
+
+/// [`build`], with webhook and Zalo requests also allowed to the networks in `allow`
+/// ([`outbound`]).
+pub fn build_allowing(
+    ch: &campaign::Channel,
+    outbox: Option<&Path>,
+    campaign: &str,
+    tokens: Arc<dyn TokenStore>,
+    allow: &Arc<AllowList>,
 ) -> anyhow::Result<Arc<dyn Channel>> {
     let context = || format!("channel {:?} ({})", ch.name, ch.kind.as_str());
     if let Some(dir) = outbox {
@@ -214,8 +230,12 @@ pub fn build(
     }
     Ok(match ch.kind {
         ChannelKind::Smtp => Arc::new(smtp::SmtpChannel::new(ch).with_context(context)?),
-        ChannelKind::Webhook => Arc::new(webhook::WebhookChannel::new(ch).with_context(context)?),
-        ChannelKind::ZaloZns => Arc::new(zalo::ZaloChannel::new(ch, tokens).with_context(context)?),
+        ChannelKind::Webhook => {
+            Arc::new(webhook::WebhookChannel::new(ch, Arc::clone(allow)).with_context(context)?)
+        }
+        ChannelKind::ZaloZns => {
+            Arc::new(zalo::ZaloChannel::new(ch, tokens, Arc::clone(allow)).with_context(context)?)
+        }
     })
 }
 

@@ -24,6 +24,7 @@ mod daemon_reload;
 mod daemon_unsubscribe;
 mod helpers;
 mod masking;
+mod outbound_policy;
 mod plan;
 mod preview;
 mod prune;
