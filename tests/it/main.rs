@@ -27,6 +27,7 @@ mod masking;
 mod outbound_policy;
 mod plan;
 mod preview;
+mod properties;
 mod prune;
 mod reliability_crash_windows;
 mod reliability_kill9;
