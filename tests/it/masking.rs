@@ -184,3 +184,51 @@ async fn prune_clears_the_error_texts_of_attempts_and_events() {
         "{left:?}"
     );
 }
+
+/// A skip reason names the problem with the address, not the address: a malformed phone
+/// number and e-mail address are masked in the ledger and the report.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_skip_reason_does_not_quote_the_address_it_could_not_use() {
+    let sink = HttpSink::start().await;
+    let mut b = CampaignBuilder::new(2)
+        .webhook("sms", &sink.url("/ok"), &[])
+        .smtp("mail", "smtp://127.0.0.1:9", &[])
+        .step("s1", &["sms"])
+        .step("s2", &["mail"]);
+    b.people_mut()[0].phone = "0912 000 01".into();
+    b.people_mut()[1].email = "nguyen.van.b@@example.test".into();
+    let ws = b.build();
+    // Undeclared, the phone column is checked per recipient (a declared one drops the row).
+    let yaml = ws.root().join("campaigns/rel.yaml");
+    let text = std::fs::read_to_string(&yaml).unwrap();
+    std::fs::write(&yaml, text.replace(", phone: phone }", " }")).unwrap();
+    let db = ws.db();
+    let mut daemon = Daemon::start(&ws, &Tuning::default(), None);
+    let skipped = until(
+        Duration::from_secs(30),
+        Duration::from_millis(50),
+        || async {
+            ledger::ready(&db).await
+                && ledger::messages(&db)
+                    .await
+                    .iter()
+                    .filter(|m| m.state == "skipped")
+                    .count()
+                    == 2
+        },
+    )
+    .await;
+    assert!(skipped, "not skipped:\n{}", log_tail(&ws, 30));
+    daemon.kill();
+    let texts = ledger_texts(&db).await;
+    let report = loa(&ws, &["report", CAMPAIGN, "--format", "csv"]);
+    for shown in texts.iter().chain([&report]) {
+        for raw in ["0912 000 01", "nguyen.van.b@@example.test"] {
+            assert!(!shown.contains(raw), "{raw:?} quoted:\n{shown}");
+        }
+    }
+    assert!(
+        texts.iter().any(|t| t.contains("digits")) && texts.iter().any(|t| t.contains("***")),
+        "the reasons still say what is wrong: {texts:?}"
+    );
+}
