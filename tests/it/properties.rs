@@ -370,7 +370,7 @@ proptest! {
     #![proptest_config(config(48))]
 
     #[test]
-    fn a_campaign_file_gives_a_model_exactly_when_it_has_no_error(
+    fn a_campaign_file_loads_or_is_refused_with_errors_and_never_panics(
         text in prop_oneof![mutated_example(), any::<String>(), "[a-z_]{1,8}: [a-z0-9{}\\[\\]:, -]{0,30}\n{0,3}"],
     ) {
         let (model, errors) = load(&text);
