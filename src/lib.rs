@@ -24,6 +24,8 @@
 //! - [`channel`]: sends one rendered message: SMTP (own NODELAY connection pool), webhooks
 //!   (signed, no redirects), Zalo ZNS (with token refresh), or the outbox files; classifies
 //!   every provider answer as transient, permanent or pausing the channel.
+//! - [`mask`]: hides addresses in texts (provider errors, skip reasons) before the ledger
+//!   keeps them and wherever they are shown.
 //! - [`store`]: the message ledger in SQLite — campaigns, occurrences, one row per message
 //!   with its state machine, fenced claims and outcomes, attempts, state events, settings,
 //!   delivery receipts and suppressions.
@@ -43,6 +45,7 @@ pub mod cli;
 pub mod daemon;
 pub mod dispatch;
 pub mod log_limit;
+pub mod mask;
 pub mod render;
 pub mod schedule;
 pub mod store;

@@ -196,6 +196,7 @@ pub fn find(campaign: &Campaign, audience: &str, key: &str) -> Result<Recipient>
 
 /// The address of `r` on `channel` for `step`: the normalised phone or the e-mail, or why
 /// there is none (the message will be `skipped` with that reason, or go to the fallback).
+/// The reason never quotes the value in full ([`crate::mask`]).
 pub fn address(
     step: &Step,
     channel: &super::model::Channel,
@@ -215,10 +216,12 @@ pub fn address(
         .iter()
         .find(|p| p.column.as_deref() == Some(field))
     {
-        return Err(p.message.clone());
+        // The reason is kept and shown: the value it quotes is masked.
+        return Err(crate::mask::mask_text(&p.message, &value).into_owned());
     }
     match channel.kind {
-        ChannelKind::Smtp => crate::audience::check_email(&value),
+        ChannelKind::Smtp => crate::audience::check_email(&value)
+            .map_err(|why| crate::mask::mask_text(&why, &value).into_owned()),
         ChannelKind::ZaloZns | ChannelKind::Webhook => Ok(value),
     }
 }

@@ -10,12 +10,14 @@
 //!
 //! Files: [`email`] builds the RFC 5322 message (shared by [`smtp`] and [`outbox`]);
 //! [`smtp`], [`webhook`] and [`zalo`] reach the network; [`outbox`] writes what they would
-//! have sent to files (SPEC §5 `--outbox`); [`classify`] holds the reply/status/code tables.
+//! have sent to files (SPEC §5 `--outbox`); [`classify`] holds the reply/status/code tables;
+//! [`outbound`] says which addresses webhook and Zalo requests may reach (R13).
 //!
 //! No error or log line built here holds a secret or a full address ([`mask_address`]).
 
 pub mod classify;
 pub mod email;
+pub mod outbound;
 pub mod outbox;
 pub mod smtp;
 pub mod webhook;
@@ -31,7 +33,10 @@ use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
 
 use crate::campaign::{self, ChannelKind};
+pub use crate::mask::mask_address;
+use crate::mask::mask_text;
 use crate::render::message::Rendered;
+use outbound::AllowList;
 
 /// One message on one channel, as the dispatcher hands it over.
 #[derive(Debug, Clone)]
@@ -128,14 +133,14 @@ impl ChannelError {
         matches!(self, Self::Transient { .. })
     }
 
-    /// Replaces every copy of `address` in the message by its masked form: providers echo
-    /// recipients in their replies.
+    /// Masks `address` in the message, and any other e-mail address or phone number in any
+    /// spelling ([`crate::mask::mask_text`]): providers echo recipients in their replies.
     pub fn masking(mut self, address: &str) -> Self {
         if !address.is_empty() {
             let (Self::Transient { message, .. }
             | Self::Permanent { message, .. }
             | Self::Paused { message, .. }) = &mut self;
-            *message = message.replace(address, &mask_address(address));
+            *message = mask_text(message, address).into_owned();
         }
         self
     }
@@ -198,12 +203,25 @@ impl TokenStore for MemoryTokenStore {
 }
 
 /// Builds the channel `ch` of `campaign`. With `outbox`, every kind writes files under that
-/// folder instead of reaching the network (SPEC §5).
+/// folder instead of reaching the network (SPEC §5). Webhook and Zalo requests go only to
+/// public addresses ([`build_allowing`] to allow more).
 pub fn build(
     ch: &campaign::Channel,
     outbox: Option<&Path>,
     campaign: &str,
     tokens: Arc<dyn TokenStore>,
+) -> anyhow::Result<Arc<dyn Channel>> {
+    build_allowing(ch, outbox, campaign, tokens, &Arc::new(AllowList::none()))
+}
+
+/// [`build`], with webhook and Zalo requests also allowed to the networks in `allow`
+/// ([`outbound`]).
+pub fn build_allowing(
+    ch: &campaign::Channel,
+    outbox: Option<&Path>,
+    campaign: &str,
+    tokens: Arc<dyn TokenStore>,
+    allow: &Arc<AllowList>,
 ) -> anyhow::Result<Arc<dyn Channel>> {
     let context = || format!("channel {:?} ({})", ch.name, ch.kind.as_str());
     if let Some(dir) = outbox {
@@ -212,33 +230,13 @@ pub fn build(
     }
     Ok(match ch.kind {
         ChannelKind::Smtp => Arc::new(smtp::SmtpChannel::new(ch).with_context(context)?),
-        ChannelKind::Webhook => Arc::new(webhook::WebhookChannel::new(ch).with_context(context)?),
-        ChannelKind::ZaloZns => Arc::new(zalo::ZaloChannel::new(ch, tokens).with_context(context)?),
+        ChannelKind::Webhook => {
+            Arc::new(webhook::WebhookChannel::new(ch, Arc::clone(allow)).with_context(context)?)
+        }
+        ChannelKind::ZaloZns => {
+            Arc::new(zalo::ZaloChannel::new(ch, tokens, Arc::clone(allow)).with_context(context)?)
+        }
     })
-}
-
-/// An address with its middle hidden, for logs and error messages:
-/// `84912345678` → `84912***678`, `nguyen@example.com` → `ng***@example.com`.
-pub fn mask_address(a: &str) -> String {
-    let a = a.trim();
-    if let Some((local, domain)) = a.rsplit_once('@') {
-        let keep = if local.chars().count() > 2 { 2 } else { 1 };
-        let head: String = local.chars().take(keep).collect();
-        return format!("{head}***@{domain}");
-    }
-    let chars: Vec<char> = a.chars().collect();
-    match chars.len() {
-        0 => String::new(),
-        n if n >= 9 => {
-            let head: String = chars[..5].iter().collect();
-            let tail: String = chars[n - 3..].iter().collect();
-            format!("{head}***{tail}")
-        }
-        n => {
-            let head: String = chars[..n.min(2)].iter().collect();
-            format!("{head}***")
-        }
-    }
 }
 
 /// Checks the dispatcher's promise about message ids; a wrong id is a bug upstream, and
@@ -277,16 +275,6 @@ pub(crate) const REDACTED: &str = "[REDACTED]";
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn addresses_are_masked_in_the_middle() {
-        assert_eq!(mask_address("84912345678"), "84912***678");
-        assert_eq!(mask_address("nguyen@example.com"), "ng***@example.com");
-        assert_eq!(mask_address("an@example.com"), "a***@example.com");
-        assert_eq!(mask_address("ả@ví.vn"), "ả***@ví.vn");
-        assert_eq!(mask_address("1234"), "12***");
-        assert_eq!(mask_address(""), "");
-    }
 
     #[test]
     fn errors_can_mask_an_echoed_address() {

@@ -21,10 +21,13 @@
 //! Answers (reliability-security §3.2): 2xx is accepted; 3xx is refused and **never
 //! followed** (a redirect could point anywhere; the error names the Location host so the
 //! URL can be fixed); 408, 429 and 5xx are transient, honouring `Retry-After`; 410 and other
-//! 4xx are permanent. At most 64 KiB of any answer is read. No proxy from the environment
+//! 4xx are permanent. Requests go only to public addresses unless the deployment allows a
+//! network (R13, [`super::outbound`]); a refused target fails the message permanently. At
+//! most 64 KiB of any answer is read. No proxy from the environment
 //! is used, so a stray `HTTPS_PROXY` cannot route the request (and its credentials)
 //! elsewhere. The request times out after the channel's `timeout` (default 15 s).
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context as _, bail};
@@ -35,6 +38,7 @@ use serde_json::json;
 use sha2::Sha256;
 
 use super::classify;
+use super::outbound::{self, AllowList};
 use super::{
     Channel, ChannelError, Outgoing, REDACTED, Receipt, check_message_id, is_secret_header,
 };
@@ -223,9 +227,11 @@ pub fn sign(secret: &str, timestamp: u64, body: &str) -> String {
     hex::encode(mac.finalize().into_bytes())
 }
 
-/// The HTTP client every outbound channel uses: no redirects, no proxy, bounded time.
-pub(crate) fn client(timeout: Duration) -> anyhow::Result<reqwest::Client> {
+/// The HTTP client every outbound channel uses: no redirects, no proxy, bounded time, and
+/// only to the addresses `allow` permits once names are resolved ([`outbound`]).
+pub(crate) fn client(timeout: Duration, allow: &Arc<AllowList>) -> anyhow::Result<reqwest::Client> {
     reqwest::Client::builder()
+        .dns_resolver(Arc::new(outbound::Resolver::new(Arc::clone(allow))))
         .redirect(reqwest::redirect::Policy::none())
         .no_proxy()
         .timeout(timeout)
@@ -238,18 +244,24 @@ pub(crate) fn client(timeout: Duration) -> anyhow::Result<reqwest::Client> {
 pub struct WebhookChannel {
     spec: Spec,
     client: reqwest::Client,
+    allow: Arc<AllowList>,
 }
 
 impl WebhookChannel {
-    pub fn new(ch: &campaign::Channel) -> anyhow::Result<Self> {
+    /// A channel whose requests go to public addresses and those `allow` permits.
+    pub fn new(ch: &campaign::Channel, allow: Arc<AllowList>) -> anyhow::Result<Self> {
         let spec = Spec::new(ch)?;
-        let client = client(spec.timeout)?;
-        Ok(Self { spec, client })
+        let client = client(spec.timeout, &allow)?;
+        Ok(Self {
+            spec,
+            client,
+            allow,
+        })
     }
 
     async fn deliver(&self, msg: &Outgoing) -> Result<Receipt, ChannelError> {
         let req = self.spec.prepare(msg, unix_now())?;
-        let response = execute(&self.client, &req, self.spec.timeout).await?;
+        let response = execute(&self.client, &self.allow, &req, self.spec.timeout).await?;
         let status = response.status;
         if status.is_success() {
             return Ok(Receipt { provider_id: None });
@@ -305,12 +317,16 @@ impl Answer {
     }
 }
 
-/// Sends `req` and reads a capped answer; transport failures are already classified.
+/// Sends `req` and reads a capped answer; transport failures are already classified. A
+/// target `allow` refuses fails permanently before anything is sent.
 pub(crate) async fn execute(
     client: &reqwest::Client,
+    allow: &AllowList,
     req: &Prepared,
     timeout: Duration,
 ) -> Result<Answer, ChannelError> {
+    // IP literals never reach the client's resolver ([`outbound`]).
+    outbound::check_url(&req.url, allow).map_err(|r| ChannelError::permanent(r.to_string()))?;
     let method = reqwest::Method::from_bytes(req.method.as_bytes())
         .map_err(|_| ChannelError::permanent(format!("bad HTTP method {:?}", req.method)))?;
     let mut headers = HeaderMap::new();
@@ -375,6 +391,9 @@ pub(crate) fn host_of(url: &str) -> String {
 }
 
 fn transport_error(e: &reqwest::Error, host: &str, timeout: Duration) -> ChannelError {
+    if let Some(refused) = outbound::refusal_in(e) {
+        return ChannelError::permanent(refused.to_string());
+    }
     if e.is_timeout() {
         return ChannelError::transient(format!(
             "{host} did not answer within {} s",

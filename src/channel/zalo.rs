@@ -29,6 +29,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use super::classify::{self, ZaloClass};
+use super::outbound::AllowList;
 use super::webhook::{self, Prepared};
 use super::{Channel, ChannelError, Outgoing, Receipt, TokenStore, check_message_id, mask_address};
 use crate::campaign::{self, Secret};
@@ -106,6 +107,7 @@ pub struct ZaloChannel {
     spec: Spec,
     oauth_url: String,
     client: reqwest::Client,
+    allow: Arc<AllowList>,
     timeout: Duration,
     env_access: Secret,
     env_refresh: Option<Secret>,
@@ -125,7 +127,12 @@ struct Reply {
 }
 
 impl ZaloChannel {
-    pub fn new(ch: &campaign::Channel, store: Arc<dyn TokenStore>) -> anyhow::Result<Self> {
+    /// A channel whose requests go to public addresses and those `allow` permits.
+    pub fn new(
+        ch: &campaign::Channel,
+        store: Arc<dyn TokenStore>,
+        allow: Arc<AllowList>,
+    ) -> anyhow::Result<Self> {
         let spec = Spec::new(ch)?;
         let oauth = match &ch.endpoint {
             Some(_) => base(ch)?,
@@ -135,7 +142,8 @@ impl ZaloChannel {
         Ok(Self {
             spec,
             oauth_url: format!("{oauth}/v4/oa/access_token"),
-            client: webhook::client(ch.timeout)?,
+            client: webhook::client(ch.timeout, &allow)?,
+            allow,
             timeout: ch.timeout,
             env_access: ch
                 .access_token
@@ -274,7 +282,7 @@ impl ZaloChannel {
             ],
             body: form,
         };
-        let answer = webhook::execute(&self.client, &req, self.timeout).await?;
+        let answer = webhook::execute(&self.client, &self.allow, &req, self.timeout).await?;
         let parsed: Value = serde_json::from_slice(&answer.body).unwrap_or(Value::Null);
         let field = |k: &str| parsed.get(k).and_then(Value::as_str).map(str::to_string);
         let (Some(access), Some(new_refresh)) = (field("access_token"), field("refresh_token"))
@@ -305,7 +313,7 @@ impl ZaloChannel {
 
     async fn post(&self, msg: &Outgoing, token: &str) -> Result<Reply, ChannelError> {
         let req = self.spec.prepare(msg, token)?;
-        let answer = webhook::execute(&self.client, &req, self.timeout).await?;
+        let answer = webhook::execute(&self.client, &self.allow, &req, self.timeout).await?;
         if !answer.status.is_success() {
             return Err(answer.error(&msg.address));
         }

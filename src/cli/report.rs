@@ -66,11 +66,13 @@ pub fn line(r: &ReportRow, full: bool) -> Line {
         },
         state: r.state.clone(),
         attempts: r.attempts,
-        last_error: r
-            .last_error
-            .as_deref()
-            .map(what_happened)
-            .unwrap_or_default(),
+        // Masked when stored; masked again for ledgers written before that was so.
+        last_error: match r.last_error.as_deref().map(what_happened) {
+            Some(e) if !full => {
+                crate::mask::mask_text(&e, r.address.as_deref().unwrap_or_default()).into_owned()
+            }
+            other => other.unwrap_or_default(),
+        },
         queued_at: time(Some(r.queued_at)),
         sent_at: time(r.sent_at),
         delivered_at: time(r.delivered_at),

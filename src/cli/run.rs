@@ -12,6 +12,7 @@ use anyhow::{Context as _, Result};
 
 use super::Global;
 use crate::campaign::{DataScan, EnvPolicy, LoadOptions, Workspace, parse_duration};
+use crate::channel::outbound::AllowList;
 use crate::daemon::{self, DaemonSettings};
 use crate::dispatch::{Dispatcher, Settings, enqueue, failpoint};
 use crate::store::Store;
@@ -22,6 +23,16 @@ pub struct Args {
     /// Public base URL of this daemon, for unsubscribe links in e-mails.
     #[arg(long, env = "LOA_PUBLIC_URL", default_value = "http://127.0.0.1:8080")]
     pub public_url: String,
+    /// Non-public networks (comma-separated CIDRs, e.g. 127.0.0.0/8) that webhook and Zalo
+    /// requests may reach; by default they reach public addresses only. SMTP is not
+    /// concerned (docs/outbound-policy.md).
+    #[arg(
+        long,
+        env = "LOA_ALLOW_NETWORKS",
+        default_value = "",
+        hide_default_value = true
+    )]
+    pub allow_networks: AllowList,
     /// Minutes after its time an occurrence first seen by the daemon is still sent; older
     /// ones are recorded as missed.
     #[arg(long, env = "LOA_GRACE_MINUTES", default_value_t = 60)]
@@ -108,6 +119,7 @@ pub async fn run(global: &Global, args: &Args) -> Result<ExitCode> {
     let store = Store::open(&global.database_url).await?;
     let mut settings = Settings {
         public_url: args.public_url.clone(),
+        allow_networks: Arc::new(args.allow_networks.clone()),
         ..Settings::default()
     };
     let mut daemon_settings = DaemonSettings {

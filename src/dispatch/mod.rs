@@ -31,6 +31,7 @@ use tokio::sync::{Mutex, Notify, Semaphore};
 
 use crate::campaign::Workspace;
 use crate::campaign::context::Shared;
+use crate::channel::outbound::AllowList;
 use crate::channel::{self, Channel, TokenStore};
 use crate::store::{Claimed, Millis, OutcomeKind, Store};
 use rate::TokenBucket;
@@ -58,6 +59,8 @@ pub struct Settings {
     pub unsubscribe_key: Option<crate::campaign::Secret>,
     /// Counters for `/metrics` and `/healthz`, when the daemon serves them.
     pub metrics: Option<Arc<crate::web::Metrics>>,
+    /// Non-public networks webhook and Zalo requests may reach (R13); none by default.
+    pub allow_networks: Arc<AllowList>,
 }
 
 impl Default for Settings {
@@ -73,6 +76,7 @@ impl Default for Settings {
             public_url: "http://127.0.0.1:8080".into(),
             unsubscribe_key: None,
             metrics: None,
+            allow_networks: Arc::new(AllowList::none()),
         }
     }
 }
@@ -121,7 +125,13 @@ impl Dispatcher {
         let mut slots = HashMap::new();
         for c in &ws.campaigns {
             for (name, ch) in &c.channels {
-                let channel = channel::build(ch, outbox, &c.id, Arc::clone(&tokens))?;
+                let channel = channel::build_allowing(
+                    ch,
+                    outbox,
+                    &c.id,
+                    Arc::clone(&tokens),
+                    &settings.allow_networks,
+                )?;
                 let bucket = ch
                     .rate
                     .filter(|_| settings.rate_limits)

@@ -38,6 +38,20 @@ impl Store {
         if outcomes.is_empty() {
             return Ok(0);
         }
+        // Providers quote recipients in their errors: the ledger keeps them masked.
+        let masked: Vec<Outcome>;
+        let outcomes = if outcomes.iter().any(|o| o.result.masked().is_some()) {
+            masked = outcomes
+                .iter()
+                .map(|o| Outcome {
+                    result: o.result.masked().unwrap_or_else(|| o.result.clone()),
+                    ..o.clone()
+                })
+                .collect();
+            &masked[..]
+        } else {
+            outcomes
+        };
         let mut w = self.write().await?;
         let mut applied = HashSet::with_capacity(outcomes.len());
         for chunk in outcomes.chunks(RECORD_ROWS) {
@@ -550,5 +564,57 @@ mod tests {
             .await
             .unwrap();
         assert_eq!((again.len(), again[0].id, again[0].attempt), (1, retry, 2));
+    }
+
+    /// Issue 14 item 16: whatever a provider or a skip quotes, the ledger keeps masked —
+    /// the message, its attempt and its event, and a skipped row's reason.
+    #[tokio::test]
+    async fn error_texts_and_skip_reasons_are_masked_before_they_are_stored() {
+        let (_dir, store) = open().await;
+        let occ = seed(&store).await;
+        insert(&store, &occ, 2).await;
+        let claimed = store.claim("w", T0, LEASE, 2, &[]).await.unwrap();
+        let echo = "400 bad recipient 0912000001 (84 912 000 001) R0.ALICE@EXAMPLE.ORG";
+        let masked = "400 bad recipient 84912***001 (84912***001) R0***@EXAMPLE.ORG";
+        let results = [
+            OutcomeKind::Failed {
+                code: Some("400".into()),
+                error: echo.into(),
+            },
+            OutcomeKind::Retry {
+                at: T0 + 60_000,
+                code: None,
+                error: echo.into(),
+            },
+        ];
+        let outcomes: Vec<Outcome> = claimed
+            .iter()
+            .zip(results)
+            .map(|(c, r)| outcome(c, "w", r))
+            .collect();
+        assert_eq!(store.record(&outcomes, T0 + 2_000).await.unwrap(), 2);
+        let mut skipped = super::super::test_support::message(&occ, "r-skip", "sms");
+        skipped.address = None;
+        skipped.state = super::super::NewState::Skipped {
+            reason: "`+84 912.000.001` is not a Zalo account".into(),
+        };
+        store.insert_messages(&[skipped], T0).await.unwrap();
+
+        let texts: Vec<String> = sqlx::query_scalar(
+            "SELECT last_error FROM message WHERE last_error IS NOT NULL \
+             UNION ALL SELECT error FROM attempt \
+             UNION ALL SELECT detail FROM message_event \
+             WHERE detail IS NOT NULL AND detail NOT LIKE 'attempt % by %'",
+        )
+        .fetch_all(store.pool())
+        .await
+        .unwrap();
+        assert!(texts.len() >= 5, "{texts:?}");
+        for t in &texts {
+            assert!(
+                t.contains(masked) || t == "`84912***001` is not a Zalo account",
+                "{t}"
+            );
+        }
     }
 }

@@ -86,12 +86,17 @@ pub(super) async fn write(
         WHERE column1 IS NOT NULL";
     for chunk in events.chunks(values::MAX_ROWS) {
         let mut insert = sqlx::query(values::sql(SQL, 4, values::padded(chunk.len()))).bind(at);
-        for e in chunk {
+        // Details are masked like every text the ledger keeps ([`crate::mask`]).
+        let details: Vec<_> = chunk
+            .iter()
+            .map(|e| e.detail.as_deref().map(|d| crate::mask::mask_text(d, "")))
+            .collect();
+        for (e, detail) in chunk.iter().zip(&details) {
             insert = insert
                 .bind(e.message)
                 .bind(e.from)
                 .bind(e.to)
-                .bind(e.detail.as_deref());
+                .bind(detail.as_deref());
         }
         values::pad(insert, 4, chunk.len())
             .execute(&mut *conn)

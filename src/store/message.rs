@@ -23,6 +23,20 @@ impl Store {
         if rows.is_empty() {
             return Ok(0);
         }
+        // A skip reason may quote the address it could not use: kept masked.
+        let masked: Vec<NewMessage>;
+        let rows = if rows.iter().any(|m| m.state.masked().is_some()) {
+            masked = rows
+                .iter()
+                .map(|m| NewMessage {
+                    state: m.state.masked().unwrap_or_else(|| m.state.clone()),
+                    ..m.clone()
+                })
+                .collect();
+            &masked[..]
+        } else {
+            rows
+        };
         let mut w = self.write().await?;
         let mut inserted = 0;
         for chunk in rows.chunks(INSERT_ROWS) {

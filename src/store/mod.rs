@@ -247,6 +247,45 @@ pub enum OutcomeKind {
     Expired,
 }
 
+impl OutcomeKind {
+    /// This outcome with its error text or reason masked ([`crate::mask::mask_text`]) as
+    /// the ledger keeps it; `None` when there was nothing to mask.
+    fn masked(&self) -> Option<OutcomeKind> {
+        let mask = |text: &str| match crate::mask::mask_text(text, "") {
+            std::borrow::Cow::Owned(masked) => Some(masked),
+            std::borrow::Cow::Borrowed(_) => None,
+        };
+        Some(match self {
+            OutcomeKind::Retry { at, code, error } => OutcomeKind::Retry {
+                at: *at,
+                code: code.clone(),
+                error: mask(error)?,
+            },
+            OutcomeKind::Failed { code, error } => OutcomeKind::Failed {
+                code: code.clone(),
+                error: mask(error)?,
+            },
+            OutcomeKind::Skipped { reason } => OutcomeKind::Skipped {
+                reason: mask(reason)?,
+            },
+            OutcomeKind::Sent { .. } | OutcomeKind::Expired => return None,
+        })
+    }
+}
+
+impl NewState {
+    /// [`OutcomeKind::masked`] for a skip reason.
+    fn masked(&self) -> Option<NewState> {
+        match self {
+            NewState::Skipped { reason } => match crate::mask::mask_text(reason, "") {
+                std::borrow::Cow::Owned(reason) => Some(NewState::Skipped { reason }),
+                std::borrow::Cow::Borrowed(_) => None,
+            },
+            NewState::Pending => None,
+        }
+    }
+}
+
 /// Message counts of one (campaign, step, channel): every state of [`STATES`], zeros
 /// included (SPEC §5 `status --format json`).
 #[derive(Clone, Debug, PartialEq, Eq)]

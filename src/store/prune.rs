@@ -4,10 +4,12 @@
 //! A message whose state is final (`sent`, `delivered`, `failed`, `expired`, `skipped`,
 //! `cancelled`) and that last changed before the cutoff loses its `address`, its `context`
 //! (the snapshot of the recipient's row: names, phone numbers, classes) and its
-//! `last_error`, and gets `pruned_at`. Its campaign, step, occurrence, channel, state,
+//! `last_error`, and gets `pruned_at`; its attempts lose their error texts and its events
+//! their details (masked when written, but still a provider's words about a person), and
+//! a receipt kept for it is dropped. Its campaign, step, occurrence, channel, state,
 //! attempts and times stay, so every count, report total and dashboard figure is what it
 //! was; so do the recipient key (the audience's id column, needed by the unique key), the
-//! attempts and events (their error texts were masked when written) and the audit trail.
+//! attempt and event rows themselves (outcome, code, times, states) and the audit trail.
 //! The suppression list is kept too: it is how an opt-out goes on being honoured.
 //!
 //! Rows are walked by id, [`PRUNE_BATCH`] at a time, each batch its own short write, so a
@@ -33,6 +35,26 @@ pub struct Pruned {
 const ENDED: &str = "(state = 'sent' OR state = 'delivered' OR state = 'failed' \
                      OR state = 'expired' OR state = 'skipped' OR state = 'cancelled' \
                      OR state = 'replaced')";
+
+/// The pruned messages with ids in `(?1, ?2]`.
+macro_rules! pruned_in_batch {
+    () => {
+        "(SELECT id FROM message WHERE id > ?1 AND id <= ?2 AND pruned_at IS NOT NULL)"
+    };
+}
+
+const ATTEMPT_TEXTS: &str = concat!(
+    "UPDATE attempt SET error = NULL WHERE error IS NOT NULL AND message_id IN ",
+    pruned_in_batch!()
+);
+const EVENT_TEXTS: &str = concat!(
+    "UPDATE message_event SET detail = NULL WHERE detail IS NOT NULL AND message IN ",
+    pruned_in_batch!()
+);
+const EARLY_RECEIPTS: &str = concat!(
+    "DELETE FROM receipt_early WHERE message IN ",
+    pruned_in_batch!()
+);
 
 impl Store {
     /// How many messages [`Store::prune_personal_data`] would clear for `before` (one walk
@@ -88,6 +110,20 @@ impl Store {
                 .await
                 .context("clearing the personal data of ended messages")?
                 .rows_affected();
+            // The texts of every pruned message in the batch, this time's and (from before
+            // they were cleared too) earlier ones'.
+            for (what, sql) in [
+                ("attempts", ATTEMPT_TEXTS),
+                ("events", EVENT_TEXTS),
+                ("early receipts", EARLY_RECEIPTS),
+            ] {
+                sqlx::query(sql)
+                    .bind(after)
+                    .bind(last)
+                    .execute(&mut *w.tx)
+                    .await
+                    .with_context(|| format!("clearing the texts of pruned messages' {what}"))?;
+            }
             w.commit().await?;
             done.messages += changed;
             done.batches += 1;
@@ -223,5 +259,71 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(retried, 0, "nothing to send it to any more");
+    }
+
+    /// Issue 14 item 16: a pruned message's attempts and events keep no provider text.
+    #[tokio::test]
+    async fn pruning_clears_the_texts_of_attempts_and_events_too() {
+        let (_dir, store) = open().await;
+        let occ = seed(&store).await;
+        let rows = [message(&occ, "a", "email"), message(&occ, "b", "email")];
+        store.insert_messages(&rows, T0).await.unwrap();
+        let claimed = store
+            .claim("w", T0, Duration::from_secs(60), 2, &[])
+            .await
+            .unwrap();
+        let outcome = |c: &super::super::Claimed, at: Millis| super::super::Outcome {
+            id: c.id,
+            attempt: c.attempt,
+            owner: "w".into(),
+            started_at: at,
+            duration_ms: 5,
+            result: super::super::OutcomeKind::Failed {
+                code: Some("550".into()),
+                error: "550 mailbox of Nguyen Van A unavailable".into(),
+            },
+        };
+        // `a` ends long before the cutoff, `b` after it.
+        store.record(&[outcome(&claimed[0], T0)], T0).await.unwrap();
+        store
+            .record(&[outcome(&claimed[1], T0 + 10 * DAY)], T0 + 10 * DAY)
+            .await
+            .unwrap();
+        let texts = || async {
+            let attempts: Vec<(String, Option<String>)> = sqlx::query_as(
+                "SELECT m.recipient, a.error FROM attempt a JOIN message m ON m.id = a.message_id                  ORDER BY m.recipient",
+            )
+            .fetch_all(store.pool())
+            .await
+            .unwrap();
+            let events: Vec<(String, Option<String>)> = sqlx::query_as(
+                "SELECT m.recipient, e.detail FROM message_event e                  JOIN message m ON m.id = e.message WHERE e.to_state = 'failed'                  ORDER BY m.recipient",
+            )
+            .fetch_all(store.pool())
+            .await
+            .unwrap();
+            (attempts, events)
+        };
+        let text = Some("550 mailbox of Nguyen Van A unavailable".to_string());
+        let (attempts, events) = texts().await;
+        assert_eq!(
+            attempts,
+            [("a".into(), text.clone()), ("b".into(), text.clone())]
+        );
+        assert!(
+            events
+                .iter()
+                .all(|(_, d)| d.as_deref().is_some_and(|d| d.contains("Nguyen")))
+        );
+
+        let pruned = store
+            .prune_personal_data(T0 + DAY, T0 + 91 * DAY, 1, |_| {})
+            .await
+            .unwrap();
+        assert_eq!(pruned.messages, 1);
+        let (attempts, events) = texts().await;
+        assert_eq!(attempts, [("a".into(), None), ("b".into(), text)]);
+        assert_eq!(events[0], ("a".into(), None));
+        assert!(events[1].1.as_deref().is_some_and(|d| d.contains("Nguyen")));
     }
 }

@@ -113,6 +113,18 @@ impl Store {
         let mut w = self.write().await?;
         let mut outcomes = Vec::with_capacity(receipts.len());
         for (receipt, now) in receipts {
+            // A provider's failure text may quote the recipient: kept masked.
+            let masked = match &receipt.status {
+                ReceiptStatus::Failed { error } => match crate::mask::mask_text(error, "") {
+                    std::borrow::Cow::Owned(error) => Some(DeliveryReceipt {
+                        status: ReceiptStatus::Failed { error },
+                        ..receipt.clone()
+                    }),
+                    std::borrow::Cow::Borrowed(_) => None,
+                },
+                ReceiptStatus::Delivered { .. } => None,
+            };
+            let receipt = masked.as_ref().unwrap_or(receipt);
             outcomes.push(apply_one(&mut w.tx, receipt, *now).await?);
         }
         w.commit().await?;

@@ -295,7 +295,8 @@ fn text<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
 }
 
 /// An authenticated webhook receipt's message id and status; the error says why not.
-fn parse_receipt(body: &[u8], now: Millis) -> Result<(String, ReceiptStatus), &'static str> {
+/// Public for the fuzz target and the properties (R20).
+pub fn parse_receipt(body: &[u8], now: Millis) -> Result<(String, ReceiptStatus), &'static str> {
     let wire: WireReceipt =
         serde_json::from_slice(body).map_err(|_| "the body is not a receipt")?;
     let status = match wire.status.as_str() {

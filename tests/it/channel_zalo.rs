@@ -63,7 +63,9 @@ impl TokenStore for LoggingStore {
 }
 
 fn build(ch: &Channel, store: Arc<dyn TokenStore>) -> Arc<dyn channel::Channel> {
-    channel::build(ch, None, "bhyt", store).expect("builds")
+    // The sink is on loopback, which Zalo requests reach only when allowed (R13).
+    let loopback = Arc::new("127.0.0.0/8".parse().unwrap());
+    channel::build_allowing(ch, None, "bhyt", store, &loopback).expect("builds")
 }
 
 #[tokio::test]
@@ -272,4 +274,31 @@ async fn new_tokens_in_the_environment_win_over_stored_ones() {
         Some("tok-2")
     );
     assert_eq!(sink.requests()[0].header("access_token"), Some("tok-2"));
+}
+
+/// R13: Zalo requests go through the outbound check too. Built without an allow-list, the
+/// channel refuses its loopback endpoint permanently and the sink hears nothing.
+#[tokio::test]
+async fn a_zalo_request_to_loopback_is_refused_without_the_allow_list() {
+    let sink = HttpSink::start().await;
+    sink.zalo().valid_tokens.push("tok-A".into());
+    let strict = channel::build(
+        &zalo(&sink, "tok-A"),
+        None,
+        "bhyt",
+        Arc::new(MemoryTokenStore::new()),
+    )
+    .expect("builds");
+    let err = strict
+        .send(&notice("bhyt-z9", "84912345678"))
+        .await
+        .unwrap_err();
+    match &err {
+        ChannelError::Permanent { message, .. } => assert!(
+            message.starts_with("refused: 127.0.0.1 is a loopback address"),
+            "{message}"
+        ),
+        other => panic!("not permanent: {other:?}"),
+    }
+    assert!(sink.requests().is_empty(), "the sink was reached");
 }

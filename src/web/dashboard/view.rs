@@ -11,6 +11,7 @@ use serde::Serialize;
 use super::{coverage, href, timeline};
 use crate::campaign::{Campaign, DEFAULT_TZ};
 use crate::channel::mask_address;
+use crate::mask::mask_text;
 use crate::store::{
     CampaignRow, CampaignTotals, FailedMessage, Millis, OccurrenceFigures, STATES, StatusRow, Store,
 };
@@ -275,34 +276,6 @@ fn failure(f: &FailedMessage, tz: Tz) -> Failure {
         attempts: f.attempts,
         error: mask_text(&error, address).chars().take(MAX_ERROR).collect(),
     }
-}
-
-/// `text` with `address`, and anything else that looks like an e-mail address or a
-/// phone number, masked: provider errors often quote the recipient.
-pub fn mask_text(text: &str, address: &str) -> String {
-    let text = if address.is_empty() {
-        text.to_owned()
-    } else {
-        text.replace(address, &mask_address(address))
-    };
-    let words: Vec<String> = text
-        .split(' ')
-        .map(|word| {
-            let core = word.trim_matches(|c: char| "<>()[]{},;:\"'".contains(c));
-            let digits = core.chars().filter(char::is_ascii_digit).count();
-            let looks_like_phone = digits >= 9
-                && core
-                    .chars()
-                    .all(|c| c.is_ascii_digit() || "+-.".contains(c));
-            let email = core.contains('@') && !core.contains("***@");
-            if !core.is_empty() && (email || looks_like_phone) {
-                word.replace(core, &mask_address(core))
-            } else {
-                word.to_owned()
-            }
-        })
-        .collect();
-    words.join(" ")
 }
 
 #[cfg(test)]

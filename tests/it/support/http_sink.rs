@@ -3,7 +3,8 @@
 //!
 //! Webhook paths: `/ok` (200), `/retry-seconds` (429, `Retry-After: 3`), `/retry-date`
 //! (429, `Retry-After` = an HTTP-date 5 s ahead), `/fail` (500), `/gone` (410),
-//! `/redirect` (302 to the canary), `/hang` (never answers), `/huge` (200 with 1 MiB).
+//! `/redirect` (302 to the canary), `/hang` (never answers), `/huge` (200 with 1 MiB),
+//! `/echo` (422 quoting the JSON body's `to` in three other spellings, and its `text`).
 //! Zalo: `POST /message/template` accepts the tokens in `valid_tokens` and answers the error
 //! set per phone in `zalo_errors`; `POST /v4/oa/access_token` trades `refresh_token` for
 //! `new_pair`, once. Every request is recorded with the instant it arrived, and a line goes
@@ -265,6 +266,7 @@ async fn handle(
         "/fail" => (StatusCode::INTERNAL_SERVER_ERROR, "boom").into_response(),
         "/gone" => (StatusCode::GONE, "gone").into_response(),
         "/bad" => (StatusCode::BAD_REQUEST, "phone 84912345678 is wrong").into_response(),
+        "/echo" => echo(&body),
         "/redirect" => {
             let to = format!("http://{}/stolen", s.canary);
             (StatusCode::FOUND, [("location", to)]).into_response()
@@ -278,6 +280,21 @@ async fn handle(
         "/v4/oa/access_token" => zalo_refresh(&s, &headers, &body),
         _ => StatusCode::NOT_FOUND.into_response(),
     }
+}
+
+/// A provider that quotes the recipient back as it pleases: `to` = `84912000001` comes back
+/// as `0912000001`, `84 912 000 001` and `+84.912.000.001`, then the message text.
+fn echo(body: &[u8]) -> Response {
+    let v: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    let to = v["to"].as_str().unwrap_or("");
+    let text = v["text"].as_str().unwrap_or("");
+    let answer = match (to.get(..2), to.get(2..5), to.get(5..8), to.get(8..)) {
+        (Some(cc), Some(a), Some(b), Some(c)) => {
+            format!("invalid recipient 0{a}{b}{c} ({cc} {a} {b} {c}, +{cc}.{a}.{b}.{c}): {text}")
+        }
+        _ => format!("invalid recipient {to}: {text}"),
+    };
+    (StatusCode::UNPROCESSABLE_ENTITY, answer).into_response()
 }
 
 fn zalo_send(s: &Shared, headers: &HeaderMap, body: &[u8]) -> Response {
