@@ -305,34 +305,13 @@ mod tests {
 
     #[tokio::test]
     async fn migration_0009_keeps_every_row_and_allows_replaced_and_nothing_else_new() {
-        use std::str::FromStr;
-
-        use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
-
         // A ledger as the migrations up to 0008 left it: a pruned message with an attempt
         // and events, and a pending one.
         let dir = tempfile::tempdir().unwrap();
-        let before = tempfile::tempdir().unwrap();
-        for entry in std::fs::read_dir("migrations/sqlite").unwrap() {
-            let path = entry.unwrap().path();
-            let name = path.file_name().unwrap().to_string_lossy().into_owned();
-            if name.as_str() < "0009" {
-                std::fs::copy(&path, before.path().join(name)).unwrap();
-            }
-        }
-        {
-            let options = SqliteConnectOptions::from_str(&url(&dir))
-                .unwrap()
-                .create_if_missing(true)
-                .foreign_keys(true);
-            let pool = SqlitePoolOptions::new()
-                .max_connections(1)
-                .connect_with(options)
-                .await
-                .unwrap();
-            let old = sqlx::migrate::Migrator::new(before.path()).await.unwrap();
-            old.run(&pool).await.unwrap();
-            for sql in [
+        ledger_before(
+            &dir,
+            "0009",
+            &[
                 "INSERT INTO campaign VALUES ('c', 't', 'active', 'h', 'c.yaml', 0)",
                 "INSERT INTO occurrence (id, campaign, step, n, at) VALUES (1, 'c', 's', 0, 0)",
                 "INSERT INTO message (tag, campaign, step, occurrence_id, occurrence_at, \
@@ -346,11 +325,9 @@ mod tests {
                  duration_ms) VALUES (1, 1, 1, 3, 'permanent', 2)",
                 "INSERT INTO message_event (message, at, from_state, to_state) VALUES \
                  (1, 1, 'pending', 'sending'), (1, 3, 'sending', 'failed')",
-            ] {
-                sqlx::query(sql).execute(&pool).await.unwrap();
-            }
-            pool.close().await;
-        }
+            ],
+        )
+        .await;
         let store = Store::open(&url(&dir)).await.unwrap();
         assert_eq!(count(&store, "SELECT COUNT(*) FROM message").await, 2);
         assert_eq!(count(&store, "SELECT COUNT(*) FROM attempt").await, 1);

@@ -557,27 +557,10 @@ mod tests {
         // A ledger as the migrations before 0007 left it, with messages, their events and
         // attempts: the rebuild of `message` and `attempt` must not cascade to them.
         let dir = tempfile::tempdir().unwrap();
-        let before = tempfile::tempdir().unwrap();
-        for entry in std::fs::read_dir("migrations/sqlite").unwrap() {
-            let path = entry.unwrap().path();
-            let name = path.file_name().unwrap().to_string_lossy().into_owned();
-            if name.as_str() < "0007" {
-                std::fs::copy(&path, before.path().join(name)).unwrap();
-            }
-        }
-        {
-            let options = SqliteConnectOptions::from_str(&url(&dir))
-                .unwrap()
-                .create_if_missing(true)
-                .foreign_keys(true);
-            let pool = SqlitePoolOptions::new()
-                .max_connections(1)
-                .connect_with(options)
-                .await
-                .unwrap();
-            let old = sqlx::migrate::Migrator::new(before.path()).await.unwrap();
-            old.run(&pool).await.unwrap();
-            for sql in [
+        ledger_before(
+            &dir,
+            "0007",
+            &[
                 "INSERT INTO campaign VALUES ('c', 't', 'active', 'h', 'c.yaml', 0)",
                 "INSERT INTO occurrence (id, campaign, step, n, at) VALUES (1, 'c', 's', 0, 0)",
                 "INSERT INTO message (tag, campaign, step, occurrence_id, occurrence_at, \
@@ -591,11 +574,9 @@ mod tests {
                  duration_ms) VALUES (1, 1, 1, 3, 'sent', 2)",
                 "INSERT INTO message_event (message, at, from_state, to_state) VALUES \
                  (1, 1, 'pending', 'sending'), (1, 3, 'sending', 'sent')",
-            ] {
-                sqlx::query(sql).execute(&pool).await.unwrap();
-            }
-            pool.close().await;
-        }
+            ],
+        )
+        .await;
         let store = Store::open(&url(&dir)).await.unwrap();
         let counted = |sql| count(&store, sql);
         assert_eq!(counted("SELECT COUNT(*) FROM message").await, 2);

@@ -207,3 +207,37 @@ pub async fn record_sent(store: &Store, c: &super::Claimed, provider_id: &str, a
     };
     assert_eq!(store.record(&[sent], at).await.unwrap(), 1);
 }
+
+/// Writes `rows` (SQL statements) into a new ledger at `dir` that has only the migrations
+/// named below `first_not_applied` (e.g. `"0009"`), as an older loa left it; opening it
+/// with [`Store::open`] then applies the rest. For tests of a migration that rebuilds a
+/// table.
+pub async fn ledger_before(dir: &TempDir, first_not_applied: &str, rows: &[&'static str]) {
+    use std::str::FromStr;
+
+    use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
+
+    let before = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir("migrations/sqlite").unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if name.as_str() < first_not_applied {
+            std::fs::copy(&path, before.path().join(name)).unwrap();
+        }
+    }
+    let options = SqliteConnectOptions::from_str(&url(dir))
+        .unwrap()
+        .create_if_missing(true)
+        .foreign_keys(true);
+    let pool = SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(options)
+        .await
+        .unwrap();
+    let old = sqlx::migrate::Migrator::new(before.path()).await.unwrap();
+    old.run(&pool).await.unwrap();
+    for sql in rows {
+        sqlx::query(*sql).execute(&pool).await.unwrap();
+    }
+    pool.close().await;
+}
