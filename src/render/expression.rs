@@ -9,6 +9,7 @@ use tera::Template;
 use tera::ast::{If, Node};
 
 use super::error::TemplateError;
+use super::nesting::position;
 
 /// The longest `where` accepted; a filter on a data row is one line.
 pub const MAX_EXPRESSION_BYTES: usize = 4096;
@@ -43,6 +44,13 @@ pub(super) fn compile(id: &str, expr: &str) -> Result<Template, TemplateError> {
         .at(line, column)
         .hint("a `where` is a bare condition such as `row.grade == 1 and not row.insured`, without {% %} or {{ }}"));
     }
+    if let Some(offset) = super::nesting::too_deep(&format!("{{{{ {expr} }}}}")) {
+        let (line, column) = position(expr, offset.saturating_sub(3));
+        let (message, hint) = super::nesting::message();
+        return Err(invalid(format!("`where` of `{id}`: {message}"))
+            .at(line, column)
+            .hint(hint));
+    }
     let source = format!("{PREFIX}{expr}{SUFFIX}");
     let template = Template::new(&tera_name(id), None, &source).map_err(|e| {
         let mut error = TemplateError::from_parse("", &e);
@@ -63,15 +71,6 @@ fn first_delimiter(expr: &str) -> Option<(usize, &'static str)> {
         .iter()
         .filter_map(|d| expr.find(d).map(|offset| (offset, *d)))
         .min()
-}
-
-/// 1-based line and column (in characters) of a byte offset.
-fn position(text: &str, offset: usize) -> (usize, usize) {
-    let before = text.get(..offset).unwrap_or(text);
-    let line = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    let column = before.get(line_start..).map_or(0, |s| s.chars().count()) + 1;
-    (line, column)
 }
 
 /// Moves a parse position from the wrapped template onto the user's expression.

@@ -131,6 +131,15 @@ fn load_tera(
     path: &Path,
 ) -> Result<(), Vec<TemplateError>> {
     let source = read_source(path).map_err(|e| vec![e])?;
+    if let Some(offset) = super::nesting::too_deep(&source) {
+        let (line, column) = super::nesting::position(&source, offset);
+        let (message, hint) = super::nesting::message();
+        return Err(vec![
+            TemplateError::new(path, message)
+                .at(line, column)
+                .hint(hint),
+        ]);
+    }
     let template = Template::new(tera_name, None, &source)
         .map_err(|e| vec![TemplateError::from_parse(path, &e)])?;
     renderer

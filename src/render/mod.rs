@@ -21,6 +21,7 @@
 //! - `calls`: filters, functions, tests and macros a template calls that do not exist.
 //! - `zns`: `zns.yaml` parts.
 //! - `sandbox`: disabled builtins and the output cap.
+//! - `nesting`: brackets nested too deep for Tera's parser, refused before parsing.
 //! - `cycle`: includes and macro calls that lead back to themselves, refused at load.
 //! - `limits`: depth, loop-turn and time bounds of one render; rendering off the async workers.
 //! - `error`: [`TemplateError`], [`RenderError`].
@@ -35,6 +36,7 @@ mod limits;
 mod lint;
 mod load;
 pub mod message;
+mod nesting;
 mod sandbox;
 mod zns;
 
@@ -49,6 +51,7 @@ pub use error::{RenderError, TemplateError};
 pub use expression::MAX_EXPRESSION_BYTES;
 pub use limits::{MAX_DEPTH, MAX_LOOP_TURNS, MAX_RENDER_TIME, off_thread};
 pub use lint::VarRef;
+pub use nesting::MAX_NESTING;
 pub use sandbox::MAX_RANGE_LEN;
 pub use zns::ZnsMessage;
 

@@ -68,6 +68,12 @@ pub(super) fn compile(
     let mut compiled = Vec::new();
     for (key, value) in &parsed.params {
         let tera_name = param_tera_name(name, key);
+        if super::nesting::too_deep(&value.value).is_some() {
+            let (message, hint) = super::nesting::message();
+            errors.push(located(file, &format!("param `{key}`: {message}"), value).hint(hint));
+            params.insert(key.clone(), tera_name);
+            continue;
+        }
         match Template::new(&tera_name, None, &value.value) {
             Ok(template) => compiled.push(template),
             Err(e) => {

@@ -63,6 +63,22 @@ async fn a_template_that_includes_itself_fails_validate_with_its_line_and_crashe
     assert_eq!(sink.received_count(), 0);
 }
 
+/// Found by the `template` fuzz target: a tag of unclosed calls made Tera's parser backtrack
+/// for longer than 10 s (each level about doubles the time). Refused before parsing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tag_of_brackets_nested_too_deep_is_refused_at_its_line_before_parsing() {
+    let sink = SmtpSink::start().await;
+    let tag = format!("{{{{ho(el={}S%}}", "sss~___amho(el=".repeat(14));
+    let ws = two_steps(&sink, &format!("Xin chào\n{tag}\n"));
+    let validate = loa(&ws, &["validate", "campaigns/rel.yaml"]);
+    let out = String::from_utf8_lossy(&validate.stdout).to_string()
+        + &String::from_utf8_lossy(&validate.stderr);
+    assert_eq!(validate.status.code(), Some(1), "{out}");
+    assert!(out.contains("slow/text.tera:2"), "{out}");
+    assert!(out.contains("nested more than 8 deep"), "{out}");
+    assert_eq!(sink.received_count(), 0);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_runaway_loop_fails_its_messages_while_healthz_answers_and_sigterm_stops_the_daemon() {
     let sink = SmtpSink::start().await;
