@@ -122,17 +122,17 @@ pub fn count_matching(
                 continue;
             };
             let names = condition_names(renderer, campaign, s);
-            let mut groups: Vec<(String, Shared, Vec<u32>)> = Vec::new();
+            let mut groups: IndexMap<String, (Shared, Vec<u32>)> = IndexMap::new();
             for (t, n) in occurrences {
                 counts.insert((s.id.clone(), *n), 0);
                 let shared = Shared::for_where(campaign, s, *t, *n);
-                let key = shared.condition_key(&names);
-                match groups.iter_mut().find(|(k, _, _)| *k == key) {
-                    Some((_, _, ns)) => ns.push(*n),
-                    None => groups.push((key, shared, vec![*n])),
-                }
+                groups
+                    .entry(shared.condition_key(&names))
+                    .or_insert_with(|| (shared, Vec::new()))
+                    .1
+                    .push(*n);
             }
-            let groups = groups.into_iter().map(|(_, sh, ns)| (sh, ns)).collect();
+            let groups = groups.into_values().collect();
             steps.push((s, names, groups));
         }
         if steps.is_empty() {
@@ -196,7 +196,7 @@ pub fn find(campaign: &Campaign, audience: &str, key: &str) -> Result<Recipient>
 
 /// The address of `r` on `channel` for `step`: the normalised phone or the e-mail, or why
 /// there is none (the message will be `skipped` with that reason, or go to the fallback).
-/// The reason never quotes the value in full ([`crate::mask`]).
+/// The reason never quotes the value: the audience's messages name the problem only.
 pub fn address(
     step: &Step,
     channel: &super::model::Channel,
@@ -216,12 +216,10 @@ pub fn address(
         .iter()
         .find(|p| p.column.as_deref() == Some(field))
     {
-        // The reason is kept and shown: the value it quotes is masked.
-        return Err(crate::mask::mask_text(&p.message, &value).into_owned());
+        return Err(p.message.clone());
     }
     match channel.kind {
-        ChannelKind::Smtp => crate::audience::check_email(&value)
-            .map_err(|why| crate::mask::mask_text(&why, &value).into_owned()),
+        ChannelKind::Smtp => crate::audience::check_email(&value),
         ChannelKind::ZaloZns | ChannelKind::Webhook => Ok(value),
     }
 }
