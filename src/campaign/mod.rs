@@ -20,9 +20,7 @@ pub mod model;
 pub mod select;
 pub mod spec;
 mod validate;
-mod validate_channels;
-mod validate_schedule;
-pub use validate_channels::signing_key as dkim_signing_key;
+pub use validate::signing_key as dkim_signing_key;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -38,7 +36,7 @@ pub use model::{
     Audience, Campaign, Channel, ChannelKind, Dkim, DkimAlgorithm, Rate, Secret, Status, Step,
 };
 pub use validate::DEFAULT_TZ;
-pub use validate_channels::{parse_duration, parse_rate};
+pub use validate::{parse_duration, parse_rate};
 
 use crate::render::Renderer;
 use check::Checker;

@@ -6,11 +6,11 @@ use std::time::Duration;
 
 use indexmap::IndexMap;
 
-use super::check::{Checker, suggest};
-use super::locate::FieldPath;
-use super::model::{Audience, Channel, ChannelKind, Dkim, DkimAlgorithm, Rate, Secret};
-use super::spec::{AudienceSpec, ChannelSpec, DkimSpec};
 use crate::audience::ColumnType;
+use crate::campaign::check::{Checker, suggest};
+use crate::campaign::locate::FieldPath;
+use crate::campaign::model::{Audience, Channel, ChannelKind, Dkim, DkimAlgorithm, Rate, Secret};
+use crate::campaign::spec::{AudienceSpec, ChannelSpec, DkimSpec};
 
 /// Default time a provider gets to answer one request (reliability-security §8: 15–30 s).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(15);
@@ -49,8 +49,8 @@ fn audience(
                     format!("data file {} does not exist", p.display()),
                     "paths are relative to the campaign file, e.g. data/schools.csv",
                 );
-            } else if let Err(e) = super::data_dirs::check_inside(&p, dir) {
-                c.error(&path.key("source"), e, super::data_dirs::HINT);
+            } else if let Err(e) = crate::campaign::data_dirs::check_inside(&p, dir) {
+                c.error(&path.key("source"), e, crate::campaign::data_dirs::HINT);
             }
             Some(p)
         }
@@ -498,7 +498,7 @@ mod tests {
 
     #[test]
     fn dkim_keys_parse_as_pkcs1_rsa_or_an_ed25519_seed_and_errors_do_not_quote_them() {
-        let rsa = include_str!("../../tests/fixtures/dkim-test-rsa.pem");
+        let rsa = include_str!("../../../../tests/fixtures/dkim-test-rsa.pem");
         assert!(signing_key(rsa, DkimAlgorithm::Rsa).is_ok());
         assert!(signing_key(rsa, DkimAlgorithm::Ed25519).is_err());
         let seed = "nWGxne/9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A=";

@@ -4,6 +4,11 @@
 //! `loa validate` shows every problem. Checks that read CSV files and templates live in
 //! `data_check`.
 
+mod channels;
+mod occurrences;
+
+pub use channels::{parse_duration, parse_rate, signing_key};
+
 use std::collections::{BTreeSet, HashSet};
 use std::path::Path;
 
@@ -52,8 +57,8 @@ pub fn campaign(
     let quiet_hours = spec.quiet_hours.as_ref().and_then(|q| quiet(q, c));
     let skip_dates = skip_dates(&spec.skip_dates, period, c);
     let windows = windows(&spec.windows, period, c);
-    let audiences = super::validate_channels::audiences(&spec.audiences, file, c);
-    let channels = super::validate_channels::channels(&spec.channels, c);
+    let audiences = channels::audiences(&spec.audiences, file, c);
+    let channels = channels::channels(&spec.channels, c);
     let calendar = Calendar {
         tz: tz.unwrap_or(DEFAULT_TZ),
         period: period.unwrap_or(DateRange {
@@ -307,7 +312,7 @@ fn steps(
         }
         if let Some(step) = step(spec, &path, names, windows, period, c) {
             if let Some(cal) = calendar {
-                super::validate_schedule::check(&step, &path.key("send"), cal, c);
+                occurrences::check(&step, &path.key("send"), cal, c);
             }
             out.push(step);
         }

@@ -9,9 +9,9 @@
 use chrono::NaiveTime;
 use croner::errors::CronError;
 
-use super::check::Checker;
-use super::locate::FieldPath;
-use super::model::Step;
+use crate::campaign::check::Checker;
+use crate::campaign::locate::FieldPath;
+use crate::campaign::model::Step;
 use crate::schedule::{self, Calendar, MAX_OCCURRENCES, ScheduleError, Trigger};
 
 /// Checks the occurrences of `step`, whose `send` block is at `path`.
