@@ -1,8 +1,8 @@
 //! Campaign files: from YAML on disk to validated [`Campaign`]s (SPEC §3).
 //!
-//! `load` parses one file and collects unknown fields; `validate` and `validate_channels`
-//! check every rule that needs no data; `data_check` and `lint` check the CSV files and
-//! templates a campaign uses. Everything reports into one [`Diagnostics`] list so that a
+//! `load` parses one file and collects unknown fields; `validate` (one file per section of
+//! the campaign file) checks every rule that needs no data; `data_check` and `lint` check
+//! the CSV files and templates a campaign uses. Everything reports into one [`Diagnostics`] list so that a
 //! single `loa validate` shows every problem, each with file, line, column, field and hint.
 //! [`Workspace::load`] composes these steps for all campaign files and the templates.
 

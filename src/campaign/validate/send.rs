@@ -1,0 +1,109 @@
+//! A step's `send:` block: exactly one trigger (`at` or `cron`), the window it sends in and
+//! how many times at most.
+
+use indexmap::IndexMap;
+
+use super::{Names, reference};
+use crate::campaign::check::Checker;
+use crate::campaign::locate::FieldPath;
+use crate::campaign::spec::SendSpec;
+use crate::schedule::{self, DateRange, StepSchedule, Trigger};
+
+/// A checked `send:` block.
+pub(super) struct Send {
+    pub(super) schedule: StepSchedule,
+    /// The `within:` window as written, or None for the whole period.
+    pub(super) within: Option<String>,
+    /// The trigger as written (`at 2026-09-03 08:00`, `cron 0 8 * * MON`), for `step.*` in
+    /// templates and for tables.
+    pub(super) text: String,
+}
+
+pub(super) fn send(
+    spec: Option<&SendSpec>,
+    path: &FieldPath,
+    names: &Names<'_>,
+    windows: &IndexMap<String, DateRange>,
+    period: Option<DateRange>,
+    c: &mut Checker<'_>,
+) -> Option<Send> {
+    let Some(spec) = spec else {
+        c.missing(
+            path,
+            "add `send: { at: \"2026-09-03 08:00\" }` or `send: { cron: \"0 8 * * MON\" }`",
+        );
+        return None;
+    };
+    let trigger = trigger(spec, path, c);
+    let window = match &spec.within {
+        Some(w) => {
+            let name = reference(Some(w), &path.key("within"), "window", &names.windows, c)?;
+            windows.get(&name).copied()
+        }
+        None => period,
+    };
+    if spec.max == Some(0) {
+        c.error(
+            &path.key("max"),
+            "max is 0: the step would never send",
+            "remove the step or give max ≥ 1",
+        );
+    }
+    Some(Send {
+        schedule: StepSchedule {
+            trigger: trigger?,
+            window: window?,
+            max: spec.max,
+        },
+        within: spec.within.clone(),
+        text: text(spec),
+    })
+}
+
+fn trigger(spec: &SendSpec, path: &FieldPath, c: &mut Checker<'_>) -> Option<Trigger> {
+    match (&spec.at, &spec.cron) {
+        (Some(at), None) => schedule::parse_local_datetime(at)
+            .map_err(|e| {
+                c.error(
+                    &path.key("at"),
+                    format!("bad time {at:?}: {e}"),
+                    "write local time as \"2026-09-03 08:00\"",
+                )
+            })
+            .ok()
+            .map(Trigger::At),
+        (None, Some(cron)) => schedule::parse_cron(cron)
+            .map_err(|e| {
+                c.error(
+                    &path.key("cron"),
+                    format!("bad cron expression {cron:?}: {e}"),
+                    e.hint.clone(),
+                )
+            })
+            .ok()
+            .map(|cr| Trigger::Cron(Box::new(cr))),
+        (Some(_), Some(_)) => {
+            c.error(
+                path,
+                "`send` has both `at` and `cron`",
+                "keep exactly one of them",
+            );
+            None
+        }
+        (None, None) => {
+            c.missing(
+                &path.key("at"),
+                "`send` needs `at: \"2026-09-03 08:00\"` or `cron: \"0 8 * * MON\"`",
+            );
+            None
+        }
+    }
+}
+
+fn text(spec: &SendSpec) -> String {
+    match (&spec.at, &spec.cron) {
+        (Some(at), _) => format!("at {at}"),
+        (_, Some(cron)) => format!("cron {cron}"),
+        _ => String::new(),
+    }
+}
