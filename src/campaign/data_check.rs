@@ -12,8 +12,8 @@ use super::check::{Checker, suggest};
 use super::context::{BODY_NAMES, CAMPAIGN_FIELDS, COMMON_NAMES, OCCURRENCE_FIELDS, STEP_FIELDS};
 use super::diagnostic::{Diagnostic, Diagnostics};
 use super::locate::FieldPath;
-use super::model::Campaign;
-use crate::audience::recipients::{Recipients, load_joins};
+use super::model::{Campaign, Step};
+use crate::audience::recipients::{Recipient, Recipients, load_joins};
 use crate::audience::{CsvSource, RowError, check_email};
 use crate::render::Renderer;
 
@@ -50,6 +50,19 @@ pub fn headers(campaign: &Campaign, diags: &mut Diagnostics) -> Headers {
 
 /// Header-level checks of the audiences and of every step's columns and variables.
 pub fn columns(campaign: &Campaign, headers: &Headers, renderer: &Renderer, c: &mut Checker<'_>) {
+    key_columns(campaign, headers, c);
+    for (i, step) in campaign.steps.iter().enumerate() {
+        let path = FieldPath::root().key("steps").index(i);
+        let Some(h) = headers.get(&step.audience) else {
+            continue;
+        };
+        address_columns(campaign, step, &path, h, c);
+        super::lint::step_variables(campaign, step, &path, headers, renderer, c);
+    }
+}
+
+/// Each audience's file has its key column and the column each of its joins matches on.
+fn key_columns(campaign: &Campaign, headers: &Headers, c: &mut Checker<'_>) {
     for (name, a) in &campaign.audiences {
         let Some(h) = headers.get(name) else { continue };
         let path = FieldPath::root().key("audiences").key(name.as_str());
@@ -77,36 +90,39 @@ pub fn columns(campaign: &Campaign, headers: &Headers, renderer: &Renderer, c: &
             }
         }
     }
-    for (i, step) in campaign.steps.iter().enumerate() {
-        let path = FieldPath::root().key("steps").index(i);
-        let Some(h) = headers.get(&step.audience) else {
-            continue;
-        };
-        for channel in campaign.channels_of(step) {
-            let ch = &channel.name;
-            let field = step.recipient_field(channel);
-            if !h.iter().any(|x| x == field) {
-                let at = if step.to.is_some() {
-                    path.key("to")
-                } else {
-                    path.key("channel")
-                };
-                let msg = format!(
-                    "the {} channel `{ch}` reads addresses from column {field:?}, which {} does not have",
-                    channel.kind.as_str(),
-                    step.audience
-                );
-                c.error(
-                    &at,
-                    msg,
-                    format!(
-                        "add the column, or set `to:` to one of: {}",
-                        crate::audience::column_list(h)
-                    ),
-                );
-            }
+}
+
+/// The audience of `step` has the column each of its channels reads addresses from.
+fn address_columns(
+    campaign: &Campaign,
+    step: &Step,
+    path: &FieldPath,
+    h: &[String],
+    c: &mut Checker<'_>,
+) {
+    for channel in campaign.channels_of(step) {
+        let ch = &channel.name;
+        let field = step.recipient_field(channel);
+        if !h.iter().any(|x| x == field) {
+            let at = if step.to.is_some() {
+                path.key("to")
+            } else {
+                path.key("channel")
+            };
+            let msg = format!(
+                "the {} channel `{ch}` reads addresses from column {field:?}, which {} does not have",
+                channel.kind.as_str(),
+                step.audience
+            );
+            c.error(
+                &at,
+                msg,
+                format!(
+                    "add the column, or set `to:` to one of: {}",
+                    crate::audience::column_list(h)
+                ),
+            );
         }
-        super::lint::step_variables(campaign, step, &path, headers, renderer, c);
     }
 }
 
@@ -233,8 +249,7 @@ fn scan(
     emails: &[String],
     reports: &mut RowReports,
 ) {
-    let hasher = RandomState::new();
-    let mut keys: HashMap<u64, u64> = HashMap::new();
+    let mut keys = Keys::default();
     for item in recipients {
         let r = match item {
             Ok(r) => r,
@@ -243,46 +258,65 @@ fn scan(
                 continue;
             }
         };
-        if r.key.is_empty() {
-            // `run` records such a row as skipped (it has no identity to send under).
-            let e = RowError {
-                line: r.line,
-                column: Some(key.to_string()),
-                message: "the key is empty; the row will be skipped".into(),
-                hint: Some("every row needs its own key".into()),
-            };
-            reports.report(file, row_diag(file, &e, true));
-        } else if let Some(first) = keys.insert(hasher.hash_one(&r.key), r.line) {
-            let e = RowError {
-                line: r.line,
-                column: Some(key.to_string()),
-                message: format!("the key is used again (first on line {first})"),
-                hint: Some("every row needs its own key".into()),
-            };
+        if let Some(e) = keys.problem(&r, key) {
             reports.report(file, row_diag(file, &e, true));
         }
         for p in &r.problems {
             let is_join = p.message.contains("matches no row");
             reports.report(file, row_diag(file, p, is_join));
         }
-        for field in emails {
-            if let Some(v) = r
+        for e in email_problems(&r, emails) {
+            reports.report(file, row_diag(file, &e, false));
+        }
+    }
+}
+
+/// The keys met so far in a file, by hash, with the line of each.
+#[derive(Default)]
+struct Keys {
+    hasher: RandomState,
+    lines: HashMap<u64, u64>,
+}
+
+impl Keys {
+    /// What is wrong with the key of `r`, in column `key`: empty, or met before.
+    fn problem(&mut self, r: &Recipient, key: &str) -> Option<RowError> {
+        let message = if r.key.is_empty() {
+            // `run` records such a row as skipped (it has no identity to send under).
+            "the key is empty; the row will be skipped".to_string()
+        } else {
+            let first = self.lines.insert(self.hasher.hash_one(&r.key), r.line)?;
+            format!("the key is used again (first on line {first})")
+        };
+        Some(RowError {
+            line: r.line,
+            column: Some(key.to_string()),
+            message,
+            hint: Some("every row needs its own key".into()),
+        })
+    }
+}
+
+/// The addresses in the `emails` columns of `r` that cannot be sent to; empty cells are
+/// not problems here.
+fn email_problems(r: &Recipient, emails: &[String]) -> Vec<RowError> {
+    emails
+        .iter()
+        .filter_map(|field| {
+            let v = r
                 .row
                 .get(field)
                 .and_then(|v| v.as_str())
-                .filter(|v| !v.is_empty())
-                && let Err(e) = check_email(v)
-            {
-                let e = RowError {
-                    line: r.line,
-                    column: Some(field.clone()),
-                    message: e,
-                    hint: Some("the row will be skipped on e-mail".into()),
-                };
-                reports.report(file, row_diag(file, &e, false));
-            }
-        }
-    }
+                .filter(|v| !v.is_empty())?;
+            let e = check_email(v).err()?;
+            Some(RowError {
+                line: r.line,
+                column: Some(field.clone()),
+                message: e,
+                hint: Some("the row will be skipped on e-mail".into()),
+            })
+        })
+        .collect()
 }
 
 fn row_diag(file: &Path, e: &RowError, error: bool) -> Diagnostic {

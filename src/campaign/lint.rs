@@ -128,35 +128,9 @@ fn problem(
         let hint = suggest(first, names.iter().map(String::as_str));
         return Some((format!("unknown variable `{first}`"), hint));
     }
-    let audience = if first == "row" {
-        Some(step.audience.as_str())
-    } else {
-        campaign
-            .audiences
-            .get(&step.audience)
-            .and_then(|a| a.joins.get(first))
-            .map(String::as_str)
-    };
     let second = second?;
-    if let Some(aud) = audience {
-        let cols = headers.get(aud)?;
-        if !cols.contains(second) {
-            let file = campaign
-                .audiences
-                .get(aud)
-                .map(|a| a.source.display().to_string())
-                .unwrap_or_default();
-            let quiet = if v.in_condition {
-                " (in a condition it would silently count as false)"
-            } else {
-                ""
-            };
-            return Some((
-                format!("`{first}.{second}`: column {second:?} is not in {file}{quiet}"),
-                suggest(second, cols.iter().map(String::as_str)),
-            ));
-        }
-        return None;
+    if let Some(aud) = row_audience(first, campaign, step) {
+        return column_problem(v, aud, campaign, headers);
     }
     if first == "messages" && !campaign.messages.contains_key(second) {
         return Some((
@@ -175,6 +149,51 @@ fn problem(
         return campaign_field(&v.path[1..], campaign);
     }
     None
+}
+
+/// The audience whose row the top-level name `first` is: `row` is the step's own, a join
+/// alias the audience it joins; None for every other name.
+fn row_audience<'a>(first: &str, campaign: &'a Campaign, step: &'a Step) -> Option<&'a str> {
+    if first == "row" {
+        Some(step.audience.as_str())
+    } else {
+        campaign
+            .audiences
+            .get(&step.audience)
+            .and_then(|a| a.joins.get(first))
+            .map(String::as_str)
+    }
+}
+
+/// `row.<column>` (or `<alias>.<column>`) names a column of the audience's file; nothing
+/// to say when the file could not be read, which is reported already.
+fn column_problem(
+    v: &VarRef,
+    aud: &str,
+    campaign: &Campaign,
+    headers: &Headers,
+) -> Option<(String, String)> {
+    let [first, second, ..] = v.path.as_slice() else {
+        return None;
+    };
+    let cols = headers.get(aud)?;
+    if cols.contains(second) {
+        return None;
+    }
+    let file = campaign
+        .audiences
+        .get(aud)
+        .map(|a| a.source.display().to_string())
+        .unwrap_or_default();
+    let quiet = if v.in_condition {
+        " (in a condition it would silently count as false)"
+    } else {
+        ""
+    };
+    Some((
+        format!("`{first}.{second}`: column {second:?} is not in {file}{quiet}"),
+        suggest(second, cols.iter().map(String::as_str)),
+    ))
 }
 
 /// `campaign.period.…` and `campaign.windows.<name>.…`: only the campaign's own windows

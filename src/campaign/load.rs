@@ -39,6 +39,42 @@ pub fn parse_file(
 ) -> Option<Parsed> {
     let text = read_text(file, diags)?;
     let refs = env::references(&text);
+    report_unset_variables(file, &refs, policy, lookup, diags);
+    let mut options =
+        serde_saphyr::Options::default().with_properties(env::properties(&refs, lookup));
+    // Compose rules interpolate quoted scalars too, as SPEC §3 writes `url: "${LOA_SMTP_URL}"`.
+    options.property_syntax = serde_saphyr::PropertySyntax::DockerCompose;
+    options.with_snippet = false;
+    let mut unknown: Vec<FieldPath> = Vec::new();
+    let result = serde_saphyr::with_deserializer_from_str_with_options(&text, options, |de| {
+        serde_ignored::deserialize(de, |path| unknown.push(convert_path(&path)))
+    });
+    let spec: CampaignSpec = match result {
+        Ok(spec) => spec,
+        Err(e) => {
+            diags.push(yaml_error(file, &e));
+            return None;
+        }
+    };
+    let locations = Locations::index(&text);
+    report_unknown_fields(file, unknown, &locations, diags);
+    Some(Parsed {
+        spec,
+        locations,
+        text,
+    })
+}
+
+/// Each `${NAME}` without a default that the environment does not set, as an error or,
+/// under [`EnvPolicy::Optional`], a warning; a `NAME_FILE` that cannot be read is an error
+/// either way.
+fn report_unset_variables(
+    file: &Path,
+    refs: &[env::EnvRef],
+    policy: EnvPolicy,
+    lookup: &dyn Fn(&str) -> Option<String>,
+    diags: &mut Diagnostics,
+) {
     for r in refs
         .iter()
         .filter(|r| !r.has_default && lookup(&r.name).is_none())
@@ -68,23 +104,15 @@ pub fn parse_file(
             r.name
         )));
     }
-    let mut options =
-        serde_saphyr::Options::default().with_properties(env::properties(&refs, lookup));
-    // Compose rules interpolate quoted scalars too, as SPEC §3 writes `url: "${LOA_SMTP_URL}"`.
-    options.property_syntax = serde_saphyr::PropertySyntax::DockerCompose;
-    options.with_snippet = false;
-    let mut unknown: Vec<FieldPath> = Vec::new();
-    let result = serde_saphyr::with_deserializer_from_str_with_options(&text, options, |de| {
-        serde_ignored::deserialize(de, |path| unknown.push(convert_path(&path)))
-    });
-    let spec: CampaignSpec = match result {
-        Ok(spec) => spec,
-        Err(e) => {
-            diags.push(yaml_error(file, &e));
-            return None;
-        }
-    };
-    let locations = Locations::index(&text);
+}
+
+/// Every field the spec types do not know, at its key with a suggestion.
+fn report_unknown_fields(
+    file: &Path,
+    unknown: Vec<FieldPath>,
+    locations: &Locations,
+    diags: &mut Diagnostics,
+) {
     for path in unknown {
         let mut d = Diagnostic::error(file, "unknown field").field(path.to_string());
         if let Some(pos) = locations.key(&path) {
@@ -92,11 +120,6 @@ pub fn parse_file(
         }
         diags.push(d.hint(unknown_field_hint(&path)));
     }
-    Some(Parsed {
-        spec,
-        locations,
-        text,
-    })
 }
 
 fn read_text(file: &Path, diags: &mut Diagnostics) -> Option<String> {
@@ -172,64 +195,71 @@ fn convert_path(path: &serde_ignored::Path<'_>) -> FieldPath {
     }
 }
 
+/// The fields of the top level of a campaign file, for [`unknown_field_hint`].
+const TOP_LEVEL_FIELDS: &[&str] = &[
+    "campaign",
+    "title",
+    "status",
+    "timezone",
+    "period",
+    "quiet_hours",
+    "skip_dates",
+    "windows",
+    "audiences",
+    "channels",
+    "messages",
+    "steps",
+];
+
+/// The fields of every section below the top level, all in one list: a suggestion only
+/// needs to be close to what the author meant, not valid where it is.
+const NESTED_FIELDS: &[&str] = &[
+    "id",
+    "audience",
+    "where",
+    "channel",
+    "fallback",
+    "template",
+    "to",
+    "send",
+    "at",
+    "cron",
+    "within",
+    "max",
+    "source",
+    "key",
+    "join",
+    "columns",
+    "type",
+    "url",
+    "from",
+    "access_token",
+    "refresh_token",
+    "app_id",
+    "app_secret",
+    "endpoint",
+    "method",
+    "body",
+    "headers",
+    "secret",
+    "rate",
+    "timeout",
+    "dkim",
+    "domain",
+    "selector",
+    "algorithm",
+    "start",
+    "end",
+];
+
 /// Suggests the field the author probably meant.
 fn unknown_field_hint(path: &FieldPath) -> String {
     let Some(Seg::Key(name)) = path.0.last() else {
         return "remove it".into();
     };
-    let known: &[&str] = match path.0.iter().filter(|s| matches!(s, Seg::Key(_))).count() {
-        1 => &[
-            "campaign",
-            "title",
-            "status",
-            "timezone",
-            "period",
-            "quiet_hours",
-            "skip_dates",
-            "windows",
-            "audiences",
-            "channels",
-            "messages",
-            "steps",
-        ],
-        _ => &[
-            "id",
-            "audience",
-            "where",
-            "channel",
-            "fallback",
-            "template",
-            "to",
-            "send",
-            "at",
-            "cron",
-            "within",
-            "max",
-            "source",
-            "key",
-            "join",
-            "columns",
-            "type",
-            "url",
-            "from",
-            "access_token",
-            "refresh_token",
-            "app_id",
-            "app_secret",
-            "endpoint",
-            "method",
-            "body",
-            "headers",
-            "secret",
-            "rate",
-            "timeout",
-            "dkim",
-            "domain",
-            "selector",
-            "algorithm",
-            "start",
-            "end",
-        ],
+    let known = match path.0.iter().filter(|s| matches!(s, Seg::Key(_))).count() {
+        1 => TOP_LEVEL_FIELDS,
+        _ => NESTED_FIELDS,
     };
     let hint = super::check::suggest(name, known.iter().copied());
     if hint.starts_with("did you mean") {

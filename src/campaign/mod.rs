@@ -67,6 +67,8 @@ impl Workspace {
         Self::load_with_env(paths, templates, opts, &env::lookup)
     }
 
+    /// [`Workspace::load`] with `lookup` in place of the process environment, for `${NAME}`
+    /// references and `NAME_FILE` variables (tests give their own).
     pub fn load_with_env(
         paths: &[PathBuf],
         templates: &Path,
@@ -75,31 +77,7 @@ impl Workspace {
     ) -> (Option<Workspace>, Diagnostics) {
         let mut diags = Diagnostics::default();
         let files = campaign_files(paths, &mut diags);
-        let mut renderer = match Renderer::load(templates) {
-            Ok(r) => r,
-            Err(errors) => {
-                for e in errors {
-                    let mut d = Diagnostic::error(&e.file, e.message);
-                    if let Some(l) = e.line {
-                        d = d.at(l, e.column.unwrap_or(1));
-                    }
-                    diags.push(match e.hint {
-                        Some(h) => d.hint(h),
-                        None => d,
-                    });
-                }
-                Renderer::empty()
-            }
-        };
-        for call in renderer.unknown_calls() {
-            let mut d = Diagnostic::error(&call.file, call.message)
-                .field(call.name)
-                .hint(call.hint);
-            if let Some(l) = call.line {
-                d = d.at_line(l);
-            }
-            diags.push(d);
-        }
+        let mut renderer = load_templates(templates, &mut diags);
         let mut campaigns = Vec::new();
         let mut rows = data_check::RowReports::default();
         let mut seen: HashMap<String, PathBuf> = HashMap::new();
@@ -116,17 +94,7 @@ impl Workspace {
             let Some(campaign) = validate::campaign(parsed.spec, &file, &names, &mut c) else {
                 continue;
             };
-            if let Some(first) = seen.insert(campaign.id.clone(), file.clone()) {
-                let msg = format!(
-                    "campaign id {:?} is also used by {}",
-                    campaign.id,
-                    first.display()
-                );
-                c.error(
-                    &FieldPath::root().key("campaign"),
-                    msg,
-                    "campaign ids must be unique across files",
-                );
+            if !unique_id(&campaign, &mut seen, &mut c) {
                 continue;
             }
             if check_templates(&campaign, &mut renderer, &mut c) {
@@ -198,47 +166,133 @@ fn campaign_files(paths: &[PathBuf], diags: &mut Diagnostics) -> Vec<PathBuf> {
     files
 }
 
+/// The templates under `templates`, each problem reported; an empty renderer when they
+/// could not be loaded, so that the campaign files are still checked.
+fn load_templates(templates: &Path, diags: &mut Diagnostics) -> Renderer {
+    let renderer = match Renderer::load(templates) {
+        Ok(r) => r,
+        Err(errors) => {
+            for e in errors {
+                let mut d = Diagnostic::error(&e.file, e.message);
+                if let Some(l) = e.line {
+                    d = d.at(l, e.column.unwrap_or(1));
+                }
+                diags.push(match e.hint {
+                    Some(h) => d.hint(h),
+                    None => d,
+                });
+            }
+            Renderer::empty()
+        }
+    };
+    for call in renderer.unknown_calls() {
+        let mut d = Diagnostic::error(&call.file, call.message)
+            .field(call.name)
+            .hint(call.hint);
+        if let Some(l) = call.line {
+            d = d.at_line(l);
+        }
+        diags.push(d);
+    }
+    renderer
+}
+
+/// Whether `campaign`'s id is the first use of it among the files read so far (`seen`).
+fn unique_id(
+    campaign: &Campaign,
+    seen: &mut HashMap<String, PathBuf>,
+    c: &mut Checker<'_>,
+) -> bool {
+    let Some(first) = seen.insert(campaign.id.clone(), c.file.to_path_buf()) else {
+        return true;
+    };
+    let msg = format!(
+        "campaign id {:?} is also used by {}",
+        campaign.id,
+        first.display()
+    );
+    c.error(
+        &FieldPath::root().key("campaign"),
+        msg,
+        "campaign ids must be unique across files",
+    );
+    false
+}
+
 /// Templates exist with the parts each channel needs; `where` expressions compile.
 /// Returns false when a template is missing (the variable lint would only add noise).
 fn check_templates(campaign: &Campaign, renderer: &mut Renderer, c: &mut Checker<'_>) -> bool {
     let mut ok = true;
     for (i, step) in campaign.steps.iter().enumerate() {
         let path = FieldPath::root().key("steps").index(i);
-        if let Some(expr) = &step.condition
-            && let Err(e) = renderer.add_expression(&step.condition_id(&campaign.id), expr)
-        {
-            c.error(
-                &path.key("where"),
-                format!("bad condition: {}", e.message),
-                "write a Tera condition such as \"row.students_insured < row.students_total\"",
-            );
-            ok = false;
-        } else if let Some(expr) = &step.condition {
-            let id = step.condition_id(&campaign.id);
-            for call in renderer.unknown_calls_in_expression(&id, expr) {
-                let msg = format!("{} `{}`", call.message, call.name);
-                c.error(&path.key("where"), msg, call.hint);
-            }
-        }
-        for ch in campaign.channels_of(step) {
-            for (part, required) in parts_for(ch.kind) {
-                if *required && !renderer.has(&format!("{}/{part}", step.template)) {
-                    let msg = format!(
-                        "template {:?} has no {part}, which the {} channel `{}` needs",
-                        step.template,
-                        ch.kind.as_str(),
-                        ch.name
-                    );
-                    c.error(
-                        &path.key("template"),
-                        msg,
-                        format!("add templates/{}/{part}", step.template),
-                    );
-                    ok = false;
-                }
+        ok &= check_condition(campaign, step, &path, renderer, c);
+        ok &= check_parts(campaign, step, &path, renderer, c);
+    }
+    ok &= check_bodies(campaign, renderer, c);
+    ok
+}
+
+/// The step's `where` compiles and calls only known functions and filters. False when it
+/// does not compile.
+fn check_condition(
+    campaign: &Campaign,
+    step: &Step,
+    path: &FieldPath,
+    renderer: &mut Renderer,
+    c: &mut Checker<'_>,
+) -> bool {
+    let Some(expr) = &step.condition else {
+        return true;
+    };
+    let id = step.condition_id(&campaign.id);
+    if let Err(e) = renderer.add_expression(&id, expr) {
+        c.error(
+            &path.key("where"),
+            format!("bad condition: {}", e.message),
+            "write a Tera condition such as \"row.students_insured < row.students_total\"",
+        );
+        return false;
+    }
+    for call in renderer.unknown_calls_in_expression(&id, expr) {
+        let msg = format!("{} `{}`", call.message, call.name);
+        c.error(&path.key("where"), msg, call.hint);
+    }
+    true
+}
+
+/// The step's template has every part its channels require.
+fn check_parts(
+    campaign: &Campaign,
+    step: &Step,
+    path: &FieldPath,
+    renderer: &Renderer,
+    c: &mut Checker<'_>,
+) -> bool {
+    let mut ok = true;
+    for ch in campaign.channels_of(step) {
+        for (part, required) in parts_for(ch.kind) {
+            if *required && !renderer.has(&format!("{}/{part}", step.template)) {
+                let msg = format!(
+                    "template {:?} has no {part}, which the {} channel `{}` needs",
+                    step.template,
+                    ch.kind.as_str(),
+                    ch.name
+                );
+                c.error(
+                    &path.key("template"),
+                    msg,
+                    format!("add templates/{}/{part}", step.template),
+                );
+                ok = false;
             }
         }
     }
+    ok
+}
+
+/// Every webhook `body:` names a folder holding body.tera.
+fn check_bodies(campaign: &Campaign, renderer: &Renderer, c: &mut Checker<'_>) -> bool {
+    let mut ok = true;
     for (name, ch) in &campaign.channels {
         if let Some(body) = &ch.body
             && !renderer.has(&format!("{body}/body.tera"))
