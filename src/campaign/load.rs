@@ -10,8 +10,8 @@ use super::env;
 use super::locate::{FieldPath, Locations, Seg};
 use super::spec::CampaignSpec;
 
-/// Campaign files are small; anything larger is a mistake or an attack (R19: size cap
-/// checked before parsing).
+/// Campaign files are small; anything larger is a mistake or an attack
+/// (docs/reliability.md#r19: size cap checked before parsing).
 pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
 
 /// How missing `${NAME}` variables count.
@@ -19,7 +19,8 @@ pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
 pub enum EnvPolicy {
     /// Missing variables are errors (the daemon will reach the network).
     Required,
-    /// Only a warning: `--outbox` sends nothing over the network (SPEC §3).
+    /// Only a warning: `--outbox` sends nothing over the network
+    /// (docs/campaign-file.md#environment-variables).
     Optional,
 }
 
@@ -70,7 +71,8 @@ pub fn parse_file(
     }
     let mut options =
         serde_saphyr::Options::default().with_properties(env::properties(&refs, lookup));
-    // Compose rules interpolate quoted scalars too, as SPEC §3 writes `url: "${LOA_SMTP_URL}"`.
+    // Compose rules interpolate quoted scalars too, as docs/campaign-file.md writes
+    // `url: "${LOA_SMTP_URL:-…}"`.
     options.property_syntax = serde_saphyr::PropertySyntax::DockerCompose;
     options.with_snippet = false;
     let mut unknown: Vec<FieldPath> = Vec::new();

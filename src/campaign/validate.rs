@@ -1,4 +1,5 @@
-//! From the file as written to a [`Campaign`]: every rule of SPEC §3 that needs no data.
+//! From the file as written to a [`Campaign`]: every rule of docs/campaign-file.md that needs
+//! no data.
 //!
 //! Each check reports into the shared diagnostics and carries on, so one run of
 //! `loa validate` shows every problem. Checks that read CSV files and templates live in
@@ -17,7 +18,7 @@ use super::model::{Campaign, Status, Step};
 use super::spec::{CampaignSpec, RangeSpec, SendSpec, StepSpec};
 use crate::schedule::{self, Calendar, DateRange, QuietHours, StepSchedule, Trigger};
 
-/// The product's home zone (SPEC §1: UTC+7, no daylight saving).
+/// The product's home zone (docs/campaign-file.md#timezone: UTC+7, no daylight saving).
 pub const DEFAULT_TZ: Tz = chrono_tz::Asia::Ho_Chi_Minh;
 
 /// Checks everything that needs no data; `None` when an error makes the campaign unusable.

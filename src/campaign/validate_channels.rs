@@ -1,4 +1,5 @@
-//! Checks for the `audiences:` and `channels:` sections (SPEC §3).
+//! Checks for the `audiences:` and `channels:` sections (docs/campaign-file.md#audiences,
+//! docs/campaign-file.md#channels).
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -12,7 +13,7 @@ use super::model::{Audience, Channel, ChannelKind, Dkim, DkimAlgorithm, Rate, Se
 use super::spec::{AudienceSpec, ChannelSpec, DkimSpec};
 use crate::audience::ColumnType;
 
-/// Default time a provider gets to answer one request (reliability-security §8: 15–30 s).
+/// Default time a provider gets to answer one request (docs/reliability.md#rule-6).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(15);
 
 pub fn audiences(
@@ -407,8 +408,9 @@ pub fn signing_key(
     DkimSigningKey::new(key.trim(), algorithm).map_err(|e| e.to_string())
 }
 
-/// SPEC §3: "Secrets never live in the YAML." Tokens, keys and credentials in URLs must be
-/// `${NAME}` references, checked on the text as written (R22).
+/// Secrets never live in the campaign file (docs/campaign-file.md#secrets). Tokens, keys and
+/// credentials in URLs must be `${NAME}` references, checked on the text as written
+/// (docs/reliability.md#r22).
 fn secrets_come_from_env(spec: &ChannelSpec, path: &FieldPath, c: &mut Checker<'_>) {
     let mut fields: Vec<FieldPath> = ["access_token", "refresh_token", "app_secret", "secret"]
         .iter()
