@@ -131,7 +131,8 @@ async fn main() -> Res<()> {
         rate_limits: false,
         batch: env_or("LOA_BENCH_BATCH", 2_000)?,
         concurrency: env_or("LOA_BENCH_CONCURRENCY", 512)?,
-        // The sink is on loopback, which webhooks may reach only when allowed (R13).
+        // The sink is on loopback, which webhooks may reach only when allowed
+        // (docs/reliability.md#r13).
         allow_networks: Arc::new("127.0.0.0/8".parse()?),
         ..Settings::default()
     };

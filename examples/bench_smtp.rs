@@ -7,7 +7,7 @@
 //! ```
 //!
 //! With stock lettre 0.11.23 (no TCP_NODELAY) one connection manages ~23 msgs/s
-//! (performance.md); the channel's own NODELAY socket should be well above 1,000 msgs/s.
+//! (BENCHMARKS.md); the channel's own NODELAY socket should be well above 1,000 msgs/s.
 //!
 //! `LOA_BENCH_DKIM_KEY=tests/fixtures/dkim-test-rsa.pem` signs every message (RSA) with
 //! that key, to see what DKIM costs.

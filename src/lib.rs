@@ -3,7 +3,7 @@
 //! Communications staff of Vietnam Social Security describe a campaign (the yearly drive to
 //! get every pupil and student covered by health insurance) in a YAML file; loa checks it,
 //! plans every occurrence with real recipient counts, and renders each message exactly as it
-//! will be sent. The user-facing contract is `SPEC.md`.
+//! will be sent. The user-facing contract is `docs/` (start from README.md).
 //!
 //! # Layout
 //!

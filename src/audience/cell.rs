@@ -3,9 +3,9 @@
 //!
 //! Text is normalised to NFC at ingest because Vietnamese letters arrive both precomposed
 //! and decomposed and only NFC compares, measures and renders reliably
-//! (`zalo-vn-domain.md` §8). Dates stay ISO strings (`2026-09-04`) so templates format them
-//! with `vn_date`; a missing value is always the empty string, so `where` expressions and
-//! templates see one kind of "nothing".
+//! (docs/campaign-file.md#text-encodings). Dates stay ISO strings (`2026-09-04`) so templates
+//! format them with `vn_date`; a missing value is always the empty string, so `where`
+//! expressions and templates see one kind of "nothing".
 
 use chrono::NaiveDate;
 use serde_json::{Number, Value};

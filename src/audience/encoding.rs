@@ -1,7 +1,7 @@
 //! From file bytes to a UTF-8 byte stream the CSV parser can read, and the checks that
 //! reject text we must not guess at.
 //!
-//! Following `zalo-vn-domain.md` §8: a UTF-8 BOM (what Excel's "CSV UTF-8" writes) is
+//! See docs/campaign-file.md#text-encodings: a UTF-8 BOM (what Excel's "CSV UTF-8" writes) is
 //! stripped; UTF-16 with a BOM (Excel's "Unicode text") is transcoded; anything else is
 //! read as UTF-8 and a cell that is not valid UTF-8 is reported by the CSV layer. TCVN3
 //! (`.VnTime`) and VNI are font mappings, not charsets, so no decoder exists for them; text

@@ -1,7 +1,7 @@
 //! Vietnamese mobile numbers: every spelling found in school spreadsheets becomes the one
 //! form Zalo ZNS and the SMS relays take, `84` followed by 9 digits.
 //!
-//! The rules follow the research notes, `zalo-vn-domain.md` §5 ("Vietnam phone numbers"):
+//! The rules (docs/campaign-file.md#phone-numbers):
 //! the normalisation recipe, the 2018 conversion of 11-digit numbers to 10 digits, the
 //! mobile-prefix check and the rejection of landlines (`02x…`), which are neither SMS nor
 //! Zalo targets.
@@ -52,9 +52,10 @@ impl PhoneError {
 
 /// Normalises a Vietnamese mobile number to `84` + 9 digits.
 ///
-/// Accepted spellings (§5 recipe): `0912 345 678`, `0912.345.678`, `84912345678`,
-/// `+84 91 234 5678`, `(+84) 912.345.678`, `0084912345678`, `912345678` (a spreadsheet
-/// dropped the leading 0) and the pre-2018 11-digit numbers (`01662345678` → `84362345678`).
+/// Accepted spellings (docs/campaign-file.md#phone-numbers): `0912 345 678`, `0912.345.678`,
+/// `84912345678`, `+84 91 234 5678`, `(+84) 912.345.678`, `0084912345678`, `912345678` (a
+/// spreadsheet dropped the leading 0) and the pre-2018 11-digit numbers (`01662345678` →
+/// `84362345678`).
 pub fn normalize(raw: &str) -> Result<String, PhoneError> {
     let raw = raw.trim();
     if raw.is_empty() {
@@ -69,7 +70,7 @@ pub fn normalize(raw: &str) -> Result<String, PhoneError> {
 }
 
 /// `8.49E+10`, `8,49E+10`, `8.4912E10`: what Excel shows (and saves) for a long number in a
-/// General-formatted cell; the trailing digits are gone, so it cannot be repaired (§5).
+/// General-formatted cell; the trailing digits are gone, so it cannot be repaired.
 fn looks_scientific(s: &str) -> bool {
     let Some((mantissa, exponent)) = s.split_once(['e', 'E']) else {
         return false;
@@ -110,7 +111,7 @@ fn national_form(raw: &str, digits: &str) -> Result<String, PhoneError> {
     } else if digits.starts_with('0') {
         digits.to_string()
     } else if digits.len() == 9 {
-        // Excel stored the number as a number and dropped its leading 0 (§5).
+        // Excel stored the number as a number and dropped its leading 0.
         format!("0{digits}")
     } else {
         return Err(wrong_length(raw, digits));
@@ -140,7 +141,8 @@ fn wrong_length(raw: &str, digits: &str) -> PhoneError {
 }
 
 /// The 2018 switch from 11 to 10 digits changed only the prefix and kept the last 7 digits
-/// (§5, Tiền Phong and FPT lists), so legacy numbers in old school lists convert mechanically.
+/// (the Tiền Phong and FPT lists of the change), so legacy numbers in old school lists convert
+/// mechanically.
 const LEGACY_PREFIXES: [(&str, &str); 20] = [
     // Viettel 0162–0169 → 032–039
     ("0162", "032"),
@@ -184,8 +186,8 @@ fn convert_legacy(raw: &str, national: &str) -> Result<String, PhoneError> {
         })
 }
 
-/// `^0(3[2-9]|5[25689]|7[06-9]|8[1-689]|9[0-46-9])\d{7}$` from §5, on the national form,
-/// widened to `8[1-9]`: the same section lists Itel's 087 among current prefixes and the
+/// `^0(3[2-9]|5[25689]|7[06-9]|8[1-689]|9[0-46-9])\d{7}$`, on the national form,
+/// widened to `8[1-9]`: Itel's 087 is among the current prefixes, and the
 /// regex (taken from a third-party project) leaves it out; refusing a real parent's number
 /// costs more than accepting an unassigned one.
 fn is_mobile_prefix(national: &str) -> bool {

@@ -89,7 +89,7 @@ impl CsvSource {
     }
 
     /// Reads the first records ahead and rejects the file when they show it is not UTF-8
-    /// or is in a legacy Vietnamese font encoding (`zalo-vn-domain.md` §8).
+    /// or is in a legacy Vietnamese font encoding (docs/campaign-file.md#text-encodings).
     fn sniff(&mut self, header_line: u64) -> Result<(), AudienceError> {
         let mut score = LegacyFontScore::default();
         for h in &self.headers {

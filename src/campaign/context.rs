@@ -1,4 +1,4 @@
-//! What templates and `where` expressions see (SPEC §4, "Template context").
+//! What templates and `where` expressions see (docs/templates.md#context).
 //!
 //! `row`, the joined rows under their aliases, `campaign`, `step`, `occurrence`, `slogan` and
 //! `messages`. Webhook body templates also see `address`, `message_id`, `subject` and `text`.

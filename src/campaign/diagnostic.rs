@@ -1,7 +1,7 @@
 //! Problems found while loading a workspace, each pointing at a place a person can open.
 //!
 //! Validation never stops at the first problem: every check pushes a [`Diagnostic`] and the
-//! caller prints them all (SPEC §3, "Validation reports every problem at once").
+//! caller prints them all (docs/validate-checks.md).
 
 use std::fmt;
 use std::path::{Path, PathBuf};

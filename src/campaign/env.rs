@@ -1,4 +1,5 @@
-//! `${NAME}` and `${NAME:-default}` in campaign files (SPEC §3).
+//! `${NAME}` and `${NAME:-default}` in campaign files
+//! (docs/campaign-file.md#environment-variables).
 //!
 //! The substitution itself is serde-saphyr's property interpolation (Docker Compose rules:
 //! `${NAME}`, `${NAME:-default}`, bare `$NAME`, `$$` for a literal `$`), applied to scalars

@@ -3,7 +3,8 @@
 //! Tera treats an undefined name inside `{% if %}` as false, so a misspelled column in a
 //! `where` would silently match nobody (or everybody). This lint reads the variables each
 //! template and expression uses and checks them against the CSV headers and the fixed
-//! context (R17: "a misspelled name inside `{% if %}` is reported by the template lint").
+//! context (docs/reliability.md#r17: "a misspelled name inside `{% if %}` is reported by the
+//! template lint").
 
 use super::check::{Checker, suggest};
 use super::data_check::{Headers, allowed_names, fixed_fields};

@@ -10,8 +10,8 @@ use super::env;
 use super::locate::{FieldPath, Locations, Seg};
 use super::spec::CampaignSpec;
 
-/// Campaign files are small; anything larger is a mistake or an attack (R19: size cap
-/// checked before parsing).
+/// Campaign files are small; anything larger is a mistake or an attack
+/// (docs/reliability.md#r19: size cap checked before parsing).
 pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
 
 /// How missing `${NAME}` variables count.
@@ -19,7 +19,8 @@ pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
 pub enum EnvPolicy {
     /// Missing variables are errors (the daemon will reach the network).
     Required,
-    /// Only a warning: `--outbox` sends nothing over the network (SPEC §3).
+    /// Only a warning: `--outbox` sends nothing over the network
+    /// (docs/campaign-file.md#environment-variables).
     Optional,
 }
 
@@ -42,7 +43,8 @@ pub fn parse_file(
     report_unset_variables(file, &refs, policy, lookup, diags);
     let mut options =
         serde_saphyr::Options::default().with_properties(env::properties(&refs, lookup));
-    // Compose rules interpolate quoted scalars too, as SPEC §3 writes `url: "${LOA_SMTP_URL}"`.
+    // Compose rules interpolate quoted scalars too, as docs/campaign-file.md writes
+    // `url: "${LOA_SMTP_URL:-…}"`.
     options.property_syntax = serde_saphyr::PropertySyntax::DockerCompose;
     options.with_snippet = false;
     let mut unknown: Vec<FieldPath> = Vec::new();
@@ -180,7 +182,7 @@ fn yaml_error(file: &Path, e: &serde_saphyr::Error) -> Diagnostic {
     {
         d = d.at(loc.line() as usize, loc.column() as usize);
     }
-    d.hint("check indentation, quoting and that each key appears once; see the YAML reference in README.md")
+    d.hint("check indentation, quoting and that each key appears once; see docs/campaign-file.md")
 }
 
 fn convert_path(path: &serde_ignored::Path<'_>) -> FieldPath {
@@ -265,7 +267,7 @@ fn unknown_field_hint(path: &FieldPath) -> String {
     if hint.starts_with("did you mean") {
         hint
     } else {
-        format!("remove `{name}`; allowed here: see the YAML reference in README.md")
+        format!("remove `{name}`; allowed here: see docs/campaign-file.md")
     }
 }
 

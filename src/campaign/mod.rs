@@ -1,4 +1,4 @@
-//! Campaign files: from YAML on disk to validated [`Campaign`]s (SPEC §3).
+//! Campaign files: from YAML on disk to validated [`Campaign`]s (docs/campaign-file.md).
 //!
 //! `load` parses one file and collects unknown fields; `validate` (one file per section of
 //! the campaign file) checks every rule that needs no data; `data_check` and `lint` check

@@ -2,7 +2,7 @@
 //!
 //! Every value here has been checked: dates parse, references resolve, cron expressions
 //! compile, secrets came from the environment. Secrets are wrapped in [`Secret`] so that no
-//! `Debug` or log line can print them (R22).
+//! `Debug` or log line can print them (docs/reliability.md#r22).
 
 use std::collections::HashMap;
 use std::fmt;
@@ -110,7 +110,8 @@ impl ChannelKind {
         }
     }
 
-    /// The data column that holds the address unless a step says otherwise (SPEC §3).
+    /// The data column that holds the address unless a step says otherwise
+    /// (docs/campaign-file.md#addresses).
     pub fn default_recipient_field(self) -> &'static str {
         match self {
             Self::Smtp => "email",

@@ -1,7 +1,7 @@
 //! Which recipients a step selects: the audience stream, joins, and the `where` condition.
 //!
-//! `where` is evaluated against the data as it is when asked (SPEC §3), so a reminder stops
-//! by itself once the data says the goal is met.
+//! `where` is evaluated against the data as it is when asked (docs/campaign-file.md#where), so
+//! a reminder stops by itself once the data says the goal is met.
 
 use std::collections::HashMap;
 

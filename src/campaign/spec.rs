@@ -1,4 +1,4 @@
-//! The campaign file as written (SPEC §3): plain serde types, no checks.
+//! The campaign file as written (docs/campaign-file.md): plain serde types, no checks.
 //!
 //! Almost every field is optional or a string here, on purpose: a missing field or a bad date
 //! becomes a diagnostic with its line from `validate`, instead of serde stopping at the first

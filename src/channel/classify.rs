@@ -4,10 +4,10 @@
 //!   is which (`Error::is_transient` / `is_permanent` / `status`), so [`SmtpFailure`] is read
 //!   from its error rather than re-derived. 421 and 454 also mean "slow down"; 530/534/535
 //!   (authentication) pause the channel: every message would fail the same way.
-//! - HTTP (reliability-security §3.2): only 2xx is success; 408, 429 and 5xx are transient
+//! - HTTP (docs/delivery.md#classification): only 2xx is success; 408, 429 and 5xx are transient
 //!   (429 slows down), `Retry-After` in seconds or as an HTTP-date is honoured (RFC 9110
 //!   §10.2.3); 3xx and every other 4xx are permanent.
-//! - Zalo ZNS (zalo-vn-domain §1.5): HTTP 200 with a negative `error` code in the body.
+//! - Zalo ZNS (docs/delivery.md#classification): HTTP 200 with a negative `error` code in the body.
 
 use std::time::{Duration, SystemTime};
 
@@ -132,7 +132,7 @@ pub fn retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     Some(at.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
-/// What a Zalo ZNS error code means (zalo-vn-domain §1.5).
+/// What a Zalo ZNS error code means (docs/delivery.md#classification).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ZaloClass {
     Transient,
@@ -271,7 +271,8 @@ mod tests {
         }
     }
 
-    /// R11, as a pure table; `smtp::tests` runs the same rows through real lettre errors.
+    /// R11 (docs/reliability.md#r11), as a pure table; `smtp::tests` runs the same rows through
+    /// real lettre errors.
     #[test]
     fn r11_smtp_replies_are_classified_by_the_table() {
         let rows: Vec<(SmtpFailure, &str)> = vec![

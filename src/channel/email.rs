@@ -7,13 +7,13 @@
 //!   base64).
 //! - Header values go through lettre's `HeaderValue::new`, which RFC 2047-encodes anything
 //!   outside printable ASCII (CR and LF included) and folds the line, so no value from a
-//!   template or the data can start a header (reliability-security §4, R17).
+//!   template or the data can start a header (docs/reliability.md#r17).
 //!   `HeaderValue::dangerous_new_pre_encoded` is never used.
 //! - `Message-ID: <{message_id}@{domain of From}>` and `X-Loa-Message: {message_id}`,
-//!   identical on every retry (§8 rule 11).
+//!   identical on every retry (docs/reliability.md#rule-11).
 //! - `List-Unsubscribe: <url>` and `List-Unsubscribe-Post: List-Unsubscribe=One-Click`
 //!   when the dispatcher gives an unsubscribe URL (RFC 2369, RFC 8058).
-//! - One recipient per message, no `Cc`/`Bcc` (R18).
+//! - One recipient per message, no `Cc`/`Bcc` (docs/reliability.md#r18).
 
 use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart, SinglePart};

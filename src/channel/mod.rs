@@ -6,12 +6,13 @@
 //! give up on this message or use the step's fallback ([`ChannelError::Permanent`]), or stop
 //! the whole channel until a human or the clock says otherwise ([`ChannelError::Paused`]).
 //! The channel never retries across calls and never records state: `dispatch` does
-//! (reliability-security §8 rules 3 and 7).
+//! (docs/reliability.md#rule-3, #rule-7).
 //!
 //! Files: [`email`] builds the RFC 5322 message (shared by [`smtp`] and [`outbox`]);
 //! [`smtp`], [`webhook`] and [`zalo`] reach the network; [`outbox`] writes what they would
-//! have sent to files (SPEC §5 `--outbox`); [`classify`] holds the reply/status/code tables;
-//! [`outbound`] says which addresses webhook and Zalo requests may reach (R13).
+//! have sent to files (`--outbox`, docs/cli.md#outbox); [`classify`] holds the
+//! reply/status/code tables; [`outbound`] says which addresses webhook and Zalo requests may
+//! reach (docs/reliability.md#r13).
 //!
 //! No error or log line built here holds a secret or a full address ([`mask_address`]).
 
@@ -42,7 +43,7 @@ use outbound::AllowList;
 #[derive(Debug, Clone)]
 pub struct Outgoing {
     /// Deterministic, at most 48 characters of `[A-Za-z0-9_-]`, equal across retries: the
-    /// `Message-ID`, `Idempotency-Key` and Zalo `tracking_id` (reliability-security §8 rule 11).
+    /// `Message-ID`, `Idempotency-Key` and Zalo `tracking_id` (docs/reliability.md#rule-11).
     pub message_id: String,
     pub campaign: String,
     pub step: String,
@@ -153,7 +154,8 @@ pub trait Channel: Send + Sync {
 }
 
 /// Durable key/value storage for provider tokens (the Zalo refresh token is single-use, so it
-/// must be stored before the access token that came with it is used; zalo-vn-domain §1.7).
+/// must be stored before the access token that came with it is used;
+/// docs/operations.md#zalo-tokens).
 pub trait TokenStore: Send + Sync {
     fn get(&self, key: &str) -> BoxFuture<'_, anyhow::Result<Option<String>>>;
     fn put<'a>(&'a self, key: &'a str, value: &'a str) -> BoxFuture<'a, anyhow::Result<()>>;
@@ -203,8 +205,8 @@ impl TokenStore for MemoryTokenStore {
 }
 
 /// Builds the channel `ch` of `campaign`. With `outbox`, every kind writes files under that
-/// folder instead of reaching the network (SPEC §5). Webhook and Zalo requests go only to
-/// public addresses ([`build_allowing`] to allow more).
+/// folder instead of reaching the network (docs/cli.md#outbox). Webhook and Zalo requests go
+/// only to public addresses ([`build_allowing`] to allow more).
 pub fn build(
     ch: &campaign::Channel,
     outbox: Option<&Path>,

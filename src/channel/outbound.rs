@@ -1,4 +1,4 @@
-//! Where webhook and Zalo requests may go (reliability-security R13): not to this machine,
+//! Where webhook and Zalo requests may go (docs/reliability.md#r13): not to this machine,
 //! the local network or any other address that is not on the public internet, unless the
 //! deployment allows that network (`LOA_ALLOW_NETWORKS`, `loa run --allow-networks`).
 //!
@@ -242,7 +242,8 @@ mod tests {
         s.parse().unwrap()
     }
 
-    /// Every form R13 lists, and the URL spellings of 127.0.0.1 the URL parser accepts.
+    /// Every form R13 (docs/reliability.md#r13) lists, and the URL spellings of 127.0.0.1 the
+    /// URL parser accepts.
     const REFUSED: [(&str, &str); 22] = [
         ("http://127.0.0.1:8080/", "loopback"),
         ("http://127.255.255.254/", "loopback"),

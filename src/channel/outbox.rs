@@ -1,4 +1,5 @@
-//! The outbox: every channel delivers to files instead of the network (SPEC §5 `--outbox`).
+//! The outbox: every channel delivers to files instead of the network (`--outbox`,
+//! docs/cli.md#outbox).
 //!
 //! `<dir>/<campaign>/<step>/<channel>/<message_id>.eml` holds the complete RFC 5322 message
 //! built by [`super::email`]; `.json` holds what a webhook or Zalo channel would send:
@@ -104,7 +105,7 @@ impl Channel for OutboxChannel {
     }
 }
 
-/// The `.json` file for one request (SPEC §5).
+/// The `.json` file for one request (docs/cli.md#outbox).
 fn request_file(req: &Prepared) -> Vec<u8> {
     let body = serde_json::from_str::<Value>(&req.body)
         .unwrap_or_else(|_| Value::String(req.body.clone()));

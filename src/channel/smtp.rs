@@ -1,14 +1,15 @@
 //! The SMTP channel: a small pool of open connections to one relay.
 //!
-//! URL (from the environment, SPEC §3): `smtp://[user:password@]host[:port][?options]`
-//! (plain; port 25), `smtps://…` (implicit TLS, RFC 8314; port 465). Options:
-//! `tls=required` or `tls=starttls` (STARTTLS must succeed; port 587), `tls=opportunistic`
-//! (STARTTLS when offered), `pool=N` (open connections = messages in flight, default 4),
-//! `helo=NAME` (EHLO name; default the From domain). A user and password mean AUTH
-//! (PLAIN or LOGIN) and are refused over an unencrypted connection to a non-loopback host.
+//! URL (from the environment, docs/campaign-file.md#smtp):
+//! `smtp://[user:password@]host[:port][?options]` (plain; port 25), `smtps://…` (implicit TLS,
+//! RFC 8314; port 465). Options: `tls=required` or `tls=starttls` (STARTTLS must succeed; port
+//! 587), `tls=opportunistic` (STARTTLS when offered), `pool=N` (open connections = messages in
+//! flight, default 4), `helo=NAME` (EHLO name; default the From domain). A user and password
+//! mean AUTH (PLAIN or LOGIN) and are refused over an unencrypted connection to a non-loopback
+//! host.
 //!
 //! lettre 0.11.23 never sets `TCP_NODELAY` and writes the body and the final `.` in two
-//! writes, which costs a Nagle/delayed-ACK stall of ~40 ms per message (performance.md,
+//! writes, which costs a Nagle/delayed-ACK stall of ~40 ms per message (BENCHMARKS.md,
 //! lettre PR #1159). So we open the `TcpStream` ourselves with `set_nodelay(true)`, wrap it
 //! in TLS ourselves for `smtps`, and hand it to `AsyncSmtpConnection::connect_with_transport`;
 //! lettre still speaks the protocol (EHLO, STARTTLS, AUTH, dot-stuffing, reply parsing).
@@ -543,8 +544,8 @@ mod tests {
         port
     }
 
-    /// R11 with real errors: lettre's own reply errors, a refused connect, a timeout and a
-    /// failed TLS handshake, each classified; 100 % of rows must pass.
+    /// R11 (docs/reliability.md#r11) with real errors: lettre's own reply errors, a refused
+    /// connect, a timeout and a failed TLS handshake, each classified; 100 % of rows must pass.
     #[tokio::test]
     async fn r11_real_smtp_failures_are_classified() {
         let short = Duration::from_millis(300);

@@ -1,12 +1,12 @@
 //! The webhook channel: one HTTP request per message, for SMS gateways and relays.
 //!
-//! Request (SPEC §3–§4): the channel's `method` (default POST), `url` and `headers`. The
-//! body is the channel's `body` template output when it has one, else the JSON
-//! `{"to", "text", "subject", "message_id"}`; `Content-Type: application/json` unless the
-//! channel's headers say otherwise.
+//! Request (docs/campaign-file.md#webhook, docs/templates.md#webhook-bodies): the channel's
+//! `method` (default POST), `url` and `headers`. The body is the channel's `body` template
+//! output when it has one, else the JSON `{"to", "text", "subject", "message_id"}`;
+//! `Content-Type: application/json` unless the channel's headers say otherwise.
 //!
 //! Every request carries `Idempotency-Key: {message_id}`, the same on every retry, so the
-//! receiver can drop duplicates (reliability-security §8 rule 11). When the channel has a
+//! receiver can drop duplicates (docs/reliability.md#rule-11). When the channel has a
 //! `secret`, the request is signed:
 //!
 //! ```text
@@ -18,14 +18,14 @@
 //! compares in constant time, and refuses timestamps more than a few minutes old (the
 //! Standard Webhooks / Stripe scheme, with our header names).
 //!
-//! Answers (reliability-security §3.2): 2xx is accepted; 3xx is refused and **never
+//! Answers (docs/delivery.md#classification): 2xx is accepted; 3xx is refused and **never
 //! followed** (a redirect could point anywhere; the error names the Location host so the
 //! URL can be fixed); 408, 429 and 5xx are transient, honouring `Retry-After`; 410 and other
 //! 4xx are permanent. Requests go only to public addresses unless the deployment allows a
-//! network (R13, [`super::outbound`]); a refused target fails the message permanently. At
-//! most 64 KiB of any answer is read. No proxy from the environment
-//! is used, so a stray `HTTPS_PROXY` cannot route the request (and its credentials)
-//! elsewhere. The request times out after the channel's `timeout` (default 15 s).
+//! network (docs/reliability.md#r13, [`super::outbound`]); a refused target fails the message
+//! permanently. At most 64 KiB of any answer is read. No proxy from the environment is used, so
+//! a stray `HTTPS_PROXY` cannot route the request (and its credentials) elsewhere. The request
+//! times out after the channel's `timeout` (default 15 s).
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -149,7 +149,7 @@ impl Spec {
     }
 
     /// For the outbox: the URL is only written down, so an unset `${NAME}` (allowed under
-    /// `--outbox`, SPEC §3) is no error.
+    /// `--outbox`, docs/campaign-file.md#environment-variables) is no error.
     pub fn lenient(ch: &campaign::Channel) -> anyhow::Result<Self> {
         let url = ch.url.clone().unwrap_or_else(|| Secret::new(""));
         let method = reqwest::Method::from_bytes(ch.method.as_bytes())

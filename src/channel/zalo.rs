@@ -1,4 +1,5 @@
-//! The Zalo ZNS channel: a template message to a phone number (zalo-vn-domain §1.2–§1.7).
+//! The Zalo ZNS channel: a template message to a phone number (Zalo ZNS API "Send ZNS";
+//! docs/campaign-file.md#zalo_zns).
 //!
 //! `POST {endpoint}/message/template` with the bare header `access_token: <OA token>` and
 //! the JSON body `{"phone", "template_id", "template_data", "tracking_id"}`; `endpoint`
@@ -7,13 +8,12 @@
 //! `error` in the body decides (0 = accepted, `data.msg_id` is the provider id), classified
 //! by [`super::classify::zalo`].
 //!
-//! Tokens (§1.7): the OA access token lives 25 h; on −124 the channel refreshes it once with
-//! `POST {oauth}/v4/oa/access_token` (form `refresh_token`, `app_id`,
-//! `grant_type=refresh_token`; header `secret_key: <app secret>`) and sends again. The
-//! refresh token is single-use, so the new one is written to the [`TokenStore`] **before**
-//! the new access token is used; refreshes are single-flight. `oauth` is
-//! `https://oauth.zaloapp.com`, or the channel's `endpoint` when one is set (a relay or a
-//! test server serves both paths).
+//! Tokens (docs/operations.md#zalo-tokens): the OA access token lives 25 h; on −124 the channel
+//! refreshes it once with `POST {oauth}/v4/oa/access_token` (form `refresh_token`, `app_id`,
+//! `grant_type=refresh_token`; header `secret_key: <app secret>`) and sends again. The refresh
+//! token is single-use, so the new one is written to the [`TokenStore`] **before** the new
+//! access token is used; refreshes are single-flight. `oauth` is `https://oauth.zaloapp.com`,
+//! or the channel's `endpoint` when one is set (a relay or a test server serves both paths).
 //!
 //! Store keys: `zalo/<app_id or channel>/{access_token, refresh_token, seed}`. `seed` is a
 //! hash of the tokens configured in the environment: while it matches, the stored (newer)

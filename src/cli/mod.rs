@@ -1,4 +1,5 @@
-//! The command line: one file per subcommand; global options shared by all (SPEC §5).
+//! The command line: one file per subcommand; global options shared by all
+//! (docs/cli.md#global-options).
 //!
 //! Raw arguments become a validated [`Cli`] once; each command returns an exit code:
 //! 0 when all is well, 1 when the input has problems or the work failed, 2 for usage errors.

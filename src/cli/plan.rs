@@ -1,4 +1,4 @@
-//! `loa plan FILE`: every occurrence with its step, channel and recipient count (SPEC §5).
+//! `loa plan FILE`: every occurrence with its step, channel and recipient count (docs/cli.md#plan).
 //!
 //! Occurrences come from the pure schedule functions; recipient counts from one streamed
 //! pass over each audience with today's data. The JSON form lists only what will be sent;
@@ -59,7 +59,7 @@ pub struct Entry {
     pub dropped: bool,
 }
 
-/// The machine-readable form of SPEC §5.
+/// The machine-readable form (docs/cli.md#plan).
 #[derive(Debug, Serialize)]
 pub struct JsonEntry<'a> {
     pub at: String,

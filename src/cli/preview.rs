@@ -1,5 +1,5 @@
 //! `loa preview FILE --step S --recipient KEY [--channel C]`: the exact message one
-//! recipient would get, rendered with today's data (SPEC §5).
+//! recipient would get, rendered with today's data (docs/cli.md#preview).
 
 use std::path::PathBuf;
 use std::process::ExitCode;

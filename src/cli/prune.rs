@@ -1,5 +1,5 @@
 //! `loa prune --days N [--dry-run]`: clears the personal data of messages that ended more
-//! than N days ago (retention, reliability-security R21); see `store::prune`.
+//! than N days ago (retention, docs/reliability.md#r21); see `store::prune`.
 //!
 //! Safe beside a running daemon: it writes in short batches on the same ledger.
 

@@ -1,4 +1,4 @@
-//! `loa report CAMPAIGN`: one row per message (SPEC §5), as RFC 4180 CSV or JSON.
+//! `loa report CAMPAIGN`: one row per message (docs/cli.md#report), as RFC 4180 CSV or JSON.
 
 use std::process::ExitCode;
 
@@ -28,7 +28,7 @@ pub struct Args {
     pub full_addresses: bool,
 }
 
-/// The columns of SPEC §5, in order.
+/// The columns of docs/cli.md#report, in order.
 #[derive(Debug, Serialize)]
 pub struct Line {
     pub campaign: String,

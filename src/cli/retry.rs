@@ -33,7 +33,8 @@ pub async fn run(global: &Global, args: &Args) -> Result<ExitCode> {
             Utc::now().timestamp_millis(),
         )
         .await?;
-    // One audit row per action, from the command line as from the dashboard (R15).
+    // One audit row per action, from the command line as from the dashboard
+    // (docs/reliability.md#r15).
     let hash = store
         .campaign_row(&args.campaign)
         .await?

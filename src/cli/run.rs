@@ -132,7 +132,7 @@ pub async fn run(global: &Global, args: &Args) -> Result<ExitCode> {
     let stop = daemon::shutdown_signal();
     let metrics = Arc::new(Metrics::new(chrono::Utc::now().timestamp_millis()));
     // Keys are checked before anything listens: a callback route without its key, or a
-    // weak admin token, stops the daemon here (R12).
+    // weak admin token, stops the daemon here (docs/reliability.md#r12).
     let web = web::start(
         &store,
         &ws.campaigns,

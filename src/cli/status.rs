@@ -1,4 +1,4 @@
-//! `loa status [CAMPAIGN]`: message counts by step, channel and state (SPEC §5).
+//! `loa status [CAMPAIGN]`: message counts by step, channel and state (docs/cli.md#status).
 
 use std::collections::BTreeSet;
 use std::process::ExitCode;
@@ -38,8 +38,8 @@ pub async fn run(global: &Global, args: &Args) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// SPEC §5: `{"campaign": …, "steps": [{"step", "channel", "counts": {state: n}}]}`, one object per
-/// campaign (an array when several campaigns are listed).
+/// docs/cli.md#status: `{"campaign": …, "steps": [{"step", "channel", "counts": {state: n}}]}`,
+/// one object per campaign (an array when several campaigns are listed).
 pub fn to_json(rows: &[StatusRow]) -> serde_json::Value {
     let campaigns: BTreeSet<&str> = rows.iter().map(|r| r.campaign.as_str()).collect();
     let objects: Vec<serde_json::Value> = campaigns

@@ -63,9 +63,10 @@ pub async fn register(store: &Store, ws: &Workspace) -> Result<()> {
     Ok(())
 }
 
-/// [`register`] for the daemon, which also writes an audit row (R15) for each campaign it
-/// launches (first loaded) or runs in a new version (its file changed): who, when, the
-/// content hash, and the status it runs with. A restart on the same files writes none.
+/// [`register`] for the daemon, which also writes an audit row (docs/reliability.md#r15) for
+/// each campaign it launches (first loaded) or runs in a new version (its file changed): who,
+/// when, the content hash, and the status it runs with. A restart on the same files writes
+/// none.
 pub async fn register_audited(store: &Store, ws: &Workspace) -> Result<()> {
     let now = Utc::now().timestamp_millis();
     for row in rows(ws)? {
@@ -239,7 +240,8 @@ pub async fn run(
         match round {
             Ok(0) => {}
             Ok(_) => running.dispatcher.wake(),
-            // A database outage or a bad data file must not kill the daemon (R3).
+            // A database outage or a bad data file must not kill the daemon
+            // (docs/reliability.md#r3).
             Err(e) => warn!(error = %format!("{e:#}"), "round failed; trying again"),
         }
         tokio::select! {

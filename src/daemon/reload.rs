@@ -98,7 +98,7 @@ pub fn load(reload: &Reload) -> Option<Workspace> {
 }
 
 /// Cancels the open messages of every step (or whole campaign) of `old` that `new` no
-/// longer has (SPEC §6 `cancelled`). Returns how many it cancelled.
+/// longer has (`cancelled`, docs/delivery.md#states). Returns how many it cancelled.
 pub async fn cancel_removed(store: &Store, old: &Workspace, new: &Workspace) -> Result<u64> {
     let now = Utc::now().timestamp_millis();
     let mut cancelled = 0;

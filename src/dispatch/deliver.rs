@@ -41,7 +41,8 @@ impl Dispatcher {
         let started = Instant::now();
         let now_ms = now.timestamp_millis();
         let checked = if suppressed {
-            // Opted out (an unsubscribe link) since it was enqueued: SPEC §6 `skipped`.
+            // Opted out (an unsubscribe link) since it was enqueued: `skipped`
+            // (docs/delivery.md#states).
             Err(OutcomeKind::Skipped {
                 reason: "suppressed: the recipient unsubscribed".into(),
             })

@@ -1,5 +1,5 @@
-//! Turning due occurrences into message rows (SPEC §3: `where` is evaluated when an
-//! occurrence is enqueued, on the data as it is then).
+//! Turning due occurrences into message rows (docs/campaign-file.md#where: `where` is evaluated
+//! when an occurrence is enqueued, on the data as it is then).
 //!
 //! Every message is a row before it is sent. Expansion streams the audience on a blocking
 //! thread and hands bounded batches to the inserter, so memory does not grow with the
@@ -25,7 +25,8 @@ use crate::store::{Millis, NewMessage, NewState, Store, message_tag};
 pub const BATCH: usize = 10_000;
 
 /// Rows per transaction in this process: [`BATCH`] unless `loa run --enqueue-batch` set it
-/// (the reliability tests make an occurrence span several batches to crash half-way, R2).
+/// (the reliability tests make an occurrence span several batches to crash half-way,
+/// docs/reliability.md#r2).
 static BATCH_ROWS: AtomicUsize = AtomicUsize::new(BATCH);
 
 /// Sets the rows inserted per transaction for the rest of the process (at least 1).
@@ -42,10 +43,10 @@ pub struct EnqueueStats {
 
 /// Enqueues every occurrence of `campaign` that is due at `now` (and not before
 /// `not_before`) and not yet enqueued. An occurrence first seen more than `grace` after its
-/// time is recorded as missed and sends nothing (R9: a daemon that was down does not fire
-/// old reminders on its own). Of several occurrences of one step first seen together (a
-/// `*/5` cron after the daemon was down for an hour) only the latest is sent, as cron
-/// does; the earlier ones are recorded as missed.
+/// time is recorded as missed and sends nothing (docs/reliability.md#r9: a daemon that was down
+/// does not fire old reminders on its own). Of several occurrences of one step first seen
+/// together (a `*/5` cron after the daemon was down for an hour) only the latest is sent, as
+/// cron does; the earlier ones are recorded as missed.
 pub async fn enqueue_due(
     store: &Store,
     ws: &Arc<Workspace>,
@@ -371,7 +372,8 @@ impl Base<'_> {
     }
 }
 
-/// R9: scheduling and time zones, on a real SQLite ledger with fixed instants.
+/// R9 (docs/reliability.md#r9): scheduling and time zones, on a real SQLite ledger with fixed
+/// instants.
 #[cfg(test)]
 mod tests {
     use std::path::Path;

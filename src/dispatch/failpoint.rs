@@ -1,4 +1,4 @@
-//! Crash points for the reliability tests (reliability-security R2): each names one window
+//! Crash points for the reliability tests (docs/reliability.md#r2): each names one window
 //! between two durable steps, and the test proves that a crash there loses nothing.
 //!
 //! `LOA_FAILPOINT=<name>` is read once, by [`arm_from_env`] when `loa run` starts; at the

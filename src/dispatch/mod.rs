@@ -3,7 +3,7 @@
 //! Due messages are claimed with a lease (the attempt counter is the fencing token), sent
 //! concurrently within each channel's rate limit and concurrency, and their outcomes
 //! recorded in batched transactions. Nothing is sent that is not a row first, and a row is
-//! `sent` only after the provider accepted it (reliability-security §8 rules 2–3).
+//! `sent` only after the provider accepted it (docs/reliability.md#rule-2, #rule-3).
 //!
 //! Two drivers share [`deliver`] (one message): the daemon's continuous [`pump`], which
 //! keeps every channel busy on its own and holds at most `concurrency` leases per channel,
@@ -45,7 +45,7 @@ pub struct Settings {
     /// Most messages claimed at once (per channel in the pump).
     pub batch: u32,
     /// Sends in flight per channel; in the pump also the most leases a channel holds, so a
-    /// crash repeats at most this many messages per channel (R1).
+    /// crash repeats at most this many messages per channel (docs/reliability.md#r1).
     pub concurrency: usize,
     /// How often the pump looks for messages that became due (retries) when nothing woke it.
     pub poll: Duration,
@@ -59,7 +59,8 @@ pub struct Settings {
     pub unsubscribe_key: Option<crate::campaign::Secret>,
     /// Counters for `/metrics` and `/healthz`, when the daemon serves them.
     pub metrics: Option<Arc<crate::web::Metrics>>,
-    /// Non-public networks webhook and Zalo requests may reach (R13); none by default.
+    /// Non-public networks webhook and Zalo requests may reach (docs/reliability.md#r13); none
+    /// by default.
     pub allow_networks: Arc<AllowList>,
 }
 

@@ -6,9 +6,9 @@
 //!   send slots and rate-limit tokens (at most `batch`), and starts a send task for each.
 //!   A slot stays taken until the message's outcome is durable, so a channel never holds
 //!   more than `concurrency` leases: a crash repeats at most that many of its messages
-//!   (R1), and a slow or throttled channel only ever waits on itself (R6: no head-of-line
-//!   blocking). Tokens are taken before the claim, so a lease covers the send alone and
-//!   never runs out waiting for the rate limit.
+//!   (docs/reliability.md#r1), and a slow or throttled channel only ever waits on itself
+//!   (docs/reliability.md#r6: no head-of-line blocking). Tokens are taken before the claim,
+//!   so a lease covers the send alone and never runs out waiting for the rate limit.
 //! - Each **send task** runs [`Dispatcher::deliver`] and hands the outcome, with its slot,
 //!   to the recorder.
 //! - The **recorder** writes whatever outcomes have arrived in one transaction (with the
@@ -61,7 +61,7 @@ struct Done {
 impl Dispatcher {
     /// Dispatches until `stop` is cancelled, then waits for the sends in flight and records
     /// their outcomes. Errors of single rounds are logged and retried, never returned: a
-    /// database outage must not end the daemon (R3).
+    /// database outage must not end the daemon (docs/reliability.md#r3).
     pub async fn pump(self: Arc<Self>, stop: CancellationToken) {
         let (tx, rx) = mpsc::unbounded_channel();
         let recorder = tokio::spawn(Arc::clone(&self).record_loop(rx));
@@ -194,8 +194,8 @@ impl Dispatcher {
         Ok(())
     }
 
-    /// Only an `active` campaign sends (SPEC §3): one set to `paused`, `draft` or `done`
-    /// keeps its pending messages for later.
+    /// Only an `active` campaign sends (docs/campaign-file.md#status): one set to `paused`,
+    /// `draft` or `done` keeps its pending messages for later.
     fn sends_now(&self, campaign: &str) -> bool {
         self.ws
             .campaign(campaign)

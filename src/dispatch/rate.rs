@@ -1,11 +1,12 @@
 //! Per-channel rate limits: a token bucket filled at `rate:` messages per second.
 //!
 //! The bucket holds at most one second's worth of tokens (at least one), so a burst never
-//! exceeds the rate by more than that (R5). It starts empty: a process does not know what
-//! the one before it sent in its last second (a restart after a crash, R1), and its first
-//! messages reach the provider late — connection setup — so a full bucket at start let the
-//! provider see more than rate + burst in its first window. `slow_down` halves the rate for
-//! a minute after a provider says it is overwhelmed (SMTP 421/454, HTTP 429).
+//! exceeds the rate by more than that (docs/reliability.md#r5). It starts empty: a process does
+//! not know what the one before it sent in its last second (a restart after a crash,
+//! docs/reliability.md#r1), and its first messages reach the provider late — connection setup —
+//! so a full bucket at start let the provider see more than rate + burst in its first window.
+//! `slow_down` halves the rate for a minute after a provider says it is overwhelmed (SMTP
+//! 421/454, HTTP 429).
 
 use std::time::Duration;
 

@@ -1,5 +1,5 @@
 //! When to try again: capped exponential backoff with jitter, and what a channel error
-//! means for the message (reliability-security §8 rule 7).
+//! means for the message (docs/reliability.md#rule-7).
 //!
 //! Transient errors are retried after `base · factor^(attempt-1)`, capped, ±jitter, or at the
 //! provider's `Retry-After` when it is later; permanent errors fail the message at once;

@@ -1,5 +1,5 @@
 //! Provider tokens kept in the database, so a rotated (single-use) Zalo refresh token
-//! survives a restart (zalo-vn-domain.md §1.7: refresh tokens are single-use).
+//! survives a restart (refresh tokens are single-use: docs/operations.md#zalo-tokens).
 
 use futures::future::BoxFuture;
 

@@ -1,4 +1,4 @@
-//! One message rendered for one channel: the parts that channel sends (SPEC §4).
+//! One message rendered for one channel: the parts that channel sends (docs/templates.md#files).
 //!
 //! E-mail: `subject`, `text`, optional `html`. Zalo ZNS: `zns.yaml` parameters. Webhooks
 //! (SMS gateways, relays): `text`, and the channel's `body` template, which also sees
@@ -83,7 +83,7 @@ fn render_parts(
 }
 
 /// A subject is one header line: line breaks from the template or the data are folded into
-/// spaces so that no value can add a header (R17, header injection).
+/// spaces so that no value can add a header (docs/reliability.md#r17, header injection).
 fn one_line(s: &str) -> String {
     s.split(['\r', '\n'])
         .map(str::trim)

@@ -7,11 +7,12 @@
 //! and calls [`Renderer::eval_expression`], [`Renderer::render`] and
 //! [`Renderer::render_zns`]. Channels never see a template, only rendered strings.
 //!
-//! Safety (R17): only `html.tera` parts are HTML-autoescaped; an undefined variable in
-//! `{{ }}` is an error; templates cannot read the environment ([`sandbox`]); template files
-//! are capped at [`MAX_TEMPLATE_BYTES`] and rendered output at [`MAX_OUTPUT_BYTES`]; a
-//! template may not recurse ([`cycle`]), and one message's rendering is bounded in depth,
-//! loop turns and time ([`limits`]; the dispatcher renders through [`off_thread`]).
+//! Safety (docs/reliability.md#r17): only `html.tera` parts are HTML-autoescaped; an undefined
+//! variable in `{{ }}` is an error; templates cannot read the environment ([`sandbox`]);
+//! template files are capped at [`MAX_TEMPLATE_BYTES`] and rendered output at
+//! [`MAX_OUTPUT_BYTES`]; a template may not recurse ([`cycle`]), and one message's rendering is
+//! bounded in depth, loop turns and time ([`limits`]; the dispatcher renders through
+//! [`off_thread`]).
 //!
 //! # Layout
 //! - `load`: reading `templates/<name>/…`, every problem at once.

@@ -1,5 +1,5 @@
-//! What a template may not do (R17): read the environment, allocate without bound, or
-//! produce unbounded output.
+//! What a template may not do (docs/reliability.md#r17): read the environment, allocate without
+//! bound, or produce unbounded output.
 //!
 //! Tera 1.20 without its `builtins` feature registers three functions: `range`, `throw`
 //! and `get_env`. `get_env` reads the process environment, where our secrets live (SMTP

@@ -1,6 +1,6 @@
 //! The campaign calendar: time zone, period, quiet hours and skip dates, and
 //! the one rule that moves an instant out of quiet hours and off skip dates
-//! (SPEC §3). The daemon applies the same rule at send time through
+//! (docs/campaign-file.md#send). The daemon applies the same rule at send time through
 //! [`next_allowed`], so the plan and the sends never disagree.
 
 use std::collections::BTreeSet;

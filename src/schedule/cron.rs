@@ -1,4 +1,4 @@
-//! Parsing `send: { cron: … }` (SPEC §3): 5 fields, or 6 with seconds first,
+//! Parsing `send: { cron: … }` (docs/campaign-file.md#send): 5 fields, or 6 with seconds first,
 //! evaluated by croner. Errors are written for the communications officer who
 //! typed the pattern: they name the field at fault and give an example.
 

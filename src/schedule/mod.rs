@@ -1,4 +1,4 @@
-//! Pure time math for campaign schedules (SPEC §3): which instants a step's
+//! Pure time math for campaign schedules (docs/campaign-file.md#send): which instants a step's
 //! `send` names, and how the campaign calendar (period, windows, quiet hours,
 //! skip dates) moves or drops them.
 //!

@@ -1,7 +1,7 @@
 //! The occurrences of one step: the instants its `send` names (`at` or
 //! `cron`), moved off skip dates and out of quiet hours by the calendar,
 //! bounded by the step's window and the campaign period, de-duplicated and cut
-//! at `max` (SPEC §3). What is dropped is kept with its reason, for the plan
+//! at `max` (docs/campaign-file.md#send). What is dropped is kept with its reason, for the plan
 //! table.
 
 use std::collections::BTreeSet;

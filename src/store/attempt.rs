@@ -1,7 +1,7 @@
 //! `attempt`: recording what one claimed try came to.
 //!
 //! Every write here is fenced: it applies only while the row is still `sending` under the
-//! same owner and attempt number it was claimed with (reliability plan §8 rule 2). A
+//! same owner and attempt number it was claimed with (docs/reliability.md#rule-2). A
 //! worker whose lease was rescued, released or cancelled meanwhile writes nothing.
 
 use std::collections::HashSet;

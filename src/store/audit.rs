@@ -1,6 +1,6 @@
 //! `audit`: an append-only trail of what staff did — launch, pause, resume, cancel, edit,
 //! retry, log in and out — with the actor, the UTC time, the campaign, its content hash
-//! and audience size (reliability-security R15).
+//! and audience size (docs/reliability.md#r15).
 //!
 //! Rows are only ever inserted: SQLite triggers (migration 0005) abort any UPDATE or
 //! DELETE on the table, whoever issues it.

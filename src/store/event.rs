@@ -1,4 +1,4 @@
-//! `message_event`: every state change of a message, with its time (SPEC §6).
+//! `message_event`: every state change of a message, with its time (docs/delivery.md#states).
 //!
 //! Events are written in the transaction that makes the change, each batch in one
 //! statement: either an `INSERT … SELECT` over the changed rows (whose ids arrive as one

@@ -4,7 +4,7 @@
 //! and leads back to the row through the primary key ([`message_row`]); the tag, a short
 //! hash of the message's identity, tells ids of different ledgers apart. It is identical
 //! across retries and restarts, so receivers (and our test sinks) can deduplicate
-//! (reliability plan §8 rule 11), and it follows Zalo ZNS's `tracking_id` rule: at most 48
+//! (docs/reliability.md#rule-11), and it follows Zalo ZNS's `tracking_id` rule: at most 48
 //! characters of `[A-Za-z0-9_-]` (at most 34 here).
 
 use sha2::{Digest, Sha256};

@@ -1,5 +1,5 @@
 //! The message ledger: one durable row per message, its state machine, its attempts and
-//! every state change (SPEC §5–§6, reliability plan §8).
+//! every state change (docs/delivery.md, docs/reliability.md#ledger-rules).
 //!
 //! `dispatch` claims due rows, sends them through a `channel` and records what happened;
 //! the daemon's scheduler expands occurrences into rows; `cli status` / `report` read them.
@@ -24,8 +24,9 @@
 //! one writer: writes in this process take turns on a mutex and open `BEGIN IMMEDIATE`
 //! transactions on a connection of their own, so they queue instead of spinning in
 //! SQLite's busy handler, each transaction stays short, and reads, however slow or many,
-//! wait on their own pool of connections instead of taking the writer's. The SQL itself
-//! stays portable to PostgreSQL (`ON CONFLICT`, `UPDATE … RETURNING`, integer times).
+//! wait on their own pool of connections instead of taking the writer's. The SQL is
+//! SQLite's (batches as JSON read with `json_each`, `BEGIN IMMEDIATE`): PostgreSQL is not
+//! supported yet.
 //!
 //! A write that fails (disk full, a read-only file, an I/O error) never wedges the writer:
 //! SQLite may roll such a transaction back by itself, leaving the connection's own count of
@@ -103,8 +104,8 @@ pub use suppression::{Suppression, SuppressionReason, UnsubscribeTarget};
 /// A UTC instant in milliseconds since the Unix epoch.
 pub type Millis = i64;
 
-/// Every delivery state (SPEC §6), as stored in `message.state`; `replaced`: failed on its
-/// channel, and the step's fallback took over (migration 0009).
+/// Every delivery state (docs/delivery.md#states), as stored in `message.state`; `replaced`:
+/// failed on its channel, and the step's fallback took over (migration 0009).
 pub const STATES: [&str; 9] = [
     "pending",
     "sending",
@@ -142,7 +143,7 @@ pub struct Store {
 pub struct CampaignRow {
     pub id: String,
     pub title: String,
-    /// `draft`, `active`, `paused` or `done` (SPEC §3).
+    /// `draft`, `active`, `paused` or `done` (docs/campaign-file.md#status).
     pub status: String,
     pub content_hash: String,
     pub file: String,
@@ -287,7 +288,7 @@ impl NewState {
 }
 
 /// Message counts of one (campaign, step, channel): every state of [`STATES`], zeros
-/// included (SPEC §5 `status --format json`).
+/// included (`status --format json`, docs/cli.md#status).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StatusRow {
     pub campaign: String,
@@ -296,7 +297,7 @@ pub struct StatusRow {
     pub counts: BTreeMap<String, u64>,
 }
 
-/// One message as `report` shows it: exactly the SPEC §5 CSV columns, in order.
+/// One message as `report` shows it: exactly the CSV columns of docs/cli.md#report, in order.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ReportRow {
     pub campaign: String,

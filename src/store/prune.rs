@@ -1,4 +1,4 @@
-//! Retention (reliability-security R21): the personal data of messages that ended long ago
+//! Retention (docs/reliability.md#r21): the personal data of messages that ended long ago
 //! is cleared, the rows themselves kept.
 //!
 //! A message whose state is final (`sent`, `delivered`, `failed`, `expired`, `skipped`,

@@ -1,5 +1,5 @@
-//! Reading the ledger: `status` and `report` (SPEC §5), and the two questions the daemon
-//! asks — is a campaign done, and when is the next message due.
+//! Reading the ledger: `status` and `report` (docs/cli.md#status, docs/cli.md#report), and the
+//! two questions the daemon asks — is a campaign done, and when is the next message due.
 
 use std::collections::BTreeMap;
 
@@ -102,7 +102,7 @@ impl Store {
     }
 
     /// Messages of `campaign` that are not final yet (`pending`, `sending`). A campaign is
-    /// done only when this is 0 (reliability plan §8 rule 4).
+    /// done only when this is 0 (docs/reliability.md#rule-4).
     pub async fn open_count(&self, campaign: &str) -> anyhow::Result<u64> {
         let n: i64 = sqlx::query_scalar(
             // Two counts, so that each reads its own partial index (migration 0003); the

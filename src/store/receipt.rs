@@ -8,7 +8,7 @@
 //! in `receipt_early` and applied by [`Store::apply_early_receipts`] once the message is
 //! `sent` (the web server runs it every second). The callback id is recorded in `callback_seen` in the same transaction as the
 //! state change, so a replayed callback finds it and writes nothing more
-//! (reliability-security R12).
+//! (docs/reliability.md#r12).
 //!
 //! A receipt moves only messages of the channels it names (a channel's key speaks for its
 //! own messages only), and its delivery time is believed only within the send and its

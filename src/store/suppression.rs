@@ -1,6 +1,6 @@
 //! `suppression`: addresses that must not be sent to again — recorded by unsubscribe
 //! links (RFC 8058 one-click), read by the dispatcher, which marks such messages `skipped`
-//! at send time (SPEC §6).
+//! at send time (docs/delivery.md#states).
 //!
 //! Addresses compare ASCII-case-insensitively (the column is `COLLATE NOCASE`): suppressing
 //! `An@Example.vn` also covers `an@example.vn`, the safe direction to err in.

@@ -1,8 +1,8 @@
-//! Delivery callbacks: `POST /callbacks/zalo` (ZNS `user_received_message`, zalo-vn-domain
-//! §2.1) and `POST /callbacks/webhook/{channel}` (receipts from SMS gateways and loa
+//! Delivery callbacks: `POST /callbacks/zalo` (ZNS `user_received_message`,
+//! docs/callbacks.md) and `POST /callbacks/webhook/{channel}` (receipts from SMS gateways and loa
 //! relays), turning `sent` messages `delivered` (or `failed`) in the ledger.
 //!
-//! Every request goes through the same gate, in this order (reliability-security R12):
+//! Every request goes through the same gate, in this order (docs/reliability.md#r12):
 //!
 //! 1. the route must be enabled, else 404, and have a key, else 503 — it accepts nothing;
 //! 2. the body is read up to [`MAX_BODY`] (256 KiB): a larger one is refused with 413
@@ -295,7 +295,7 @@ fn text<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
 }
 
 /// An authenticated webhook receipt's message id and status; the error says why not.
-/// Public for the fuzz target and the properties (R20).
+/// Public for the fuzz target and the properties (docs/reliability.md#r20).
 pub fn parse_receipt(body: &[u8], now: Millis) -> Result<(String, ReceiptStatus), &'static str> {
     let wire: WireReceipt =
         serde_json::from_slice(body).map_err(|_| "the body is not a receipt")?;

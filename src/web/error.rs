@@ -1,7 +1,7 @@
 //! The one error type of the HTTP routes, and how each variant answers.
 //!
 //! Bodies are fixed texts: no error echoes a request's input, a header, a key or a
-//! database message (reliability-security R16, R22). Internal errors are logged — the
+//! database message (docs/reliability.md#r16, #r22). Internal errors are logged — the
 //! ledger's messages name message ids and tables, never addresses — and answered with a
 //! bare 500.
 

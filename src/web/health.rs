@@ -1,5 +1,5 @@
 //! `GET /healthz`: 200 `ok` while the ledger answers and dispatch keeps up; 503 with a
-//! plain-text reason otherwise (reliability-security §8 rule 12, R3, R7).
+//! plain-text reason otherwise (docs/reliability.md#rule-12, #r3, #r7).
 //!
 //! Unhealthy when:
 //!

@@ -2,8 +2,8 @@
 //!
 //! Callback routes are off unless enabled by name (`LOA_CALLBACKS=zalo,webhook/sms`), and
 //! an enabled route must have its key: [`Keys::check`] refuses the configuration
-//! otherwise, and the daemon must not start (reliability-security §3.1 "fail-closed
-//! verifiers", R12). Even unchecked, a route without a key accepts nothing.
+//! otherwise, and the daemon must not start (fail-closed
+//! verifiers, docs/reliability.md#r12). Even unchecked, a route without a key accepts nothing.
 //!
 //! - `/callbacks/zalo`: `LOA_ZALO_CALLBACK_KEY` (the OA secret key that Zalo's
 //!   `X-ZEvent-Signature` is computed with; `LOA_ZALO_CALLBACK_KEY_PREVIOUS` during a

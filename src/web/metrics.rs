@@ -9,7 +9,7 @@
 //! The text is written by hand: seven families with fixed label sets do not need a
 //! registry crate, and writing them here keeps every label in view — labels carry campaign
 //! ids, channel names, states, classes and reasons, never recipient data
-//! (reliability-security R16). With `LOA_METRICS_TOKEN` set, a scrape must send
+//! (docs/reliability.md#r16). With `LOA_METRICS_TOKEN` set, a scrape must send
 //! `Authorization: Bearer <token>` (compared in constant time).
 
 use std::fmt::Write as _;

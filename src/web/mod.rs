@@ -1,4 +1,4 @@
-//! The daemon's HTTP side (SPEC §7): health, metrics, delivery callbacks and unsubscribe
+//! The daemon's HTTP side (docs/http.md): health, metrics, delivery callbacks and unsubscribe
 //! links, as axum routers over one shared [`WebState`].
 //!
 //! - [`health`]: `GET /healthz` — 200 or 503 with a reason ([`HealthThresholds`]).
@@ -287,7 +287,7 @@ pub enum Access {
 }
 
 /// Every route [`router`] serves — method, path, who may call it — so that tests can walk
-/// them all (reliability-security R14). A route added to a router belongs here too.
+/// them all (docs/reliability.md#r14). A route added to a router belongs here too.
 pub const ROUTES: &[(&str, &str, Access)] = &[
     ("GET", "/healthz", Access::Public),
     ("GET", "/metrics", Access::Token),

@@ -1,4 +1,5 @@
-//! Staff sessions for the dashboard (SPEC §7, `LOA_ADMIN_TOKEN`): the basis of R14.
+//! Staff sessions for the dashboard (`LOA_ADMIN_TOKEN`, docs/http.md#dashboard): the basis of
+//! R14 (docs/reliability.md#r14).
 //!
 //! `POST /login` with the admin token (form field `token`, compared in constant time)
 //! opens a session: a random 256-bit id in the cookie `loa_session` — `HttpOnly`,

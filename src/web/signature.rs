@@ -2,7 +2,7 @@
 //! headers' text, the keys and the time — no I/O, so they are tested (and fuzzed)
 //! directly.
 //!
-//! Two schemes (reliability-security §3.1; zalo-vn-domain §2.2):
+//! Two schemes (docs/callbacks.md):
 //!
 //! - **loa** (webhook relays, SMS gateways; the scheme `channel::webhook` signs with):
 //!   `X-Loa-Timestamp: <unix seconds>` and `X-Loa-Signature: v1=<hex>`, the hex being

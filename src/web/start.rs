@@ -15,7 +15,7 @@ use crate::store::Store;
 /// How the daemon's HTTP side is set up.
 #[derive(Clone)]
 pub struct WebConfig {
-    /// `--listen`, e.g. `127.0.0.1:8080` (SPEC §5).
+    /// `--listen`, e.g. `127.0.0.1:8080` (docs/cli.md#global-options).
     pub listen: String,
     /// `--public-url`: session cookies are `Secure` when it is `https://…`.
     pub public_url: String,

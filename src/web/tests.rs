@@ -623,9 +623,9 @@ async fn every_route_but_the_public_ones_refuses_a_caller_without_credentials() 
     );
 }
 
-/// R14's table must be the router: axum cannot list its routes, so this reads every
-/// `.route("…", get(…).post(…))` in `src/web` and checks that each path and method is in
-/// [`ROUTES`] (and that the table names nothing the code does not serve).
+/// The R14 table (docs/reliability.md#r14) must be the router: axum cannot list its routes, so
+/// this reads every `.route("…", get(…).post(…))` in `src/web` and checks that each path and
+/// method is in [`ROUTES`] (and that the table names nothing the code does not serve).
 #[test]
 fn the_access_table_names_exactly_the_routes_the_code_registers() {
     fn sources(dir: &std::path::Path, out: &mut Vec<String>) {

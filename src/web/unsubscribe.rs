@@ -1,8 +1,8 @@
 //! Unsubscribe links: `GET /unsubscribe/{token}` shows a confirmation page and changes
 //! nothing (mail scanners and link prefetchers follow GETs); `POST` — RFC 8058 one-click
 //! (`List-Unsubscribe=One-Click`) or the page's form — records a suppression of that
-//! message's address, so the dispatcher skips every later message to it (SPEC §6,
-//! reliability-security R18).
+//! message's address, so the dispatcher skips every later message to it (docs/delivery.md#states,
+//! docs/reliability.md#r18).
 //!
 //! A token is `<message_id>.<base64url(HMAC-SHA256(key, message_id))>`
 //! ([`unsubscribe_token`]): it names one message and cannot be made for another without

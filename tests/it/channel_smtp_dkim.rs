@@ -1,4 +1,4 @@
-//! DKIM signatures of the SMTP channel (reliability-security R18), checked by an
+//! DKIM signatures of the SMTP channel (docs/reliability.md#r18), checked by an
 //! implementation that is not lettre's: dkimpy, Debian's `python3-dkim`, run on the bytes
 //! the real SMTP server received, with the test key's public half as the DNS record.
 //!

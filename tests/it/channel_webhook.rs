@@ -21,7 +21,7 @@ fn webhook(url: &str) -> Channel {
 }
 
 fn build(ch: &Channel) -> Arc<dyn channel::Channel> {
-    // The sink is on loopback, which webhooks reach only when allowed (R13).
+    // The sink is on loopback, which webhooks reach only when allowed (docs/reliability.md#r13).
     let loopback = Arc::new("127.0.0.0/8".parse().unwrap());
     channel::build_allowing(
         ch,

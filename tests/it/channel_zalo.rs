@@ -63,7 +63,8 @@ impl TokenStore for LoggingStore {
 }
 
 fn build(ch: &Channel, store: Arc<dyn TokenStore>) -> Arc<dyn channel::Channel> {
-    // The sink is on loopback, which Zalo requests reach only when allowed (R13).
+    // The sink is on loopback, which Zalo requests reach only when allowed
+    // (docs/reliability.md#r13).
     let loopback = Arc::new("127.0.0.0/8".parse().unwrap());
     channel::build_allowing(ch, None, "bhyt", store, &loopback).expect("builds")
 }
@@ -276,8 +277,9 @@ async fn new_tokens_in_the_environment_win_over_stored_ones() {
     assert_eq!(sink.requests()[0].header("access_token"), Some("tok-2"));
 }
 
-/// R13: Zalo requests go through the outbound check too. Built without an allow-list, the
-/// channel refuses its loopback endpoint permanently and the sink hears nothing.
+/// R13 (docs/reliability.md#r13): Zalo requests go through the outbound check too. Built
+/// without an allow-list, the channel refuses its loopback endpoint permanently and the sink
+/// hears nothing.
 #[tokio::test]
 async fn a_zalo_request_to_loopback_is_refused_without_the_allow_list() {
     let sink = HttpSink::start().await;

@@ -94,7 +94,7 @@ async fn pausing_on_the_dashboard_stops_the_daemon_and_resuming_lets_it_finish()
 }
 
 /// `loa retry` from the command line puts failed messages back and is audited like the
-/// dashboard's button (R15): one row, with who, the content hash and how many.
+/// dashboard's button (docs/reliability.md#r15): one row, with who, the content hash and how many.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_retry_from_the_command_line_writes_one_audit_row() {
     use crate::support::http_sink::{Answer, HttpSink};

@@ -1,7 +1,7 @@
-//! R18 through the real daemon: every mail `loa run` sends carries a signed one-click
-//! unsubscribe link to its own HTTP side; GET shows a page and changes nothing, the RFC 8058
-//! POST records a suppression, and a later step skips the suppressed address while the
-//! others still get it.
+//! R18 (docs/reliability.md#r18) through the real daemon: every mail `loa run` sends carries a
+//! signed one-click unsubscribe link to its own HTTP side; GET shows a page and changes
+//! nothing, the RFC 8058 POST records a suppression, and a later step skips the suppressed
+//! address while the others still get it.
 
 use std::time::Duration;
 

@@ -3,15 +3,17 @@
 //! `helpers` copies the example workspace into a temporary folder and runs the built binary
 //! there, so every test sees exactly what a newcomer sees after a fresh clone.
 //!
-//! `reliability_*` are the reliability plan's daemon tests (R1, R2, R4, R5, R6, R9): each
-//! generates a campaign workspace, runs `loa run` as a child process against the SMTP or
-//! HTTP sink in `support`, crashes or kills it, and reads its SQLite ledger. They print
-//! their figures and seeds (`cargo test --test it reliability -- --nocapture`).
+//! `reliability_*` are the daemon-level reliability tests (docs/reliability.md#r1, #r2, #r4,
+//! #r5, #r6, #r9): each generates a campaign workspace, runs `loa run` as a child process
+//! against the SMTP or HTTP sink in `support`, crashes or kills it, and reads its SQLite
+//! ledger. They print their figures and seeds
+//! (`cargo test --test it reliability -- --nocapture`).
 //!
 //! `web_*` run loa's HTTP side in-process on a real loopback listener (`support::web`):
-//! callback signatures and replays (R12), unsubscribe links (R18), `/healthz`, and no
-//! canary address or secret in answers, metrics or logs (R16); the dashboard login (R14)
-//! and the dashboard's pages and buttons (issue 4).
+//! callback signatures and replays (docs/reliability.md#r12), unsubscribe links
+//! (docs/reliability.md#r18), `/healthz`, and no canary address or secret in answers, metrics
+//! or logs (docs/reliability.md#r16); the dashboard login (docs/reliability.md#r14) and the
+//! dashboard's pages and buttons (issue 4).
 
 mod browser_dashboard;
 mod channel_outbox;

@@ -1,8 +1,8 @@
-//! R13 through the real daemon: webhook requests to loopback — written as an address, in
-//! the decimal and octal spellings of 127.0.0.1, or as a name that resolves to it — reach
-//! nothing unless `LOA_ALLOW_NETWORKS` allows the network; then exactly the expected
-//! requests arrive. Every target is on loopback: the classifier's other networks are
-//! tested as a pure function (`channel::outbound`).
+//! R13 (docs/reliability.md#r13) through the real daemon: webhook requests to loopback —
+//! written as an address, in the decimal and octal spellings of 127.0.0.1, or as a name that
+//! resolves to it — reach nothing unless `LOA_ALLOW_NETWORKS` allows the network; then exactly
+//! the expected requests arrive. Every target is on loopback: the classifier's other networks
+//! are tested as a pure function (`channel::outbound`).
 
 use std::time::Duration;
 

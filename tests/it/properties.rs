@@ -1,8 +1,8 @@
-//! R20's properties, run by the normal test command: the functions the `cargo fuzz` targets
-//! drive (fuzz/, docs/fuzzing.md), over generated inputs — the campaign file to the
-//! validated model, the audience CSV reader, the phone normaliser, the callback verifiers
-//! and receipt parser, and template parse and render. Few cases each (the fuzzers run the
-//! long searches); a failure prints the input that shrank out of it.
+//! The properties of R20 (docs/reliability.md#r20), run by the normal test command: the
+//! functions the `cargo fuzz` targets drive (fuzz/, docs/fuzzing.md), over generated inputs —
+//! the campaign file to the validated model, the audience CSV reader, the phone normaliser, the
+//! callback verifiers and receipt parser, and template parse and render. Few cases each (the
+//! fuzzers run the long searches); a failure prints the input that shrank out of it.
 
 use std::collections::HashMap;
 use std::path::Path;

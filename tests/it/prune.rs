@@ -1,5 +1,5 @@
-//! `loa prune` (retention, R21) on the ledger `loa simulate` leaves: the personal data of
-//! messages that ended long ago is cleared in batches, every count stays.
+//! `loa prune` (retention, docs/reliability.md#r21) on the ledger `loa simulate` leaves: the
+//! personal data of messages that ended long ago is cleared in batches, every count stays.
 
 use crate::helpers::{EXAMPLE, Workspace};
 

@@ -1,5 +1,5 @@
-//! R2: a crash in each window between claim, send and record, made deterministic with
-//! `LOA_FAILPOINT` (the process aborts there), then a restart without it.
+//! R2 (docs/reliability.md#r2): a crash in each window between claim, send and record, made
+//! deterministic with `LOA_FAILPOINT` (the process aborts there), then a restart without it.
 //!
 //! (a) after the claim, before the send, and (c) after the outcome is committed: the
 //! message reaches the sink exactly once. (b) after the provider accepted it, before the
@@ -16,7 +16,7 @@ use crate::support::daemon::{Daemon, Tuning, log_tail, until};
 use crate::support::ledger;
 use crate::support::smtp_sink::SmtpSink;
 
-/// Runs per window, as the plan says.
+/// Runs per window (docs/reliability.md#r2).
 const RUNS: usize = 20;
 
 fn tuning() -> Tuning {
@@ -174,8 +174,9 @@ async fn a_crash_after_the_outcome_is_recorded_sends_nothing_again() {
     .await;
 }
 
-/// Runs of (d), as the plan says: each enqueues 10,000 rows across a crash; the first also
-/// delivers them (the others stop once the occurrence is complete, to save a minute).
+/// Runs of (d), the crash half-way through enqueueing (docs/reliability.md#r2): each enqueues
+/// 10,000 rows across a crash; the first also delivers them (the others stop once the
+/// occurrence is complete, to save a minute).
 const ENQUEUE_RUNS: usize = 20;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,9 +1,9 @@
-//! R1: crash consistency under `kill -9`. A campaign of 10,000 recipients is sent by the
-//! real daemon to the real SMTP sink while the test SIGKILLs it five times at seeded random
-//! moments, reads the leased set (`sending` rows) from the SQLite file right after each
-//! kill, and restarts it. A Jepsen total-queue checker then compares the expected ids (the
-//! rows), the sink's receipts and the final states: nothing lost, nothing unexpected, every
-//! duplicate leased at some kill, every `sent` row received.
+//! R1 (docs/reliability.md#r1): crash consistency under `kill -9`. A campaign of 10,000
+//! recipients is sent by the real daemon to the real SMTP sink while the test SIGKILLs it five
+//! times at seeded random moments, reads the leased set (`sending` rows) from the SQLite file
+//! right after each kill, and restarts it. A Jepsen total-queue checker then compares the
+//! expected ids (the rows), the sink's receipts and the final states: nothing lost, nothing
+//! unexpected, every duplicate leased at some kill, every `sent` row received.
 
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
@@ -23,7 +23,7 @@ async fn kill_9_at_random_moments_loses_nothing_and_duplicates_only_leased_messa
 }
 
 /// With claims as small as the concurrency, a kill duplicates at most C messages (the
-/// plan's L_k <= C, reliability-security §8 rule 3).
+/// bound L_k <= C of docs/reliability.md#rule-3).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_with_claims_of_one_concurrency_duplicates_at_most_c_per_kill() {
     kill_9(CONCURRENCY as u32).await;
@@ -183,7 +183,8 @@ async fn kill_9(batch: u32) {
         "duplicates never leased at a kill: {unleased_duplicates:?}"
     );
     assert!(extra_copies <= leased_sum);
-    // The plan's bound (rule 3): a channel holds at most C leases, whatever the batch.
+    // The bound of docs/reliability.md#rule-3: a channel holds at most C leases, whatever the
+    // batch.
     assert!(
         sizes.iter().all(|&l| l <= CONCURRENCY),
         "a leased set larger than the concurrency {CONCURRENCY}: {sizes:?}"

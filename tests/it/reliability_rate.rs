@@ -1,7 +1,7 @@
-//! R5: a channel's `rate:` holds at the receiving end. 3,000 messages at `rate: 50/s` (a
-//! bucket of one second's worth, 50) to a fault-free SMTP sink: every 10 s sliding window of
-//! the sink's receive instants holds at most 10·R + burst, and the mean rate is at least
-//! 0.9·R.
+//! R5 (docs/reliability.md#r5): a channel's `rate:` holds at the receiving end. 3,000 messages
+//! at `rate: 50/s` (a bucket of one second's worth, 50) to a fault-free SMTP sink: every 10 s
+//! sliding window of the sink's receive instants holds at most 10·R + burst, and the mean rate
+//! is at least 0.9·R.
 
 use std::time::{Duration, Instant};
 

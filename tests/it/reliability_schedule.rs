@@ -1,6 +1,7 @@
-//! R9 through the real binary (the time arithmetic itself is unit-tested with fixed
-//! instants in `dispatch::enqueue`): an unknown time zone stops `validate` and `run` before
-//! anything is enqueued, and a send first seen past the grace is recorded missed, not sent.
+//! R9 (docs/reliability.md#r9) through the real binary (the time arithmetic itself is
+//! unit-tested with fixed instants in `dispatch::enqueue`): an unknown time zone stops
+//! `validate` and `run` before anything is enqueued, and a send first seen past the grace is
+//! recorded missed, not sent.
 
 use std::time::Duration;
 

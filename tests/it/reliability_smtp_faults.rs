@@ -1,8 +1,8 @@
-//! R4: SMTP transient faults through the daemon. The sink answers a seeded ~30 % of tries
-//! with a transient reply — 421 at the greeting, 451 at RCPT, 454 after DATA — and refuses
-//! 1 % of recipients (`perm550-*`) with 550. With retries at base 1 s, ×2, cap 30 s,
-//! jitter ±20 %, at most 12 tries: every other recipient is delivered, each 550 fails after
-//! one try, every retry waits its backoff, and the channel is never paused.
+//! R4 (docs/reliability.md#r4): SMTP transient faults through the daemon. The sink answers a
+//! seeded ~30 % of tries with a transient reply — 421 at the greeting, 451 at RCPT, 454 after
+//! DATA — and refuses 1 % of recipients (`perm550-*`) with 550. With retries at base 1 s, ×2,
+//! cap 30 s, jitter ±20 %, at most 12 tries: every other recipient is delivered, each 550 fails
+//! after one try, every retry waits its backoff, and the channel is never paused.
 //!
 //! The sink closes each connection after an accepted message, so most tries start with a
 //! greeting and the 421s weigh like the other two faults.
@@ -16,7 +16,7 @@ use crate::support::ledger::{self, Attempt};
 use crate::support::seed;
 use crate::support::smtp_sink::{Mix, SmtpSink};
 
-/// The per-commit scale of R4 (nightly: 20,000).
+/// The per-commit scale of R4 (docs/reliability.md#r4) (nightly: 20,000).
 const N: usize = 5_000;
 /// Probability of each of the three faults; a fresh-connection try meets one of them with
 /// probability 1 - (1 - 0.112)^3 = 30 %.

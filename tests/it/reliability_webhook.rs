@@ -1,6 +1,6 @@
-//! R6: HTTP status handling through the daemon, against the axum sink on loopback. Each
-//! webhook channel points at a scripted path; one recipient per step unless said otherwise.
-//! Retries run at base 1 s, ×2, cap 30 s, jitter ±20 %.
+//! R6 (docs/reliability.md#r6): HTTP status handling through the daemon, against the axum sink
+//! on loopback. Each webhook channel points at a scripted path; one recipient per step unless
+//! said otherwise. Retries run at base 1 s, ×2, cap 30 s, jitter ±20 %.
 
 use std::time::Duration;
 
@@ -298,7 +298,7 @@ async fn an_endpoint_answering_429_does_not_delay_another_channel() {
 }
 
 /// Each channel claims for its own free slots, so a slow channel never holds back another
-/// (no head-of-line blocking, R6).
+/// (no head-of-line blocking, docs/reliability.md#r6).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_endpoint_does_not_delay_another_channel() {
     const N: usize = 40;

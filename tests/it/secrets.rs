@@ -1,5 +1,6 @@
-//! R22: secrets live only in the environment and are shown as `[REDACTED]` by every
-//! formatter loa has for them — the loaded model's `Debug`, `preview`, the outbox files.
+//! R22 (docs/reliability.md#r22): secrets live only in the environment and are shown as
+//! `[REDACTED]` by every formatter loa has for them — the loaded model's `Debug`, `preview`,
+//! the outbox files.
 
 use std::path::Path;
 use std::process::Command;

@@ -1,7 +1,7 @@
-//! Delivery callbacks over real HTTP on loopback: the R12 authentication matrix for the
-//! loa webhook scheme and Zalo's `X-ZEvent-Signature`, replays, body limits, routes without
-//! keys, receipts that arrive before the send is recorded, and that a refused request
-//! commits nothing to the ledger.
+//! Delivery callbacks over real HTTP on loopback: the R12 (docs/reliability.md#r12)
+//! authentication matrix for the loa webhook scheme and Zalo's `X-ZEvent-Signature`, replays,
+//! body limits, routes without keys, receipts that arrive before the send is recorded, and that
+//! a refused request commits nothing to the ledger.
 
 use loa::campaign::Secret;
 use loa::channel::webhook::sign;
@@ -82,7 +82,7 @@ async fn post(app: &WebApp, path: &str, call: &Call) -> (u16, String) {
     (response.status().as_u16(), response.text().await.unwrap())
 }
 
-/// The R12 cases that must be refused, each built from a valid call.
+/// The R12 (docs/reliability.md#r12) cases that must be refused, each built from a valid call.
 fn forged_cases(m: &Seeded) -> Vec<(&'static str, Call)> {
     let good = || Call::signed(m, "cb-forged");
     let now = now_ms() / 1000;

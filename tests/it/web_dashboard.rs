@@ -1,7 +1,7 @@
 //! The staff dashboard over real HTTP (issue 4): every dashboard route behind the session,
 //! CSRF on every button, pause / resume / retry through the ledger with one audit row
 //! each, the example campaign's timeline and funnel, both languages, escaping, and no
-//! full recipient address on any page (R16).
+//! full recipient address on any page (docs/reliability.md#r16).
 
 use std::path::PathBuf;
 use std::sync::Arc;

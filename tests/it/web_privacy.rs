@@ -1,6 +1,7 @@
-//! R16 / R22 for the HTTP side: canary addresses and every secret stay out of `/metrics`,
-//! out of every answer body, and out of every log line the handlers write — through
-//! accepted, replayed, refused and failing requests alike.
+//! R16 (docs/reliability.md#r16) / R22 (docs/reliability.md#r22) for the HTTP side: canary
+//! addresses and every secret stay out of `/metrics`, out of every answer body, and out of
+//! every log line the handlers write — through accepted, replayed, refused and failing requests
+//! alike.
 
 use loa::campaign::Secret;
 use loa::channel::webhook::sign;

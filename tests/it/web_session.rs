@@ -1,5 +1,6 @@
-//! The dashboard's login over real HTTP (R14 basis): the session cookie's attributes, the
-//! CSRF token on logout, and the failed-login limit keyed by the client's address.
+//! The dashboard's login over real HTTP (the basis of R14, docs/reliability.md#r14): the
+//! session cookie's attributes, the CSRF token on logout, and the failed-login limit keyed by
+//! the client's address.
 
 use loa::campaign::Secret;
 use loa::web::Keys;

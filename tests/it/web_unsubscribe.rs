@@ -1,5 +1,5 @@
-//! Unsubscribe links over real HTTP (R18): a GET shows the page and changes nothing, a
-//! one-click POST records the suppression within a second, a forged token is refused
+//! Unsubscribe links over real HTTP (docs/reliability.md#r18): a GET shows the page and changes
+//! nothing, a one-click POST records the suppression within a second, a forged token is refused
 //! without being repeated; and `/healthz` answering 200 or 503.
 
 use std::time::{Duration, Instant};

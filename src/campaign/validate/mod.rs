@@ -1,4 +1,5 @@
-//! From the file as written to a [`Campaign`]: every rule of SPEC §3 that needs no data.
+//! From the file as written to a [`Campaign`]: every rule of docs/campaign-file.md that needs
+//! no data.
 //!
 //! Each check reports into the shared diagnostics and carries on, so one run of
 //! `loa validate` shows every problem. Checks that read CSV files and templates live in

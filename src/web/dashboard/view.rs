@@ -1,6 +1,6 @@
 //! What each page shows, gathered from the ledger and the loaded workspace into the
 //! values the templates render. Addresses and provider errors are masked here, before
-//! anything reaches a template (reliability-security R16).
+//! anything reaches a template (docs/reliability.md#r16).
 
 use std::collections::{BTreeMap, HashSet};
 

@@ -154,7 +154,7 @@ impl Daemon {
             .args(tuning.args())
             .env("LOA_LOG", "info")
             // The sinks are on loopback, which webhooks and Zalo may reach only when allowed
-            // (R13); `env` may say otherwise.
+            // (docs/reliability.md#r13); `env` may say otherwise.
             .env("LOA_ALLOW_NETWORKS", "127.0.0.0/8")
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log"))

@@ -10,8 +10,9 @@
 //! `new_pair`, once. Every request is recorded with the instant it arrived, and a line goes
 //! to `events`.
 //!
-//! Scripted paths (R6): `script(path, answers)` makes the next requests to `path` get
-//! `answers` in order (a status, headers, and how long to wait before answering), then 200.
+//! Scripted paths (docs/reliability.md#r6): `script(path, answers)` makes the next requests to
+//! `path` get `answers` in order (a status, headers, and how long to wait before answering),
+//! then 200.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;

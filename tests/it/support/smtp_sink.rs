@@ -8,12 +8,14 @@
 //!   `data554-` / `data451-` / `data454-` are refused after the message's final dot;
 //! - with `fail_rate(p, seed)`, a fraction `p` of RCPTs get `451`, decided by a seeded PRNG
 //!   so a failing run can be replayed;
-//! - with `transient_mix(mix)`, seeded transient replies at three stages (R4): `421` at the
-//!   greeting (per connection), `451` at RCPT and `454` after DATA (per recipient and try,
-//!   so a run replays with the same seed whatever the interleaving).
+//! - with `transient_mix(mix)`, seeded transient replies at three stages
+//!   (docs/reliability.md#r4): `421` at the greeting (per connection), `451` at RCPT and `454`
+//!   after DATA (per recipient and try, so a run replays with the same seed whatever the
+//!   interleaving).
 //!
-//! Every accepted message is kept with the instant it was accepted (R5 counts them per
-//! window) and its `X-Loa-Message` id (the checkers of R1 and R2 compare ids).
+//! Every accepted message is kept with the instant it was accepted (the rate test counts them per
+//! window, docs/reliability.md#r5) and its `X-Loa-Message` id (the checkers of R1 and R2
+//! compare ids: docs/reliability.md#r1, #r2).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};

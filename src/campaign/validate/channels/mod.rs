@@ -21,7 +21,7 @@ use crate::campaign::locate::FieldPath;
 use crate::campaign::model::{Channel, ChannelKind, Dkim, Rate, Secret};
 use crate::campaign::spec::ChannelSpec;
 
-/// Default time a provider gets to answer one request (reliability-security §8: 15–30 s).
+/// Default time a provider gets to answer one request (docs/reliability.md#rule-6).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(15);
 
 pub(super) fn channels(

@@ -4,8 +4,9 @@ use crate::campaign::check::Checker;
 use crate::campaign::locate::FieldPath;
 use crate::campaign::spec::ChannelSpec;
 
-/// SPEC §3: "Secrets never live in the YAML." Tokens, keys and credentials in URLs must be
-/// `${NAME}` references, checked on the text as written (R22).
+/// Secrets never live in the campaign file (docs/campaign-file.md#secrets). Tokens, keys and
+/// credentials in URLs must be `${NAME}` references, checked on the text as written
+/// (docs/reliability.md#r22).
 pub(super) fn come_from_env(spec: &ChannelSpec, path: &FieldPath, c: &mut Checker<'_>) {
     let mut fields: Vec<FieldPath> = ["access_token", "refresh_token", "app_secret", "secret"]
         .iter()
