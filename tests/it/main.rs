@@ -1,7 +1,7 @@
 //! loa's integration tests: one binary that runs the real `loa` program on real files.
 //!
-//! `helpers` copies the example workspace into a temporary folder and runs the built binary
-//! there, so every test sees exactly what a newcomer sees after a fresh clone.
+//! `support::workspace` copies the example workspace into a temporary folder and runs the
+//! built binary there, so every test sees exactly what a newcomer sees after a fresh clone.
 //!
 //! `reliability_*` are the reliability plan's daemon tests (R1, R2, R4, R5, R6, R9): each
 //! generates a campaign workspace, runs `loa run` as a child process against the SMTP or
@@ -25,7 +25,6 @@ mod daemon_reload;
 mod daemon_templates;
 mod daemon_unsubscribe;
 mod fallback_and_plan;
-mod helpers;
 mod ledger_commands;
 mod masking;
 mod outbound_policy;
