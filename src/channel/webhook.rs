@@ -329,6 +329,19 @@ pub(crate) async fn execute(
     outbound::check_url(&req.url, allow).map_err(|r| ChannelError::permanent(r.to_string()))?;
     let method = reqwest::Method::from_bytes(req.method.as_bytes())
         .map_err(|_| ChannelError::permanent(format!("bad HTTP method {:?}", req.method)))?;
+    let host = host_of(&req.url);
+    let sent = client
+        .request(method, &req.url)
+        .headers(header_map(req)?)
+        .body(req.body.clone())
+        .send()
+        .await;
+    let response = sent.map_err(|e| transport_error(&e, &host, timeout))?;
+    Ok(Answer::read(response, &req.url).await)
+}
+
+/// `req`'s headers as reqwest takes them; one that HTTP cannot carry fails the message.
+fn header_map(req: &Prepared) -> Result<HeaderMap, ChannelError> {
     let mut headers = HeaderMap::new();
     for (k, v) in &req.headers {
         let name = HeaderName::from_bytes(k.as_bytes())
@@ -337,49 +350,49 @@ pub(crate) async fn execute(
             .map_err(|_| ChannelError::permanent(format!("header {k:?} cannot be sent")))?;
         headers.append(name, value);
     }
-    let host = host_of(&req.url);
-    let sent = client
-        .request(method, &req.url)
-        .headers(headers)
-        .body(req.body.clone())
-        .send()
-        .await;
-    let mut response = sent.map_err(|e| transport_error(&e, &host, timeout))?;
-    let status = response.status();
-    let header = |name: reqwest::header::HeaderName| {
-        response
-            .headers()
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string)
-    };
-    let location_host = header(reqwest::header::LOCATION).map(|l| {
-        url::Url::parse(&req.url)
-            .and_then(|base| base.join(&l))
-            .ok()
-            .and_then(|u| u.host_str().map(str::to_string))
-            .unwrap_or_else(|| "an unparsable Location".into())
-    });
-    let retry_after = header(reqwest::header::RETRY_AFTER)
-        .and_then(|v| classify::retry_after(&v, SystemTime::now()));
-    let mut body = Vec::new();
-    while body.len() < MAX_RESPONSE_BYTES {
-        match response.chunk().await {
-            Ok(Some(chunk)) => {
-                let room = MAX_RESPONSE_BYTES - body.len();
-                body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+    Ok(headers)
+}
+
+impl Answer {
+    /// The status, the headers an error names, and at most [`MAX_RESPONSE_BYTES`] of the
+    /// body of `response` to a request to `url`.
+    async fn read(mut response: reqwest::Response, url: &str) -> Answer {
+        let status = response.status();
+        let header = |name: reqwest::header::HeaderName| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        let location_host = header(reqwest::header::LOCATION).map(|l| {
+            url::Url::parse(url)
+                .and_then(|base| base.join(&l))
+                .ok()
+                .and_then(|u| u.host_str().map(str::to_string))
+                .unwrap_or_else(|| "an unparsable Location".into())
+        });
+        let retry_after = header(reqwest::header::RETRY_AFTER)
+            .and_then(|v| classify::retry_after(&v, SystemTime::now()));
+        let mut body = Vec::new();
+        while body.len() < MAX_RESPONSE_BYTES {
+            match response.chunk().await {
+                Ok(Some(chunk)) => {
+                    let room = MAX_RESPONSE_BYTES - body.len();
+                    body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+                }
+                Ok(None) => break,
+                // The status line is what counts; a body cut short changes nothing.
+                Err(_) => break,
             }
-            Ok(None) => break,
-            // The status line is what counts; a body cut short changes nothing.
-            Err(_) => break,
+        }
+        Answer {
+            status,
+            location_host,
+            retry_after,
+            body,
         }
     }
-    Ok(Answer {
-        status,
-        location_host,
-        retry_after,
-        body,
-    })
 }
 
 /// The host of `url`, for messages that must not carry the URL (it may hold a key).
