@@ -235,59 +235,13 @@ pub(crate) fn undo_cp1252(text: &str) -> Option<String> {
     original.chars().any(is_only_vietnamese).then_some(original)
 }
 
+/// The letters [`is_foreign_to_vietnamese`] looks for, besides the symbols U+00A1–U+00BF.
+const FOREIGN_TO_VIETNAMESE: &str = "ÄÅÆÇËÎÏÐÑÖ×ØÛÜÞßäåæçëîïðñö÷øûüþÿƒŠšŒœŽžŸˆ˜‰†‡";
+
 /// Latin-1 symbols and letters absent from Vietnamese, plus the Windows-1252 extras in
 /// 0x80–0x9F that the legacy fonts also map letters to.
 fn is_foreign_to_vietnamese(c: char) -> bool {
-    matches!(
-        c,
-        '\u{A1}'
-            ..='\u{BF}'
-                | 'Ä'
-                | 'Å'
-                | 'Æ'
-                | 'Ç'
-                | 'Ë'
-                | 'Î'
-                | 'Ï'
-                | 'Ð'
-                | 'Ñ'
-                | 'Ö'
-                | '×'
-                | 'Ø'
-                | 'Û'
-                | 'Ü'
-                | 'Þ'
-                | 'ß'
-                | 'ä'
-                | 'å'
-                | 'æ'
-                | 'ç'
-                | 'ë'
-                | 'î'
-                | 'ï'
-                | 'ð'
-                | 'ñ'
-                | 'ö'
-                | '÷'
-                | 'ø'
-                | 'û'
-                | 'ü'
-                | 'þ'
-                | 'ÿ'
-                | 'ƒ'
-                | 'Š'
-                | 'š'
-                | 'Œ'
-                | 'œ'
-                | 'Ž'
-                | 'ž'
-                | 'Ÿ'
-                | 'ˆ'
-                | '˜'
-                | '‰'
-                | '†'
-                | '‡'
-    )
+    ('\u{A1}'..='\u{BF}').contains(&c) || FOREIGN_TO_VIETNAMESE.contains(c)
 }
 
 /// Letters (NFC) that occur in Vietnamese and practically nowhere else.

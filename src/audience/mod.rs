@@ -24,6 +24,7 @@ mod limits;
 mod lookup;
 pub mod phone;
 pub mod recipients;
+mod record;
 mod source;
 
 use std::fmt;

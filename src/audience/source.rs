@@ -12,19 +12,17 @@ use std::path::{Path, PathBuf};
 
 use csv::ByteRecord;
 
-use super::cell::{clean, type_cell_detailed};
+use super::cell::clean;
 use super::encoding::{
     LegacyFontScore, TextReader, TrailingNewline, first_line, open_text, read_head,
     sniff_delimiter, undo_cp1252,
 };
-use super::limits::{MAX_FIELD_BYTES, MAX_ROW_BYTES, RowBudget, row_too_large};
-use super::{AudienceError, ColumnType, Record, Row, RowError};
+use super::limits::{MAX_ROW_BYTES, RowBudget, row_too_large};
+use super::record::{UTF8_HINT, build_record};
+use super::{AudienceError, ColumnType, Record, RowError};
 
 /// How many records are inspected at open time for the file-level encoding checks.
 const SNIFF_RECORDS: usize = 100;
-
-/// The hint for bytes that are not UTF-8: the file came from a legacy code page.
-const UTF8_HINT: &str = "save the file as \"CSV UTF-8\" (Excel: Save As → CSV UTF-8)";
 
 type CsvReader = csv::Reader<RowBudget<Chain<Cursor<Vec<u8>>, TrailingNewline<TextReader>>>>;
 
@@ -319,100 +317,11 @@ fn read_record(reader: &mut CsvReader, record: &mut ByteRecord) -> csv::Result<O
     ))
 }
 
-fn build_record(
-    headers: &[String],
-    types: &[Option<ColumnType>],
-    line: u64,
-    record: &ByteRecord,
-) -> Result<Record, RowError> {
-    if let Some(e) = oversized(headers, line, record) {
-        return Err(e);
-    }
-    if record.len() != headers.len() {
-        return Err(RowError {
-            line,
-            column: None,
-            message: format!(
-                "the row has {} fields but the header has {}",
-                record.len(),
-                headers.len()
-            ),
-            hint: Some("put double quotes around values that contain a comma".into()),
-        });
-    }
-    let mut row = Row::with_capacity(headers.len());
-    for ((name, declared), field) in headers.iter().zip(types).zip(record.iter()) {
-        let cell_error = |message: String, hint: &str| RowError {
-            line,
-            column: Some(name.clone()),
-            message,
-            hint: Some(hint.to_string()),
-        };
-        let text = std::str::from_utf8(field).map_err(|e| {
-            cell_error(
-                format!(
-                    "the value is not valid UTF-8 (bad byte at offset {})",
-                    e.valid_up_to()
-                ),
-                UTF8_HINT,
-            )
-        })?;
-        // U+FFFD is what a decoder leaves where bytes were lost (e.g. in UTF-16 input).
-        if text.contains('\u{FFFD}') {
-            return Err(cell_error(
-                "the value contains U+FFFD: some characters were lost when the file was converted"
-                    .into(),
-                UTF8_HINT,
-            ));
-        }
-        let value =
-            type_cell_detailed(text, *declared).map_err(|e| cell_error(e.message, &e.hint))?;
-        row.insert(name.clone(), value);
-    }
-    Ok(Record { line, row })
-}
-
-/// The row error for a row or a cell over the size limits ([`super::limits`]).
-fn oversized(headers: &[String], line: u64, record: &ByteRecord) -> Option<RowError> {
-    let hint = Some(
-        "keep long texts out of the audience data; check that every double quote is closed"
-            .to_string(),
-    );
-    if record.as_slice().len() > MAX_ROW_BYTES {
-        return Some(RowError {
-            line,
-            column: None,
-            message: format!(
-                "the row holds {} bytes, over the limit of {MAX_ROW_BYTES} bytes for one row",
-                record.as_slice().len()
-            ),
-            hint,
-        });
-    }
-    let (i, field) = record
-        .iter()
-        .enumerate()
-        .find(|(_, f)| f.len() > MAX_FIELD_BYTES)?;
-    Some(RowError {
-        line,
-        column: Some(
-            headers
-                .get(i)
-                .cloned()
-                .unwrap_or_else(|| format!("#{}", i + 1)),
-        ),
-        message: format!(
-            "the value holds {} bytes, over the limit of {MAX_FIELD_BYTES} bytes for one cell",
-            field.len()
-        ),
-        hint,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::audience::Lookup;
+    use crate::audience::limits::MAX_FIELD_BYTES;
     use serde_json::json;
     use std::io::Write;
 

@@ -265,12 +265,26 @@ impl ZaloChannel {
                 until: None,
             });
         };
+        let req = self.refresh_request(refresh, app_id, secret);
+        let answer = webhook::execute(&self.client, &self.allow, &req, self.timeout).await?;
+        let (access, new_refresh) = new_pair(&answer)?;
+        // Single-use refresh token: the old one is dead now. Keep the new pair in memory
+        // whatever happens, and use it only once it is stored.
+        tokens.access = access;
+        tokens.refresh = Some(new_refresh);
+        tokens.unsaved = true;
+        self.persist(tokens).await?;
+        Ok(tokens.access.clone())
+    }
+
+    /// The OAuth request that trades `refresh` for a new pair of tokens.
+    fn refresh_request(&self, refresh: &str, app_id: &str, secret: &Secret) -> Prepared {
         let form = url::form_urlencoded::Serializer::new(String::new())
             .append_pair("refresh_token", refresh)
             .append_pair("app_id", app_id)
             .append_pair("grant_type", "refresh_token")
             .finish();
-        let req = Prepared {
+        Prepared {
             method: "POST".into(),
             url: self.oauth_url.clone(),
             headers: vec![
@@ -281,34 +295,7 @@ impl ZaloChannel {
                 ("secret_key".into(), secret.expose().to_string()),
             ],
             body: form,
-        };
-        let answer = webhook::execute(&self.client, &self.allow, &req, self.timeout).await?;
-        let parsed: Value = serde_json::from_slice(&answer.body).unwrap_or(Value::Null);
-        let field = |k: &str| parsed.get(k).and_then(Value::as_str).map(str::to_string);
-        let (Some(access), Some(new_refresh)) = (field("access_token"), field("refresh_token"))
-        else {
-            if !answer.status.is_success() && !answer.status.is_client_error() {
-                return Err(answer.error(""));
-            }
-            let why = field("error_description")
-                .or_else(|| field("message"))
-                .or_else(|| field("error_name"))
-                .unwrap_or_else(|| format!("HTTP {}", answer.status.as_u16()));
-            return Err(ChannelError::Paused {
-                message: format!(
-                    "Zalo refused to refresh the access token ({why}); an OA admin must grant access again"
-                ),
-                code: parsed.get("error").map(|e| e.to_string()),
-                until: None,
-            });
-        };
-        // Single-use refresh token: the old one is dead now. Keep the new pair in memory
-        // whatever happens, and use it only once it is stored.
-        tokens.access = access;
-        tokens.refresh = Some(new_refresh);
-        tokens.unsaved = true;
-        self.persist(tokens).await?;
-        Ok(tokens.access.clone())
+        }
     }
 
     async fn post(&self, msg: &Outgoing, token: &str) -> Result<Reply, ChannelError> {
@@ -365,6 +352,30 @@ impl ZaloChannel {
         }
         Err(classify::zalo(reply.error, &reply.message, Utc::now()))
     }
+}
+
+/// The new access and refresh tokens of Zalo's answer to a refresh. A refusal pauses the
+/// channel (an OA admin must grant access again); a server error is retried as any other.
+fn new_pair(answer: &webhook::Answer) -> Result<(String, String), ChannelError> {
+    let parsed: Value = serde_json::from_slice(&answer.body).unwrap_or(Value::Null);
+    let field = |k: &str| parsed.get(k).and_then(Value::as_str).map(str::to_string);
+    if let (Some(access), Some(refresh)) = (field("access_token"), field("refresh_token")) {
+        return Ok((access, refresh));
+    }
+    if !answer.status.is_success() && !answer.status.is_client_error() {
+        return Err(answer.error(""));
+    }
+    let why = field("error_description")
+        .or_else(|| field("message"))
+        .or_else(|| field("error_name"))
+        .unwrap_or_else(|| format!("HTTP {}", answer.status.as_u16()));
+    Err(ChannelError::Paused {
+        message: format!(
+            "Zalo refused to refresh the access token ({why}); an OA admin must grant access again"
+        ),
+        code: parsed.get("error").map(|e| e.to_string()),
+        until: None,
+    })
 }
 
 impl Channel for ZaloChannel {

@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use tera::ast::{Expr, ExprVal, FunctionCall, Node};
+use tera::ast::{Expr, ExprVal, FunctionCall, MacroCall, Node};
 use tera::{Template, Tera};
 
 use super::error::TemplateError;
@@ -205,32 +205,35 @@ fn call_refs(call: &FunctionCall, template: &Template, edges: &mut Vec<Edge>) {
     }
 }
 
+/// A macro call's edge to the macro it calls (when the file is known), and its arguments.
+fn macro_refs(call: &MacroCall, template: &Template, edges: &mut Vec<Edge>) {
+    // `self::m` is the template's own macro; another namespace is an import.
+    let file = if call.namespace == "self" {
+        Some(template.name.clone())
+    } else {
+        template
+            .imported_macro_files
+            .iter()
+            .find(|(_, ns)| *ns == call.namespace)
+            .map(|(file, _)| file.clone())
+    };
+    if let Some(file) = file {
+        edges.push(Edge {
+            to: Unit::Macro {
+                file,
+                name: call.name.clone(),
+            },
+            needle: format!("{}::{}", call.namespace, call.name),
+        });
+    }
+    for arg in call.args.values() {
+        expr_refs(arg, template, edges);
+    }
+}
+
 fn value_refs(val: &ExprVal, template: &Template, edges: &mut Vec<Edge>) {
     match val {
-        ExprVal::MacroCall(call) => {
-            // `self::m` is the template's own macro; another namespace is an import.
-            let file = if call.namespace == "self" {
-                Some(template.name.clone())
-            } else {
-                template
-                    .imported_macro_files
-                    .iter()
-                    .find(|(_, ns)| *ns == call.namespace)
-                    .map(|(file, _)| file.clone())
-            };
-            if let Some(file) = file {
-                edges.push(Edge {
-                    to: Unit::Macro {
-                        file,
-                        name: call.name.clone(),
-                    },
-                    needle: format!("{}::{}", call.namespace, call.name),
-                });
-            }
-            for arg in call.args.values() {
-                expr_refs(arg, template, edges);
-            }
-        }
+        ExprVal::MacroCall(call) => macro_refs(call, template, edges),
         ExprVal::Math(m) => {
             expr_refs(&m.lhs, template, edges);
             expr_refs(&m.rhs, template, edges);

@@ -76,17 +76,7 @@ pub(super) fn compile(
         }
         match Template::new(&tera_name, None, &value.value) {
             Ok(template) => compiled.push(template),
-            Err(e) => {
-                let parse = TemplateError::from_parse(file, &e);
-                let inner = match (parse.line, parse.column) {
-                    (Some(l), Some(c)) => format!(" (at {l}:{c} of the value)"),
-                    _ => String::new(),
-                };
-                let message = format!("param `{key}`{inner}: {}", parse.message);
-                let mut error = located(file, &message, value);
-                error.hint = parse.hint;
-                errors.push(error);
-            }
+            Err(e) => errors.push(param_error(file, key, value, &e)),
         }
         params.insert(key.clone(), tera_name);
     }
@@ -101,6 +91,25 @@ pub(super) fn compile(
     } else {
         Err(errors)
     }
+}
+
+/// The error of a param that Tera cannot parse, at the param's line in zns.yaml, with the
+/// place inside the value where Tera stopped.
+fn param_error(
+    file: &std::path::Path,
+    key: &str,
+    value: &Spanned<String>,
+    e: &tera::Error,
+) -> TemplateError {
+    let parse = TemplateError::from_parse(file, e);
+    let inner = match (parse.line, parse.column) {
+        (Some(l), Some(c)) => format!(" (at {l}:{c} of the value)"),
+        _ => String::new(),
+    };
+    let message = format!("param `{key}`{inner}: {}", parse.message);
+    let mut error = located(file, &message, value);
+    error.hint = parse.hint;
+    error
 }
 
 fn located<T>(file: &std::path::Path, message: &str, at: &Spanned<T>) -> TemplateError {

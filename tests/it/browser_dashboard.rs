@@ -165,13 +165,10 @@ async fn staff_log_in_see_the_timeline_and_pause_the_daemon_in_a_browser() {
         );
         return;
     }
-    let port = free_port();
     let admin = [("LOA_ADMIN_TOKEN", ADMIN)];
-    let (sink, _ws, _daemon) = sending_slowly(30, |ws| {
-        Daemon::serving_with(ws, &Tuning::default(), port, &admin)
-    })
-    .await;
-    let base = format!("http://127.0.0.1:{port}");
+    let (sink, ws, daemon) =
+        sending_slowly(30, |ws| Daemon::start_with(ws, &Tuning::default(), &admin)).await;
+    let base = format!("http://127.0.0.1:{}", daemon.port(&ws).await);
 
     let browser = Browser::start().await;
     browser.go(&format!("{base}/login")).await;

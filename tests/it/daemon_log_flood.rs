@@ -18,17 +18,15 @@ async fn a_flood_of_unsigned_callbacks_writes_a_few_log_lines_and_metrics_count_
         .webhook("sms", &unused, &["secret: \"${FLOOD_SMS_SECRET}\""])
         .step("s1", &["mail"])
         .build();
-    let port = free_port();
-    let _daemon = Daemon::serving_with(
+    let daemon = Daemon::start_with(
         &ws,
         &Tuning::default(),
-        port,
         &[
             ("LOA_CALLBACKS", "webhook/sms"),
             ("FLOOD_SMS_SECRET", "relay-secret-flood"),
         ],
     );
-    let base = format!("http://127.0.0.1:{port}");
+    let base = format!("http://127.0.0.1:{}", daemon.port(&ws).await);
     let http = reqwest::Client::new();
     let up = until(
         Duration::from_secs(30),

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use crate::support::campaign::CampaignBuilder;
-use crate::support::daemon::{Daemon, Tuning, free_port, log_tail, sending_slowly, until};
+use crate::support::daemon::{Daemon, Tuning, log_tail, sending_slowly, until};
 use crate::support::ledger;
 
 pub const ADMIN: &str = "a-long-admin-token-for-tests";
@@ -53,14 +53,11 @@ async fn press(http: &reqwest::Client, base: &str, action: &str, cookie: &str, c
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pausing_on_the_dashboard_stops_the_daemon_and_resuming_lets_it_finish() {
-    let port = free_port();
     let admin = [("LOA_ADMIN_TOKEN", ADMIN)];
-    let (sink, ws, _daemon) = sending_slowly(30, |ws| {
-        Daemon::serving_with(ws, &Tuning::default(), port, &admin)
-    })
-    .await;
+    let (sink, ws, daemon) =
+        sending_slowly(30, |ws| Daemon::start_with(ws, &Tuning::default(), &admin)).await;
     let db = ws.db();
-    let base = format!("http://127.0.0.1:{port}");
+    let base = format!("http://127.0.0.1:{}", daemon.port(&ws).await);
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -121,17 +118,11 @@ async fn a_retry_from_the_command_line_writes_one_audit_row() {
         log_tail(&ws, 20)
     );
     drop(daemon);
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_loa"))
-        .current_dir(ws.root())
-        .args(["retry", "rel", "--state", "failed"])
-        .env("USER", "thu.nguyen")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = ws.loa_with(
+        &["retry", "rel", "--state", "failed"],
+        &[("USER", "thu.nguyen")],
     );
+    assert!(out.0.status.success(), "{}", out.stderr());
     assert_eq!(ledger::counts(&db).await.get("pending"), Some(&3));
     let retries: Vec<_> = ledger::audit(&db)
         .await

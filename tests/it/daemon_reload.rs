@@ -5,11 +5,12 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::daemon_pause::{ADMIN, log_in};
-use crate::support::campaign::{CampaignBuilder, Workspace};
-use crate::support::daemon::{Daemon, Tuning, free_port, log_tail, sending_slowly, until};
+use crate::support::campaign::CampaignBuilder;
+use crate::support::daemon::{Daemon, Tuning, log_tail, sending_slowly, until};
 use crate::support::ledger;
 use crate::support::mime::Part;
 use crate::support::smtp_sink::SmtpSink;
+use crate::support::workspace::Workspace;
 
 fn campaign_file(ws: &Workspace) -> std::path::PathBuf {
     ws.root().join("campaigns/rel.yaml")
@@ -38,9 +39,7 @@ async fn an_edited_template_and_where_apply_to_the_next_occurrence_without_resen
         .step("s1", &["mail"])
         .build();
     let db = ws.db();
-    let port = free_port();
-    let _daemon =
-        Daemon::serving_with(&ws, &Tuning::default(), port, &[("LOA_ADMIN_TOKEN", ADMIN)]);
+    let daemon = Daemon::start_with(&ws, &Tuning::default(), &[("LOA_ADMIN_TOKEN", ADMIN)]);
     let first = until(
         Duration::from_secs(30),
         Duration::from_millis(50),
@@ -66,7 +65,7 @@ async fn an_edited_template_and_where_apply_to_the_next_occurrence_without_resen
     );
     assert!(log_tail(&ws, 50).contains("titel"), "{}", log_tail(&ws, 30));
     // The dashboard says so too.
-    let base = format!("http://127.0.0.1:{port}");
+    let base = format!("http://127.0.0.1:{}", daemon.port(&ws).await);
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -233,12 +232,7 @@ async fn an_edit_reading_the_daemons_environment_is_refused_and_the_log_has_no_s
         .smtp("mail", &sink.url(), &[])
         .step("s1", &["mail"])
         .build();
-    let _daemon = Daemon::serving_with(
-        &ws,
-        &Tuning::default(),
-        free_port(),
-        &[("LOA_ADMIN_TOKEN", ADMIN)],
-    );
+    let _daemon = Daemon::start_with(&ws, &Tuning::default(), &[("LOA_ADMIN_TOKEN", ADMIN)]);
     let sent = until(
         Duration::from_secs(30),
         Duration::from_millis(50),

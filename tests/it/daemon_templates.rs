@@ -3,13 +3,13 @@
 //! with the reason while the daemon keeps answering `/healthz`, sends the other step and
 //! stops on SIGTERM.
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::support::campaign::{CampaignBuilder, Workspace};
-use crate::support::daemon::{Daemon, Tuning, free_port, log_tail};
+use crate::support::campaign::CampaignBuilder;
+use crate::support::daemon::{Daemon, Tuning, log_tail};
 use crate::support::ledger;
 use crate::support::smtp_sink::SmtpSink;
+use crate::support::workspace::Workspace;
 
 /// `{% for %}` inside `{% for %}`, 100,000 turns each.
 const NESTED_LOOPS: &str = "{% for i in range(end=100000) %}{% for j in range(end=100000) %}\
@@ -33,12 +33,7 @@ fn two_steps(sink: &SmtpSink, slow_text: &str) -> Workspace {
 }
 
 fn loa(ws: &Workspace, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_loa"))
-        .current_dir(ws.root())
-        .args(args)
-        .env_remove("LOA_OUTBOX")
-        .output()
-        .expect("run loa")
+    ws.loa(args).0
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -83,8 +78,8 @@ async fn a_tag_of_brackets_nested_too_deep_is_refused_at_its_line_before_parsing
 async fn a_runaway_loop_fails_its_messages_while_healthz_answers_and_sigterm_stops_the_daemon() {
     let sink = SmtpSink::start().await;
     let ws = two_steps(&sink, NESTED_LOOPS);
-    let port = free_port();
-    let mut daemon = Daemon::serving(&ws, &Tuning::default(), port);
+    let mut daemon = Daemon::start(&ws, &Tuning::default(), None);
+    let port = daemon.port(&ws).await;
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(5))
         .build()
@@ -137,11 +132,7 @@ async fn a_runaway_loop_fails_its_messages_while_healthz_answers_and_sigterm_sto
             "{error}"
         );
     }
-    let term = Command::new("kill")
-        .args(["-TERM", &daemon.pid().to_string()])
-        .status()
-        .expect("kill");
-    assert!(term.success());
+    daemon.terminate();
     let exited = daemon.exited_within(Duration::from_secs(15)).await;
     assert!(exited.is_some(), "SIGTERM did not stop the daemon");
 }
@@ -150,34 +141,17 @@ async fn a_runaway_loop_fails_its_messages_while_healthz_answers_and_sigterm_sto
 async fn preview_of_a_runaway_loop_stops_with_the_reason() {
     let sink = SmtpSink::start().await;
     let ws = two_steps(&sink, NESTED_LOOPS);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_loa"))
-        .current_dir(ws.root())
-        .args([
-            "preview",
-            "campaigns/rel.yaml",
-            "--step",
-            "slow",
-            "--recipient",
-            "r0",
-        ])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("run loa preview");
     let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            break Some(status);
-        }
-        if started.elapsed() > Duration::from_secs(60) {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
-    let status = status.expect("preview still rendering after 60 s");
-    let out = child.wait_with_output().expect("output");
+    let args = [
+        "preview",
+        "campaigns/rel.yaml",
+        "--step",
+        "slow",
+        "--recipient",
+        "r0",
+    ];
+    let out = ws.loa_within(&args, &[], Duration::from_secs(60)).0;
+    let status = out.status;
     let stderr = String::from_utf8_lossy(&out.stderr);
     println!(
         "preview of the runaway loop: {status} after {:?}",

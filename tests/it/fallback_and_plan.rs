@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, FixedOffset};
 use serde_json::Value;
 
-use crate::helpers::Workspace;
+use crate::support::workspace::Workspace;
 
 const CAMPAIGN: &str = "campaigns/hcm.yaml";
 
@@ -214,8 +214,7 @@ async fn the_daemon_sends_sms_only_where_no_step_channel_reached_and_never_retri
  {
     use std::time::Duration;
 
-    use crate::support::campaign::Workspace as DaemonWorkspace;
-    use crate::support::daemon::{Daemon, Tuning, free_port, log_tail, until};
+    use crate::support::daemon::{Daemon, Tuning, log_tail, until};
     use crate::support::http_sink::HttpSink;
     use crate::support::ledger;
     use crate::support::smtp_sink::SmtpSink;
@@ -228,9 +227,7 @@ async fn the_daemon_sends_sms_only_where_no_step_channel_reached_and_never_retri
         http.zalo().zalo_errors.insert(phone.into(), -118);
     }
     let smtp = SmtpSink::start().await;
-    let ws = DaemonWorkspace {
-        dir: tempfile::tempdir().unwrap(),
-    };
+    let ws = Workspace::empty();
     let root = ws.root();
     for dir in ["campaigns/data", "templates/note", "templates/sms_body"] {
         std::fs::create_dir_all(root.join(dir)).unwrap();
@@ -284,13 +281,7 @@ async fn the_daemon_sends_sms_only_where_no_step_channel_reached_and_never_retri
     .unwrap();
 
     let db = ws.db();
-    let port = free_port();
-    let d = Daemon::serving_with(
-        &ws,
-        &Tuning::default(),
-        port,
-        &[("ZALO_ACCESS_TOKEN", "tok-A")],
-    );
+    let d = Daemon::start_with(&ws, &Tuning::default(), &[("ZALO_ACCESS_TOKEN", "tok-A")]);
     // Every message ends: 8 on the step's channels, 1 fallback.
     let ended = until(
         Duration::from_secs(30),
@@ -332,12 +323,7 @@ async fn the_daemon_sends_sms_only_where_no_step_channel_reached_and_never_retri
         ["A4", "skipped", "sent", "none"],
     ]
     .map(|r| r.map(str::to_owned));
-    let report = std::process::Command::new(env!("CARGO_BIN_EXE_loa"))
-        .current_dir(ws.root())
-        .args(["report", "hcm", "--format", "json"])
-        .output()
-        .unwrap();
-    let report = String::from_utf8_lossy(&report.stdout).into_owned();
+    let report = ws.loa(&["report", "hcm", "--format", "json"]).stdout();
     assert_eq!(table, want, "{report}");
     let sms = http.requests_to("/ok");
     assert_eq!(sms.len(), 1, "one SMS, to A1");
@@ -345,12 +331,8 @@ async fn the_daemon_sends_sms_only_where_no_step_channel_reached_and_never_retri
     drop(d);
 
     // `loa retry` leaves the replaced Zalo message alone: only A3's failure goes back.
-    let retry = std::process::Command::new(env!("CARGO_BIN_EXE_loa"))
-        .current_dir(ws.root())
-        .args(["retry", "hcm"])
-        .output()
-        .unwrap();
-    assert!(retry.status.success(), "{retry:?}");
+    let retry = ws.loa(&["retry", "hcm"]);
+    assert!(retry.0.status.success(), "{:?}", retry.0);
     let after = ledger::messages(&db).await;
     let pending: Vec<(&str, &str)> = after
         .iter()

@@ -2,7 +2,7 @@
 //! campaign or step fails with a suggestion, a ledger that does not exist is not created,
 //! and `simulate` refuses a `--database-url` it would not use (issue 14, item 9).
 
-use crate::helpers::{EXAMPLE, Workspace};
+use crate::support::workspace::{EXAMPLE, Workspace};
 
 const CAMPAIGN: &str = "bhyt-hssv-2026-2027";
 const SIMULATED: &str = "outbox/.simulate/bhyt-hssv-2026-2027.db";

@@ -1,7 +1,7 @@
 //! loa's integration tests: one binary that runs the real `loa` program on real files.
 //!
-//! `helpers` copies the example workspace into a temporary folder and runs the built binary
-//! there, so every test sees exactly what a newcomer sees after a fresh clone.
+//! `support::workspace` copies the example workspace into a temporary folder and runs the
+//! built binary there, so every test sees exactly what a newcomer sees after a fresh clone.
 //!
 //! `reliability_*` are the daemon-level reliability tests (docs/reliability.md#r1, #r2, #r4,
 //! #r5, #r6, #r9): each generates a campaign workspace, runs `loa run` as a child process
@@ -27,7 +27,6 @@ mod daemon_reload;
 mod daemon_templates;
 mod daemon_unsubscribe;
 mod fallback_and_plan;
-mod helpers;
 mod ledger_commands;
 mod masking;
 mod outbound_policy;

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::daemon_pause::{ADMIN, log_in};
 use crate::support::campaign::{CAMPAIGN, CampaignBuilder};
-use crate::support::daemon::{Daemon, Tuning, free_port, log_tail, until};
+use crate::support::daemon::{Daemon, Tuning, log_tail, until};
 use crate::support::http_sink::HttpSink;
 use crate::support::ledger;
 
@@ -44,19 +44,10 @@ async fn ledger_texts(db: &std::path::Path) -> Vec<String> {
     texts
 }
 
-fn loa(ws: &crate::support::campaign::Workspace, args: &[&str]) -> String {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_loa"))
-        .args(args)
-        .current_dir(ws.root())
-        .env_remove("LOA_DATABASE_URL")
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "loa {args:?}: {text}");
+fn loa(ws: &crate::support::workspace::Workspace, args: &[&str]) -> String {
+    let out = ws.loa(args);
+    let text = out.stdout() + &out.stderr();
+    assert!(out.0.status.success(), "loa {args:?}: {text}");
     text
 }
 
@@ -73,9 +64,7 @@ async fn a_provider_error_quoting_the_address_in_other_spellings_is_kept_and_sho
     )
     .unwrap();
     let db = ws.db();
-    let port = free_port();
-    let mut daemon =
-        Daemon::serving_with(&ws, &Tuning::default(), port, &[("LOA_ADMIN_TOKEN", ADMIN)]);
+    let mut daemon = Daemon::start_with(&ws, &Tuning::default(), &[("LOA_ADMIN_TOKEN", ADMIN)]);
     let failed = until(
         Duration::from_secs(30),
         Duration::from_millis(50),
@@ -109,7 +98,7 @@ async fn a_provider_error_quoting_the_address_in_other_spellings_is_kept_and_sho
     }
 
     // The dashboard's failures.
-    let base = format!("http://127.0.0.1:{port}");
+    let base = format!("http://127.0.0.1:{}", daemon.port(&ws).await);
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()

@@ -33,12 +33,7 @@ async fn loopback_targets_get_no_connection_unless_allowed() {
     }
     let ws = b.build();
     let db = ws.db();
-    let mut d = Daemon::serving_with(
-        &ws,
-        &Tuning::default(),
-        crate::support::daemon::free_port(),
-        &[("LOA_ALLOW_NETWORKS", "")],
-    );
+    let mut d = Daemon::start_with(&ws, &Tuning::default(), &[("LOA_ALLOW_NETWORKS", "")]);
     let settled = until(
         Duration::from_secs(30),
         Duration::from_millis(50),
@@ -95,10 +90,9 @@ async fn an_allowed_network_gets_exactly_the_expected_requests() {
     }
     let ws = b.build();
     let db = ws.db();
-    let mut d = Daemon::serving_with(
+    let mut d = Daemon::start_with(
         &ws,
         &Tuning::default(),
-        crate::support::daemon::free_port(),
         &[("LOA_ALLOW_NETWORKS", "127.0.0.1/32")],
     );
     let sent = until(

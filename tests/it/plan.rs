@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashSet};
 use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, Timelike, Weekday};
 use serde_json::Value;
 
-use crate::helpers::{EXAMPLE, Workspace};
+use crate::support::workspace::{EXAMPLE, Workspace};
 
 fn plan_json(ws: &Workspace) -> Vec<Value> {
     let out = ws.loa(&["plan", EXAMPLE, "--format", "json"]).ok();

@@ -2,7 +2,7 @@
 
 use unicode_normalization::UnicodeNormalization;
 
-use crate::helpers::{EXAMPLE, Workspace};
+use crate::support::workspace::{EXAMPLE, Workspace};
 
 /// The parent notice for HS00010, whose name is stored decomposed (NFD) on purpose.
 fn parent_notice(ws: &Workspace, channel: &str) -> String {

@@ -1,7 +1,7 @@
 //! `loa prune` (retention, docs/reliability.md#r21) on the ledger `loa simulate` leaves: the
 //! personal data of messages that ended long ago is cleared in batches, every count stays.
 
-use crate::helpers::{EXAMPLE, Workspace};
+use crate::support::workspace::{EXAMPLE, Workspace};
 
 const LEDGER: &str = "sqlite://outbox/.simulate/bhyt-hssv-2026-2027.db";
 

@@ -11,10 +11,11 @@ use std::collections::HashSet;
 use std::os::unix::process::ExitStatusExt;
 use std::time::{Duration, Instant};
 
-use crate::support::campaign::{CampaignBuilder, Workspace};
+use crate::support::campaign::CampaignBuilder;
 use crate::support::daemon::{Daemon, Tuning, log_tail, until};
 use crate::support::ledger;
 use crate::support::smtp_sink::SmtpSink;
+use crate::support::workspace::Workspace;
 
 /// Runs per window (docs/reliability.md#r2).
 const RUNS: usize = 20;

@@ -18,13 +18,9 @@ async fn an_unknown_time_zone_fails_validation_and_the_daemon_enqueues_nothing()
         .smtp("mail", &sink.url(), &[])
         .step("s1", &["mail"])
         .build();
-    let validate = std::process::Command::new(env!("CARGO_BIN_EXE_loa"))
-        .current_dir(ws.root())
-        .arg("validate")
-        .output()
-        .expect("run loa validate");
-    let stderr = String::from_utf8_lossy(&validate.stderr);
-    assert_eq!(validate.status.code(), Some(1), "{stderr}");
+    let validate = ws.loa(&["validate"]);
+    let stderr = validate.stderr();
+    assert_eq!(validate.0.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("Asia/Saigon_X"), "{stderr}");
 
     let mut d = Daemon::start(&ws, &Tuning::default(), None);
@@ -36,7 +32,7 @@ async fn an_unknown_time_zone_fails_validation_and_the_daemon_enqueues_nothing()
     };
     println!(
         "R9 Asia/Saigon_X: validate exit {:?}; run exit {:?}, {messages} messages, {} received",
-        validate.status.code(),
+        validate.0.status.code(),
         status.and_then(|s| s.code()),
         sink.received_count()
     );

@@ -4,10 +4,11 @@
 
 use std::time::Duration;
 
-use crate::support::campaign::{CampaignBuilder, Workspace};
+use crate::support::campaign::CampaignBuilder;
 use crate::support::daemon::{Daemon, Tuning, log_tail, until};
 use crate::support::http_sink::{Answer, HttpSink, Request};
 use crate::support::ledger::{self, Message};
+use crate::support::workspace::Workspace;
 
 /// The daemon on a campaign with one step per `(channel, path, extra YAML)`, each to the
 /// first `people` recipients.

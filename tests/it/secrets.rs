@@ -3,7 +3,6 @@
 //! the outbox files.
 
 use std::path::Path;
-use std::process::Command;
 
 use loa::campaign::{DataScan, EnvPolicy, LoadOptions, Workspace};
 
@@ -53,33 +52,17 @@ fn the_loaded_campaign_prints_its_secrets_as_redacted() {
 
 #[test]
 fn preview_and_the_outbox_never_show_a_secret() {
-    let dir = tempfile::tempdir().unwrap();
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    for sub in ["campaigns", "templates"] {
-        let status = Command::new("cp")
-            .args(["-r", &root.join(sub).display().to_string()])
-            .arg(dir.path())
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
+    let ws = crate::support::workspace::Workspace::example();
+    let secrets: Vec<(&str, String)> =
+        ["LOA_SMTP_URL", "ZALO_ACCESS_TOKEN", "SMS_TOKEN", "SMS_HMAC"]
+            .into_iter()
+            .map(|name| (name, env(name).unwrap()))
+            .collect();
+    let secrets: Vec<(&str, &str)> = secrets.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let run = |args: &[&str]| {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_loa"));
-        cmd.current_dir(dir.path()).args(args);
-        for name in ["LOA_SMTP_URL", "ZALO_ACCESS_TOKEN", "SMS_TOKEN", "SMS_HMAC"] {
-            cmd.env(name, env(name).unwrap());
-        }
-        let out = cmd.output().unwrap();
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
+        let out = ws.loa_with(args, &secrets);
+        assert!(out.0.status.success(), "{args:?}: {}", out.stderr());
+        out.stdout() + &out.stderr()
     };
     let file = "campaigns/bhyt-hssv-2026-2027.yaml";
     for channel in ["sms", "zalo", "email"] {
@@ -98,7 +81,7 @@ fn preview_and_the_outbox_never_show_a_secret() {
     let simulated = run(&["simulate", file]);
     assert_no_secret("simulate", &simulated);
     let mut files = 0;
-    for entry in walk(&dir.path().join("outbox")) {
+    for entry in walk(&ws.path("outbox")) {
         let text = std::fs::read_to_string(&entry).unwrap_or_default();
         assert_no_secret(&entry.display().to_string(), &text);
         files += 1;
@@ -124,32 +107,14 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
 /// dashboard off.
 #[test]
 fn the_daemon_refuses_to_start_when_a_key_file_cannot_be_read() {
-    let ws = crate::helpers::Workspace::example();
+    let ws = crate::support::workspace::Workspace::example();
     let gone = ws.path("no-such-token").display().to_string();
-    let listen = format!("127.0.0.1:{}", crate::support::daemon::free_port());
-    let mut child = Command::new(env!("CARGO_BIN_EXE_loa"))
-        .args(["--outbox", "outbox", "--listen", &listen, "run"])
-        .current_dir(ws.dir.path())
-        .env("LOA_ADMIN_TOKEN_FILE", &gone)
-        .env_remove("LOA_ADMIN_TOKEN")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if std::time::Instant::now() > deadline {
-            child.kill().unwrap();
-            panic!("loa run kept running with an unreadable LOA_ADMIN_TOKEN_FILE");
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    };
-    let mut err = String::new();
-    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
-    assert!(!status.success());
+    // On a port of the system's choosing: it must refuse before it listens.
+    let args = ["--outbox", "outbox", "--listen", "127.0.0.1:0", "run"];
+    let env = [("LOA_ADMIN_TOKEN_FILE", gone.as_str())];
+    let out = ws.loa_within(&args, &env, std::time::Duration::from_secs(30));
+    let err = out.stderr();
+    assert!(!out.0.status.success());
     assert!(
         err.contains(&format!(
             "LOA_ADMIN_TOKEN_FILE names {gone}, which cannot be read"

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::helpers::{EXAMPLE, Workspace};
+use crate::support::workspace::{EXAMPLE, Workspace};
 
 fn files_in(dir: &Path) -> Vec<String> {
     std::fs::read_dir(dir)

@@ -1,6 +1,6 @@
 //! `loa validate`: a clean example passes; a broken copy reports every problem with its line.
 
-use crate::helpers::{EXAMPLE, Workspace};
+use crate::support::workspace::{EXAMPLE, Workspace};
 
 #[test]
 fn the_example_workspace_validates_cleanly() {

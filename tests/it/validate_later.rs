@@ -3,10 +3,9 @@
 //! refuses to start on it (issue 14, item 6); data problems are reported once each, after
 //! their causes (item 8).
 
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::helpers::{EXAMPLE, Run, Workspace};
+use crate::support::workspace::{EXAMPLE, Run, Workspace};
 
 /// 1-based line of the first line of `text` containing `needle`.
 fn line_of(text: &str, needle: &str) -> usize {
@@ -41,31 +40,18 @@ fn edit(ws: &Workspace, rel: &str, from: &str, to: &str) -> String {
     text
 }
 
-/// `loa run` in `ws` on a free port, killed (and the test failed) if it is still running
-/// after 60 s: a daemon that should refuse to start must not hang the suite.
+/// `loa run` in `ws` on a port of the system's choosing, killed (and the test failed) if
+/// it is still running after 60 s: a daemon that should refuse to start must not hang the
+/// suite.
 fn run_daemon(ws: &Workspace) -> Run {
-    let port = crate::support::daemon::free_port();
-    let listen = format!("127.0.0.1:{port}");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_loa"))
-        .args(["--database-url", "sqlite://ledger.db", "--listen", &listen])
-        .arg("run")
-        .current_dir(ws.dir.path())
-        .env_remove("LOA_SMTP_URL")
-        .env_remove("LOA_OUTBOX")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start loa run");
-    let started = Instant::now();
-    while child.try_wait().expect("wait").is_none() {
-        if started.elapsed() > Duration::from_secs(60) {
-            let _ = child.kill();
-            panic!("loa run did not refuse to start");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let output: Output = child.wait_with_output().expect("output");
-    Run(output)
+    let args = [
+        "--database-url",
+        "sqlite://ledger.db",
+        "--listen",
+        "127.0.0.1:0",
+        "run",
+    ];
+    ws.loa_within(&args, &[], Duration::from_secs(60))
 }
 
 #[test]

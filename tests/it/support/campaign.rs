@@ -4,10 +4,11 @@
 //! daemon starts, well inside the default grace of 60 minutes (or longer ago, to miss it).
 
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
 
 use chrono::{Duration as Days, Timelike, Utc};
 use chrono_tz::Asia::Ho_Chi_Minh;
+
+use super::workspace::Workspace;
 
 pub const CAMPAIGN: &str = "rel";
 
@@ -100,8 +101,8 @@ impl CampaignBuilder {
 
     /// Writes `campaigns/`, `templates/` and the audience under a new temporary folder.
     pub fn build(self) -> Workspace {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let root = dir.path();
+        let ws = Workspace::empty();
+        let root = ws.root();
         for sub in ["campaigns/data", "templates/note"] {
             std::fs::create_dir_all(root.join(sub)).expect("mkdir");
         }
@@ -134,25 +135,6 @@ impl CampaignBuilder {
             "Kính gửi {{ row.id }}: hãy tham gia bảo hiểm y tế học sinh, sinh viên.",
         )
         .expect("write template");
-        Workspace { dir }
-    }
-}
-
-/// A generated workspace; removed when dropped.
-pub struct Workspace {
-    pub dir: tempfile::TempDir,
-}
-
-impl Workspace {
-    pub fn root(&self) -> &Path {
-        self.dir.path()
-    }
-
-    pub fn db(&self) -> PathBuf {
-        self.dir.path().join("loa.db")
-    }
-
-    pub fn log(&self) -> PathBuf {
-        self.dir.path().join("daemon.log")
+        ws
     }
 }

@@ -5,7 +5,7 @@ use std::fs::OpenOptions;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use super::campaign::Workspace;
+use super::workspace::{Workspace, clear_loa_env};
 
 /// Tuning for a test: second-scale retries and leases, a fast poll.
 #[derive(Debug, Clone)]
@@ -88,6 +88,12 @@ impl Daemon {
         Self::spawn(ws, tuning, failpoint, None, &[])
     }
 
+    /// Like [`Daemon::start`], with more environment variables (`LOA_ADMIN_TOKEN`, …) and
+    /// no failpoint; [`Daemon::port`] says where its HTTP side listens.
+    pub fn start_with(ws: &Workspace, tuning: &Tuning, env: &[(&str, &str)]) -> Daemon {
+        Self::spawn(ws, tuning, None, None, env)
+    }
+
     /// Like [`Daemon::start`], with the HTTP side on 127.0.0.1:`port`, which is also the
     /// public URL of its unsubscribe links.
     pub fn serving(ws: &Workspace, tuning: &Tuning, port: u16) -> Daemon {
@@ -139,15 +145,8 @@ impl Daemon {
             .append(true)
             .open(ws.log())
             .expect("daemon log");
-        let mut cmd = match files {
-            None => Command::new(env!("CARGO_BIN_EXE_loa")),
-            Some(n) => {
-                let mut sh = Command::new("sh");
-                sh.args(["-c", &format!("ulimit -n {n} && exec \"$0\" \"$@\"")])
-                    .arg(env!("CARGO_BIN_EXE_loa"));
-                sh
-            }
-        };
+        let mut cmd = loa_command(files);
+        clear_loa_env(&mut cmd);
         let listen = format!("127.0.0.1:{}", port.unwrap_or(0));
         cmd.current_dir(ws.root())
             .args(["--listen", listen.as_str(), "run"])
@@ -159,16 +158,6 @@ impl Daemon {
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log"))
             .stderr(log);
-        for var in [
-            "LOA_FAILPOINT",
-            "LOA_DATABASE_URL",
-            "LOA_CAMPAIGNS",
-            "LOA_TEMPLATES",
-            "LOA_OUTBOX",
-            "RUST_LOG",
-        ] {
-            cmd.env_remove(var);
-        }
         if let Some(name) = failpoint {
             cmd.env("LOA_FAILPOINT", name);
         }
@@ -214,6 +203,13 @@ impl Daemon {
         port
     }
 
+    /// [`Daemon::listening_port`] within 30 s, or the test fails showing the log.
+    pub async fn port(&self, ws: &Workspace) -> u16 {
+        self.listening_port(ws, Duration::from_secs(30))
+            .await
+            .unwrap_or_else(|| panic!("no HTTP port in the log:\n{}", log_tail(ws, 20)))
+    }
+
     /// SIGKILL, then reap.
     pub fn kill(&mut self) {
         let _ = self.child.kill();
@@ -248,6 +244,20 @@ impl Drop for Daemon {
     }
 }
 
+/// The `loa` binary, or, under a limit of `files` open files (soft and hard), `sh -c
+/// 'ulimit -n …; exec loa …'`, so that the pid is still loa's.
+fn loa_command(files: Option<u64>) -> Command {
+    match files {
+        None => Command::new(env!("CARGO_BIN_EXE_loa")),
+        Some(n) => {
+            let mut sh = Command::new("sh");
+            sh.args(["-c", &format!("ulimit -n {n} && exec \"$0\" \"$@\"")])
+                .arg(env!("CARGO_BIN_EXE_loa"));
+            sh
+        }
+    }
+}
+
 /// The daemon log, for failure messages (last `lines` lines).
 pub fn log_tail(ws: &Workspace, lines: usize) -> String {
     let text = std::fs::read_to_string(ws.log()).unwrap_or_default();
@@ -273,7 +283,9 @@ where
     }
 }
 
-/// A loopback port nobody listens on now.
+/// A loopback port nobody listens on now, for a test that must know a port before the
+/// daemon starts (the public URL of its links, a restart on the same port) or a port
+/// nobody answers on; another test may take it first, so prefer [`Daemon::port`].
 pub fn free_port() -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     l.local_addr().expect("addr").port()

@@ -1,6 +1,8 @@
-//! Test servers for the channels (a real SMTP server, an HTTP sink) and small builders;
-//! for the daemon tests, a generated campaign workspace, `loa run` as a child process and
-//! a reader of its SQLite ledger.
+//! Everything the integration tests share: the folder a test runs `loa` in (a copy of the
+//! example workspace or a generated campaign) and one-shot `loa` commands there; test
+//! servers for the channels (a real SMTP server, an HTTP sink) and small builders; for the
+//! daemon tests, `loa run` as a child process and a reader of its SQLite ledger; for the
+//! web tests, loa's HTTP side in-process.
 
 pub mod campaign;
 pub mod daemon;
@@ -9,6 +11,7 @@ pub mod ledger;
 pub mod mime;
 pub mod smtp_sink;
 pub mod web;
+pub mod workspace;
 
 use std::time::Duration;
 
