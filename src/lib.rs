@@ -41,12 +41,16 @@
 pub mod audience;
 pub mod campaign;
 pub mod channel;
+pub mod channel_kind;
 pub mod cli;
 pub mod daemon;
 pub mod dispatch;
+pub mod links;
 pub mod log_limit;
 pub mod mask;
+pub mod metrics;
 pub mod render;
 pub mod schedule;
 pub mod store;
+pub mod suggest;
 pub mod web;

@@ -22,8 +22,9 @@ use tracing::{info, warn};
 
 use crate::campaign::{Status, Workspace};
 use crate::dispatch::Dispatcher;
-use crate::dispatch::enqueue::enqueue_due;
-use crate::store::{AuditAction, AuditEntry, CampaignRow, Store};
+use crate::dispatch::housekeeping::housekeeping;
+pub use crate::dispatch::register::{register, register_audited};
+use crate::store::Store;
 pub use reload::Reload;
 
 /// How often the daemon looks for new work when idle.
@@ -53,100 +54,6 @@ impl Default for DaemonSettings {
             poll: POLL,
         }
     }
-}
-
-/// Records what was loaded, with a content hash of each campaign file.
-pub async fn register(store: &Store, ws: &Workspace) -> Result<()> {
-    for row in rows(ws)? {
-        store.upsert_campaign(&row).await?;
-    }
-    Ok(())
-}
-
-/// [`register`] for the daemon, which also writes an audit row (R15) for each campaign it
-/// launches (first loaded) or runs in a new version (its file changed): who, when, the
-/// content hash, and the status it runs with. A restart on the same files writes none.
-pub async fn register_audited(store: &Store, ws: &Workspace) -> Result<()> {
-    let now = Utc::now().timestamp_millis();
-    for row in rows(ws)? {
-        let before = store.campaign_row(&row.id).await?;
-        let action = match &before {
-            None => Some(AuditAction::Launch),
-            Some(b) if b.content_hash != row.content_hash => Some(AuditAction::Edit),
-            Some(_) => None,
-        };
-        store.upsert_campaign(&row).await?;
-        if let Some(action) = action {
-            let detail = format!("loa run loaded {} (status {})", row.file, row.status);
-            let entry = AuditEntry {
-                actor: "loa run",
-                action,
-                campaign: Some(&row.id),
-                content_hash: Some(&row.content_hash),
-                audience: None,
-                detail: Some(&detail),
-            };
-            store.audit(&entry, now).await?;
-        }
-    }
-    Ok(())
-}
-
-fn rows(ws: &Workspace) -> Result<Vec<CampaignRow>> {
-    ws.campaigns
-        .iter()
-        .map(|c| {
-            let text =
-                std::fs::read(&c.file).with_context(|| format!("reading {}", c.file.display()))?;
-            Ok(CampaignRow {
-                id: c.id.clone(),
-                title: c.title.clone(),
-                status: c.status.as_str().into(),
-                content_hash: crate::store::content_hash(&text),
-                file: c.file.display().to_string(),
-            })
-        })
-        .collect()
-}
-
-/// One round of housekeeping: after a failed write, check whether the ledger takes writes
-/// again ([`Store::check_writable`]); enqueue due occurrences of active campaigns, rescue
-/// leases of crashed processes, and (when `expire`) expire rows whose window closed.
-/// Returns how many messages it made due (inserted or rescued), so the caller can wake the
-/// dispatcher.
-pub async fn housekeeping(
-    store: &Store,
-    ws: &Arc<Workspace>,
-    max_attempts: u32,
-    settings: &DaemonSettings,
-    expire: bool,
-    metrics: Option<&crate::web::Metrics>,
-) -> Result<u64> {
-    let now = Utc::now();
-    store.check_writable(now.timestamp_millis()).await;
-    let mut due = 0;
-    for (i, c) in ws.campaigns.iter().enumerate() {
-        if c.status != Status::Active {
-            continue;
-        }
-        let stats = enqueue_due(store, ws, i, now, None, settings.grace).await?;
-        if stats.occurrences > 0 || stats.missed > 0 {
-            info!(campaign = %c.id, occurrences = stats.occurrences, inserted = stats.inserted, missed = stats.missed, "enqueued");
-        }
-        due += stats.inserted;
-    }
-    let now_ms = now.timestamp_millis();
-    let rescued = store.rescue_expired(now_ms, max_attempts).await?;
-    if rescued > 0 {
-        warn!(rescued, "leases of a stopped process were rescued");
-        if let Some(m) = metrics {
-            m.leases_rescued(rescued);
-        }
-    }
-    if expire {
-        store.expire_closed(now_ms).await?;
-    }
-    Ok(due + rescued)
 }
 
 /// The dispatcher of one version of the workspace, pumping in its own task.
@@ -226,7 +133,7 @@ pub async fn run(
             &store,
             &running.ws,
             max_attempts,
-            &settings,
+            settings.grace,
             expire,
             metrics.as_deref(),
         );
