@@ -26,6 +26,7 @@ mod daemon_templates;
 mod daemon_unsubscribe;
 mod fallback_and_plan;
 mod helpers;
+mod layers;
 mod ledger_commands;
 mod masking;
 mod outbound_policy;
