@@ -1,5 +1,7 @@
-//! The daemon: wires the store, the scheduler (enqueue) and the dispatcher together, and
-//! stops cleanly.
+//! The daemon: wires the store, the scheduler (enqueue), the dispatcher and the HTTP side
+//! together from one [`Settings`] ([`Daemon`], in `assemble`), and stops cleanly. What it
+//! runs each round lives with its noun: `dispatch::housekeeping` (enqueue, lease rescue,
+//! expiry) and `dispatch::register` (campaign rows and their audit).
 //!
 //! The dispatcher's pump runs on its own (see `dispatch::pump`); every poll the daemon
 //! enqueues what fell due, rescues leases of crashed processes and expires rows whose
@@ -10,7 +12,11 @@
 //! recorded by then (the disk is full, say) leave their messages leased, and they are sent
 //! again after the restart — at most once, as after a crash.
 
+mod assemble;
 pub mod reload;
+pub mod settings;
+#[cfg(test)]
+mod tests;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,10 +31,9 @@ use crate::dispatch::Dispatcher;
 use crate::dispatch::housekeeping::housekeeping;
 pub use crate::dispatch::register::{register, register_audited};
 use crate::store::Store;
+pub use assemble::Daemon;
 pub use reload::Reload;
-
-/// How often the daemon looks for new work when idle.
-pub const POLL: Duration = Duration::from_secs(1);
+pub use settings::{POLL, Rounds, Settings};
 
 /// How often pending messages whose window closed are swept to `expired`. Finding them
 /// reads every pending row; a claim never takes one meanwhile, and a send finds it expired.
@@ -39,22 +44,6 @@ pub const STOP_SENDS_WITHIN: Duration = Duration::from_secs(8);
 
 /// How long releasing this process's leases may take on the way out.
 pub const RELEASE_WITHIN: Duration = Duration::from_secs(3);
-
-#[derive(Debug, Clone, Copy)]
-pub struct DaemonSettings {
-    /// An occurrence first seen later than this after its time is recorded as missed.
-    pub grace: Duration,
-    pub poll: Duration,
-}
-
-impl Default for DaemonSettings {
-    fn default() -> Self {
-        Self {
-            grace: Duration::from_secs(3600),
-            poll: POLL,
-        }
-    }
-}
 
 /// The dispatcher of one version of the workspace, pumping in its own task.
 struct Running {
@@ -102,11 +91,11 @@ impl Running {
 /// Runs until `stop` is cancelled: the dispatcher's pump in its own task, housekeeping
 /// and (with `reload`) a look for edited files every poll. Then waits for the sends in
 /// flight and releases this process's leases.
-pub async fn run(
+async fn run(
     store: Store,
     ws: Arc<Workspace>,
     dispatcher: Dispatcher,
-    settings: DaemonSettings,
+    rounds: Rounds,
     owner: &str,
     stop: CancellationToken,
     reload: Option<Reload>,
@@ -133,7 +122,7 @@ pub async fn run(
             &store,
             &running.ws,
             max_attempts,
-            settings.grace,
+            rounds.grace,
             expire,
             metrics.as_deref(),
         );
@@ -151,10 +140,21 @@ pub async fn run(
         }
         tokio::select! {
             _ = stop.cancelled() => break,
-            _ = tokio::time::sleep(settings.poll) => {}
+            _ = tokio::time::sleep(rounds.poll) => {}
         }
     }
-    if !running.finish(&stop).await? {
+    wind_down(running, &store, owner, &stop).await
+}
+
+/// The way out: the sends in flight finish and are recorded, then this process's leases
+/// are released — each wait bounded.
+async fn wind_down(
+    running: Running,
+    store: &Store,
+    owner: &str,
+    stop: &CancellationToken,
+) -> Result<()> {
+    if !running.finish(stop).await? {
         warn!(
             "stopping before every send in flight was recorded (the ledger did not take \
              them in time); their messages stay leased and go again after the restart"
