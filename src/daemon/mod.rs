@@ -30,6 +30,7 @@ use crate::campaign::{Status, Workspace};
 use crate::dispatch::Dispatcher;
 use crate::dispatch::housekeeping::housekeeping;
 pub use crate::dispatch::register::{register, register_audited};
+use crate::metrics::Metrics;
 use crate::store::Store;
 pub use assemble::Daemon;
 pub use reload::Reload;
@@ -105,38 +106,20 @@ async fn run(
     if let Some((campaign, step, at)) = next_occurrence(&ws, Utc::now()) {
         info!(%campaign, %step, at = %at.to_rfc3339(), "next occurrence");
     }
-    let max_attempts = dispatcher.settings().retry.max_attempts;
-    let metrics = dispatcher.settings().metrics.clone();
+    let mut keeper = Keeper {
+        max_attempts: dispatcher.settings().retry.max_attempts,
+        metrics: dispatcher.settings().metrics.clone(),
+        grace: rounds.grace,
+        last_expiry: None,
+    };
     let mut seen = reload.as_ref().map(|r| reload::fingerprint(&r.watch, &ws));
     let mut running = Running::start(ws, dispatcher, &stop);
-    let mut last_expiry: Option<tokio::time::Instant> = None;
     while !stop.is_cancelled() {
         if let Some(r) = &reload {
             running = reloaded(&store, r, running, &mut seen, &stop).await?;
         }
-        let expire = last_expiry.is_none_or(|t| t.elapsed() >= EXPIRE_EVERY);
-        if expire {
-            last_expiry = Some(tokio::time::Instant::now());
-        }
-        let round = housekeeping(
-            &store,
-            &running.ws,
-            max_attempts,
-            rounds.grace,
-            expire,
-            metrics.as_deref(),
-        );
-        // A round cut short by the stop leaves nothing half-done: each write is a
-        // transaction, and enqueueing is made to be repeated.
-        let round = tokio::select! {
-            round = round => round,
-            _ = stop.cancelled() => break,
-        };
-        match round {
-            Ok(0) => {}
-            Ok(_) => running.dispatcher.wake(),
-            // A database outage or a bad data file must not kill the daemon (R3).
-            Err(e) => warn!(error = %format!("{e:#}"), "round failed; trying again"),
+        if !keeper.round(&store, &running, &stop).await {
+            break;
         }
         tokio::select! {
             _ = stop.cancelled() => break,
@@ -144,6 +127,46 @@ async fn run(
         }
     }
     wind_down(running, &store, owner, &stop).await
+}
+
+/// What the daemon's rounds of housekeeping keep between them.
+struct Keeper {
+    max_attempts: u32,
+    metrics: Option<Arc<Metrics>>,
+    grace: Duration,
+    last_expiry: Option<tokio::time::Instant>,
+}
+
+impl Keeper {
+    /// One round of [`housekeeping`] (expiring at most every [`EXPIRE_EVERY`]), waking the
+    /// pump when it made messages due; false when the stop cut it short.
+    async fn round(&mut self, store: &Store, running: &Running, stop: &CancellationToken) -> bool {
+        let expire = self.last_expiry.is_none_or(|t| t.elapsed() >= EXPIRE_EVERY);
+        if expire {
+            self.last_expiry = Some(tokio::time::Instant::now());
+        }
+        let round = housekeeping(
+            store,
+            &running.ws,
+            self.max_attempts,
+            self.grace,
+            expire,
+            self.metrics.as_deref(),
+        );
+        // A round cut short by the stop leaves nothing half-done: each write is a
+        // transaction, and enqueueing is made to be repeated.
+        let round = tokio::select! {
+            round = round => round,
+            _ = stop.cancelled() => return false,
+        };
+        match round {
+            Ok(0) => {}
+            Ok(_) => running.dispatcher.wake(),
+            // A database outage or a bad data file must not kill the daemon (R3).
+            Err(e) => warn!(error = %format!("{e:#}"), "round failed; trying again"),
+        }
+        true
+    }
 }
 
 /// The way out: the sends in flight finish and are recorded, then this process's leases
