@@ -9,6 +9,8 @@
 //!   `(+84) 912.000.001`, `0912-000-001`), each masked as its normalised form
 //!   (`84912***001`), so one number reads the same however the provider wrote it. Other
 //!   runs of 9 or more digits written without separators are masked as they are.
+//! - [`mask_url`] hides credentials in a URL (a password, key-like query values), and
+//!   [`is_secret_header`] names the headers whose values are credentials ([`REDACTED`]).
 //!
 //! The store masks every error text, skip reason and event detail before writing it
 //! (`store`), so nothing unmasked reaches the database from a provider's answer.
@@ -227,6 +229,55 @@ fn masked_number(bytes: &[u8], prefixes: &[Prefix], plus: bool) -> Option<(usize
     let other = whole.digits.len() >= 9 && (!whole.separated || plus) && !glued(whole.end);
     other.then(|| (whole.end, mask_address(&whole.digits)))
 }
+
+/// Hides credentials in a URL: the userinfo password and query values whose names look
+/// like credentials (`?access-token=…`, `?api_key=…`).
+pub fn mask_url(url: &str) -> String {
+    let Ok(mut u) = url::Url::parse(url) else {
+        // An unset variable under --outbox is no secret; anything else unparsable may be.
+        let unset = url.is_empty() || (url.starts_with("${") && url.ends_with('}'));
+        return if unset {
+            url.to_string()
+        } else {
+            REDACTED.to_string()
+        };
+    };
+    if u.password().is_some() {
+        let _ = u.set_password(Some(REDACTED));
+    }
+    if u.query().is_some() {
+        let pairs: Vec<(String, String)> = u
+            .query_pairs()
+            .map(|(k, v)| {
+                let v = if is_secret_header(&k) {
+                    REDACTED.to_string()
+                } else {
+                    v.into_owned()
+                };
+                (k.into_owned(), v)
+            })
+            .collect();
+        u.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    u.to_string()
+}
+
+/// Header names whose values are credentials, masked in outbox files and never printed.
+pub fn is_secret_header(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    if n == "idempotency-key" {
+        return false;
+    }
+    n == "authorization"
+        || n == "proxy-authorization"
+        || n == "cookie"
+        || ["token", "secret", "signature", "key", "password"]
+            .iter()
+            .any(|w| n.contains(w))
+}
+
+/// What stands in for a credential wherever one would be shown.
+pub const REDACTED: &str = "[REDACTED]";
 
 #[cfg(test)]
 mod tests {

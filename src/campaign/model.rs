@@ -12,6 +12,7 @@ use std::time::Duration;
 use indexmap::IndexMap;
 
 use crate::audience::ColumnType;
+pub use crate::channel_kind::ChannelKind;
 use crate::schedule::{Calendar, DateRange, StepSchedule};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,46 +84,6 @@ pub struct Audience {
     /// selects the joined row, visible to templates as `alias.*`.
     pub joins: IndexMap<String, String>,
     pub columns: HashMap<String, ColumnType>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ChannelKind {
-    Smtp,
-    ZaloZns,
-    Webhook,
-}
-
-impl ChannelKind {
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "smtp" => Some(Self::Smtp),
-            "zalo_zns" => Some(Self::ZaloZns),
-            "webhook" => Some(Self::Webhook),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Smtp => "smtp",
-            Self::ZaloZns => "zalo_zns",
-            Self::Webhook => "webhook",
-        }
-    }
-
-    /// The data column that holds the address unless a step says otherwise
-    /// (docs/campaign-file.md#addresses).
-    pub fn default_recipient_field(self) -> &'static str {
-        match self {
-            Self::Smtp => "email",
-            Self::ZaloZns | Self::Webhook => "phone",
-        }
-    }
-
-    /// Whether addresses on this channel are phone numbers (normalised to `84…`).
-    pub fn uses_phone(self) -> bool {
-        !matches!(self, Self::Smtp)
-    }
 }
 
 /// A text that must never be printed: tokens, passwords, HMAC keys.

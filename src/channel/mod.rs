@@ -36,6 +36,7 @@ use futures::future::BoxFuture;
 use crate::campaign::{self, ChannelKind};
 pub use crate::mask::mask_address;
 use crate::mask::mask_text;
+pub(crate) use crate::mask::{REDACTED, is_secret_header};
 use crate::render::message::Rendered;
 use outbound::AllowList;
 
@@ -257,22 +258,6 @@ pub(crate) fn check_message_id(id: &str) -> Result<(), ChannelError> {
         )))
     }
 }
-
-/// Header names whose values are credentials, masked in outbox files and never printed.
-pub(crate) fn is_secret_header(name: &str) -> bool {
-    let n = name.to_ascii_lowercase();
-    if n == "idempotency-key" {
-        return false;
-    }
-    n == "authorization"
-        || n == "proxy-authorization"
-        || n == "cookie"
-        || ["token", "secret", "signature", "key", "password"]
-            .iter()
-            .any(|w| n.contains(w))
-}
-
-pub(crate) const REDACTED: &str = "[REDACTED]";
 
 #[cfg(test)]
 mod tests {

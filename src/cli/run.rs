@@ -8,15 +8,14 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context as _, Result};
+use anyhow::Result;
 
 use super::Global;
-use crate::campaign::{DataScan, EnvPolicy, LoadOptions, Workspace, parse_duration};
+use crate::campaign::parse_duration;
 use crate::channel::outbound::AllowList;
-use crate::daemon::{self, DaemonSettings};
-use crate::dispatch::{Dispatcher, Settings, enqueue, failpoint};
-use crate::store::Store;
-use crate::web::{self, KeysEnv, Metrics, WebConfig};
+use crate::daemon::{self, Daemon, Rounds};
+use crate::dispatch::{self, failpoint};
+use crate::web::{KeysEnv, WebConfig};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -42,7 +41,7 @@ pub struct Args {
 }
 
 /// Hidden knobs over the dispatcher's and the daemon's defaults (durations as `500ms`, `2s`,
-/// `1m`). Unset, the defaults of [`Settings`] and [`DaemonSettings`] hold.
+/// `1m`). Unset, the defaults of [`dispatch::Settings`] and [`Rounds`] hold.
 #[derive(Debug, Default, clap::Args)]
 pub struct Tuning {
     /// First retry delay.
@@ -78,7 +77,7 @@ pub struct Tuning {
 }
 
 impl Tuning {
-    fn apply(&self, s: &mut Settings, d: &mut DaemonSettings) {
+    fn apply(&self, s: &mut dispatch::Settings, d: &mut Rounds) {
         let r = &mut s.retry;
         r.base = self.retry_base.unwrap_or(r.base);
         r.factor = self.retry_factor.unwrap_or(r.factor);
@@ -90,102 +89,49 @@ impl Tuning {
         s.concurrency = self.concurrency.unwrap_or(s.concurrency).max(1);
         d.poll = self.poll.unwrap_or(d.poll);
         s.poll = d.poll;
-        if let Some(rows) = self.enqueue_batch {
-            enqueue::set_batch_rows(rows);
-        }
     }
 }
 
 pub async fn run(global: &Global, args: &Args) -> Result<ExitCode> {
     failpoint::arm_from_env()?;
-    let env = if global.outbox.is_some() {
-        EnvPolicy::Optional
-    } else {
-        EnvPolicy::Required
+    let reported = |diags: &_| {
+        super::report(diags);
     };
-    let (campaigns, templates) = (global.campaigns.clone(), global.templates.clone());
-    let load = move || {
-        let opts = LoadOptions {
-            env,
-            data: DataScan::Headers,
-        };
-        Workspace::load(std::slice::from_ref(&campaigns), &templates, opts)
-    };
-    let (ws, diags) = load();
-    if super::report(&diags) {
+    let Some(daemon) = Daemon::assemble(settings(global, args)?, reported).await? else {
         return Ok(ExitCode::FAILURE);
-    }
-    let ws = Arc::new(ws.context("the workspace did not load")?);
-    let store = Store::open(&global.database_url).await?;
-    let mut settings = Settings {
+    };
+    daemon.run(daemon::shutdown_signal()).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The daemon's settings from the global options, `loa run`'s own and the environment.
+fn settings(global: &Global, args: &Args) -> Result<daemon::Settings> {
+    let mut dispatch = dispatch::Settings {
         public_url: args.public_url.clone(),
         allow_networks: Arc::new(args.allow_networks.clone()),
-        ..Settings::default()
+        ..dispatch::Settings::default()
     };
-    let mut daemon_settings = DaemonSettings {
+    let mut rounds = Rounds {
         grace: Duration::from_secs(args.grace_minutes * 60),
-        ..DaemonSettings::default()
+        ..Rounds::default()
     };
-    args.tuning.apply(&mut settings, &mut daemon_settings);
-    let owner = settings.owner.clone();
-    let live = Arc::new(crate::campaign::Live::new(Arc::clone(&ws)));
-    let stop = daemon::shutdown_signal();
-    let metrics = Arc::new(Metrics::new(chrono::Utc::now().timestamp_millis()));
-    // Keys are checked before anything listens: a callback route without its key, or a
-    // weak admin token, stops the daemon here (docs/reliability.md#r12).
-    let web = web::start(
-        &store,
-        &ws.campaigns,
-        WebConfig {
+    args.tuning.apply(&mut dispatch, &mut rounds);
+    Ok(daemon::Settings {
+        database_url: global.database_url.clone(),
+        campaigns: global.campaigns.clone(),
+        templates: global.templates.clone(),
+        outbox: global.outbox.clone(),
+        rounds,
+        dispatch,
+        web: WebConfig {
             listen: global.listen.clone(),
             public_url: args.public_url.clone(),
             env: keys_env()?,
             health: Default::default(),
-            workspace: Some(Arc::clone(&live)),
+            workspace: None,
         },
-        Arc::clone(&metrics),
-        stop.clone(),
-    )
-    .await?;
-    settings.unsubscribe_key = Some(web.unsubscribe_key.clone());
-    settings.metrics = Some(metrics);
-    let tokens = Arc::new(crate::dispatch::tokens::DbTokens::new(store.clone()));
-    let (db, outbox) = (store.clone(), global.outbox.clone());
-    let build = move |ws: Arc<Workspace>| {
-        let tokens: Arc<dyn crate::channel::TokenStore> = tokens.clone();
-        Dispatcher::new(db.clone(), ws, outbox.as_deref(), tokens, settings.clone())
-    };
-    let dispatcher = build(Arc::clone(&ws))?;
-    let reload = daemon::Reload {
-        load: Box::new(load),
-        build: Box::new(build),
-        watch: vec![global.campaigns.clone(), global.templates.clone()],
-        live,
-    };
-    if let Some(dir) = &global.outbox {
-        eprintln!(
-            "loa: delivering to files under {} (--outbox); Ctrl-C to stop",
-            dir.display()
-        );
-    }
-    let daemon = daemon::run(
-        store,
-        ws,
-        dispatcher,
-        daemon_settings,
-        &owner,
-        stop.clone(),
-        Some(reload),
-    );
-    daemon.await?;
-    stop.cancel();
-    // The HTTP side has been stopping since the signal and bounds its own wait
-    // (`web::serve`); this bound only keeps a bug there from holding the process.
-    match tokio::time::timeout(web::STOP_WITHIN * 2, web.task).await {
-        Ok(served) => served.context("the HTTP server panicked")??,
-        Err(_) => tracing::warn!("the HTTP side did not stop in time; leaving it"),
-    }
-    Ok(ExitCode::SUCCESS)
+        enqueue_batch: args.tuning.enqueue_batch,
+    })
 }
 
 /// The HTTP side's variables; a `_FILE` variable naming a file that cannot be read stops

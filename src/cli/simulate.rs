@@ -62,7 +62,7 @@ pub async fn run(global: &Global, args: &Args) -> Result<ExitCode> {
         let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
     }
     let store = Store::open(&format!("sqlite://{}", db.display())).await?;
-    crate::daemon::register(&store, &ws).await?;
+    crate::dispatch::register::register(&store, &ws).await?;
     // Links signed with a key of the scratch ledger: they look as the daemon's will.
     let now = chrono::Utc::now().timestamp_millis();
     let settings = Settings {

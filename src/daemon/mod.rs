@@ -1,5 +1,7 @@
-//! The daemon: wires the store, the scheduler (enqueue) and the dispatcher together, and
-//! stops cleanly.
+//! The daemon: wires the store, the scheduler (enqueue), the dispatcher and the HTTP side
+//! together from one [`Settings`] ([`Daemon`], in `assemble`), and stops cleanly. What it
+//! runs each round lives with its noun: `dispatch::housekeeping` (enqueue, lease rescue,
+//! expiry) and `dispatch::register` (campaign rows and their audit).
 //!
 //! The dispatcher's pump runs on its own (see `dispatch::pump`); every poll the daemon
 //! enqueues what fell due, rescues leases of crashed processes and expires rows whose
@@ -10,7 +12,11 @@
 //! recorded by then (the disk is full, say) leave their messages leased, and they are sent
 //! again after the restart — at most once, as after a crash.
 
+mod assemble;
 pub mod reload;
+pub mod settings;
+#[cfg(test)]
+mod tests;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,12 +28,13 @@ use tracing::{info, warn};
 
 use crate::campaign::{Status, Workspace};
 use crate::dispatch::Dispatcher;
-use crate::dispatch::enqueue::enqueue_due;
-use crate::store::{AuditAction, AuditEntry, CampaignRow, Store};
+use crate::dispatch::housekeeping::housekeeping;
+pub use crate::dispatch::register::{register, register_audited};
+use crate::metrics::Metrics;
+use crate::store::Store;
+pub use assemble::Daemon;
 pub use reload::Reload;
-
-/// How often the daemon looks for new work when idle.
-pub const POLL: Duration = Duration::from_secs(1);
+pub use settings::{POLL, Rounds, Settings};
 
 /// How often pending messages whose window closed are swept to `expired`. Finding them
 /// reads every pending row; a claim never takes one meanwhile, and a send finds it expired.
@@ -38,117 +45,6 @@ pub const STOP_SENDS_WITHIN: Duration = Duration::from_secs(8);
 
 /// How long releasing this process's leases may take on the way out.
 pub const RELEASE_WITHIN: Duration = Duration::from_secs(3);
-
-#[derive(Debug, Clone, Copy)]
-pub struct DaemonSettings {
-    /// An occurrence first seen later than this after its time is recorded as missed.
-    pub grace: Duration,
-    pub poll: Duration,
-}
-
-impl Default for DaemonSettings {
-    fn default() -> Self {
-        Self {
-            grace: Duration::from_secs(3600),
-            poll: POLL,
-        }
-    }
-}
-
-/// Records what was loaded, with a content hash of each campaign file.
-pub async fn register(store: &Store, ws: &Workspace) -> Result<()> {
-    for row in rows(ws)? {
-        store.upsert_campaign(&row).await?;
-    }
-    Ok(())
-}
-
-/// [`register`] for the daemon, which also writes an audit row (docs/reliability.md#r15) for
-/// each campaign it launches (first loaded) or runs in a new version (its file changed): who,
-/// when, the content hash, and the status it runs with. A restart on the same files writes
-/// none.
-pub async fn register_audited(store: &Store, ws: &Workspace) -> Result<()> {
-    let now = Utc::now().timestamp_millis();
-    for row in rows(ws)? {
-        let before = store.campaign_row(&row.id).await?;
-        let action = match &before {
-            None => Some(AuditAction::Launch),
-            Some(b) if b.content_hash != row.content_hash => Some(AuditAction::Edit),
-            Some(_) => None,
-        };
-        store.upsert_campaign(&row).await?;
-        if let Some(action) = action {
-            let detail = format!("loa run loaded {} (status {})", row.file, row.status);
-            let entry = AuditEntry {
-                actor: "loa run",
-                action,
-                campaign: Some(&row.id),
-                content_hash: Some(&row.content_hash),
-                audience: None,
-                detail: Some(&detail),
-            };
-            store.audit(&entry, now).await?;
-        }
-    }
-    Ok(())
-}
-
-fn rows(ws: &Workspace) -> Result<Vec<CampaignRow>> {
-    ws.campaigns
-        .iter()
-        .map(|c| {
-            let text =
-                std::fs::read(&c.file).with_context(|| format!("reading {}", c.file.display()))?;
-            Ok(CampaignRow {
-                id: c.id.clone(),
-                title: c.title.clone(),
-                status: c.status.as_str().into(),
-                content_hash: crate::store::content_hash(&text),
-                file: c.file.display().to_string(),
-            })
-        })
-        .collect()
-}
-
-/// One round of housekeeping: after a failed write, check whether the ledger takes writes
-/// again ([`Store::check_writable`]); enqueue due occurrences of active campaigns, rescue
-/// leases of crashed processes, and (when `expire`) expire rows whose window closed.
-/// Returns how many messages it made due (inserted or rescued), so the caller can wake the
-/// dispatcher.
-pub async fn housekeeping(
-    store: &Store,
-    ws: &Arc<Workspace>,
-    max_attempts: u32,
-    settings: &DaemonSettings,
-    expire: bool,
-    metrics: Option<&crate::web::Metrics>,
-) -> Result<u64> {
-    let now = Utc::now();
-    store.check_writable(now.timestamp_millis()).await;
-    let mut due = 0;
-    for (i, c) in ws.campaigns.iter().enumerate() {
-        if c.status != Status::Active {
-            continue;
-        }
-        let stats = enqueue_due(store, ws, i, now, None, settings.grace).await?;
-        if stats.occurrences > 0 || stats.missed > 0 {
-            info!(campaign = %c.id, occurrences = stats.occurrences, inserted = stats.inserted, missed = stats.missed, "enqueued");
-        }
-        due += stats.inserted;
-    }
-    let now_ms = now.timestamp_millis();
-    let rescued = store.rescue_expired(now_ms, max_attempts).await?;
-    if rescued > 0 {
-        warn!(rescued, "leases of a stopped process were rescued");
-        if let Some(m) = metrics {
-            m.leases_rescued(rescued);
-        }
-    }
-    if expire {
-        store.expire_closed(now_ms).await?;
-    }
-    Ok(due + rescued)
-}
 
 /// The dispatcher of one version of the workspace, pumping in its own task.
 struct Running {
@@ -196,11 +92,11 @@ impl Running {
 /// Runs until `stop` is cancelled: the dispatcher's pump in its own task, housekeeping
 /// and (with `reload`) a look for edited files every poll. Then waits for the sends in
 /// flight and releases this process's leases.
-pub async fn run(
+async fn run(
     store: Store,
     ws: Arc<Workspace>,
     dispatcher: Dispatcher,
-    settings: DaemonSettings,
+    rounds: Rounds,
     owner: &str,
     stop: CancellationToken,
     reload: Option<Reload>,
@@ -210,32 +106,58 @@ pub async fn run(
     if let Some((campaign, step, at)) = next_occurrence(&ws, Utc::now()) {
         info!(%campaign, %step, at = %at.to_rfc3339(), "next occurrence");
     }
-    let max_attempts = dispatcher.settings().retry.max_attempts;
-    let metrics = dispatcher.settings().metrics.clone();
+    let mut keeper = Keeper {
+        max_attempts: dispatcher.settings().retry.max_attempts,
+        metrics: dispatcher.settings().metrics.clone(),
+        grace: rounds.grace,
+        last_expiry: None,
+    };
     let mut seen = reload.as_ref().map(|r| reload::fingerprint(&r.watch, &ws));
     let mut running = Running::start(ws, dispatcher, &stop);
-    let mut last_expiry: Option<tokio::time::Instant> = None;
     while !stop.is_cancelled() {
         if let Some(r) = &reload {
             running = reloaded(&store, r, running, &mut seen, &stop).await?;
         }
-        let expire = last_expiry.is_none_or(|t| t.elapsed() >= EXPIRE_EVERY);
+        if !keeper.round(&store, &running, &stop).await {
+            break;
+        }
+        tokio::select! {
+            _ = stop.cancelled() => break,
+            _ = tokio::time::sleep(rounds.poll) => {}
+        }
+    }
+    wind_down(running, &store, owner, &stop).await
+}
+
+/// What the daemon's rounds of housekeeping keep between them.
+struct Keeper {
+    max_attempts: u32,
+    metrics: Option<Arc<Metrics>>,
+    grace: Duration,
+    last_expiry: Option<tokio::time::Instant>,
+}
+
+impl Keeper {
+    /// One round of [`housekeeping`] (expiring at most every [`EXPIRE_EVERY`]), waking the
+    /// pump when it made messages due; false when the stop cut it short.
+    async fn round(&mut self, store: &Store, running: &Running, stop: &CancellationToken) -> bool {
+        let expire = self.last_expiry.is_none_or(|t| t.elapsed() >= EXPIRE_EVERY);
         if expire {
-            last_expiry = Some(tokio::time::Instant::now());
+            self.last_expiry = Some(tokio::time::Instant::now());
         }
         let round = housekeeping(
-            &store,
+            store,
             &running.ws,
-            max_attempts,
-            &settings,
+            self.max_attempts,
+            self.grace,
             expire,
-            metrics.as_deref(),
+            self.metrics.as_deref(),
         );
         // A round cut short by the stop leaves nothing half-done: each write is a
         // transaction, and enqueueing is made to be repeated.
         let round = tokio::select! {
             round = round => round,
-            _ = stop.cancelled() => break,
+            _ = stop.cancelled() => return false,
         };
         match round {
             Ok(0) => {}
@@ -244,12 +166,19 @@ pub async fn run(
             // (docs/reliability.md#r3).
             Err(e) => warn!(error = %format!("{e:#}"), "round failed; trying again"),
         }
-        tokio::select! {
-            _ = stop.cancelled() => break,
-            _ = tokio::time::sleep(settings.poll) => {}
-        }
+        true
     }
-    if !running.finish(&stop).await? {
+}
+
+/// The way out: the sends in flight finish and are recorded, then this process's leases
+/// are released — each wait bounded.
+async fn wind_down(
+    running: Running,
+    store: &Store,
+    owner: &str,
+    stop: &CancellationToken,
+) -> Result<()> {
+    if !running.finish(stop).await? {
         warn!(
             "stopping before every send in flight was recorded (the ledger did not take \
              them in time); their messages stay leased and go again after the restart"

@@ -178,7 +178,7 @@ impl Dispatcher {
         .map_err(|e| format!("template error: {e}"))?;
         // RFC 8058 one-click links, signed so that nobody can unsubscribe someone else.
         let unsubscribe_url = self.settings.unsubscribe_key.as_ref().map(|key| {
-            let token = crate::web::unsubscribe_token(key.expose().as_bytes(), &m.message_id);
+            let token = crate::links::unsubscribe_token(key.expose().as_bytes(), &m.message_id);
             let base = self.settings.public_url.trim_end_matches('/');
             format!("{base}/unsubscribe/{token}")
         });

@@ -435,7 +435,9 @@ mod tests {
     async fn ledger(dir: &Path, ws: &Workspace) -> Store {
         let url = format!("sqlite://{}", dir.join("loa.db").display());
         let store = Store::open(&url).await.unwrap();
-        crate::daemon::register(&store, ws).await.unwrap();
+        crate::dispatch::register::register(&store, ws)
+            .await
+            .unwrap();
         store
     }
 

@@ -15,8 +15,10 @@
 mod deliver;
 pub mod enqueue;
 pub mod failpoint;
+pub mod housekeeping;
 mod pump;
 pub mod rate;
+pub mod register;
 pub mod retry;
 pub mod tokens;
 
@@ -54,11 +56,11 @@ pub struct Settings {
     pub rate_limits: bool,
     /// Base of unsubscribe links (`{public_url}/unsubscribe/{token}`).
     pub public_url: String,
-    /// Signs unsubscribe links ([`crate::web::unsubscribe_token`]); without it (simulate,
+    /// Signs unsubscribe links ([`crate::links::unsubscribe_token`]); without it (simulate,
     /// tests) mails carry no unsubscribe link.
     pub unsubscribe_key: Option<crate::campaign::Secret>,
     /// Counters for `/metrics` and `/healthz`, when the daemon serves them.
-    pub metrics: Option<Arc<crate::web::Metrics>>,
+    pub metrics: Option<Arc<crate::metrics::Metrics>>,
     /// Non-public networks webhook and Zalo requests may reach (docs/reliability.md#r13); none
     /// by default.
     pub allow_networks: Arc<AllowList>,

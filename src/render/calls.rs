@@ -125,7 +125,7 @@ fn hint(tera: &Tera, kind: Kind, called: &str) -> String {
         }
     };
     names.sort_unstable();
-    let suggestion = crate::campaign::suggest(called, names.iter().copied());
+    let suggestion = crate::suggest::suggest(called, names.iter().copied());
     if suggestion.starts_with("did you mean") {
         return suggestion;
     }

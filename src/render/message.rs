@@ -7,7 +7,7 @@
 use serde_json::Value;
 
 use super::{RenderError, Renderer, ZnsMessage};
-use crate::campaign::ChannelKind;
+use crate::channel_kind::ChannelKind;
 
 /// The rendered parts; which are present depends on the channel kind.
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -357,7 +357,7 @@ impl Store {
             anyhow::bail!(
                 "cannot open the database URL {:?}: the ledger is SQLite for now \
                  (--database-url sqlite://loa.db); PostgreSQL is not supported yet",
-                crate::channel::webhook::mask_url(url)
+                crate::mask::mask_url(url)
             );
         }
         let options = SqliteConnectOptions::from_str(url)

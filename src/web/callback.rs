@@ -46,6 +46,7 @@ use tokio_util::sync::CancellationToken;
 use super::WebState;
 use super::error::WebError;
 use super::signature::{self, SignatureError};
+pub use crate::metrics::Rejection;
 use crate::store::{DeliveryReceipt, MessageRef, Millis, ReceiptOutcome, ReceiptStatus};
 
 /// The largest callback body read.
@@ -53,39 +54,6 @@ pub const MAX_BODY: usize = 256 * 1024;
 
 /// At most this much of a receipt's error text is kept.
 const MAX_ERROR_CHARS: usize = 500;
-
-/// Why a callback was refused: the `reason` label of `loa_callback_rejected_total`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Rejection {
-    Unsigned,
-    BadSignature,
-    Stale,
-    Malformed,
-    TooLarge,
-    NotConfigured,
-}
-
-impl Rejection {
-    pub const ALL: [Rejection; 6] = [
-        Self::Unsigned,
-        Self::BadSignature,
-        Self::Stale,
-        Self::Malformed,
-        Self::TooLarge,
-        Self::NotConfigured,
-    ];
-
-    pub fn label(self) -> &'static str {
-        match self {
-            Self::Unsigned => "unsigned",
-            Self::BadSignature => "bad_signature",
-            Self::Stale => "stale",
-            Self::Malformed => "malformed",
-            Self::TooLarge => "too_large",
-            Self::NotConfigured => "not_configured",
-        }
-    }
-}
 
 impl From<SignatureError> for Rejection {
     fn from(e: SignatureError) -> Rejection {

@@ -118,6 +118,12 @@ pub(super) async fn serve(
         });
     }
     drop(listener);
+    drain(&tasks, &conns).await;
+}
+
+/// After the stop: waits [`STOP_WITHIN`] for the connections to finish, then closes those
+/// still open.
+async fn drain(tasks: &TaskTracker, conns: &Conns) {
     tasks.close();
     if tokio::time::timeout(STOP_WITHIN, tasks.wait())
         .await

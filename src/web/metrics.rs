@@ -1,6 +1,6 @@
 //! `GET /metrics`: the daemon's figures in the Prometheus text exposition format
-//! (version 0.0.4), and [`Metrics`], the counters the dispatcher and the callback routes
-//! bump.
+//! (version 0.0.4), over the ledger and [`Metrics`] (`crate::metrics`), the counters the
+//! dispatcher and the callback routes bump.
 //!
 //! Ledger figures (`loa_messages`, `loa_oldest_due_pending_seconds`) are read from the
 //! database at each scrape, so they are right after a restart; counters live in memory
@@ -13,7 +13,6 @@
 //! `Authorization: Bearer <token>` (compared in constant time).
 
 use std::fmt::Write as _;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -23,125 +22,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use subtle::ConstantTimeEq;
 
+use super::WebState;
 use super::error::WebError;
-use super::{Rejection, WebState};
-use crate::store::{Millis, Outcome, OutcomeKind, STATES, StateCount};
-
-/// How a try that reached (or tried to reach) the provider ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum AttemptClass {
-    Sent,
-    Transient,
-    Permanent,
-}
-
-impl AttemptClass {
-    pub const ALL: [AttemptClass; 3] = [Self::Sent, Self::Transient, Self::Permanent];
-
-    pub fn label(self) -> &'static str {
-        match self {
-            Self::Sent => "sent",
-            Self::Transient => "transient",
-            Self::Permanent => "permanent",
-        }
-    }
-
-    /// The class of an outcome; None for outcomes that made no try (skipped, expired).
-    pub fn of(result: &OutcomeKind) -> Option<AttemptClass> {
-        match result {
-            OutcomeKind::Sent { .. } => Some(Self::Sent),
-            OutcomeKind::Retry { .. } => Some(Self::Transient),
-            OutcomeKind::Failed { .. } => Some(Self::Permanent),
-            OutcomeKind::Skipped { .. } | OutcomeKind::Expired => None,
-        }
-    }
-}
-
-/// In-memory counters, shared (`Arc`) between the dispatcher and the web routes. All
-/// methods are lock-free and cheap enough to call per message.
-#[derive(Debug)]
-pub struct Metrics {
-    started_at: Millis,
-    attempts: [AtomicU64; 3],
-    leases_rescued: AtomicU64,
-    /// 0 until the first success.
-    last_success: AtomicI64,
-    rejected: [AtomicU64; Rejection::ALL.len()],
-    replays: AtomicU64,
-}
-
-impl Metrics {
-    /// Counters at 0, for a process started at `now`.
-    pub fn new(now: Millis) -> Metrics {
-        Metrics {
-            started_at: now,
-            attempts: Default::default(),
-            leases_rescued: AtomicU64::new(0),
-            last_success: AtomicI64::new(0),
-            rejected: Default::default(),
-            replays: AtomicU64::new(0),
-        }
-    }
-
-    /// One try ended as `class`.
-    pub fn attempt(&self, class: AttemptClass) {
-        self.attempts[class as usize].fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// A message was accepted by its provider at `at` (ms); keeps the latest.
-    pub fn sent_at(&self, at: Millis) {
-        self.last_success.fetch_max(at, Ordering::Relaxed);
-    }
-
-    /// Counts the tries among `outcomes` by class and notes the latest success — one call
-    /// per recorded batch.
-    pub fn outcomes(&self, outcomes: &[Outcome]) {
-        for o in outcomes {
-            if let Some(class) = AttemptClass::of(&o.result) {
-                self.attempt(class);
-                if class == AttemptClass::Sent {
-                    self.sent_at(o.started_at + o.duration_ms);
-                }
-            }
-        }
-    }
-
-    /// `n` expired leases were rescued (what [`crate::store::Store::rescue_expired`] returns).
-    pub fn leases_rescued(&self, n: u64) {
-        self.leases_rescued.fetch_add(n, Ordering::Relaxed);
-    }
-
-    /// A callback was refused for `reason`.
-    pub fn rejected(&self, reason: Rejection) {
-        self.rejected[reason as usize].fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// A callback repeated one already applied.
-    pub fn replay(&self) {
-        self.replays.fetch_add(1, Ordering::Relaxed);
-    }
-
-    pub fn started_at(&self) -> Millis {
-        self.started_at
-    }
-
-    /// When a send last succeeded in this process (ms), if one did.
-    pub fn last_success(&self) -> Option<Millis> {
-        Some(self.last_success.load(Ordering::Relaxed)).filter(|&t| t > 0)
-    }
-
-    pub fn attempts(&self, class: AttemptClass) -> u64 {
-        self.attempts[class as usize].load(Ordering::Relaxed)
-    }
-
-    pub fn rejections(&self, reason: Rejection) -> u64 {
-        self.rejected[reason as usize].load(Ordering::Relaxed)
-    }
-
-    pub fn replays(&self) -> u64 {
-        self.replays.load(Ordering::Relaxed)
-    }
-}
+use crate::metrics::Rejection;
+pub use crate::metrics::{AttemptClass, Metrics};
+use crate::store::{Millis, STATES, StateCount};
 
 pub(super) fn router() -> Router<WebState> {
     Router::new().route("/metrics", get(scrape))
@@ -250,7 +135,7 @@ fn counter_families(out: &mut String, m: &Metrics) {
         "counter",
         "Expired leases given back to the queue or failed.",
     );
-    sample(out, name, &[], m.leases_rescued.load(Ordering::Relaxed));
+    sample(out, name, &[], m.rescued());
     let name = "loa_callback_rejected_total";
     family(out, name, "counter", "Callbacks refused, by reason.");
     for reason in Rejection::ALL {
@@ -310,6 +195,7 @@ fn escape(v: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::{Outcome, OutcomeKind};
 
     fn count(campaign: &str, channel: &str, state: &str, n: u64) -> StateCount {
         StateCount {

@@ -64,7 +64,7 @@ pub use health::HealthThresholds;
 pub use keys::{Keys, KeysEnv, KeysError, unsubscribe_key};
 pub use listen::STOP_WITHIN;
 pub use metrics::{AttemptClass, Metrics};
-pub use start::{Web, WebConfig, start};
+pub use start::{Prepared, Web, WebConfig, prepare, start};
 pub use unsubscribe::unsubscribe_token;
 
 /// The clock the routes read: UTC epoch milliseconds.

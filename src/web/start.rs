@@ -1,6 +1,7 @@
-//! Putting the HTTP side up for `loa run` in one call: keys from the workspace and the
-//! environment, checked before anything listens; the unsubscribe key (from the
-//! environment or the ledger); the listener; the server task.
+//! Putting the HTTP side up for `loa run`: keys from the workspace and the environment,
+//! checked before anything listens, and the unsubscribe key (from the environment or the
+//! ledger) — [`prepare`]; then the listener and the server task — [`Prepared::listen`].
+//! [`start`] does both in one call.
 
 use std::sync::Arc;
 
@@ -59,32 +60,65 @@ pub async fn start(
     metrics: Arc<Metrics>,
     stop: CancellationToken,
 ) -> anyhow::Result<Web> {
-    let keys = Keys::from_campaigns(campaigns, &config.env);
+    let prepared = prepare(store, campaigns, &config.env).await?;
+    prepared.listen(store, config, metrics, stop).await
+}
+
+/// The HTTP side with its keys checked, not listening yet: the daemon signs unsubscribe
+/// links with [`Prepared::unsubscribe_key`] and builds its dispatcher before any port opens.
+pub struct Prepared {
+    keys: Keys,
+    pub unsubscribe_key: Secret,
+}
+
+/// Checks the keys `env` and `campaigns` call for (docs/reliability.md#r12) and finds the unsubscribe key (from
+/// the environment, else the one the ledger keeps, else a new one it then keeps).
+pub async fn prepare(
+    store: &Store,
+    campaigns: &[Campaign],
+    env: &KeysEnv,
+) -> anyhow::Result<Prepared> {
+    let keys = Keys::from_campaigns(campaigns, env);
     keys.check()?;
     let now = chrono::Utc::now().timestamp_millis();
-    let key = unsubscribe_key(store, config.env.unsubscribe_key.clone(), now).await?;
-    let keys = keys.with_unsubscribe_key(key.clone());
-    // Room for the connections `listen` allows beside the reserve for the ledger and data.
-    let files = super::listen::raise_file_limit();
-    tracing::debug!(files, "open files at most");
-    let listener = tokio::net::TcpListener::bind(&config.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", config.listen))?;
-    let addr = listener
-        .local_addr()
-        .context("reading the listening address")?;
-    let mut state = WebState::new(store.clone(), metrics, keys)
-        .with_health(config.health)
-        .with_secure_cookies(config.public_url.starts_with("https://"));
-    if let Some(live) = config.workspace {
-        state = state.with_live(live);
-    }
-    let task = tokio::spawn(serve(listener, state, stop));
-    Ok(Web {
-        addr,
+    let key = unsubscribe_key(store, env.unsubscribe_key.clone(), now).await?;
+    Ok(Prepared {
+        keys: keys.with_unsubscribe_key(key.clone()),
         unsubscribe_key: key,
-        task,
     })
+}
+
+impl Prepared {
+    /// Binds `config.listen` and serves until `stop`.
+    pub async fn listen(
+        self,
+        store: &Store,
+        config: WebConfig,
+        metrics: Arc<Metrics>,
+        stop: CancellationToken,
+    ) -> anyhow::Result<Web> {
+        // Room for the connections `listen` allows beside the reserve for the ledger and data.
+        let files = super::listen::raise_file_limit();
+        tracing::debug!(files, "open files at most");
+        let listener = tokio::net::TcpListener::bind(&config.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.listen))?;
+        let addr = listener
+            .local_addr()
+            .context("reading the listening address")?;
+        let mut state = WebState::new(store.clone(), metrics, self.keys)
+            .with_health(config.health)
+            .with_secure_cookies(config.public_url.starts_with("https://"));
+        if let Some(live) = config.workspace {
+            state = state.with_live(live);
+        }
+        let task = tokio::spawn(serve(listener, state, stop));
+        Ok(Web {
+            addr,
+            unsubscribe_key: self.unsubscribe_key,
+            task,
+        })
+    }
 }
 
 #[cfg(test)]

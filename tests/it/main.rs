@@ -27,6 +27,7 @@ mod daemon_reload;
 mod daemon_templates;
 mod daemon_unsubscribe;
 mod fallback_and_plan;
+mod layers;
 mod ledger_commands;
 mod masking;
 mod outbound_policy;

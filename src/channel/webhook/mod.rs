@@ -45,6 +45,7 @@ use super::{
     Channel, ChannelError, Outgoing, REDACTED, Receipt, check_message_id, is_secret_header,
 };
 use crate::campaign::{self, Secret};
+pub use crate::mask::mask_url;
 
 /// How much of a response body is read at most.
 pub const MAX_RESPONSE_BYTES: usize = 64 * 1024;
@@ -90,38 +91,6 @@ impl std::fmt::Debug for Prepared {
             .field("body_bytes", &self.body.len())
             .finish()
     }
-}
-
-/// Hides credentials in a URL: the userinfo password and query values whose names look
-/// like credentials (`?access-token=…`, `?api_key=…`).
-pub fn mask_url(url: &str) -> String {
-    let Ok(mut u) = url::Url::parse(url) else {
-        // An unset variable under --outbox is no secret; anything else unparsable may be.
-        let unset = url.is_empty() || (url.starts_with("${") && url.ends_with('}'));
-        return if unset {
-            url.to_string()
-        } else {
-            REDACTED.to_string()
-        };
-    };
-    if u.password().is_some() {
-        let _ = u.set_password(Some(REDACTED));
-    }
-    if u.query().is_some() {
-        let pairs: Vec<(String, String)> = u
-            .query_pairs()
-            .map(|(k, v)| {
-                let v = if is_secret_header(&k) {
-                    REDACTED.to_string()
-                } else {
-                    v.into_owned()
-                };
-                (k.into_owned(), v)
-            })
-            .collect();
-        u.query_pairs_mut().clear().extend_pairs(pairs);
-    }
-    u.to_string()
 }
 
 /// A webhook channel's fixed parts, checked once.
