@@ -418,10 +418,13 @@ fn a_template_over_one_mebibyte_is_rejected_at_load() {
 
 #[test]
 fn output_over_the_cap_is_a_render_error() {
-    let renderer = loaded(&[(
-        "a/text.tera",
-        "{% for i in range(end=2000) %}{% for j in range(end=2000) %}xx{% endfor %}{% endfor %}",
-    )]);
+    // 120 × 120 × 100 bytes = 1.44 MB, over the 1 MiB cap in 14,400 iterations: few enough
+    // that the render's time limit cannot come first on a loaded machine.
+    let line = "x".repeat(100);
+    let source = format!(
+        "{{% for i in range(end=120) %}}{{% for j in range(end=120) %}}{line}{{% endfor %}}{{% endfor %}}"
+    );
+    let renderer = loaded(&[("a/text.tera", source.as_str())]);
     let error = renderer.render("a/text.tera", &Context::new());
     assert_eq!(
         error,
