@@ -11,7 +11,7 @@ use sqlx::sqlite::SqliteConnection;
 
 use super::event::{self, Event};
 use super::values;
-use super::{Millis, NewMessage, Outcome, OutcomeKind, Store};
+use super::{MessageState, Millis, NewMessage, Outcome, OutcomeKind, Store};
 
 /// Outcomes per fenced `UPDATE`: bounds the JSON text of one statement.
 const RECORD_ROWS: usize = 2_000;
@@ -82,7 +82,7 @@ impl Store {
 /// The columns one outcome writes; `None` keeps the stored value where the outcome has
 /// nothing to say (a `sent` keeps the last error of earlier tries).
 struct Change<'a> {
-    state: &'static str,
+    state: MessageState,
     sent_at: Option<Millis>,
     provider_id: Option<&'a str>,
     next_attempt_at: Option<Millis>,
@@ -96,7 +96,7 @@ struct Change<'a> {
 impl<'a> Change<'a> {
     fn of(o: &'a Outcome) -> Change<'a> {
         let base = Change {
-            state: "sent",
+            state: MessageState::Sent,
             sent_at: None,
             provider_id: None,
             next_attempt_at: None,
@@ -111,26 +111,26 @@ impl<'a> Change<'a> {
                 ..base
             },
             OutcomeKind::Retry { at, code, error } => Change {
-                state: "pending",
+                state: MessageState::Pending,
                 next_attempt_at: Some(*at),
                 code: code.as_deref(),
                 error: Some(error),
                 ..base
             },
             OutcomeKind::Failed { code, error } => Change {
-                state: "failed",
+                state: MessageState::Failed,
                 code: code.as_deref(),
                 error: Some(error),
                 ..base
             },
             OutcomeKind::Skipped { reason } => Change {
-                state: "skipped",
+                state: MessageState::Skipped,
                 error: Some(reason),
                 give_back: 1,
                 ..base
             },
             OutcomeKind::Expired => Change {
-                state: "expired",
+                state: MessageState::Expired,
                 give_back: 1,
                 ..base
             },
@@ -276,17 +276,19 @@ async fn apply_other(
 fn event_of(o: &Outcome) -> Event {
     let (to, detail) = match &o.result {
         OutcomeKind::Sent { provider_id } => (
-            "sent",
+            MessageState::Sent,
             provider_id.as_ref().map(|id| format!("provider id {id}")),
         ),
-        OutcomeKind::Retry { code, error, .. } => ("pending", Some(with_code(code, error))),
-        OutcomeKind::Failed { code, error } => ("failed", Some(with_code(code, error))),
-        OutcomeKind::Skipped { reason } => ("skipped", Some(reason.clone())),
-        OutcomeKind::Expired => ("expired", Some("window closed".to_owned())),
+        OutcomeKind::Retry { code, error, .. } => {
+            (MessageState::Pending, Some(with_code(code, error)))
+        }
+        OutcomeKind::Failed { code, error } => (MessageState::Failed, Some(with_code(code, error))),
+        OutcomeKind::Skipped { reason } => (MessageState::Skipped, Some(reason.clone())),
+        OutcomeKind::Expired => (MessageState::Expired, Some("window closed".to_owned())),
     };
     Event {
         message: o.id,
-        from: "sending",
+        from: MessageState::Sending,
         to,
         detail,
     }

@@ -72,6 +72,7 @@ mod pause;
 mod prune;
 mod read;
 mod receipt;
+mod state;
 mod suppression;
 mod sweep;
 #[cfg(test)]
@@ -98,27 +99,11 @@ pub use prune::{PRUNE_BATCH, Pruned};
 pub use receipt::{
     DeliveryReceipt, MessageRef, RECEIPT_SKEW, ReceiptOutcome, ReceiptStatus, delivery_time,
 };
+pub use state::{MessageState, UnknownState};
 pub use suppression::{Suppression, SuppressionReason, UnsubscribeTarget};
 
 /// A UTC instant in milliseconds since the Unix epoch.
 pub type Millis = i64;
-
-/// Every delivery state (SPEC §6), as stored in `message.state`; `replaced`: failed on its
-/// channel, and the step's fallback took over (migration 0009).
-pub const STATES: [&str; 9] = [
-    "pending",
-    "sending",
-    "sent",
-    "delivered",
-    "failed",
-    "expired",
-    "skipped",
-    "cancelled",
-    "replaced",
-];
-
-/// States a message can still leave by itself; a campaign is done only when none remain.
-pub const OPEN_STATES: [&str; 2] = ["pending", "sending"];
 
 /// Connections that read, beside the one that writes.
 const READERS: u32 = 3;
@@ -274,6 +259,14 @@ impl OutcomeKind {
 }
 
 impl NewState {
+    /// The state a row is inserted in, and the skip reason for its `last_error`.
+    fn state_and_reason(&self) -> (MessageState, Option<&str>) {
+        match self {
+            NewState::Pending => (MessageState::Pending, None),
+            NewState::Skipped { reason } => (MessageState::Skipped, Some(reason.as_str())),
+        }
+    }
+
     /// [`OutcomeKind::masked`] for a skip reason.
     fn masked(&self) -> Option<NewState> {
         match self {
@@ -286,7 +279,7 @@ impl NewState {
     }
 }
 
-/// Message counts of one (campaign, step, channel): every state of [`STATES`], zeros
+/// Message counts of one (campaign, step, channel): every state of [`MessageState::ALL`], zeros
 /// included (SPEC §5 `status --format json`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StatusRow {
@@ -305,7 +298,7 @@ pub struct ReportRow {
     pub recipient: String,
     pub channel: String,
     pub address: Option<String>,
-    pub state: String,
+    pub state: MessageState,
     pub attempts: u32,
     pub last_error: Option<String>,
     pub queued_at: Millis,
@@ -495,18 +488,6 @@ impl Store {
     /// The connections for reading (writes go through [`Store::write`]).
     pub(crate) fn pool(&self) -> &SqlitePool {
         &self.pool
-    }
-}
-
-/// Checks that `state` is one of [`STATES`] before it reaches SQL.
-fn known_state(state: &str) -> anyhow::Result<&str> {
-    if STATES.contains(&state) {
-        Ok(state)
-    } else {
-        anyhow::bail!(
-            "unknown message state {state:?} (one of {})",
-            STATES.join(", ")
-        )
     }
 }
 

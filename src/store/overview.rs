@@ -9,10 +9,10 @@ use std::collections::{BTreeMap, HashMap};
 use anyhow::Context;
 use sqlx::Row;
 
-use super::{CampaignRow, Millis, STATES, StateCount, StatusRow, Store, to_u32, to_u64};
+use super::{CampaignRow, MessageState, Millis, StateCount, StatusRow, Store, to_u32, to_u64};
 
 /// One occurrence of a step as the ledger knows it, with its messages counted by state
-/// (every state of [`STATES`], zeros included).
+/// (every state of [`MessageState::ALL`], zeros included).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OccurrenceFigures {
     pub step: String,
@@ -43,7 +43,7 @@ impl CampaignTotals {
                     counts: zeros(),
                     last_activity: Millis::MIN,
                 });
-            *totals.counts.entry(c.state.clone()).or_insert(0) += c.count;
+            *totals.counts.entry(c.state.to_string()).or_insert(0) += c.count;
             totals.last_activity = totals.last_activity.max(c.last_change);
         }
         out
@@ -228,7 +228,7 @@ fn campaign_row(row: &sqlx::sqlite::SqliteRow) -> anyhow::Result<CampaignRow> {
 }
 
 fn zeros() -> BTreeMap<String, u64> {
-    STATES.iter().map(|s| ((*s).to_owned(), 0)).collect()
+    MessageState::zero_counts()
 }
 
 #[cfg(test)]
@@ -236,7 +236,7 @@ mod tests {
     use std::time::Duration;
 
     use super::super::test_support::*;
-    use super::super::{Outcome, OutcomeKind, STATES};
+    use super::super::{MessageState, Outcome, OutcomeKind};
 
     async fn fail_first(store: &super::Store, error: &str) {
         let c = store
@@ -275,7 +275,7 @@ mod tests {
         assert_eq!((first.n, first.at), (0, T0));
         assert_eq!((first.counts["pending"], first.counts["failed"]), (2, 1));
         assert_eq!((second.n, second.counts["pending"]), (1, 2));
-        assert_eq!(second.counts.len(), STATES.len());
+        assert_eq!(second.counts.len(), MessageState::ALL.len());
         assert!(store.occurrence_figures("none").await.unwrap().is_empty());
         let (status, occurrences) = store.campaign_breakdown("c").await.unwrap();
         assert_eq!(occurrences, figures);
@@ -284,7 +284,10 @@ mod tests {
         assert_eq!(totals.len(), 1);
         let c = &totals["c"];
         assert_eq!((c.counts["pending"], c.counts["failed"]), (4, 1));
-        assert_eq!((c.counts.len(), c.last_activity), (STATES.len(), T0 + 7));
+        assert_eq!(
+            (c.counts.len(), c.last_activity),
+            (MessageState::ALL.len(), T0 + 7)
+        );
     }
 
     #[tokio::test]

@@ -137,6 +137,7 @@ impl Store {
 mod tests {
     use std::time::Duration;
 
+    use super::super::MessageState;
     use super::super::test_support::*;
     use super::*;
 
@@ -255,7 +256,7 @@ mod tests {
             .await
             .unwrap();
         let retried = store
-            .retry("c", None, "failed", T0 + 92 * DAY)
+            .retry("c", None, MessageState::Failed, T0 + 92 * DAY)
             .await
             .unwrap();
         assert_eq!(retried, 0, "nothing to send it to any more");

@@ -25,7 +25,7 @@ use subtle::ConstantTimeEq;
 
 use super::error::WebError;
 use super::{Rejection, WebState};
-use crate::store::{Millis, Outcome, OutcomeKind, STATES, StateCount};
+use crate::store::{MessageState, Millis, Outcome, OutcomeKind, StateCount};
 
 /// How a try that reached (or tried to reach) the provider ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -207,7 +207,7 @@ fn ledger_families(out: &mut String, ledger: &Ledger<'_>) {
         .collect();
     groups.dedup();
     for (campaign, channel) in groups {
-        for state in STATES {
+        for state in MessageState::ALL {
             let n = counts
                 .iter()
                 .find(|c| c.campaign == campaign && c.channel == channel && c.state == state)
@@ -215,7 +215,7 @@ fn ledger_families(out: &mut String, ledger: &Ledger<'_>) {
             let labels = [
                 ("campaign", campaign),
                 ("channel", channel),
-                ("state", state),
+                ("state", state.as_str()),
             ];
             sample(out, "loa_messages", &labels, n);
         }
@@ -315,7 +315,7 @@ mod tests {
         StateCount {
             campaign: campaign.into(),
             channel: channel.into(),
-            state: state.into(),
+            state: state.parse().unwrap(),
             count: n,
             last_change: 0,
         }
@@ -344,7 +344,10 @@ mod tests {
         assert!(
             text.contains("loa_messages{campaign=\"c\",channel=\"email\",state=\"pending\"} 0\n")
         );
-        assert_eq!(text.matches("loa_messages{").count(), STATES.len());
+        assert_eq!(
+            text.matches("loa_messages{").count(),
+            MessageState::ALL.len()
+        );
         assert!(text.contains("loa_oldest_due_pending_seconds 2.5\n"));
         assert!(text.contains("loa_messages_counted_seconds_ago 1.5\n"));
     }
