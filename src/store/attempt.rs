@@ -219,7 +219,7 @@ async fn apply_sent(
 }
 
 /// The fenced `UPDATE` of every other outcome (retries, failures, skips, expiries), each
-/// row's change read from one JSON array.
+/// row's change read from one JSON array ([`change_rows`]).
 async fn apply_other(
     conn: &mut SqliteConnection,
     chunk: &[&Outcome],
@@ -228,6 +228,36 @@ async fn apply_other(
     if chunk.is_empty() {
         return Ok(());
     }
+    const SQL: &str = "WITH o AS (SELECT j.value ->> 0 AS id, j.value ->> 1 AS attempt, \
+        j.value ->> 2 AS owner, j.value ->> 3 AS state, j.value ->> 4 AS sent_at, \
+        j.value ->> 5 AS provider_id, j.value ->> 6 AS next_at, j.value ->> 7 AS code, \
+        j.value ->> 8 AS error, j.value ->> 9 AS give_back FROM json_each(?1) AS j) \
+    UPDATE message SET state = o.state, \
+        sent_at = COALESCE(o.sent_at, message.sent_at), \
+        provider_id = CASE WHEN o.state = 'sent' THEN o.provider_id \
+            ELSE message.provider_id END, \
+        next_attempt_at = COALESCE(o.next_at, message.next_attempt_at), \
+        last_code = CASE WHEN o.state IN ('pending', 'failed') THEN o.code \
+            ELSE message.last_code END, \
+        last_error = CASE WHEN o.state IN ('pending', 'failed', 'skipped') THEN o.error \
+            ELSE message.last_error END, \
+        attempts = message.attempts - o.give_back, \
+        lease_owner = NULL, lease_until = NULL, updated_at = ?2 \
+    FROM o WHERE message.id = o.id AND message.attempts = o.attempt \
+        AND +message.state = 'sending' AND message.lease_owner = o.owner";
+    sqlx::query(SQL)
+        .bind(change_rows(chunk)?)
+        .bind(now)
+        .execute(&mut *conn)
+        .await
+        .context("recording outcomes")?;
+    Ok(())
+}
+
+/// Each outcome's fence and [`Change`], as the JSON array [`apply_other`] reads: one row
+/// `[id, attempt, owner, state, sent_at, provider_id, next_at, code, error, give_back]`
+/// an outcome.
+fn change_rows(chunk: &[&Outcome]) -> anyhow::Result<String> {
     let rows: Vec<_> = chunk
         .iter()
         .map(|o| {
@@ -246,31 +276,7 @@ async fn apply_other(
             )
         })
         .collect();
-    sqlx::query(
-        "WITH o AS (SELECT j.value ->> 0 AS id, j.value ->> 1 AS attempt, \
-             j.value ->> 2 AS owner, j.value ->> 3 AS state, j.value ->> 4 AS sent_at, \
-             j.value ->> 5 AS provider_id, j.value ->> 6 AS next_at, j.value ->> 7 AS code, \
-             j.value ->> 8 AS error, j.value ->> 9 AS give_back FROM json_each(?1) AS j) \
-         UPDATE message SET state = o.state, \
-             sent_at = COALESCE(o.sent_at, message.sent_at), \
-             provider_id = CASE WHEN o.state = 'sent' THEN o.provider_id \
-                 ELSE message.provider_id END, \
-             next_attempt_at = COALESCE(o.next_at, message.next_attempt_at), \
-             last_code = CASE WHEN o.state IN ('pending', 'failed') THEN o.code \
-                 ELSE message.last_code END, \
-             last_error = CASE WHEN o.state IN ('pending', 'failed', 'skipped') THEN o.error \
-                 ELSE message.last_error END, \
-             attempts = message.attempts - o.give_back, \
-             lease_owner = NULL, lease_until = NULL, updated_at = ?2 \
-         FROM o WHERE message.id = o.id AND message.attempts = o.attempt \
-             AND +message.state = 'sending' AND message.lease_owner = o.owner",
-    )
-    .bind(event::json(&rows)?)
-    .bind(now)
-    .execute(&mut *conn)
-    .await
-    .context("recording outcomes")?;
-    Ok(())
+    event::json(&rows)
 }
 
 fn event_of(o: &Outcome) -> Event {

@@ -100,6 +100,29 @@ impl Store {
         &self,
         campaign: &str,
     ) -> anyhow::Result<(Vec<StatusRow>, Vec<OccurrenceFigures>)> {
+        let (by_channel, by_occurrence) = self.counts_by_channel_and_occurrence(campaign).await?;
+        let status = by_channel
+            .into_iter()
+            .map(|((step, channel), counts)| StatusRow {
+                campaign: campaign.to_owned(),
+                step,
+                channel,
+                counts,
+            })
+            .collect();
+        let occurrences = self.occurrences_counted(campaign, &by_occurrence).await?;
+        Ok((status, occurrences))
+    }
+
+    /// `campaign`'s message counts by state in one walk, summed twice: by (step, channel)
+    /// and by (step, occurrence number).
+    async fn counts_by_channel_and_occurrence(
+        &self,
+        campaign: &str,
+    ) -> anyhow::Result<(
+        BTreeMap<(String, String), Counts>,
+        HashMap<(String, u32), Counts>,
+    )> {
         let rows = sqlx::query(
             "SELECT step, channel, occurrence_n, state, COUNT(*) AS n FROM message \
              WHERE campaign = ? GROUP BY step, channel, occurrence_n, state",
@@ -108,8 +131,8 @@ impl Store {
         .fetch_all(self.pool())
         .await
         .with_context(|| format!("counting the messages of {campaign}"))?;
-        let mut by_channel: BTreeMap<(String, String), BTreeMap<String, u64>> = BTreeMap::new();
-        let mut by_occurrence: HashMap<(String, u32), BTreeMap<String, u64>> = HashMap::new();
+        let mut by_channel: BTreeMap<(String, String), Counts> = BTreeMap::new();
+        let mut by_occurrence: HashMap<(String, u32), Counts> = HashMap::new();
         for row in rows {
             let step: String = row.try_get("step")?;
             let n = to_u32(row.try_get("occurrence_n")?, "occurrence number")?;
@@ -122,15 +145,16 @@ impl Store {
             let occurrence = by_occurrence.entry((step, n)).or_insert_with(zeros);
             *occurrence.entry(state).or_insert(0) += count;
         }
-        let status = by_channel
-            .into_iter()
-            .map(|((step, channel), counts)| StatusRow {
-                campaign: campaign.to_owned(),
-                step,
-                channel,
-                counts,
-            })
-            .collect();
+        Ok((by_channel, by_occurrence))
+    }
+
+    /// `campaign`'s occurrences by time and step, each with its counts from `counts`
+    /// (zeros when it has no message).
+    async fn occurrences_counted(
+        &self,
+        campaign: &str,
+        counts: &HashMap<(String, u32), Counts>,
+    ) -> anyhow::Result<Vec<OccurrenceFigures>> {
         let rows = sqlx::query(
             "SELECT step, n, at, enqueued_at, missed_at FROM occurrence \
              WHERE campaign = ? ORDER BY at, step, n",
@@ -139,12 +163,11 @@ impl Store {
         .fetch_all(self.pool())
         .await
         .with_context(|| format!("reading the occurrences of {campaign}"))?;
-        let occurrences = rows
-            .iter()
+        rows.iter()
             .map(|row| {
                 let step: String = row.try_get("step")?;
                 let n = to_u32(row.try_get("n")?, "occurrence number")?;
-                let counts = by_occurrence
+                let counts = counts
                     .get(&(step.clone(), n))
                     .cloned()
                     .unwrap_or_else(zeros);
@@ -157,8 +180,7 @@ impl Store {
                     counts,
                 })
             })
-            .collect::<anyhow::Result<_>>()?;
-        Ok((status, occurrences))
+            .collect()
     }
 
     /// The `limit` most recently failed messages of `campaign`, newest first.
@@ -227,7 +249,10 @@ fn campaign_row(row: &sqlx::sqlite::SqliteRow) -> anyhow::Result<CampaignRow> {
     })
 }
 
-fn zeros() -> BTreeMap<String, u64> {
+/// Message counts keyed by state word, as [`StatusRow::counts`] holds them.
+type Counts = BTreeMap<String, u64>;
+
+fn zeros() -> Counts {
     MessageState::zero_counts()
 }
 
