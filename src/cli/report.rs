@@ -64,7 +64,7 @@ pub fn line(r: &ReportRow, full: bool) -> Line {
         } else {
             mask_address(&address)
         },
-        state: r.state.clone(),
+        state: r.state.to_string(),
         attempts: r.attempts,
         // Masked when stored; masked again for ledgers written before that was so.
         last_error: match r.last_error.as_deref().map(what_happened) {
@@ -264,7 +264,7 @@ mod wording_tests {
             recipient: "E1".into(),
             channel: "email".into(),
             address: None,
-            state: "skipped".into(),
+            state: crate::store::MessageState::Skipped,
             attempts: 0,
             last_error: Some("no email; sent by sms instead".into()),
             queued_at: 0,

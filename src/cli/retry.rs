@@ -7,7 +7,7 @@ use chrono::Utc;
 
 use super::Global;
 use super::format::thousands;
-use crate::store::{AuditAction, AuditEntry, Store};
+use crate::store::{AuditAction, AuditEntry, MessageState, Store};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -15,8 +15,16 @@ pub struct Args {
     #[arg(long)]
     pub step: Option<String>,
     /// Which messages to re-queue: failed (default) or expired.
-    #[arg(long, default_value = "failed", value_parser = ["failed", "expired"])]
-    pub state: String,
+    #[arg(long, default_value = MessageState::Failed.as_str(), value_parser = retryable())]
+    pub state: MessageState,
+}
+
+/// The states `--state` accepts, listed by `--help` and in clap's error for another word.
+fn retryable() -> impl clap::builder::TypedValueParser<Value = MessageState> {
+    use clap::builder::TypedValueParser as _;
+    let words = [MessageState::Failed, MessageState::Expired].map(MessageState::as_str);
+    clap::builder::PossibleValuesParser::new(words)
+        .map(|word| word.parse().expect("one of the possible values"))
 }
 
 pub async fn run(global: &Global, args: &Args) -> Result<ExitCode> {
@@ -29,7 +37,7 @@ pub async fn run(global: &Global, args: &Args) -> Result<ExitCode> {
         .retry(
             &args.campaign,
             args.step.as_deref(),
-            &args.state,
+            args.state,
             Utc::now().timestamp_millis(),
         )
         .await?;

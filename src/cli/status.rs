@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::Global;
 use super::format::thousands;
-use crate::store::{STATES, StatusRow, Store};
+use crate::store::{MessageState, StatusRow, Store};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -63,7 +63,7 @@ pub fn table(rows: &[StatusRow]) -> String {
     let mut t = Table::new();
     t.load_preset(UTF8_FULL_CONDENSED);
     let mut header = vec!["Chiến dịch", "Bước", "Kênh"];
-    header.extend(STATES);
+    header.extend(MessageState::ALL.map(MessageState::as_str));
     t.set_header(header);
     for r in rows {
         let mut cells = vec![
@@ -71,8 +71,8 @@ pub fn table(rows: &[StatusRow]) -> String {
             Cell::new(&r.step),
             Cell::new(&r.channel),
         ];
-        for s in STATES {
-            let n = r.counts.get(s).copied().unwrap_or(0);
+        for s in MessageState::ALL {
+            let n = r.counts.get(s.as_str()).copied().unwrap_or(0);
             cells.push(
                 Cell::new(if n == 0 { String::new() } else { thousands(n) })
                     .set_alignment(CellAlignment::Right),

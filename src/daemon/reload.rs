@@ -22,7 +22,7 @@ use tracing::{info, warn};
 
 use crate::campaign::{Diagnostics, Live, Workspace};
 use crate::dispatch::Dispatcher;
-use crate::store::Store;
+use crate::store::{MessageState, Store};
 
 /// Loads the workspace again, exactly as `loa run` did at start.
 pub type Loader = Box<dyn Fn() -> (Option<Workspace>, Diagnostics) + Send + Sync>;
@@ -116,8 +116,8 @@ pub async fn cancel_removed(store: &Store, old: &Workspace, new: &Workspace) -> 
                 .set_state(
                     &c.id,
                     Some(&step.id),
-                    &["pending"],
-                    "cancelled",
+                    &[MessageState::Pending],
+                    MessageState::Cancelled,
                     detail,
                     now,
                 )

@@ -11,7 +11,7 @@ use sqlx::sqlite::SqliteConnection;
 
 use super::event::{self, Event};
 use super::values;
-use super::{Millis, NewMessage, Outcome, OutcomeKind, Store};
+use super::{MessageState, Millis, NewMessage, Outcome, OutcomeKind, Store};
 
 /// Outcomes per fenced `UPDATE`: bounds the JSON text of one statement.
 const RECORD_ROWS: usize = 2_000;
@@ -82,7 +82,7 @@ impl Store {
 /// The columns one outcome writes; `None` keeps the stored value where the outcome has
 /// nothing to say (a `sent` keeps the last error of earlier tries).
 struct Change<'a> {
-    state: &'static str,
+    state: MessageState,
     sent_at: Option<Millis>,
     provider_id: Option<&'a str>,
     next_attempt_at: Option<Millis>,
@@ -96,7 +96,7 @@ struct Change<'a> {
 impl<'a> Change<'a> {
     fn of(o: &'a Outcome) -> Change<'a> {
         let base = Change {
-            state: "sent",
+            state: MessageState::Sent,
             sent_at: None,
             provider_id: None,
             next_attempt_at: None,
@@ -111,26 +111,26 @@ impl<'a> Change<'a> {
                 ..base
             },
             OutcomeKind::Retry { at, code, error } => Change {
-                state: "pending",
+                state: MessageState::Pending,
                 next_attempt_at: Some(*at),
                 code: code.as_deref(),
                 error: Some(error),
                 ..base
             },
             OutcomeKind::Failed { code, error } => Change {
-                state: "failed",
+                state: MessageState::Failed,
                 code: code.as_deref(),
                 error: Some(error),
                 ..base
             },
             OutcomeKind::Skipped { reason } => Change {
-                state: "skipped",
+                state: MessageState::Skipped,
                 error: Some(reason),
                 give_back: 1,
                 ..base
             },
             OutcomeKind::Expired => Change {
-                state: "expired",
+                state: MessageState::Expired,
                 give_back: 1,
                 ..base
             },
@@ -219,7 +219,7 @@ async fn apply_sent(
 }
 
 /// The fenced `UPDATE` of every other outcome (retries, failures, skips, expiries), each
-/// row's change read from one JSON array.
+/// row's change read from one JSON array ([`change_rows`]).
 async fn apply_other(
     conn: &mut SqliteConnection,
     chunk: &[&Outcome],
@@ -228,6 +228,36 @@ async fn apply_other(
     if chunk.is_empty() {
         return Ok(());
     }
+    const SQL: &str = "WITH o AS (SELECT j.value ->> 0 AS id, j.value ->> 1 AS attempt, \
+        j.value ->> 2 AS owner, j.value ->> 3 AS state, j.value ->> 4 AS sent_at, \
+        j.value ->> 5 AS provider_id, j.value ->> 6 AS next_at, j.value ->> 7 AS code, \
+        j.value ->> 8 AS error, j.value ->> 9 AS give_back FROM json_each(?1) AS j) \
+    UPDATE message SET state = o.state, \
+        sent_at = COALESCE(o.sent_at, message.sent_at), \
+        provider_id = CASE WHEN o.state = 'sent' THEN o.provider_id \
+            ELSE message.provider_id END, \
+        next_attempt_at = COALESCE(o.next_at, message.next_attempt_at), \
+        last_code = CASE WHEN o.state IN ('pending', 'failed') THEN o.code \
+            ELSE message.last_code END, \
+        last_error = CASE WHEN o.state IN ('pending', 'failed', 'skipped') THEN o.error \
+            ELSE message.last_error END, \
+        attempts = message.attempts - o.give_back, \
+        lease_owner = NULL, lease_until = NULL, updated_at = ?2 \
+    FROM o WHERE message.id = o.id AND message.attempts = o.attempt \
+        AND +message.state = 'sending' AND message.lease_owner = o.owner";
+    sqlx::query(SQL)
+        .bind(change_rows(chunk)?)
+        .bind(now)
+        .execute(&mut *conn)
+        .await
+        .context("recording outcomes")?;
+    Ok(())
+}
+
+/// Each outcome's fence and [`Change`], as the JSON array [`apply_other`] reads: one row
+/// `[id, attempt, owner, state, sent_at, provider_id, next_at, code, error, give_back]`
+/// an outcome.
+fn change_rows(chunk: &[&Outcome]) -> anyhow::Result<String> {
     let rows: Vec<_> = chunk
         .iter()
         .map(|o| {
@@ -246,47 +276,25 @@ async fn apply_other(
             )
         })
         .collect();
-    sqlx::query(
-        "WITH o AS (SELECT j.value ->> 0 AS id, j.value ->> 1 AS attempt, \
-             j.value ->> 2 AS owner, j.value ->> 3 AS state, j.value ->> 4 AS sent_at, \
-             j.value ->> 5 AS provider_id, j.value ->> 6 AS next_at, j.value ->> 7 AS code, \
-             j.value ->> 8 AS error, j.value ->> 9 AS give_back FROM json_each(?1) AS j) \
-         UPDATE message SET state = o.state, \
-             sent_at = COALESCE(o.sent_at, message.sent_at), \
-             provider_id = CASE WHEN o.state = 'sent' THEN o.provider_id \
-                 ELSE message.provider_id END, \
-             next_attempt_at = COALESCE(o.next_at, message.next_attempt_at), \
-             last_code = CASE WHEN o.state IN ('pending', 'failed') THEN o.code \
-                 ELSE message.last_code END, \
-             last_error = CASE WHEN o.state IN ('pending', 'failed', 'skipped') THEN o.error \
-                 ELSE message.last_error END, \
-             attempts = message.attempts - o.give_back, \
-             lease_owner = NULL, lease_until = NULL, updated_at = ?2 \
-         FROM o WHERE message.id = o.id AND message.attempts = o.attempt \
-             AND +message.state = 'sending' AND message.lease_owner = o.owner",
-    )
-    .bind(event::json(&rows)?)
-    .bind(now)
-    .execute(&mut *conn)
-    .await
-    .context("recording outcomes")?;
-    Ok(())
+    event::json(&rows)
 }
 
 fn event_of(o: &Outcome) -> Event {
     let (to, detail) = match &o.result {
         OutcomeKind::Sent { provider_id } => (
-            "sent",
+            MessageState::Sent,
             provider_id.as_ref().map(|id| format!("provider id {id}")),
         ),
-        OutcomeKind::Retry { code, error, .. } => ("pending", Some(with_code(code, error))),
-        OutcomeKind::Failed { code, error } => ("failed", Some(with_code(code, error))),
-        OutcomeKind::Skipped { reason } => ("skipped", Some(reason.clone())),
-        OutcomeKind::Expired => ("expired", Some("window closed".to_owned())),
+        OutcomeKind::Retry { code, error, .. } => {
+            (MessageState::Pending, Some(with_code(code, error)))
+        }
+        OutcomeKind::Failed { code, error } => (MessageState::Failed, Some(with_code(code, error))),
+        OutcomeKind::Skipped { reason } => (MessageState::Skipped, Some(reason.clone())),
+        OutcomeKind::Expired => (MessageState::Expired, Some("window closed".to_owned())),
     };
     Event {
         message: o.id,
-        from: "sending",
+        from: MessageState::Sending,
         to,
         detail,
     }

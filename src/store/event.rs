@@ -10,7 +10,7 @@ use anyhow::Context;
 use serde::Serialize;
 use sqlx::sqlite::SqliteConnection;
 
-use super::Millis;
+use super::{MessageState, Millis};
 
 /// Where an event's detail comes from.
 #[derive(Clone, Copy, Debug)]
@@ -29,7 +29,7 @@ pub(super) async fn for_rows(
     conn: &mut SqliteConnection,
     ids: &[i64],
     at: Millis,
-    from: Option<&str>,
+    from: Option<MessageState>,
     detail: Detail<'_>,
 ) -> anyhow::Result<()> {
     if ids.is_empty() {
@@ -69,8 +69,8 @@ pub(super) async fn for_rows(
 #[derive(Clone, Debug)]
 pub(super) struct Event {
     pub message: i64,
-    pub from: &'static str,
-    pub to: &'static str,
+    pub from: MessageState,
+    pub to: MessageState,
     pub detail: Option<String>,
 }
 

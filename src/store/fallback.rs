@@ -12,7 +12,7 @@ use anyhow::Context;
 use sqlx::sqlite::SqliteConnection;
 
 use super::event::{self, Detail};
-use super::{Millis, NewMessage, NewState};
+use super::{MessageState, Millis, NewMessage};
 
 /// A sibling that may still reach the recipient (or did): anything but `failed`,
 /// `replaced`, or `skipped` for want of an address. A pruned row's address is gone, so a
@@ -29,10 +29,7 @@ pub(super) async fn take_over(
 ) -> anyhow::Result<u64> {
     let mut inserted = 0;
     for f in offers {
-        let (state, reason) = match &f.state {
-            NewState::Pending => ("pending", None),
-            NewState::Skipped { reason } => ("skipped", Some(reason.as_str())),
-        };
+        let (state, reason) = f.state.state_and_reason();
         let sql = format!(
             "INSERT INTO message (tag, campaign, step, occurrence_id, occurrence_at, \
              occurrence_n, recipient, channel, fallback_of, address, state, attempts, \
@@ -66,7 +63,7 @@ pub(super) async fn take_over(
             continue;
         }
         inserted += 1;
-        if state == "pending" {
+        if state == MessageState::Pending {
             replace_failed(conn, f, now).await?;
         }
     }
@@ -105,7 +102,8 @@ async fn replace_failed(
     .await
     .context("marking messages replaced by a fallback")?;
     let detail = format!("the fallback {} took over", f.channel);
-    event::for_rows(conn, &ids, now, Some("failed"), Detail::Text(Some(&detail))).await
+    let from = Some(MessageState::Failed);
+    event::for_rows(conn, &ids, now, from, Detail::Text(Some(&detail))).await
 }
 
 #[cfg(test)]
@@ -113,7 +111,7 @@ mod tests {
     use std::time::Duration;
 
     use super::super::test_support::*;
-    use super::super::{Claimed, Outcome, OutcomeKind, Store};
+    use super::super::{Claimed, NewState, Outcome, OutcomeKind, Store};
     use super::*;
 
     const LEASE: Duration = Duration::from_secs(60);
@@ -210,7 +208,13 @@ mod tests {
         assert_eq!(states(&store).await.len(), 3);
         // `replaced` is no failure to list or to retry.
         assert!(store.failed_messages("c", 10).await.unwrap().is_empty());
-        assert_eq!(store.retry("c", None, "failed", T0 + 3).await.unwrap(), 0);
+        assert_eq!(
+            store
+                .retry("c", None, MessageState::Failed, T0 + 3)
+                .await
+                .unwrap(),
+            0
+        );
     }
 
     #[tokio::test]

@@ -6,14 +6,14 @@
 use anyhow::Context;
 use sqlx::Row;
 
-use super::{Millis, Store, to_u64};
+use super::{MessageState, Millis, Store, to_u64};
 
 /// Messages of one campaign on one channel in one state.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StateCount {
     pub campaign: String,
     pub channel: String,
-    pub state: String,
+    pub state: MessageState,
     pub count: u64,
     /// The latest `updated_at` among them.
     pub last_change: Millis,
@@ -180,7 +180,7 @@ mod tests {
             .await
             .unwrap()
             .into_iter()
-            .map(|c| (c.channel, c.state, c.count, c.last_change))
+            .map(|c| (c.channel, c.state.to_string(), c.count, c.last_change))
             .collect();
         assert_eq!(
             counts,

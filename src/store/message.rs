@@ -8,7 +8,7 @@ use sqlx::{QueryBuilder, Sqlite};
 
 use super::event::{self, Detail};
 use super::values;
-use super::{Claimed, Millis, NewMessage, NewState, Store, millis, to_u32};
+use super::{Claimed, MessageState, Millis, NewMessage, Store, millis, to_u32};
 
 /// Rows per `INSERT` statement: 512 × 17 parameters stays well under SQLite's 32,766, and
 /// every full batch reuses one prepared statement.
@@ -94,7 +94,8 @@ impl Store {
             .await
             .with_context(|| format!("claiming messages for {owner}"))?;
         let ids: Vec<i64> = claimed.iter().map(|(c, _)| c.id).collect();
-        event::for_rows(&mut w.tx, &ids, now, Some("pending"), Detail::Lease).await?;
+        let from = Some(MessageState::Pending);
+        event::for_rows(&mut w.tx, &ids, now, from, Detail::Lease).await?;
         w.commit().await?;
         claimed.sort_by_key(|(c, due)| (*due, c.id));
         Ok(claimed.into_iter().map(|(c, _)| c).collect())
@@ -104,29 +105,43 @@ impl Store {
 /// One multi-row `INSERT … ON CONFLICT DO NOTHING`; returns how many rows were new.
 ///
 /// The rows of one occurrence (all of an enqueue batch) share their campaign, step,
-/// occurrence and times: those are bound once, in a one-row CTE every row is joined to,
-/// so a row costs eight parameters instead of seventeen.
+/// occurrence and times: those are bound once ([`insert_shared`]); rows of several
+/// occurrences bind every column ([`insert_each`]).
 async fn insert_chunk(
     conn: &mut SqliteConnection,
     chunk: &[NewMessage],
     now: Millis,
 ) -> anyhow::Result<u64> {
+    let first = shared(&chunk[0]);
+    if chunk.iter().all(|m| shared(m) == first) {
+        insert_shared(conn, chunk, now).await
+    } else {
+        insert_each(conn, chunk, now).await
+    }
+}
+
+/// The columns the rows of one occurrence have in common.
+fn shared(m: &NewMessage) -> (&str, &str, i64, Millis, u32, Millis, Millis) {
+    (
+        m.campaign.as_str(),
+        m.step.as_str(),
+        m.occurrence_id,
+        m.occurrence_at,
+        m.occurrence_n,
+        m.next_attempt_at,
+        m.expires_at,
+    )
+}
+
+/// [`insert_chunk`] for rows of one occurrence: the shared columns bound once, in a
+/// one-row CTE every row is joined to, so a row costs eight parameters instead of
+/// seventeen.
+async fn insert_shared(
+    conn: &mut SqliteConnection,
+    chunk: &[NewMessage],
+    now: Millis,
+) -> anyhow::Result<u64> {
     let first = &chunk[0];
-    fn shared(m: &NewMessage) -> (&str, &str, i64, Millis, u32, Millis, Millis) {
-        (
-            m.campaign.as_str(),
-            m.step.as_str(),
-            m.occurrence_id,
-            m.occurrence_at,
-            m.occurrence_n,
-            m.next_attempt_at,
-            m.expires_at,
-        )
-    }
-    let uniform = chunk.iter().all(|m| shared(m) == shared(first));
-    if !uniform {
-        return insert_each(conn, chunk, now).await;
-    }
     const SQL: &str = "WITH s (campaign, step, occurrence_id, occurrence_at, occurrence_n, \
         next_attempt_at, expires_at, now) AS (SELECT ?, ?, ?, ?, ?, ?, ?, ?) \
         INSERT INTO message (campaign, step, occurrence_id, occurrence_at, occurrence_n, \
@@ -146,7 +161,7 @@ async fn insert_chunk(
         .bind(first.expires_at)
         .bind(now);
     for m in chunk {
-        let (state, reason) = state_and_reason(&m.state);
+        let (state, reason) = m.state.state_and_reason();
         query = query
             .bind(m.tag.as_str())
             .bind(m.recipient.as_str())
@@ -164,13 +179,6 @@ async fn insert_chunk(
     Ok(done.rows_affected())
 }
 
-fn state_and_reason(state: &NewState) -> (&'static str, Option<&str>) {
-    match state {
-        NewState::Pending => ("pending", None),
-        NewState::Skipped { reason } => ("skipped", Some(reason.as_str())),
-    }
-}
-
 /// [`insert_chunk`] for rows of different occurrences: every column bound per row.
 async fn insert_each(
     conn: &mut SqliteConnection,
@@ -183,7 +191,7 @@ async fn insert_each(
          next_attempt_at, expires_at, context, last_error, queued_at, updated_at) ",
     );
     insert.push_values(chunk, |mut row, m| {
-        let (state, reason) = state_and_reason(&m.state);
+        let (state, reason) = m.state.state_and_reason();
         row.push_bind(m.tag.as_str())
             .push_bind(m.campaign.as_str())
             .push_bind(m.step.as_str())
@@ -258,6 +266,19 @@ async fn claim_rows(
     if ids == "[]" {
         return Ok(Vec::new());
     }
+    lease(conn, &ids, owner, lease_until, now).await?;
+    read_claimed(conn, &ids).await
+}
+
+/// Moves the rows of `ids` (a JSON array) still `pending` to `sending` under `owner`'s
+/// lease, counting the attempt.
+async fn lease(
+    conn: &mut SqliteConnection,
+    ids: &str,
+    owner: &str,
+    lease_until: Millis,
+    now: Millis,
+) -> anyhow::Result<()> {
     sqlx::query(
         // The unary `+` makes SQLite take the chosen ids by primary key instead of walking
         // every pending row of the claim index to test each against them.
@@ -268,16 +289,24 @@ async fn claim_rows(
     .bind(owner)
     .bind(lease_until)
     .bind(now)
-    .bind(&ids)
+    .bind(ids)
     .execute(&mut *conn)
     .await?;
+    Ok(())
+}
+
+/// The rows of `ids` (a JSON array) as [`Claimed`], each with its due time.
+async fn read_claimed(
+    conn: &mut SqliteConnection,
+    ids: &str,
+) -> anyhow::Result<Vec<(Claimed, Millis)>> {
     let rows: String = sqlx::query_scalar(
         "SELECT json_group_array(json_array(id, message_id, campaign, step, channel, \
          recipient, address, attempts, occurrence_at, occurrence_n, occurrence_id, \
          expires_at, context, fallback_of, next_attempt_at)) \
          FROM message WHERE id IN (SELECT value FROM json_each(?1))",
     )
-    .bind(&ids)
+    .bind(ids)
     .fetch_one(&mut *conn)
     .await?;
     let rows: Vec<ClaimedRow> = serde_json::from_str(&rows)?;
@@ -349,6 +378,7 @@ async fn due_ids(
 mod tests {
     use std::collections::HashSet;
 
+    use super::super::NewState;
     use super::super::test_support::*;
     use super::*;
 
@@ -402,7 +432,7 @@ mod tests {
             .chain(mixed.iter().map(|m| (m, T0 + 1)));
         assert_eq!(stored.len(), 4);
         for (row, (m, now)) in stored.iter().zip(written) {
-            let (state, reason) = state_and_reason(&m.state);
+            let (state, reason) = m.state.state_and_reason();
             let want = serde_json::json!([
                 m.campaign,
                 m.step,

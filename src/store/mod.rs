@@ -24,9 +24,14 @@
 //! one writer: writes in this process take turns on a mutex and open `BEGIN IMMEDIATE`
 //! transactions on a connection of their own, so they queue instead of spinning in
 //! SQLite's busy handler, each transaction stays short, and reads, however slow or many,
-//! wait on their own pool of connections instead of taking the writer's. The SQL is
-//! SQLite's (batches as JSON read with `json_each`, `BEGIN IMMEDIATE`): PostgreSQL is not
-//! supported yet.
+//! wait on their own pool of connections instead of taking the writer's.
+//!
+//! The ledger is SQLite only, and its SQL is SQLite's: `STRICT` tables, `json_each` and
+//! `json_group_array` batches, `VALUES` lists joined by column name (`column1`…), the
+//! unary `+` that steers SQLite's planner off an index, partial indexes the queries name
+//! by their literal state, and migrations that rebuild a table to change a CHECK. Only
+//! some of it (`ON CONFLICT`, `UPDATE … RETURNING`, integer millisecond times) would carry
+//! over to PostgreSQL unchanged; [`Store::open`] refuses any other database URL.
 //!
 //! A write that fails (disk full, a read-only file, an I/O error) never wedges the writer:
 //! SQLite may roll such a transaction back by itself, leaving the connection's own count of
@@ -37,6 +42,10 @@
 //!
 //! # Layout
 //!
+//! - `connection`: [`Store::open`], the writer's turn (`Store::write`) and the readers,
+//!   [`Store::write_failure`]
+//! - `state`: [`MessageState`], the states of `message.state`, checked against the
+//!   table's CHECK constraint
 //! - `campaign`: [`Store::upsert_campaign`]
 //! - `occurrence`: [`Store::occurrence`], [`Store::mark_enqueued`]
 //! - `message`: inserting ([`Store::insert_messages`]) and claiming ([`Store::claim`])
@@ -61,6 +70,7 @@
 mod attempt;
 mod audit;
 mod campaign;
+mod connection;
 mod event;
 mod fallback;
 mod health;
@@ -73,6 +83,7 @@ mod pause;
 mod prune;
 mod read;
 mod receipt;
+mod state;
 mod suppression;
 mod sweep;
 #[cfg(test)]
@@ -80,16 +91,12 @@ pub(crate) mod test_support;
 mod values;
 
 use std::collections::BTreeMap;
-use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
-use sqlx::{Connection as _, Sqlite, Transaction};
-use tokio::sync::{Mutex, MutexGuard};
+use sqlx::sqlite::SqlitePool;
+use tokio::sync::Mutex;
 
 pub use audit::{AuditAction, AuditEntry, AuditRow};
 pub use health::StateCount;
@@ -99,30 +106,11 @@ pub use prune::{PRUNE_BATCH, Pruned};
 pub use receipt::{
     DeliveryReceipt, MessageRef, RECEIPT_SKEW, ReceiptOutcome, ReceiptStatus, delivery_time,
 };
+pub use state::{MessageState, UnknownState};
 pub use suppression::{Suppression, SuppressionReason, UnsubscribeTarget};
 
 /// A UTC instant in milliseconds since the Unix epoch.
 pub type Millis = i64;
-
-/// Every delivery state (docs/delivery.md#states), as stored in `message.state`; `replaced`:
-/// failed on its channel, and the step's fallback took over (migration 0009).
-pub const STATES: [&str; 9] = [
-    "pending",
-    "sending",
-    "sent",
-    "delivered",
-    "failed",
-    "expired",
-    "skipped",
-    "cancelled",
-    "replaced",
-];
-
-/// States a message can still leave by itself; a campaign is done only when none remain.
-pub const OPEN_STATES: [&str; 2] = ["pending", "sending"];
-
-/// Connections that read, beside the one that writes.
-const READERS: u32 = 3;
 
 /// The message ledger. Cheap to clone: clones share one pool and one writer turn.
 #[derive(Clone, Debug)]
@@ -275,6 +263,14 @@ impl OutcomeKind {
 }
 
 impl NewState {
+    /// The state a row is inserted in, and the skip reason for its `last_error`.
+    fn state_and_reason(&self) -> (MessageState, Option<&str>) {
+        match self {
+            NewState::Pending => (MessageState::Pending, None),
+            NewState::Skipped { reason } => (MessageState::Skipped, Some(reason.as_str())),
+        }
+    }
+
     /// [`OutcomeKind::masked`] for a skip reason.
     fn masked(&self) -> Option<NewState> {
         match self {
@@ -287,8 +283,8 @@ impl NewState {
     }
 }
 
-/// Message counts of one (campaign, step, channel): every state of [`STATES`], zeros
-/// included (`status --format json`, docs/cli.md#status).
+/// Message counts of one (campaign, step, channel): every state of [`MessageState::ALL`],
+/// zeros included (`status --format json`, docs/cli.md#status).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StatusRow {
     pub campaign: String,
@@ -306,209 +302,12 @@ pub struct ReportRow {
     pub recipient: String,
     pub channel: String,
     pub address: Option<String>,
-    pub state: String,
+    pub state: MessageState,
     pub attempts: u32,
     pub last_error: Option<String>,
     pub queued_at: Millis,
     pub sent_at: Option<Millis>,
     pub delivered_at: Option<Millis>,
-}
-
-/// A write transaction holding this process's writer turn; dropping it rolls back.
-pub(crate) struct Write<'a> {
-    pub(crate) tx: Transaction<'static, Sqlite>,
-    _turn: MutexGuard<'a, ()>,
-    store: &'a Store,
-    /// While a failed write is on record: the connection's count of changed rows when
-    /// this one began, so that only a commit that wrote something clears the failure.
-    changes_before: Option<i64>,
-}
-
-impl Write<'_> {
-    pub(crate) async fn commit(mut self) -> anyhow::Result<()> {
-        // A commit that changed no row writes nothing to the disk: it does not show that
-        // the ledger can be written again.
-        let wrote = match self.changes_before {
-            None => true,
-            Some(before) => total_changes(&mut self.tx).await.is_ok_and(|n| n > before),
-        };
-        let committed = self.tx.commit().await;
-        match &committed {
-            Err(e) => self.store.note_write(Some(e)),
-            Ok(()) if wrote => self.store.note_write(None),
-            Ok(()) => {}
-        }
-        committed.context("committing to the message ledger")
-    }
-}
-
-/// Rows changed on the transaction's connection since it opened.
-async fn total_changes(tx: &mut Transaction<'static, Sqlite>) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("SELECT total_changes()")
-        .fetch_one(&mut **tx)
-        .await
-}
-
-impl Store {
-    /// Opens (creating the file on first use) and migrates the ledger at `url`,
-    /// e.g. `sqlite://loa.db`.
-    pub async fn open(url: &str) -> anyhow::Result<Store> {
-        if !url.starts_with("sqlite:") {
-            anyhow::bail!(
-                "cannot open the database URL {:?}: the ledger is SQLite for now \
-                 (--database-url sqlite://loa.db); PostgreSQL is not supported yet",
-                crate::mask::mask_url(url)
-            );
-        }
-        let options = SqliteConnectOptions::from_str(url)
-            .with_context(|| format!("bad database URL {url:?}"))?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
-            .busy_timeout(Duration::from_secs(5))
-            .foreign_keys(true)
-            // 8 MiB of page cache per connection (negative = KiB): four times the default,
-            // while the four connections stay well inside the daemon's memory budget
-            // (≤ 150 MiB).
-            .pragma("cache_size", "-8192")
-            // Checkpoint the WAL every 10,000 pages (40 MiB) instead of 1,000: a message row
-            // is written at enqueue, at its claim and at its outcome, and a longer WAL lets
-            // the checkpoint copy each such page once. About +12 % on bulk inserts here.
-            .pragma("wal_autocheckpoint", "10000");
-        let writes = SqlitePoolOptions::new()
-            .max_connections(1)
-            // The rollback of a dropped transaction is queued on the connection, and the
-            // pool's ping before handing it out again waits for it; a connection then still
-            // counting an open transaction (SQLite had rolled it back by itself, so the
-            // rollback failed) is closed and a fresh one opened.
-            .test_before_acquire(true)
-            .before_acquire(|conn, _| Box::pin(async move { Ok(!conn.is_in_transaction()) }))
-            .connect_with(options.clone())
-            .await
-            .with_context(|| format!("opening the message ledger {url:?}"))?;
-        sqlx::migrate!("migrations/sqlite")
-            .run(&writes)
-            .await
-            .with_context(|| format!("migrating the message ledger {url:?}"))?;
-        // A read that walks millions of rows (`status`, `report`, the dashboard's counts)
-        // takes seconds by nature: sqlx's slow-statement warning, with the whole SQL, is
-        // for writes, which hold the ledger's one writer; slow reads log at debug.
-        let reads = sqlx::ConnectOptions::log_slow_statements(
-            options,
-            log::LevelFilter::Debug,
-            Duration::from_secs(1),
-        );
-        let pool = SqlitePoolOptions::new()
-            .max_connections(READERS)
-            .connect_with(reads)
-            .await
-            .with_context(|| format!("opening the message ledger {url:?}"))?;
-        Ok(Store {
-            pool,
-            writes,
-            writer: Arc::new(Mutex::new(())),
-            failure: Arc::default(),
-        })
-    }
-
-    /// Opens a ledger that must exist already, for the commands that read or repair one
-    /// (`status`, `report`, `retry`): opening creates the file, which left an empty
-    /// `loa.db` wherever they were run and then reported zero messages.
-    pub async fn open_existing(url: &str) -> anyhow::Result<Store> {
-        if url.starts_with("sqlite:") {
-            let options = SqliteConnectOptions::from_str(url)
-                .with_context(|| format!("bad database URL {url:?}"))?;
-            let file = options.get_filename();
-            if file != std::path::Path::new(":memory:") && !file.exists() {
-                anyhow::bail!(
-                    "there is no ledger at {}: `loa run` creates it; give the ledger you mean \
-                     with --database-url sqlite://FILE (or LOA_DATABASE_URL)",
-                    file.display()
-                );
-            }
-        }
-        Self::open(url).await
-    }
-
-    /// Closes every connection, waiting for those in use; SQLite checkpoints the WAL when
-    /// the last one closes. Later calls on any clone fail.
-    pub async fn close(&self) {
-        self.pool.close().await;
-        self.writes.close().await;
-    }
-
-    /// Waits for this process's writer turn and begins an immediate transaction, which
-    /// takes SQLite's write lock at once instead of failing to upgrade a read later.
-    pub(crate) async fn write(&self) -> anyhow::Result<Write<'_>> {
-        let turn = self.writer.lock().await;
-        let begun = self.writes.begin_with("BEGIN IMMEDIATE").await;
-        if let Err(e) = &begun {
-            self.note_write(Some(e));
-        }
-        let mut tx = begun.context("beginning a write to the message ledger")?;
-        let changes_before = match self.write_failure() {
-            Some(_) => Some(total_changes(&mut tx).await.unwrap_or(i64::MAX)),
-            None => None,
-        };
-        Ok(Write {
-            tx,
-            _turn: turn,
-            store: self,
-            changes_before,
-        })
-    }
-
-    /// Why the last write to the ledger failed to begin or to commit (e.g. "database or
-    /// disk is full (SQLite code 13)"), until a write that changed rows commits.
-    pub fn write_failure(&self) -> Option<String> {
-        self.failure
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clone()
-    }
-
-    /// While a failed write is on record, tries a write of one row (`loa.write_check` in
-    /// `kv`, the time): its success clears the record. The daemon calls it every round,
-    /// so that a daemon with nothing else to write does not stay unhealthy once the
-    /// ledger takes writes again. Does nothing otherwise.
-    pub async fn check_writable(&self, now: Millis) {
-        if self.write_failure().is_some() {
-            // A failure is recorded by the write itself.
-            let _ = self.kv_put("loa.write_check", &now.to_string(), now).await;
-        }
-    }
-
-    /// Keeps the reason of a failed write, or forgets it after a success.
-    fn note_write(&self, error: Option<&sqlx::Error>) {
-        let reason = error.map(|e| match e {
-            sqlx::Error::Database(db) => match db.code() {
-                Some(code) => format!("{} (SQLite code {code})", db.message()),
-                None => db.message().to_owned(),
-            },
-            other => other.to_string(),
-        });
-        *self
-            .failure
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = reason;
-    }
-
-    /// The connections for reading (writes go through [`Store::write`]).
-    pub(crate) fn pool(&self) -> &SqlitePool {
-        &self.pool
-    }
-}
-
-/// Checks that `state` is one of [`STATES`] before it reaches SQL.
-fn known_state(state: &str) -> anyhow::Result<&str> {
-    if STATES.contains(&state) {
-        Ok(state)
-    } else {
-        anyhow::bail!(
-            "unknown message state {state:?} (one of {})",
-            STATES.join(", ")
-        )
-    }
 }
 
 /// A stored non-negative integer as `u32` (attempts, occurrence numbers).
@@ -531,27 +330,6 @@ mod tests {
 
     use super::test_support::*;
     use super::*;
-
-    #[tokio::test]
-    async fn opening_creates_the_file_with_durable_settings() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&url(&dir)).await.unwrap();
-        assert!(dir.path().join("loa.db").exists());
-        let mut conn = store.pool().acquire().await.unwrap();
-        let journal: String = sqlx::query_scalar("PRAGMA journal_mode")
-            .fetch_one(&mut *conn)
-            .await
-            .unwrap();
-        let synchronous: i64 = sqlx::query_scalar("PRAGMA synchronous")
-            .fetch_one(&mut *conn)
-            .await
-            .unwrap();
-        let foreign_keys: i64 = sqlx::query_scalar("PRAGMA foreign_keys")
-            .fetch_one(&mut *conn)
-            .await
-            .unwrap();
-        assert_eq!((journal.as_str(), synchronous, foreign_keys), ("wal", 2, 1));
-    }
 
     #[tokio::test]
     async fn rebuilding_the_tables_for_cheaper_checks_keeps_every_row_and_every_rule() {
@@ -630,42 +408,6 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn writes_go_on_while_every_reading_connection_is_taken() {
-        let (_dir, store) = open().await;
-        let occ = seed(&store).await;
-        // Slow dashboard pages or scrapes holding every connection the pool hands out,
-        // each in the middle of a read.
-        let max = store.pool().options().get_max_connections();
-        let mut readers = Vec::new();
-        for _ in 0..max {
-            let mut conn = store.pool().acquire().await.unwrap();
-            sqlx::query("BEGIN").execute(&mut *conn).await.unwrap();
-            let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM message")
-                .fetch_one(&mut *conn)
-                .await
-                .unwrap();
-            assert_eq!(n, 0);
-            readers.push(conn);
-        }
-        let rows = messages(&occ, 3);
-        let written =
-            tokio::time::timeout(Duration::from_secs(5), store.insert_messages(&rows, T0))
-                .await
-                .expect("the write waited for the readers")
-                .unwrap();
-        assert_eq!(written, 3);
-        let claimed = tokio::time::timeout(
-            Duration::from_secs(5),
-            store.claim("w", T0, Duration::from_secs(60), 3, &[]),
-        )
-        .await
-        .expect("the claim waited for the readers")
-        .unwrap();
-        assert_eq!(claimed.len(), 3);
-        drop(readers);
-    }
-
-    #[tokio::test]
     async fn reopening_the_file_keeps_everything() {
         let dir = tempfile::tempdir().unwrap();
         let first = Store::open(&url(&dir)).await.unwrap();
@@ -726,96 +468,5 @@ mod tests {
             result: OutcomeKind::Sent { provider_id: None },
         };
         assert_eq!(second.record(&[late], T0 + 10).await.unwrap(), 1);
-    }
-
-    #[tokio::test]
-    async fn a_bad_url_is_an_error_naming_it() {
-        let err = Store::open("mysql://nowhere").await.unwrap_err();
-        assert!(format!("{err:#}").contains("mysql://nowhere"));
-    }
-
-    #[tokio::test]
-    async fn a_url_that_is_not_sqlite_is_refused_by_name_without_its_password() {
-        let err = Store::open("postgres://loa:hunter2@127.0.0.1/loa")
-            .await
-            .expect_err("refused");
-        let text = format!("{err:#}");
-        assert!(
-            text.contains("postgres://loa:%5BREDACTED%5D@127.0.0.1/loa")
-                && text.contains("sqlite://loa.db"),
-            "{text}"
-        );
-        assert!(!text.contains("hunter2"), "{text}");
-        let err = Store::open("postgres://127.0.0.1/loa?password=hunter2")
-            .await
-            .expect_err("refused");
-        assert!(!format!("{err:#}").contains("hunter2"), "{err:#}");
-    }
-}
-
-#[cfg(test)]
-mod write_failure_tests {
-    use super::test_support::*;
-
-    #[tokio::test]
-    async fn a_transaction_sqlite_rolled_back_by_itself_does_not_wedge_the_writer() {
-        let (_dir, store) = open().await;
-        let occ = seed(&store).await;
-        assert_eq!(store.write_failure(), None);
-        // What SQLite does on its own when a commit finds the disk full or hits an I/O
-        // error: the transaction is gone, the connection still counts it as open.
-        let mut w = store.write().await.unwrap();
-        sqlx::query("ROLLBACK").execute(&mut *w.tx).await.unwrap();
-        let err = w.commit().await.expect_err("nothing left to commit");
-        assert!(
-            format!("{err:#}").contains("no transaction is active"),
-            "{err:#}"
-        );
-        let failure = store.write_failure().expect("the failure is kept");
-        assert!(failure.contains("no transaction is active"), "{failure}");
-        // The next write takes a connection that is not in a transaction.
-        // A write that changes nothing writes nothing to the disk: it proves nothing.
-        assert_eq!(store.rescue_expired(T0, 3).await.unwrap(), 0);
-        assert!(store.write_failure().is_some());
-        let written = store.insert_messages(&messages(&occ, 3), T0).await;
-        assert_eq!(written.map_err(|e| format!("{e:#}")), Ok(3));
-        assert_eq!(store.write_failure(), None);
-        assert_eq!(count(&store, "SELECT COUNT(*) FROM message").await, 3);
-    }
-
-    #[tokio::test]
-    async fn a_ledger_that_refuses_writes_is_reported_until_a_write_goes_through() {
-        let (_dir, store) = open().await;
-        let occ = seed(&store).await;
-        // The writer connection alone, as a read-only file would have it.
-        sqlx::query("PRAGMA query_only = 1")
-            .execute(&store.writes)
-            .await
-            .unwrap();
-        let err = store
-            .insert_messages(&messages(&occ, 3), T0)
-            .await
-            .expect_err("read-only");
-        assert!(format!("{err:#}").contains("readonly"), "{err:#}");
-        assert_eq!(
-            store.write_failure().as_deref(),
-            Some("attempt to write a readonly database (SQLite code 8)")
-        );
-        // Reads go on meanwhile.
-        store.ping().await.unwrap();
-        store.check_writable(T0).await;
-        assert!(store.write_failure().is_some());
-        sqlx::query("PRAGMA query_only = 0")
-            .execute(&store.writes)
-            .await
-            .unwrap();
-        // With nothing else to write, the check finds the ledger writable again.
-        store.check_writable(T0).await;
-        assert_eq!(store.write_failure(), None);
-        assert_eq!(
-            store.insert_messages(&messages(&occ, 3), T0).await.unwrap(),
-            3
-        );
-        assert_eq!(store.write_failure(), None);
     }
 }

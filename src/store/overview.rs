@@ -9,10 +9,10 @@ use std::collections::{BTreeMap, HashMap};
 use anyhow::Context;
 use sqlx::Row;
 
-use super::{CampaignRow, Millis, STATES, StateCount, StatusRow, Store, to_u32, to_u64};
+use super::{CampaignRow, MessageState, Millis, StateCount, StatusRow, Store, to_u32, to_u64};
 
 /// One occurrence of a step as the ledger knows it, with its messages counted by state
-/// (every state of [`STATES`], zeros included).
+/// (every state of [`MessageState::ALL`], zeros included).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OccurrenceFigures {
     pub step: String,
@@ -43,7 +43,7 @@ impl CampaignTotals {
                     counts: zeros(),
                     last_activity: Millis::MIN,
                 });
-            *totals.counts.entry(c.state.clone()).or_insert(0) += c.count;
+            *totals.counts.entry(c.state.to_string()).or_insert(0) += c.count;
             totals.last_activity = totals.last_activity.max(c.last_change);
         }
         out
@@ -100,6 +100,29 @@ impl Store {
         &self,
         campaign: &str,
     ) -> anyhow::Result<(Vec<StatusRow>, Vec<OccurrenceFigures>)> {
+        let (by_channel, by_occurrence) = self.counts_by_channel_and_occurrence(campaign).await?;
+        let status = by_channel
+            .into_iter()
+            .map(|((step, channel), counts)| StatusRow {
+                campaign: campaign.to_owned(),
+                step,
+                channel,
+                counts,
+            })
+            .collect();
+        let occurrences = self.occurrences_counted(campaign, &by_occurrence).await?;
+        Ok((status, occurrences))
+    }
+
+    /// `campaign`'s message counts by state in one walk, summed twice: by (step, channel)
+    /// and by (step, occurrence number).
+    async fn counts_by_channel_and_occurrence(
+        &self,
+        campaign: &str,
+    ) -> anyhow::Result<(
+        BTreeMap<(String, String), Counts>,
+        HashMap<(String, u32), Counts>,
+    )> {
         let rows = sqlx::query(
             "SELECT step, channel, occurrence_n, state, COUNT(*) AS n FROM message \
              WHERE campaign = ? GROUP BY step, channel, occurrence_n, state",
@@ -108,8 +131,8 @@ impl Store {
         .fetch_all(self.pool())
         .await
         .with_context(|| format!("counting the messages of {campaign}"))?;
-        let mut by_channel: BTreeMap<(String, String), BTreeMap<String, u64>> = BTreeMap::new();
-        let mut by_occurrence: HashMap<(String, u32), BTreeMap<String, u64>> = HashMap::new();
+        let mut by_channel: BTreeMap<(String, String), Counts> = BTreeMap::new();
+        let mut by_occurrence: HashMap<(String, u32), Counts> = HashMap::new();
         for row in rows {
             let step: String = row.try_get("step")?;
             let n = to_u32(row.try_get("occurrence_n")?, "occurrence number")?;
@@ -122,15 +145,16 @@ impl Store {
             let occurrence = by_occurrence.entry((step, n)).or_insert_with(zeros);
             *occurrence.entry(state).or_insert(0) += count;
         }
-        let status = by_channel
-            .into_iter()
-            .map(|((step, channel), counts)| StatusRow {
-                campaign: campaign.to_owned(),
-                step,
-                channel,
-                counts,
-            })
-            .collect();
+        Ok((by_channel, by_occurrence))
+    }
+
+    /// `campaign`'s occurrences by time and step, each with its counts from `counts`
+    /// (zeros when it has no message).
+    async fn occurrences_counted(
+        &self,
+        campaign: &str,
+        counts: &HashMap<(String, u32), Counts>,
+    ) -> anyhow::Result<Vec<OccurrenceFigures>> {
         let rows = sqlx::query(
             "SELECT step, n, at, enqueued_at, missed_at FROM occurrence \
              WHERE campaign = ? ORDER BY at, step, n",
@@ -139,12 +163,11 @@ impl Store {
         .fetch_all(self.pool())
         .await
         .with_context(|| format!("reading the occurrences of {campaign}"))?;
-        let occurrences = rows
-            .iter()
+        rows.iter()
             .map(|row| {
                 let step: String = row.try_get("step")?;
                 let n = to_u32(row.try_get("n")?, "occurrence number")?;
-                let counts = by_occurrence
+                let counts = counts
                     .get(&(step.clone(), n))
                     .cloned()
                     .unwrap_or_else(zeros);
@@ -157,8 +180,7 @@ impl Store {
                     counts,
                 })
             })
-            .collect::<anyhow::Result<_>>()?;
-        Ok((status, occurrences))
+            .collect()
     }
 
     /// The `limit` most recently failed messages of `campaign`, newest first.
@@ -227,8 +249,11 @@ fn campaign_row(row: &sqlx::sqlite::SqliteRow) -> anyhow::Result<CampaignRow> {
     })
 }
 
-fn zeros() -> BTreeMap<String, u64> {
-    STATES.iter().map(|s| ((*s).to_owned(), 0)).collect()
+/// Message counts keyed by state word, as [`StatusRow::counts`] holds them.
+type Counts = BTreeMap<String, u64>;
+
+fn zeros() -> Counts {
+    MessageState::zero_counts()
 }
 
 #[cfg(test)]
@@ -236,7 +261,7 @@ mod tests {
     use std::time::Duration;
 
     use super::super::test_support::*;
-    use super::super::{Outcome, OutcomeKind, STATES};
+    use super::super::{MessageState, Outcome, OutcomeKind};
 
     async fn fail_first(store: &super::Store, error: &str) {
         let c = store
@@ -275,7 +300,7 @@ mod tests {
         assert_eq!((first.n, first.at), (0, T0));
         assert_eq!((first.counts["pending"], first.counts["failed"]), (2, 1));
         assert_eq!((second.n, second.counts["pending"]), (1, 2));
-        assert_eq!(second.counts.len(), STATES.len());
+        assert_eq!(second.counts.len(), MessageState::ALL.len());
         assert!(store.occurrence_figures("none").await.unwrap().is_empty());
         let (status, occurrences) = store.campaign_breakdown("c").await.unwrap();
         assert_eq!(occurrences, figures);
@@ -284,7 +309,10 @@ mod tests {
         assert_eq!(totals.len(), 1);
         let c = &totals["c"];
         assert_eq!((c.counts["pending"], c.counts["failed"]), (4, 1));
-        assert_eq!((c.counts.len(), c.last_activity), (STATES.len(), T0 + 7));
+        assert_eq!(
+            (c.counts.len(), c.last_activity),
+            (MessageState::ALL.len(), T0 + 7)
+        );
     }
 
     #[tokio::test]

@@ -83,53 +83,67 @@ impl Store {
     ) -> anyhow::Result<Pruned> {
         let mut done = Pruned::default();
         let mut after: i64 = 0;
-        let sql = format!(
+        let clear = format!(
             "UPDATE message SET address = NULL, context = '{{}}', last_error = NULL, \
              pruned_at = ? \
              WHERE id > ? AND id <= ? AND pruned_at IS NULL AND updated_at < ? AND {ENDED}"
         );
-        loop {
-            let last: Option<i64> = sqlx::query_scalar(
-                "SELECT MAX(id) FROM (SELECT id FROM message WHERE id > ? ORDER BY id LIMIT ?)",
-            )
-            .bind(after)
-            .bind(i64::from(batch.max(1)))
-            .fetch_one(self.pool())
-            .await
-            .context("finding the next messages to prune")?;
-            let Some(last) = last else {
-                return Ok(done);
-            };
-            let mut w = self.write().await?;
-            let changed = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
-                .bind(now)
-                .bind(after)
-                .bind(last)
-                .bind(before)
-                .execute(&mut *w.tx)
-                .await
-                .context("clearing the personal data of ended messages")?
-                .rows_affected();
-            // The texts of every pruned message in the batch, this time's and (from before
-            // they were cleared too) earlier ones'.
-            for (what, sql) in [
-                ("attempts", ATTEMPT_TEXTS),
-                ("events", EVENT_TEXTS),
-                ("early receipts", EARLY_RECEIPTS),
-            ] {
-                sqlx::query(sql)
-                    .bind(after)
-                    .bind(last)
-                    .execute(&mut *w.tx)
-                    .await
-                    .with_context(|| format!("clearing the texts of pruned messages' {what}"))?;
-            }
-            w.commit().await?;
-            done.messages += changed;
+        while let Some(last) = self.batch_end(after, batch).await? {
+            done.messages += self.prune_ids(&clear, (after, last), before, now).await?;
             done.batches += 1;
             progress(done.messages);
             after = last;
         }
+        Ok(done)
+    }
+
+    /// The last of up to `batch` message ids after `after`; None when there are none.
+    async fn batch_end(&self, after: i64, batch: u32) -> anyhow::Result<Option<i64>> {
+        sqlx::query_scalar(
+            "SELECT MAX(id) FROM (SELECT id FROM message WHERE id > ? ORDER BY id LIMIT ?)",
+        )
+        .bind(after)
+        .bind(i64::from(batch.max(1)))
+        .fetch_one(self.pool())
+        .await
+        .context("finding the next messages to prune")
+    }
+
+    /// One write: `clear` on the messages with ids in `(after, last]` that ended before
+    /// `before`, and the texts kept beside them. Returns how many messages it pruned.
+    async fn prune_ids(
+        &self,
+        clear: &str,
+        (after, last): (i64, i64),
+        before: Millis,
+        now: Millis,
+    ) -> anyhow::Result<u64> {
+        let mut w = self.write().await?;
+        let changed = sqlx::query(sqlx::AssertSqlSafe(clear))
+            .bind(now)
+            .bind(after)
+            .bind(last)
+            .bind(before)
+            .execute(&mut *w.tx)
+            .await
+            .context("clearing the personal data of ended messages")?
+            .rows_affected();
+        // The texts of every pruned message in the batch, this time's and (from before
+        // they were cleared too) earlier ones'.
+        for (what, sql) in [
+            ("attempts", ATTEMPT_TEXTS),
+            ("events", EVENT_TEXTS),
+            ("early receipts", EARLY_RECEIPTS),
+        ] {
+            sqlx::query(sql)
+                .bind(after)
+                .bind(last)
+                .execute(&mut *w.tx)
+                .await
+                .with_context(|| format!("clearing the texts of pruned messages' {what}"))?;
+        }
+        w.commit().await?;
+        Ok(changed)
     }
 }
 
@@ -137,6 +151,7 @@ impl Store {
 mod tests {
     use std::time::Duration;
 
+    use super::super::MessageState;
     use super::super::test_support::*;
     use super::*;
 
@@ -255,7 +270,7 @@ mod tests {
             .await
             .unwrap();
         let retried = store
-            .retry("c", None, "failed", T0 + 92 * DAY)
+            .retry("c", None, MessageState::Failed, T0 + 92 * DAY)
             .await
             .unwrap();
         assert_eq!(retried, 0, "nothing to send it to any more");

@@ -7,7 +7,7 @@ use anyhow::Context;
 use futures::TryStreamExt as _;
 use sqlx::Row;
 
-use super::{Millis, ReportRow, STATES, StatusRow, Store, to_u32, to_u64};
+use super::{MessageState, Millis, ReportRow, StatusRow, Store, to_u32, to_u64};
 
 impl Store {
     /// Message counts by campaign, step, channel and state, ordered by campaign, step and
@@ -35,9 +35,7 @@ impl Store {
                 row.try_get("step")?,
                 row.try_get("channel")?,
             );
-            let counts = groups
-                .entry(key)
-                .or_insert_with(|| STATES.iter().map(|s| ((*s).to_owned(), 0)).collect());
+            let counts = groups.entry(key).or_insert_with(MessageState::zero_counts);
             counts.insert(row.try_get("state")?, to_u64(row.try_get("n")?));
         }
         Ok(groups
@@ -137,7 +135,7 @@ mod tests {
     use std::time::Duration;
 
     use super::super::test_support::*;
-    use super::super::{Outcome, OutcomeKind, STATES};
+    use super::super::{MessageState, Outcome, OutcomeKind};
 
     const LEASE: Duration = Duration::from_secs(75);
 
@@ -175,7 +173,7 @@ mod tests {
             .collect();
         assert_eq!(keys, [("s", "email"), ("s", "zalo")]);
         let email = &status[0].counts;
-        assert_eq!(email.len(), STATES.len());
+        assert_eq!(email.len(), MessageState::ALL.len());
         assert_eq!(
             (email["pending"], email["sending"], email["sent"]),
             (2, 1, 1)
@@ -273,7 +271,14 @@ mod tests {
         let c = store.claim("w", T0, LEASE, 1, &[]).await.unwrap();
         assert_eq!(store.open_count("c").await.unwrap(), 2);
         store
-            .set_state("c", None, &["pending"], "cancelled", "done", T0)
+            .set_state(
+                "c",
+                None,
+                &[MessageState::Pending],
+                MessageState::Cancelled,
+                "done",
+                T0,
+            )
             .await
             .unwrap();
         assert_eq!(store.open_count("c").await.unwrap(), 1);

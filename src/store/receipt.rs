@@ -18,7 +18,7 @@ use anyhow::Context;
 use sqlx::sqlite::SqliteConnection;
 
 use super::event::{self, Event};
-use super::{Millis, Store};
+use super::{MessageState, Millis, Store};
 
 /// A `receipt_early` row: message, source, status, at, error, received_at.
 type EarlyRow = (i64, String, String, Option<Millis>, Option<String>, Millis);
@@ -87,7 +87,7 @@ pub enum ReceiptOutcome {
     /// The message is not `sent` yet (`sending`, `pending`): kept for later.
     Deferred { id: i64 },
     /// The message is already final (`delivered`, `failed`, …): nothing moves.
-    Unchanged { state: String },
+    Unchanged { state: MessageState },
 }
 
 impl Store {
@@ -213,11 +213,11 @@ async fn apply_one(
     }
     Ok(match find(conn, receipt).await? {
         None => ReceiptOutcome::Unmatched,
-        Some((id, state)) if state == "sent" => {
+        Some((id, MessageState::Sent)) => {
             move_sent(conn, id, receipt.source, &receipt.status, now, now).await?;
             ReceiptOutcome::Applied { id }
         }
-        Some((id, state)) if state == "sending" || state == "pending" => {
+        Some((id, MessageState::Sending | MessageState::Pending)) => {
             keep_early(conn, id, receipt, now).await?;
             ReceiptOutcome::Deferred { id }
         }
@@ -229,7 +229,7 @@ async fn apply_one(
 async fn find(
     conn: &mut SqliteConnection,
     receipt: &DeliveryReceipt<'_>,
-) -> anyhow::Result<Option<(i64, String)>> {
+) -> anyhow::Result<Option<(i64, MessageState)>> {
     let channels = serde_json::to_string(&receipt.channels).context("listing channels")?;
     for r in &receipt.refs {
         // Our message id leads to its row by primary key (`message_row`); the whole id is
@@ -251,7 +251,7 @@ async fn find(
         if matches!(r, MessageRef::Ours(_)) && row_id.is_none() {
             continue;
         }
-        let row: Option<(i64, String)> = sqlx::query_as(sql)
+        let row: Option<(i64, MessageState)> = sqlx::query_as(sql)
             .bind(row_id)
             .bind(value)
             .bind(&channels)
@@ -304,55 +304,80 @@ async fn move_sent(
 ) -> anyhow::Result<()> {
     let (to, detail) = match status {
         ReceiptStatus::Delivered { at } => {
-            let sent_at: Option<Millis> =
-                sqlx::query_scalar("SELECT sent_at FROM message WHERE id = ?")
-                    .bind(id)
-                    .fetch_one(&mut *conn)
-                    .await
-                    .context("reading when a message was sent")?;
-            let (delivered_at, believed) = delivery_time(*at, sent_at, received);
-            sqlx::query(
-                "UPDATE message SET state = 'delivered', delivered_at = ?, updated_at = ? \
-                 WHERE id = ? AND state = 'sent'",
-            )
-            .bind(delivered_at)
-            .bind(now)
-            .bind(id)
-            .execute(&mut *conn)
-            .await
-            .context("marking a message delivered")?;
-            let detail = if believed {
-                format!("receipt from {source}")
-            } else {
-                format!(
-                    "receipt from {source}; its delivery time ({}) is outside the send and \
-                     the receipt's arrival, so the arrival time is recorded",
-                    rfc3339(*at)
-                )
-            };
-            ("delivered", detail)
+            let detail = mark_delivered(conn, id, source, *at, received, now).await?;
+            (MessageState::Delivered, detail)
         }
         ReceiptStatus::Failed { error } => {
-            sqlx::query(
-                "UPDATE message SET state = 'failed', last_error = ?, updated_at = ? \
-                 WHERE id = ? AND state = 'sent'",
-            )
-            .bind(error.as_str())
-            .bind(now)
-            .bind(id)
-            .execute(&mut *conn)
-            .await
-            .context("marking a message failed")?;
-            ("failed", format!("receipt from {source}: {error}"))
+            mark_failed(conn, id, error, now).await?;
+            let detail = format!("receipt from {source}: {error}");
+            (MessageState::Failed, detail)
         }
     };
     let event = Event {
         message: id,
-        from: "sent",
+        from: MessageState::Sent,
         to,
         detail: Some(detail),
     };
     event::write(conn, vec![event], now).await
+}
+
+/// `sent → delivered` at the receipt's time `at` when it is believable (see
+/// [`delivery_time`]), at `received` otherwise; returns the event's detail, which says
+/// which.
+async fn mark_delivered(
+    conn: &mut SqliteConnection,
+    id: i64,
+    source: &str,
+    at: Millis,
+    received: Millis,
+    now: Millis,
+) -> anyhow::Result<String> {
+    let sent_at: Option<Millis> = sqlx::query_scalar("SELECT sent_at FROM message WHERE id = ?")
+        .bind(id)
+        .fetch_one(&mut *conn)
+        .await
+        .context("reading when a message was sent")?;
+    let (delivered_at, believed) = delivery_time(at, sent_at, received);
+    sqlx::query(
+        "UPDATE message SET state = 'delivered', delivered_at = ?, updated_at = ? \
+         WHERE id = ? AND state = 'sent'",
+    )
+    .bind(delivered_at)
+    .bind(now)
+    .bind(id)
+    .execute(&mut *conn)
+    .await
+    .context("marking a message delivered")?;
+    Ok(if believed {
+        format!("receipt from {source}")
+    } else {
+        format!(
+            "receipt from {source}; its delivery time ({}) is outside the send and \
+             the receipt's arrival, so the arrival time is recorded",
+            rfc3339(at)
+        )
+    })
+}
+
+/// `sent → failed`, the receipt's error kept as the message's last error.
+async fn mark_failed(
+    conn: &mut SqliteConnection,
+    id: i64,
+    error: &str,
+    now: Millis,
+) -> anyhow::Result<()> {
+    sqlx::query(
+        "UPDATE message SET state = 'failed', last_error = ?, updated_at = ? \
+         WHERE id = ? AND state = 'sent'",
+    )
+    .bind(error)
+    .bind(now)
+    .bind(id)
+    .execute(&mut *conn)
+    .await
+    .context("marking a message failed")?;
+    Ok(())
 }
 
 /// `at` (ms) as RFC 3339 UTC, or the number when it is beyond chrono's range.
@@ -513,7 +538,7 @@ mod tests {
         assert_eq!(
             store.apply_receipt(&failed, T0).await.unwrap(),
             ReceiptOutcome::Unchanged {
-                state: "delivered".into()
+                state: MessageState::Delivered
             }
         );
         assert_events_complete(&store).await;
@@ -626,7 +651,14 @@ mod tests {
         store.apply_receipt(&pending, T0 + MINUTE).await.unwrap();
         // The sending one fails for good.
         store
-            .set_state("c", None, &["sending"], "failed", "test", T0)
+            .set_state(
+                "c",
+                None,
+                &[MessageState::Sending],
+                MessageState::Failed,
+                "test",
+                T0,
+            )
             .await
             .unwrap();
         assert_eq!(

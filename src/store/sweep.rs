@@ -7,7 +7,7 @@ use sqlx::sqlite::SqliteConnection;
 use sqlx::{AssertSqlSafe, Sqlite};
 
 use super::event::{self, Detail};
-use super::{Millis, Store, known_state};
+use super::{MessageState, Millis, Store};
 
 impl Store {
     /// Rescues leases that ran out before their outcome was recorded (the worker died or
@@ -27,7 +27,8 @@ impl Store {
         .fetch_all(&mut *w.tx)
         .await
         .context("failing exhausted expired leases")?;
-        event::for_rows(&mut w.tx, &failed, now, Some("sending"), Detail::LastError).await?;
+        let from = Some(MessageState::Sending);
+        event::for_rows(&mut w.tx, &failed, now, from, Detail::LastError).await?;
         let requeued: Vec<i64> = sqlx::query_scalar(
             "UPDATE message SET state = 'pending', next_attempt_at = ?, \
                  lease_owner = NULL, lease_until = NULL, updated_at = ? \
@@ -40,7 +41,7 @@ impl Store {
         .await
         .context("re-queueing expired leases")?;
         let detail = Detail::Text(Some("lease expired, outcome unknown"));
-        event::for_rows(&mut w.tx, &requeued, now, Some("sending"), detail).await?;
+        event::for_rows(&mut w.tx, &requeued, now, from, detail).await?;
         w.commit().await?;
         Ok((failed.len() + requeued.len()) as u64)
     }
@@ -64,7 +65,7 @@ impl Store {
             &mut w.tx,
             &released,
             now,
-            Some("sending"),
+            Some(MessageState::Sending),
             Detail::Text(Some(&detail)),
         )
         .await?;
@@ -98,7 +99,8 @@ impl Store {
         .await
         .context("expiring messages whose window closed")?;
         let detail = Detail::Text(Some("window closed"));
-        event::for_rows(&mut w.tx, &expired, now, Some("pending"), detail).await?;
+        let from = Some(MessageState::Pending);
+        event::for_rows(&mut w.tx, &expired, now, from, detail).await?;
         w.commit().await?;
         Ok(expired.len() as u64)
     }
@@ -111,17 +113,15 @@ impl Store {
         &self,
         campaign: &str,
         step: Option<&str>,
-        from: &[&str],
-        to: &str,
+        from: &[MessageState],
+        to: MessageState,
         detail: &str,
         now: Millis,
     ) -> anyhow::Result<u64> {
-        let to = known_state(to)?;
         let mut w = self.write().await?;
         let mut moved = 0;
         let mut seen = Vec::new();
         for &from in from {
-            let from = known_state(from)?;
             if from == to || seen.contains(&from) {
                 continue;
             }
@@ -147,12 +147,11 @@ impl Store {
         &self,
         campaign: &str,
         step: Option<&str>,
-        state: &str,
+        state: MessageState,
         now: Millis,
     ) -> anyhow::Result<u64> {
-        let state = known_state(state)?;
         anyhow::ensure!(
-            state != "sending",
+            state != MessageState::Sending,
             "messages being sent cannot be retried; wait for their outcome or lease expiry"
         );
         let mut w = self.write().await?;
@@ -197,6 +196,7 @@ mod tests {
     use std::time::Duration;
 
     use super::super::test_support::*;
+    use super::*;
 
     const LEASE: Duration = Duration::from_secs(75);
 
@@ -294,8 +294,8 @@ mod tests {
             .set_state(
                 "c",
                 Some("s"),
-                &["pending", "sending"],
-                "cancelled",
+                &[MessageState::Pending, MessageState::Sending],
+                MessageState::Cancelled,
                 "step removed",
                 T0,
             )
@@ -326,12 +326,8 @@ mod tests {
         .await
         .unwrap();
         assert_eq!(detail, "step removed");
-        assert!(
-            store
-                .set_state("c", None, &["pending"], "paused", "", T0)
-                .await
-                .is_err()
-        );
+        // A word that is not a state is refused before it reaches the ledger.
+        assert!("paused".parse::<MessageState>().is_err());
         assert_events_complete(&store).await;
     }
 
@@ -345,24 +341,51 @@ mod tests {
         store.rescue_expired(T0 + 1, 5).await.unwrap();
         let now = T0 + 60 * MINUTE;
         assert_eq!(
-            store.retry("c", Some("nope"), "failed", now).await.unwrap(),
+            store
+                .retry("c", Some("nope"), MessageState::Failed, now)
+                .await
+                .unwrap(),
             0
         );
-        assert_eq!(store.retry("c", None, "failed", now).await.unwrap(), 2);
+        assert_eq!(
+            store
+                .retry("c", None, MessageState::Failed, now)
+                .await
+                .unwrap(),
+            2
+        );
         let row = seen(&store, ids[0]).await;
         assert_eq!(
             (row.state.as_str(), row.attempts, row.next_attempt_at),
             ("pending", 0, now)
         );
         assert!(row.last_error.is_some());
-        assert!(store.retry("c", None, "sending", now).await.is_err());
+        assert!(
+            store
+                .retry("c", None, MessageState::Sending, now)
+                .await
+                .is_err()
+        );
         // Pause and resume: cancelled with a reason, then retried from cancelled.
         let paused = store
-            .set_state("c", None, &["pending"], "cancelled", "paused", now)
+            .set_state(
+                "c",
+                None,
+                &[MessageState::Pending],
+                MessageState::Cancelled,
+                "paused",
+                now,
+            )
             .await
             .unwrap();
         assert_eq!(paused, 3);
-        assert_eq!(store.retry("c", None, "cancelled", now).await.unwrap(), 3);
+        assert_eq!(
+            store
+                .retry("c", None, MessageState::Cancelled, now)
+                .await
+                .unwrap(),
+            3
+        );
         assert_events_complete(&store).await;
     }
 }

@@ -205,7 +205,7 @@ mod tests {
             Ok(vec![StateCount {
                 campaign: "c".into(),
                 channel: "email".into(),
-                state: "sent".into(),
+                state: crate::store::MessageState::Sent,
                 count: n,
                 last_change: 0,
             }])

@@ -26,7 +26,7 @@ use super::WebState;
 use super::error::WebError;
 use crate::metrics::Rejection;
 pub use crate::metrics::{AttemptClass, Metrics};
-use crate::store::{Millis, STATES, StateCount};
+use crate::store::{MessageState, Millis, StateCount};
 
 pub(super) fn router() -> Router<WebState> {
     Router::new().route("/metrics", get(scrape))
@@ -92,7 +92,7 @@ fn ledger_families(out: &mut String, ledger: &Ledger<'_>) {
         .collect();
     groups.dedup();
     for (campaign, channel) in groups {
-        for state in STATES {
+        for state in MessageState::ALL {
             let n = counts
                 .iter()
                 .find(|c| c.campaign == campaign && c.channel == channel && c.state == state)
@@ -100,7 +100,7 @@ fn ledger_families(out: &mut String, ledger: &Ledger<'_>) {
             let labels = [
                 ("campaign", campaign),
                 ("channel", channel),
-                ("state", state),
+                ("state", state.as_str()),
             ];
             sample(out, "loa_messages", &labels, n);
         }
@@ -201,7 +201,7 @@ mod tests {
         StateCount {
             campaign: campaign.into(),
             channel: channel.into(),
-            state: state.into(),
+            state: state.parse().unwrap(),
             count: n,
             last_change: 0,
         }
@@ -230,7 +230,10 @@ mod tests {
         assert!(
             text.contains("loa_messages{campaign=\"c\",channel=\"email\",state=\"pending\"} 0\n")
         );
-        assert_eq!(text.matches("loa_messages{").count(), STATES.len());
+        assert_eq!(
+            text.matches("loa_messages{").count(),
+            MessageState::ALL.len()
+        );
         assert!(text.contains("loa_oldest_due_pending_seconds 2.5\n"));
         assert!(text.contains("loa_messages_counted_seconds_ago 1.5\n"));
     }

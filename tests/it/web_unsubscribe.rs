@@ -161,7 +161,7 @@ async fn healthz_is_200_when_work_goes_out_and_503_with_a_reason_when_it_stalls(
     );
     seed_sent(&app.store, "email", &["an@example.vn"]).await;
     app.store
-        .retry("c", None, "sent", now_ms() - 10_000)
+        .retry("c", None, loa::store::MessageState::Sent, now_ms() - 10_000)
         .await
         .unwrap();
     let (status, reason) = healthz().await;

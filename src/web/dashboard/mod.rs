@@ -35,7 +35,7 @@ use axum::routing::{get, post};
 use super::WebState;
 use super::error::WebError;
 use super::session::Staff;
-use crate::store::{AuditAction, AuditEntry, Millis, STATES};
+use crate::store::{AuditAction, AuditEntry, MessageState, Millis};
 use i18n::Lang;
 
 /// Who the audit trail names for dashboard actions: there is one admin token, no names.
@@ -98,7 +98,7 @@ impl Page {
         ctx.insert("t", &self.lang.texts());
         ctx.insert("csrf", &staff.csrf);
         ctx.insert("flash", &self.flash);
-        ctx.insert("states", &STATES);
+        ctx.insert("states", &MessageState::ALL);
         let html = tera()?
             .render(name, &ctx)
             .map_err(|e| WebError::internal(anyhow::anyhow!("rendering {name}: {e:?}")))?;
@@ -288,7 +288,7 @@ async fn apply(state: &WebState, id: &str, action: Action, now: Millis) -> anyho
             }
         }
         Action::Retry => {
-            let n = store.retry(id, None, "failed", now).await?;
+            let n = store.retry(id, None, MessageState::Failed, now).await?;
             Applied {
                 audit: AuditAction::Retry,
                 done: format!("retried&n={n}"),

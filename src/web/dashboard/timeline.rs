@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::campaign::Campaign;
 use crate::schedule::{self, resolve_local};
-use crate::store::{Millis, OccurrenceFigures};
+use crate::store::{MessageState, Millis, OccurrenceFigures};
 
 /// What the template draws.
 #[derive(Debug, Serialize)]
@@ -188,17 +188,17 @@ fn rows(
 /// `sent 3 · delivered 2 · failed 1`, states with no message left out.
 pub fn summary(f: &OccurrenceFigures, label: &dyn Fn(&str) -> String) -> String {
     let parts: Vec<String> = [
-        "sent",
-        "delivered",
-        "failed",
-        "replaced",
-        "skipped",
-        "expired",
+        MessageState::Sent,
+        MessageState::Delivered,
+        MessageState::Failed,
+        MessageState::Replaced,
+        MessageState::Skipped,
+        MessageState::Expired,
     ]
     .iter()
     .filter_map(|s| {
-        let n = f.counts.get(*s).copied().unwrap_or(0);
-        (n > 0).then(|| format!("{} {n}", label(s)))
+        let n = f.counts.get(s.as_str()).copied().unwrap_or(0);
+        (n > 0).then(|| format!("{} {n}", label(s.as_str())))
     })
     .collect();
     parts.join(" · ")

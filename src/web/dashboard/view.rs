@@ -13,7 +13,8 @@ use crate::campaign::{Campaign, DEFAULT_TZ};
 use crate::channel::mask_address;
 use crate::mask::mask_text;
 use crate::store::{
-    CampaignRow, CampaignTotals, FailedMessage, Millis, OccurrenceFigures, STATES, StatusRow, Store,
+    CampaignRow, CampaignTotals, FailedMessage, MessageState, Millis, OccurrenceFigures, StatusRow,
+    Store,
 };
 use crate::web::WebState;
 
@@ -22,14 +23,14 @@ const MAX_FAILURES: u32 = 100;
 /// Characters of a provider error shown.
 const MAX_ERROR: usize = 300;
 /// The states a past occurrence's figures show (`pending`: not sent yet).
-pub const FIGURES: [&str; 7] = [
-    "pending",
-    "sent",
-    "delivered",
-    "failed",
-    "replaced",
-    "skipped",
-    "expired",
+pub const FIGURES: [MessageState; 7] = [
+    MessageState::Pending,
+    MessageState::Sent,
+    MessageState::Delivered,
+    MessageState::Failed,
+    MessageState::Replaced,
+    MessageState::Skipped,
+    MessageState::Expired,
 ];
 
 /// A campaign as the pages name it.
@@ -68,7 +69,7 @@ fn summary(
         status,
         operator_paused: paused.contains(id),
         in_ledger: row.is_some(),
-        counts: STATES.iter().map(|s| ((*s).to_owned(), 0)).collect(),
+        counts: MessageState::zero_counts(),
         total: 0,
         last_activity: None,
     }
@@ -184,7 +185,11 @@ pub async fn campaign(
         ctx.insert("coverage", &coverage);
     }
     let occurrences = past(figures, state.now(), tz);
-    let failed_total = header.counts.get("failed").copied().unwrap_or(0);
+    let failed_total = header
+        .counts
+        .get(MessageState::Failed.as_str())
+        .copied()
+        .unwrap_or(0);
     let failures: Vec<Failure> = kept.failed.iter().map(|f| failure(f, tz)).collect();
     ctx.insert("audit", &recent_actions(store, id, tz).await?);
     ctx.insert("failures_more", &(failed_total > failures.len() as u64));
@@ -214,12 +219,12 @@ fn past(figures: &[OccurrenceFigures], now: Millis, tz: Tz) -> Vec<Occurrence> {
 
 fn funnel(row: &StatusRow) -> Funnel {
     let total: u64 = row.counts.values().sum();
-    let segments = STATES
+    let segments = MessageState::ALL
         .iter()
         .filter_map(|s| {
-            let n = row.counts.get(*s).copied().unwrap_or(0);
+            let n = row.counts.get(s.as_str()).copied().unwrap_or(0);
             (n > 0).then(|| Segment {
-                state: s,
+                state: s.as_str(),
                 width: format!("{:.2}%", n as f64 * 100.0 / total.max(1) as f64),
             })
         })
