@@ -196,30 +196,52 @@ pub fn find(campaign: &Campaign, audience: &str, key: &str) -> Result<Recipient>
 
 /// The address of `r` on `channel` for `step`: the normalised phone or the e-mail, or why
 /// there is none (the message will be `skipped` with that reason, or go to the fallback).
-/// The reason never quotes the value: the audience's messages name the problem only.
+/// A problem the audience found in the column (a join that matched nothing) comes first;
+/// the rest is [`address_in_row`]. The reason never quotes the value: the audience's
+/// messages name the problem only.
 pub fn address(
     step: &Step,
     channel: &super::model::Channel,
     r: &Recipient,
 ) -> Result<String, String> {
     let field = step.recipient_field(channel);
-    let value = r
-        .row
-        .get(field)
-        .map(crate::audience::key_string)
-        .unwrap_or_default();
-    if value.trim().is_empty() {
-        return Err(format!("no {field}"));
-    }
     if let Some(p) = r
         .problems
         .iter()
         .find(|p| p.column.as_deref() == Some(field))
+        .filter(|_| !cell(&r.row, field).trim().is_empty())
     {
         return Err(p.message.clone());
     }
+    address_in_row(step, channel, &r.row)
+}
+
+/// The one rule for a recipient's address on a channel, from a data row: the row read at
+/// enqueue, or the row stored with a message when the dispatcher offers the step's fallback
+/// at send time. Empty is "no {field}"; a phone channel's value must be a Vietnamese mobile
+/// number (normalised to `84…`, as [`crate::audience::recipients::Recipients`] already
+/// wrote it into the row), an e-mail channel's a usable e-mail address.
+pub fn address_in_row(
+    step: &Step,
+    channel: &super::model::Channel,
+    row: &crate::audience::Row,
+) -> Result<String, String> {
+    let field = step.recipient_field(channel);
+    let value = cell(row, field);
+    if value.trim().is_empty() {
+        return Err(format!("no {field}"));
+    }
     match channel.kind {
         ChannelKind::Smtp => crate::audience::check_email(&value),
-        ChannelKind::ZaloZns | ChannelKind::Webhook => Ok(value),
+        ChannelKind::ZaloZns | ChannelKind::Webhook => {
+            crate::audience::phone::normalize(&value).map_err(|e| e.to_string())
+        }
     }
+}
+
+/// The text of `field` in `row` ("" when absent).
+fn cell(row: &crate::audience::Row, field: &str) -> String {
+    row.get(field)
+        .map(crate::audience::key_string)
+        .unwrap_or_default()
 }
