@@ -92,6 +92,20 @@ impl<'a> Recipients<'a> {
 
     fn build(&self, line: u64, mut row: Row) -> Recipient {
         let key = row.get(&self.key).map(key_string).unwrap_or_default();
+        let mut problems = self.normalise_phones(line, &mut row);
+        let joined = self.join(line, &row, &mut problems);
+        Recipient {
+            key,
+            line,
+            row,
+            joined,
+            problems,
+        }
+    }
+
+    /// Rewrites the phone columns of `row` as `84xxxxxxxxx`; a value that is no mobile
+    /// number stays as it was and becomes a problem of the row.
+    fn normalise_phones(&self, line: u64, row: &mut Row) -> Vec<RowError> {
         let mut problems = Vec::new();
         for field in &self.phone_fields {
             let Some(raw) = row.get(field).and_then(|v| {
@@ -118,6 +132,11 @@ impl<'a> Recipients<'a> {
                 }),
             }
         }
+        problems
+    }
+
+    /// The joined rows `row` points at; a reference that finds nothing is a problem.
+    fn join(&self, line: u64, row: &Row, problems: &mut Vec<RowError>) -> Vec<(String, Row)> {
         let mut joined = Vec::with_capacity(self.joins.len());
         for j in self.joins {
             let fk = row.get(&j.foreign_key).map(key_string).unwrap_or_default();
@@ -137,13 +156,7 @@ impl<'a> Recipients<'a> {
                 }),
             }
         }
-        Recipient {
-            key,
-            line,
-            row,
-            joined,
-            problems,
-        }
+        joined
     }
 }
 
