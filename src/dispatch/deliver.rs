@@ -1,6 +1,6 @@
 //! Sending one claimed message: the checks at send time (window, quiet hours, the step
 //! still there), rendering, the channel's rate limit, the send itself, and what an error
-//! means (retry when, pause the channel, fall back to another channel).
+//! means (retry when, back the channel off, fall back to another channel).
 //!
 //! Both ways of dispatching use it: [`super::Dispatcher::run_once`] (one batch, for
 //! `simulate` and tests) and the daemon's continuous [`super::pump`].
@@ -214,7 +214,7 @@ impl Dispatcher {
                 let until = until
                     .map(|t| t.timestamp_millis())
                     .unwrap_or(now + self.settings.retry.cap.as_millis() as i64);
-                *slot.paused_until.lock().await = Some(until);
+                *slot.backoff_until.lock().await = Some(until);
             }
             _ => {}
         }
