@@ -66,39 +66,62 @@ pub async fn enqueue_due(
             .collect();
         let latest = due.iter().map(|o| o.at).max();
         for o in due {
-            let at = o.at.timestamp_millis();
-            let existing = store.find_occurrence(&c.id, &step.id, o.n).await?;
-            if existing
-                .as_ref()
-                .is_some_and(|r| r.enqueued_at.is_some() || r.missed_at.is_some())
-            {
-                continue;
-            }
-            let row = store.occurrence(&c.id, &step.id, o.n, at).await?;
-            let late = now.signed_duration_since(o.at).to_std().unwrap_or_default();
-            // An occurrence already begun (a crash half-way through its expansion) is
-            // finished whatever its age: some of its messages are in the ledger.
-            let superseded = Some(o.at) != latest;
-            if existing.is_none() && (late > grace || superseded) {
-                store.mark_missed(row.id, now.timestamp_millis()).await?;
-                stats.missed += 1;
-                continue;
-            }
-            stats.inserted += expand(
-                store,
-                ws,
+            let due = Due {
                 campaign,
-                step_index,
-                o,
-                row.id,
-                now.timestamp_millis(),
-            )
-            .await?;
-            store.mark_enqueued(row.id, now.timestamp_millis()).await?;
-            stats.occurrences += 1;
+                step: step_index,
+                occurrence: o,
+                superseded: Some(o.at) != latest,
+            };
+            enqueue_occurrence(store, ws, &due, now, grace, &mut stats).await?;
         }
     }
     Ok(stats)
+}
+
+/// One due occurrence of a step, and whether a later one of the same step is due too.
+struct Due<'a> {
+    campaign: usize,
+    step: usize,
+    occurrence: &'a Occurrence,
+    superseded: bool,
+}
+
+/// Enqueues one due occurrence, or records it missed when it was first seen too late or is
+/// superseded; does nothing for one already enqueued or missed.
+async fn enqueue_occurrence(
+    store: &Store,
+    ws: &Arc<Workspace>,
+    due: &Due<'_>,
+    now: DateTime<Utc>,
+    grace: Duration,
+    stats: &mut EnqueueStats,
+) -> Result<()> {
+    let c = &ws.campaigns[due.campaign];
+    let step = &c.steps[due.step];
+    let o = due.occurrence;
+    let existing = store.find_occurrence(&c.id, &step.id, o.n).await?;
+    if existing
+        .as_ref()
+        .is_some_and(|r| r.enqueued_at.is_some() || r.missed_at.is_some())
+    {
+        return Ok(());
+    }
+    let row = store
+        .occurrence(&c.id, &step.id, o.n, o.at.timestamp_millis())
+        .await?;
+    let late = now.signed_duration_since(o.at).to_std().unwrap_or_default();
+    // An occurrence already begun (a crash half-way through its expansion) is finished
+    // whatever its age: some of its messages are in the ledger.
+    if existing.is_none() && (late > grace || due.superseded) {
+        store.mark_missed(row.id, now.timestamp_millis()).await?;
+        stats.missed += 1;
+        return Ok(());
+    }
+    let now_ms = now.timestamp_millis();
+    stats.inserted += expand(store, ws, due.campaign, due.step, o, row.id, now_ms).await?;
+    store.mark_enqueued(row.id, now_ms).await?;
+    stats.occurrences += 1;
+    Ok(())
 }
 
 /// The end of the step's window, as UTC milliseconds: after it a pending message expires.
