@@ -8,6 +8,7 @@
 
 mod check;
 pub mod context;
+pub mod count;
 pub mod data_check;
 mod data_dirs;
 pub mod diagnostic;

@@ -1,4 +1,11 @@
-//! Which recipients a step selects: the audience stream, joins, and the `where` condition.
+//! Which recipients a step selects: the one pipeline `plan` counts with and enqueue turns
+//! into message rows.
+//!
+//! source ([`Candidates`]: the audience file streamed, joined rows attached, phones
+//! normalised) → key check (the first row with a key is its recipient; an unreadable row,
+//! an empty or a repeated key is a skipped message) → `where` ([`Where`]) → address
+//! ([`address`]). `plan` stops before the address: it counts the messages, sent or skipped
+//! ([`super::count`]).
 //!
 //! `where` is evaluated against the data as it is when asked (docs/campaign-file.md#where), so
 //! a reminder stops by itself once the data says the goal is met.
@@ -6,13 +13,12 @@
 use std::collections::HashMap;
 
 use anyhow::{Context as _, Result, bail};
-use chrono::DateTime;
-use chrono_tz::Tz;
 
 use super::context::Shared;
 use super::model::{Campaign, ChannelKind, Step};
 use indexmap::IndexMap;
 
+use crate::audience::RowError;
 use crate::audience::recipients::{Join, JoinSource, Recipient, Recipients, load_joins};
 use crate::render::Renderer;
 
@@ -95,80 +101,147 @@ pub fn selects(
     Ok(renderer.eval_expression(&step.condition_id(&campaign.id), ctx)?)
 }
 
-/// The occurrences of a step `plan` counts recipients for: (time, number).
-pub type StepOccurrences = HashMap<String, Vec<(DateTime<Tz>, u32)>>;
+/// A step's `where`, ready to run against the rows of its audience.
+pub struct Where<'a> {
+    renderer: &'a Renderer,
+    campaign: &'a Campaign,
+    pub step: &'a Step,
+    /// The top-level names it reads ([`condition_names`]).
+    pub names: Vec<String>,
+}
 
-/// Occurrences whose context reads alike for a `where`: one context, the numbers it
-/// stands for.
-type Groups = Vec<(Shared, Vec<u32>)>;
-
-/// For each (step, occurrence number), how many rows of today's data match the step's
-/// `where` (before addresses are checked), evaluated in the context the enqueue of that
-/// occurrence gives it ([`Shared::for_where`]). Occurrences whose context reads the same
-/// for the `where` share one evaluation, and one pass over each audience file serves all
-/// its steps.
-pub fn count_matching(
-    campaign: &Campaign,
-    renderer: &Renderer,
-    at: &StepOccurrences,
-    mut progress: impl FnMut(u64),
-) -> Result<HashMap<(String, u32), u64>> {
-    let mut counts: HashMap<(String, u32), u64> = HashMap::new();
-    for audience in campaign.audiences.keys() {
-        // Per step: the names its `where` reads, and its occurrences grouped.
-        let mut steps: Vec<(&Step, Vec<String>, Groups)> = Vec::new();
-        for s in campaign.steps.iter().filter(|s| &s.audience == audience) {
-            let Some(occurrences) = at.get(&s.id).filter(|o| !o.is_empty()) else {
-                continue;
-            };
-            let names = condition_names(renderer, campaign, s);
-            let mut groups: IndexMap<String, (Shared, Vec<u32>)> = IndexMap::new();
-            for (t, n) in occurrences {
-                counts.insert((s.id.clone(), *n), 0);
-                let shared = Shared::for_where(campaign, s, *t, *n);
-                groups
-                    .entry(shared.condition_key(&names))
-                    .or_insert_with(|| (shared, Vec::new()))
-                    .1
-                    .push(*n);
-            }
-            let groups = groups.into_values().collect();
-            steps.push((s, names, groups));
-        }
-        if steps.is_empty() {
-            continue;
-        }
-        let joins = joins(campaign, audience)?;
-        for (i, item) in recipients(campaign, audience, &joins)?.enumerate() {
-            let Ok(r) = item else {
-                // An unreadable row is a skipped message of every step and occurrence (issue
-                // 14 item 7), as a duplicate or empty key is once `where` selects it: all
-                // counted here.
-                for (step, _, groups) in &steps {
-                    for n in groups.iter().flat_map(|(_, numbers)| numbers) {
-                        *counts.entry((step.id.clone(), *n)).or_default() += 1;
-                    }
-                }
-                continue;
-            };
-            for (step, names, groups) in &steps {
-                for (shared, numbers) in groups {
-                    let ctx = shared.for_condition(&r, names);
-                    if selects(renderer, campaign, step, &ctx)
-                        .with_context(|| format!("step {}: row on line {}", step.id, r.line))?
-                    {
-                        for n in numbers {
-                            *counts.entry((step.id.clone(), *n)).or_default() += 1;
-                        }
-                    }
-                }
-            }
-            if i % 65_536 == 0 {
-                progress(i as u64);
-            }
+impl<'a> Where<'a> {
+    pub fn new(renderer: &'a Renderer, campaign: &'a Campaign, step: &'a Step) -> Self {
+        let names = condition_names(renderer, campaign, step);
+        Where {
+            renderer,
+            campaign,
+            step,
+            names,
         }
     }
-    Ok(counts)
+
+    /// Whether the step selects `r` in the occurrence whose context is `shared`.
+    pub fn selects(&self, shared: &Shared, r: &Recipient) -> Result<bool> {
+        let ctx = shared.for_condition(r, &self.names);
+        selects(self.renderer, self.campaign, self.step, &ctx)
+            .with_context(|| format!("step {}: `where` on line {}", self.step.id, r.line))
+    }
+}
+
+/// Whether a row's key makes it a recipient: the first row with a key is its recipient, a
+/// later one is skipped (after `where`, like any row), never merged into the first one's
+/// message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyUse {
+    First,
+    Empty,
+    /// The key of the row on line `first`.
+    Repeated {
+        first: u64,
+    },
+}
+
+/// One row of an audience as every selection sees it, before any `where`.
+#[derive(Debug)]
+pub enum Candidate {
+    /// A row that cannot be read (`validate` reports it): no `where` can select or exclude
+    /// it, so it is a skipped message of every step, never a silent gap.
+    Unreadable(RowError),
+    /// A readable row, with its joined rows and normalised phones, and its key's use.
+    Row(Recipient, KeyUse),
+}
+
+/// The source end of the pipeline: an audience's rows, joined, with their key checked.
+pub struct Candidates<'a> {
+    stream: Recipients<'a>,
+    /// The line of the first row of each key seen.
+    first_line: HashMap<String, u64>,
+}
+
+impl<'a> Candidates<'a> {
+    /// Opens `audience`'s file; `joins` are its joined audiences ([`joins`]).
+    pub fn open(campaign: &Campaign, audience: &str, joins: &'a [Join]) -> Result<Self> {
+        Ok(Candidates {
+            stream: recipients(campaign, audience, joins)?,
+            first_line: HashMap::new(),
+        })
+    }
+
+    /// Whether the file's reading stopped early: the rows after the last one are unknown.
+    pub fn stopped(&self) -> bool {
+        self.stream.stopped()
+    }
+}
+
+impl Iterator for Candidates<'_> {
+    type Item = Candidate;
+
+    fn next(&mut self) -> Option<Candidate> {
+        let r = match self.stream.next()? {
+            Ok(r) => r,
+            Err(e) => return Some(Candidate::Unreadable(e)),
+        };
+        let key = match r.key.is_empty() {
+            true => KeyUse::Empty,
+            false => match *self.first_line.entry(r.key.clone()).or_insert(r.line) {
+                first if first == r.line => KeyUse::First,
+                first => KeyUse::Repeated { first },
+            },
+        };
+        Some(Candidate::Row(r, key))
+    }
+}
+
+/// Names and reasons for the rows of one audience file that cannot be a recipient.
+pub struct RowsOf<'a> {
+    pub source: &'a std::path::Path,
+    /// The file name, as recipients of unusable rows are named (`students.csv:57`).
+    name: String,
+    key: &'a str,
+}
+
+impl<'a> RowsOf<'a> {
+    pub fn new(c: &'a Campaign, audience: &str) -> RowsOf<'a> {
+        let a = &c.audiences[audience];
+        let name = a.source.file_name().map_or_else(
+            || a.source.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        RowsOf {
+            source: &a.source,
+            name,
+            key: &a.key,
+        }
+    }
+
+    /// The recipient of the row on `line`: the file and line, stable across runs, so the
+    /// occurrence enqueued again after a crash does not add it twice.
+    pub fn id(&self, line: u64) -> String {
+        format!("{}:{line}", self.name)
+    }
+
+    /// Why the unreadable row is skipped; row errors name line, column and problem, never
+    /// a value.
+    pub fn reason(&self, e: &RowError) -> String {
+        format!("unusable row in {}: {e}", self.name)
+    }
+
+    /// Why the row on `line` is skipped for its key, or `None` when it is the recipient.
+    pub fn key_reason(&self, line: u64, key: KeyUse) -> Option<String> {
+        match key {
+            KeyUse::First => None,
+            KeyUse::Empty => Some(format!(
+                "unusable row in {}: line {line}: the key column `{}` is empty",
+                self.name, self.key
+            )),
+            KeyUse::Repeated { first } => Some(format!(
+                "duplicate key in {}: line {line} has the key of line {first}, which is the \
+                 one used (the first row wins)",
+                self.name
+            )),
+        }
+    }
 }
 
 /// The top-level names the step's `where` reads (empty without a `where`).
@@ -196,30 +269,52 @@ pub fn find(campaign: &Campaign, audience: &str, key: &str) -> Result<Recipient>
 
 /// The address of `r` on `channel` for `step`: the normalised phone or the e-mail, or why
 /// there is none (the message will be `skipped` with that reason, or go to the fallback).
-/// The reason never quotes the value: the audience's messages name the problem only.
+/// A problem the audience found in the column (a join that matched nothing) comes first;
+/// the rest is [`address_in_row`]. The reason never quotes the value: the audience's
+/// messages name the problem only.
 pub fn address(
     step: &Step,
     channel: &super::model::Channel,
     r: &Recipient,
 ) -> Result<String, String> {
     let field = step.recipient_field(channel);
-    let value = r
-        .row
-        .get(field)
-        .map(crate::audience::key_string)
-        .unwrap_or_default();
-    if value.trim().is_empty() {
-        return Err(format!("no {field}"));
-    }
     if let Some(p) = r
         .problems
         .iter()
         .find(|p| p.column.as_deref() == Some(field))
+        .filter(|_| !cell(&r.row, field).trim().is_empty())
     {
         return Err(p.message.clone());
     }
+    address_in_row(step, channel, &r.row)
+}
+
+/// The one rule for a recipient's address on a channel, from a data row: the row read at
+/// enqueue, or the row stored with a message when the dispatcher offers the step's fallback
+/// at send time. Empty is "no {field}"; a phone channel's value must be a Vietnamese mobile
+/// number (normalised to `84…`, as [`crate::audience::recipients::Recipients`] already
+/// wrote it into the row), an e-mail channel's a usable e-mail address.
+pub fn address_in_row(
+    step: &Step,
+    channel: &super::model::Channel,
+    row: &crate::audience::Row,
+) -> Result<String, String> {
+    let field = step.recipient_field(channel);
+    let value = cell(row, field);
+    if value.trim().is_empty() {
+        return Err(format!("no {field}"));
+    }
     match channel.kind {
         ChannelKind::Smtp => crate::audience::check_email(&value),
-        ChannelKind::ZaloZns | ChannelKind::Webhook => Ok(value),
+        ChannelKind::ZaloZns | ChannelKind::Webhook => {
+            crate::audience::phone::normalize(&value).map_err(|e| e.to_string())
+        }
     }
+}
+
+/// The text of `field` in `row` ("" when absent).
+fn cell(row: &crate::audience::Row, field: &str) -> String {
+    row.get(field)
+        .map(crate::audience::key_string)
+        .unwrap_or_default()
 }

@@ -17,7 +17,7 @@ use serde::Serialize;
 
 use super::Global;
 use super::format::{local_time, thousands};
-use crate::campaign::select::{StepOccurrences, count_matching};
+use crate::campaign::count::{StepOccurrences, count_matching};
 use crate::campaign::{Campaign, Workspace};
 use crate::schedule::{self, DropReason, Dropped, Move, Occurrence};
 

@@ -38,7 +38,6 @@ pub async fn run(global: &Global, args: &Args) -> Result<ExitCode> {
     let Some(ws) = super::load_campaign_file(global, &args.file)? else {
         return Ok(ExitCode::FAILURE);
     };
-    let ws = Arc::new(ws);
     let outbox = global
         .outbox
         .clone()
@@ -63,6 +62,8 @@ pub async fn run(global: &Global, args: &Args) -> Result<ExitCode> {
     }
     let store = Store::open(&format!("sqlite://{}", db.display())).await?;
     crate::dispatch::register::register(&store, &ws).await?;
+    let ws = Arc::new(rehearsed(ws));
+    let campaign = &ws.campaigns[0];
     // Links signed with a key of the scratch ledger: they look as the daemon's will.
     let now = chrono::Utc::now().timestamp_millis();
     let settings = Settings {
@@ -107,6 +108,18 @@ pub async fn run(global: &Global, args: &Args) -> Result<ExitCode> {
         db.display()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// The workspace as the dispatcher's gate sees it in a rehearsal: the campaign as if its
+/// `status:` were `active`. One simulates a `draft` (the default) or `paused` campaign to
+/// see what it will send once let go, so simulate sent them before the gate was shared with
+/// the daemon's pump and still does. Operator holds need nothing here: they are kept in
+/// the real ledger, and the scratch one has none.
+fn rehearsed(mut ws: Workspace) -> Workspace {
+    for c in &mut ws.campaigns {
+        c.status = crate::campaign::Status::Active;
+    }
+    ws
 }
 
 /// Every distinct send instant of the campaign's steps within the days asked, in order.

@@ -1,6 +1,6 @@
 //! Sending one claimed message: the checks at send time (window, quiet hours, the step
 //! still there), rendering, the channel's rate limit, the send itself, and what an error
-//! means (retry when, pause the channel, fall back to another channel).
+//! means (retry when, back the channel off, fall back to another channel).
 //!
 //! Both ways of dispatching use it: [`super::Dispatcher::run_once`] (one batch, for
 //! `simulate` and tests) and the daemon's continuous [`super::pump`].
@@ -13,6 +13,7 @@ use chrono::{DateTime, TimeZone, Utc};
 
 use super::{ContextKey, Dispatcher, Slot, failpoint};
 use crate::campaign::context::Shared;
+use crate::campaign::select::address_in_row;
 use crate::campaign::{Campaign, Step};
 use crate::channel::{ChannelError, Outgoing};
 use crate::render::message::{Target, render};
@@ -214,7 +215,7 @@ impl Dispatcher {
                 let until = until
                     .map(|t| t.timestamp_millis())
                     .unwrap_or(now + self.settings.retry.cap.as_millis() as i64);
-                *slot.paused_until.lock().await = Some(until);
+                *slot.backoff_until.lock().await = Some(until);
             }
             _ => {}
         }
@@ -239,18 +240,16 @@ impl Dispatcher {
             return None;
         }
         let ch = campaign.channels.get(fallback)?;
+        // The stored row is the one read at enqueue: the same rule decides its address.
         let data: serde_json::Value = serde_json::from_str(&m.context).ok()?;
-        let field = step.recipient_field(ch);
-        let address = data
-            .get("row")
-            .and_then(|r| r.get(field))
-            .map(crate::audience::key_string)
-            .filter(|a| !a.is_empty());
-        let state = match &address {
-            Some(_) => NewState::Pending,
-            None => NewState::Skipped {
-                reason: format!("no {field} for the fallback"),
-            },
+        let row = data.get("row").and_then(|r| r.as_object());
+        let (address, state) = match row.map(|row| address_in_row(step, ch, row)) {
+            Some(Ok(a)) => (Some(a), NewState::Pending),
+            Some(Err(reason)) => (None, fallback_skipped(&reason)),
+            None => (
+                None,
+                fallback_skipped(&format!("no {}", step.recipient_field(ch))),
+            ),
         };
         Some(NewMessage {
             tag: message_tag(&m.campaign, &m.step, m.occurrence_n, &m.recipient, fallback),
@@ -271,6 +270,13 @@ impl Dispatcher {
     }
 }
 
+/// A fallback row without an address: skipped, saying it was the fallback's address.
+fn fallback_skipped(reason: &str) -> NewState {
+    NewState::Skipped {
+        reason: format!("{reason} for the fallback"),
+    }
+}
+
 /// A uniform number in [0, 1) from the message and attempt: jitter without a random source,
 /// reproducible in tests, and different for messages that failed together.
 fn rand_unit(id: i64, attempt: u32) -> f64 {
@@ -281,4 +287,111 @@ fn rand_unit(id: i64, attempt: u32) -> f64 {
     x = x.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
     x ^= x >> 33;
     (x >> 11) as f64 / (1u64 << 53) as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::campaign::{DataScan, EnvPolicy, LoadOptions, Workspace};
+    use crate::dispatch::Settings;
+    use crate::dispatch::tokens::DbTokens;
+    use crate::store::Store;
+
+    /// A step on Zalo whose fallback is an SMS gateway reading the `sms_phone` column.
+    fn workspace(dir: &std::path::Path) -> Workspace {
+        for sub in ["campaigns/data", "templates/note", "templates/sms_body"] {
+            std::fs::create_dir_all(dir.join(sub)).unwrap();
+        }
+        let write = |path: &str, text: &str| std::fs::write(dir.join(path), text).unwrap();
+        write(
+            "campaigns/data/parents.csv",
+            "id,phone,sms_phone\nA1,0912000001,0912000001\n",
+        );
+        write("templates/note/text.tera", "Kính gửi {{ row.id }}");
+        write(
+            "templates/note/zns.yaml",
+            "template_id: \"300003\"\nparams:\n  id: \"{{ row.id }}\"\n",
+        );
+        write(
+            "templates/sms_body/body.tera",
+            "{\"to\": {{ address | json_encode() }}}",
+        );
+        write(
+            "campaigns/hcm.yaml",
+            "campaign: hcm\ntitle: HCM\nstatus: active\ntimezone: Asia/Ho_Chi_Minh\n\
+             period: { start: 2026-09-01, end: 2026-12-31 }\n\
+             audiences:\n  parents:\n    source: data/parents.csv\n    key: id\n\
+             channels:\n  zalo:\n    type: zalo_zns\n    access_token: \"${ZALO_ACCESS_TOKEN:-}\"\n\
+             \x20 sms:\n    type: webhook\n    url: \"http://127.0.0.1:9/sms\"\n    \
+             body: sms_body\n    to: sms_phone\n\
+             steps:\n  - id: notice\n    audience: parents\n    channel: zalo\n    \
+             fallback: sms\n    template: note\n    send: { at: \"2026-09-07 08:00\" }\n",
+        );
+        let opts = LoadOptions {
+            env: EnvPolicy::Optional,
+            data: DataScan::Headers,
+        };
+        let (ws, diags) = Workspace::load(&[dir.join("campaigns")], &dir.join("templates"), opts);
+        ws.unwrap_or_else(|| panic!("{:?}", diags.0))
+    }
+
+    /// A failed Zalo message of A1 whose stored row holds `sms_phone`.
+    fn failed_zalo(sms_phone: Option<&str>) -> Claimed {
+        let mut row = serde_json::json!({ "id": "A1", "phone": "84912000001" });
+        if let Some(p) = sms_phone {
+            row["sms_phone"] = p.into();
+        }
+        Claimed {
+            id: 1,
+            message_id: "m1".into(),
+            campaign: "hcm".into(),
+            step: "notice".into(),
+            channel: "zalo".into(),
+            recipient: "A1".into(),
+            address: Some("84912000001".into()),
+            attempt: 1,
+            occurrence_at: 0,
+            occurrence_n: 1,
+            occurrence_id: 1,
+            expires_at: Millis::MAX,
+            context: serde_json::json!({ "row": row }).to_string(),
+            fallback_of: None,
+        }
+    }
+
+    /// The fallback's address at send time follows the rule enqueue applies: before, the
+    /// stored value went out as it was, a landline or a typo included.
+    #[tokio::test]
+    async fn the_fallback_offered_at_send_time_takes_its_address_by_the_enqueue_rule() {
+        let dir = tempfile::tempdir().unwrap();
+        let ws = Arc::new(workspace(dir.path()));
+        let url = format!("sqlite://{}", dir.path().join("loa.db").display());
+        let store = Store::open(&url).await.unwrap();
+        let tokens = Arc::new(DbTokens::new(store.clone()));
+        let outbox = dir.path().join("outbox");
+        let d = Dispatcher::new(store, ws, Some(&outbox), tokens, Settings::default()).unwrap();
+        let offer = |phone| d.fallback_row(&failed_zalo(phone), 5).expect("an offer");
+
+        let ok = offer(Some("84912000001"));
+        assert_eq!(ok.address.as_deref(), Some("84912000001"));
+        assert_eq!(ok.state, NewState::Pending);
+        assert_eq!((ok.channel.as_str(), ok.fallback_of), ("sms", Some(1)));
+
+        let none = offer(None);
+        assert_eq!(none.address, None);
+        let reason = "no sms_phone for the fallback".to_string();
+        assert_eq!(none.state, NewState::Skipped { reason });
+
+        let landline = offer(Some("0281234567"));
+        assert_eq!(landline.address, None, "a landline is not sent to");
+        let NewState::Skipped { reason } = landline.state else {
+            panic!("{:?}", landline.state);
+        };
+        assert!(
+            reason.contains("landline") && reason.ends_with("for the fallback"),
+            "{reason}"
+        );
+    }
 }

@@ -6,7 +6,6 @@
 //! audience. Inserts are idempotent (UNIQUE key, `ON CONFLICT DO NOTHING`); the occurrence is
 //! marked enqueued only after its last batch, so a crash half-way simply runs it again.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -15,8 +14,9 @@ use anyhow::{Context as _, Result, bail};
 use chrono::{DateTime, NaiveTime, TimeZone, Utc};
 use tokio::sync::mpsc;
 
+use crate::audience::recipients::Recipient;
 use crate::campaign::context::{Shared, snapshot};
-use crate::campaign::select::{address, condition_names, joins, recipients, selects};
+use crate::campaign::select::{Candidate, Candidates, KeyUse, RowsOf, Where, address, joins};
 use crate::campaign::{Campaign, Step, Workspace};
 use crate::schedule::{self, Occurrence};
 use crate::store::{Millis, NewMessage, NewState, Store, message_tag};
@@ -67,39 +67,62 @@ pub async fn enqueue_due(
             .collect();
         let latest = due.iter().map(|o| o.at).max();
         for o in due {
-            let at = o.at.timestamp_millis();
-            let existing = store.find_occurrence(&c.id, &step.id, o.n).await?;
-            if existing
-                .as_ref()
-                .is_some_and(|r| r.enqueued_at.is_some() || r.missed_at.is_some())
-            {
-                continue;
-            }
-            let row = store.occurrence(&c.id, &step.id, o.n, at).await?;
-            let late = now.signed_duration_since(o.at).to_std().unwrap_or_default();
-            // An occurrence already begun (a crash half-way through its expansion) is
-            // finished whatever its age: some of its messages are in the ledger.
-            let superseded = Some(o.at) != latest;
-            if existing.is_none() && (late > grace || superseded) {
-                store.mark_missed(row.id, now.timestamp_millis()).await?;
-                stats.missed += 1;
-                continue;
-            }
-            stats.inserted += expand(
-                store,
-                ws,
+            let due = Due {
                 campaign,
-                step_index,
-                o,
-                row.id,
-                now.timestamp_millis(),
-            )
-            .await?;
-            store.mark_enqueued(row.id, now.timestamp_millis()).await?;
-            stats.occurrences += 1;
+                step: step_index,
+                occurrence: o,
+                superseded: Some(o.at) != latest,
+            };
+            enqueue_occurrence(store, ws, &due, now, grace, &mut stats).await?;
         }
     }
     Ok(stats)
+}
+
+/// One due occurrence of a step, and whether a later one of the same step is due too.
+struct Due<'a> {
+    campaign: usize,
+    step: usize,
+    occurrence: &'a Occurrence,
+    superseded: bool,
+}
+
+/// Enqueues one due occurrence, or records it missed when it was first seen too late or is
+/// superseded; does nothing for one already enqueued or missed.
+async fn enqueue_occurrence(
+    store: &Store,
+    ws: &Arc<Workspace>,
+    due: &Due<'_>,
+    now: DateTime<Utc>,
+    grace: Duration,
+    stats: &mut EnqueueStats,
+) -> Result<()> {
+    let c = &ws.campaigns[due.campaign];
+    let step = &c.steps[due.step];
+    let o = due.occurrence;
+    let existing = store.find_occurrence(&c.id, &step.id, o.n).await?;
+    if existing
+        .as_ref()
+        .is_some_and(|r| r.enqueued_at.is_some() || r.missed_at.is_some())
+    {
+        return Ok(());
+    }
+    let row = store
+        .occurrence(&c.id, &step.id, o.n, o.at.timestamp_millis())
+        .await?;
+    let late = now.signed_duration_since(o.at).to_std().unwrap_or_default();
+    // An occurrence already begun (a crash half-way through its expansion) is finished
+    // whatever its age: some of its messages are in the ledger.
+    if existing.is_none() && (late > grace || due.superseded) {
+        store.mark_missed(row.id, now.timestamp_millis()).await?;
+        stats.missed += 1;
+        return Ok(());
+    }
+    let now_ms = now.timestamp_millis();
+    stats.inserted += expand(store, ws, due.campaign, due.step, o, row.id, now_ms).await?;
+    store.mark_enqueued(row.id, now_ms).await?;
+    stats.occurrences += 1;
+    Ok(())
 }
 
 /// The end of the step's window, as UTC milliseconds: after it a pending message expires.
@@ -143,7 +166,8 @@ async fn expand(
     Ok(inserted)
 }
 
-/// Streams the audience and sends batches of rows; runs on a blocking thread.
+/// Streams the audience through the selection pipeline and sends batches of rows; runs on
+/// a blocking thread.
 fn produce(
     ws: &Workspace,
     campaign: usize,
@@ -156,121 +180,99 @@ fn produce(
     let c = &ws.campaigns[campaign];
     let s = &c.steps[step];
     let shared = Shared::for_where(c, s, o.at, o.n);
+    let condition = Where::new(&ws.renderer, c, s);
     let joined = joins(c, &s.audience)?;
-    let base = Base {
-        campaign: c,
-        step: s,
-        occurrence_id,
-        at: o.at.timestamp_millis(),
-        n: o.n,
-        now,
-        expires: expires_at(c, s),
+    let mut candidates = Candidates::open(c, &s.audience, &joined)?;
+    let mut out = Batches {
+        base: Base {
+            campaign: c,
+            step: s,
+            occurrence_id,
+            at: o.at.timestamp_millis(),
+            n: o.n,
+            now,
+            expires: expires_at(c, s),
+        },
+        rows_of: RowsOf::new(c, &s.audience),
+        rows: BATCH_ROWS.load(Ordering::Relaxed),
+        batch: Vec::new(),
+        unusable: 0,
+        tx,
     };
-    let rows = BATCH_ROWS.load(Ordering::Relaxed);
-    let mut batch = Vec::with_capacity(rows);
-    let names = condition_names(&ws.renderer, c, s);
-    let mut stream = recipients(c, &s.audience, &joined)?;
-    let rows_of = RowsOf::new(c, &s.audience);
-    let mut first_line: HashMap<String, u64> = HashMap::new();
-    let mut unusable = 0u64;
-    while let Some(item) = stream.next() {
-        let r = match item {
-            Ok(r) => r,
-            Err(e) if stream.stopped() => bail!("{}: {e}", rows_of.source.display()),
-            // Validate reports these rows; they cannot be read, so no `where` can select or
-            // exclude them: each becomes a skipped message, never a silent gap.
-            Err(e) => {
-                unusable += 1;
-                base.unusable(&rows_of.id(e.line), &rows_of.reason(&e), &mut batch);
-                if batch.len() >= rows && tx.blocking_send(std::mem::take(&mut batch)).is_err() {
-                    return Ok(());
-                }
-                continue;
+    while let Some(candidate) = candidates.next() {
+        let open = match candidate {
+            Candidate::Unreadable(e) if candidates.stopped() => {
+                bail!("{}: {e}", out.rows_of.source.display())
             }
+            Candidate::Unreadable(e) => out.unreadable(&e),
+            Candidate::Row(r, key) if condition.selects(&shared, &r)? => out.selected(&r, key),
+            Candidate::Row(..) => true,
         };
-        // The first row with a key is its recipient; a later one is skipped (after `where`,
-        // like any row), never merged into the first one's message.
-        let first = match r.key.is_empty() {
-            true => None,
-            false => Some(*first_line.entry(r.key.clone()).or_insert(r.line)),
-        };
-        let ctx = shared.for_condition(&r, &names);
-        if !selects(&ws.renderer, c, s, &ctx)
-            .with_context(|| format!("step {}: `where` on line {}", s.id, r.line))?
-        {
-            continue;
-        }
-        match first {
-            Some(first) if first == r.line => base.rows(&r, &mut batch),
-            _ => {
-                unusable += 1;
-                let reason = rows_of.key_reason(r.line, first);
-                base.unusable(&rows_of.id(r.line), &reason, &mut batch);
-            }
-        }
-        if batch.len() >= rows && tx.blocking_send(std::mem::take(&mut batch)).is_err() {
+        if !open {
             return Ok(());
         }
     }
-    if unusable > 0 {
-        tracing::warn!(
-            campaign = %c.id,
-            step = %s.id,
-            file = %rows_of.source.display(),
-            rows = unusable,
-            "rows of the audience file cannot be used; each is recorded as a skipped message (see `loa validate`)"
-        );
-    }
-    if !batch.is_empty() {
-        let _ = tx.blocking_send(batch);
-    }
+    out.finish();
     Ok(())
 }
 
-/// Names and reasons for the rows of one audience file that cannot be a recipient.
-struct RowsOf<'a> {
-    source: &'a std::path::Path,
-    /// The file name, as recipients of unusable rows are named (`students.csv:57`).
-    name: String,
-    key: &'a str,
+/// The rows of one occurrence on their way to the inserter, in batches.
+struct Batches<'a> {
+    base: Base<'a>,
+    rows_of: RowsOf<'a>,
+    /// Rows per batch.
+    rows: usize,
+    batch: Vec<NewMessage>,
+    /// Data rows that became skipped messages: unreadable, or an empty or repeated key.
+    unusable: u64,
+    tx: &'a mpsc::Sender<Vec<NewMessage>>,
 }
 
-impl<'a> RowsOf<'a> {
-    fn new(c: &'a Campaign, audience: &str) -> RowsOf<'a> {
-        let a = &c.audiences[audience];
-        let name = a.source.file_name().map_or_else(
-            || a.source.display().to_string(),
-            |n| n.to_string_lossy().into_owned(),
-        );
-        RowsOf {
-            source: &a.source,
-            name,
-            key: &a.key,
+impl Batches<'_> {
+    /// An unreadable row: one skipped message per channel. Returns whether the inserter
+    /// still listens.
+    fn unreadable(&mut self, e: &crate::audience::RowError) -> bool {
+        self.unusable += 1;
+        let (id, reason) = (self.rows_of.id(e.line), self.rows_of.reason(e));
+        self.base.unusable(&id, &reason, &mut self.batch);
+        self.flush_full()
+    }
+
+    /// A row the step's `where` selected: its messages, or skipped ones for its key.
+    fn selected(&mut self, r: &Recipient, key: KeyUse) -> bool {
+        match self.rows_of.key_reason(r.line, key) {
+            None => self.base.rows(r, &mut self.batch),
+            Some(reason) => {
+                self.unusable += 1;
+                let id = self.rows_of.id(r.line);
+                self.base.unusable(&id, &reason, &mut self.batch);
+            }
         }
+        self.flush_full()
     }
 
-    /// The recipient of the row on `line`: the file and line, stable across runs, so the
-    /// occurrence enqueued again after a crash does not add it twice.
-    fn id(&self, line: u64) -> String {
-        format!("{}:{line}", self.name)
+    /// Sends the batch once it is full; false when the inserter has gone (it failed).
+    fn flush_full(&mut self) -> bool {
+        self.batch.len() < self.rows
+            || self
+                .tx
+                .blocking_send(std::mem::take(&mut self.batch))
+                .is_ok()
     }
 
-    /// Why the row is skipped; row errors name line, column and problem, never a value.
-    fn reason(&self, e: &crate::audience::RowError) -> String {
-        format!("unusable row in {}: {e}", self.name)
-    }
-
-    fn key_reason(&self, line: u64, first: Option<u64>) -> String {
-        match first {
-            None => format!(
-                "unusable row in {}: line {line}: the key column `{}` is empty",
-                self.name, self.key
-            ),
-            Some(first) => format!(
-                "duplicate key in {}: line {line} has the key of line {first}, which is the \
-                 one used (the first row wins)",
-                self.name
-            ),
+    /// Sends the last batch and says how many rows could not be used.
+    fn finish(mut self) {
+        if self.unusable > 0 {
+            tracing::warn!(
+                campaign = %self.base.campaign.id,
+                step = %self.base.step.id,
+                file = %self.rows_of.source.display(),
+                rows = self.unusable,
+                "rows of the audience file cannot be used; each is recorded as a skipped message (see `loa validate`)"
+            );
+        }
+        if !self.batch.is_empty() {
+            let _ = self.tx.blocking_send(std::mem::take(&mut self.batch));
         }
     }
 }
@@ -290,7 +292,7 @@ impl Base<'_> {
     /// The fallback channel (if any) gets a row now only when no channel has an address;
     /// otherwise the ledger decides once the sends have ended
     /// ([`crate::store::Store::record_with_fallbacks`]).
-    fn rows(&self, r: &crate::audience::recipients::Recipient, out: &mut Vec<NewMessage>) {
+    fn rows(&self, r: &Recipient, out: &mut Vec<NewMessage>) {
         let context = snapshot(r);
         let mut need_fallback = true;
         for name in &self.step.channels {
@@ -347,7 +349,7 @@ impl Base<'_> {
 
     fn row(
         &self,
-        r: &crate::audience::recipients::Recipient,
+        r: &Recipient,
         channel: &str,
         address: Option<String>,
         state: NewState,

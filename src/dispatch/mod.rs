@@ -15,6 +15,7 @@
 mod deliver;
 pub mod enqueue;
 pub mod failpoint;
+mod gate;
 pub mod housekeeping;
 mod pump;
 pub mod rate;
@@ -35,7 +36,7 @@ use crate::campaign::Workspace;
 use crate::campaign::context::Shared;
 use crate::channel::outbound::AllowList;
 use crate::channel::{self, Channel, TokenStore};
-use crate::store::{Claimed, Millis, OutcomeKind, Store};
+use crate::store::{Claimed, Millis, NewMessage, Outcome, OutcomeKind, Store};
 use rate::TokenBucket;
 use retry::RetryPolicy;
 
@@ -93,7 +94,8 @@ struct Slot {
     bucket: Option<TokenBucket>,
     /// Sends (in the pump: leases) in flight on this channel.
     inflight: Arc<Semaphore>,
-    paused_until: Mutex<Option<Millis>>,
+    /// Until when the provider paused this channel ([`gate::Held::ChannelBackoff`]).
+    backoff_until: Mutex<Option<Millis>>,
 }
 
 pub struct Dispatcher {
@@ -103,8 +105,8 @@ pub struct Dispatcher {
     settings: Settings,
     /// Wakes the pump: capacity came free, or the daemon enqueued or rescued messages.
     wake: Notify,
-    /// Campaigns paused by an operator (the dashboard), as last read, and when.
-    operator_paused: Mutex<Option<(tokio::time::Instant, Arc<std::collections::HashSet<String>>)>>,
+    /// Campaigns an operator holds (the dashboard's pause), as last read, and when.
+    operator_holds: gate::HoldsCache,
 }
 
 /// What one step of the dispatcher did.
@@ -143,7 +145,7 @@ impl Dispatcher {
                     channel,
                     bucket,
                     inflight: Arc::new(Semaphore::new(settings.concurrency)),
-                    paused_until: Mutex::new(None),
+                    backoff_until: Mutex::new(None),
                 };
                 slots.insert((c.id.clone(), name.clone()), slot);
             }
@@ -154,7 +156,7 @@ impl Dispatcher {
             slots,
             settings,
             wake: Notify::new(),
-            operator_paused: Mutex::new(None),
+            operator_holds: Mutex::new(None),
         })
     }
 
@@ -167,33 +169,18 @@ impl Dispatcher {
         &self.settings
     }
 
-    /// Claims one batch of due messages, sends them and records the outcomes.
+    /// Claims one batch of due messages of the channels the gate lets send, sends them and
+    /// records the outcomes.
     pub async fn run_once(&self, now: DateTime<Utc>) -> Result<Progress> {
         let now_ms = now.timestamp_millis();
-        let channels = self.active_channels(now_ms).await;
-        if channels.is_empty() {
+        let claimed = self.claim_open(now_ms).await?;
+        if claimed.is_empty() {
             return Ok(Progress::default());
         }
-        let claimed = self
-            .store
-            .claim(
-                &self.settings.owner,
-                now_ms,
-                self.settings.lease,
-                self.settings.batch,
-                &channels,
-            )
-            .await?;
-        if !claimed.is_empty() {
-            failpoint::hit(failpoint::Point::AfterClaim);
-        }
-        let mut progress = Progress {
-            claimed: claimed.len(),
-            ..Progress::default()
-        };
+        failpoint::hit(failpoint::Point::AfterClaim);
         let contexts = self.contexts(&claimed);
         let suppressed = self.suppressed(&claimed).await?;
-        let mut sends: FuturesUnordered<_> = claimed
+        let sends: FuturesUnordered<_> = claimed
             .into_iter()
             .map(|m| async {
                 let slot = self.slots.get(&(m.campaign.clone(), m.channel.clone()));
@@ -208,6 +195,44 @@ impl Dispatcher {
                 self.deliver(m, now, &contexts, opted_out).await
             })
             .collect();
+        let progress = self.record_all(sends, now_ms).await?;
+        failpoint::hit(failpoint::Point::AfterRecord);
+        Ok(progress)
+    }
+
+    /// Claims up to `batch` due messages, channel by channel, of the channels the gate
+    /// ([`Dispatcher::gate`]) lets send at `now`.
+    async fn claim_open(&self, now: Millis) -> Result<Vec<Claimed>> {
+        let s = &self.settings;
+        let holds = self.operator_holds().await?;
+        let mut claimed = Vec::new();
+        for ((campaign, channel), slot) in &self.slots {
+            let want = s.batch.saturating_sub(claimed.len() as u32);
+            if want == 0 {
+                break;
+            }
+            if self.gate(campaign, slot, &holds, now).await.is_err() {
+                continue;
+            }
+            let more = self
+                .store
+                .claim_channel(&s.owner, now, s.lease, want, campaign, channel);
+            claimed.extend(more.await?);
+        }
+        Ok(claimed)
+    }
+
+    /// Waits for every send, then records all outcomes (with the fallback rows they call
+    /// for) in one transaction.
+    async fn record_all(
+        &self,
+        mut sends: FuturesUnordered<impl Future<Output = (Outcome, Option<NewMessage>)>>,
+        now: Millis,
+    ) -> Result<Progress> {
+        let mut progress = Progress {
+            claimed: sends.len(),
+            ..Progress::default()
+        };
         let mut outcomes = Vec::with_capacity(progress.claimed);
         let mut fallbacks = Vec::new();
         while let Some((outcome, fallback)) = sends.next().await {
@@ -219,18 +244,12 @@ impl Dispatcher {
             outcomes.push(outcome);
             fallbacks.extend(fallback);
         }
+        let at = Utc::now().timestamp_millis().max(now);
         self.store
-            .record_with_fallbacks(
-                &outcomes,
-                &fallbacks,
-                Utc::now().timestamp_millis().max(now_ms),
-            )
+            .record_with_fallbacks(&outcomes, &fallbacks, at)
             .await?;
         if let Some(metrics) = &self.settings.metrics {
             metrics.outcomes(&outcomes);
-        }
-        if progress.claimed > 0 {
-            failpoint::hit(failpoint::Point::AfterRecord);
         }
         Ok(progress)
     }
@@ -271,18 +290,6 @@ impl Dispatcher {
             return Ok(Default::default());
         }
         self.store.suppressed_among(&addresses).await
-    }
-
-    /// Channels (as `campaign/channel` names the store understands) not paused at `now`.
-    async fn active_channels(&self, now: Millis) -> Vec<String> {
-        let mut out = Vec::new();
-        for ((_, name), slot) in &self.slots {
-            let paused = slot.paused_until.lock().await.is_some_and(|t| t > now);
-            if !paused && !out.contains(name) {
-                out.push(name.clone());
-            }
-        }
-        out
     }
 }
 

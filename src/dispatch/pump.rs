@@ -19,7 +19,6 @@
 //! On `stop` the claimer claims nothing more, the sends in flight finish, and the recorder
 //! writes every outcome before [`Dispatcher::pump`] returns.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -31,14 +30,10 @@ use tokio_util::task::TaskTracker;
 use tracing::warn;
 
 use super::{Dispatcher, Slot, failpoint};
-use crate::campaign::Status;
 use crate::store::{Claimed, Millis, NewMessage, Outcome};
 
 /// Outcomes written per transaction at most.
 const RECORD_BATCH: usize = 2_000;
-
-/// How old the pump's reading of operator pauses may be.
-const PAUSE_FRESH: Duration = Duration::from_millis(500);
 
 /// When the claimer looks again, soonest first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -74,7 +69,7 @@ impl Dispatcher {
                     Next::Poll
                 }
             };
-            let pause = match next {
+            let idle = match next {
                 Next::Now => continue,
                 Next::Token(wait) => wait.min(self.settings.poll),
                 Next::Poll => self.settings.poll,
@@ -82,7 +77,7 @@ impl Dispatcher {
             tokio::select! {
                 _ = stop.cancelled() => {}
                 _ = self.wake.notified() => {}
-                _ = tokio::time::sleep(pause) => {}
+                _ = tokio::time::sleep(idle) => {}
             }
         }
         sends.close();
@@ -101,13 +96,10 @@ impl Dispatcher {
     ) -> Result<Next> {
         let now = Utc::now().timestamp_millis();
         let mut next = Next::Poll;
-        let paused = self.operator_paused().await?;
+        let holds = self.operator_holds().await?;
         for ((campaign, channel), slot) in &self.slots {
-            if !self.sends_now(campaign) || paused.contains(campaign) {
-                continue;
-            }
             let room = slot.inflight.available_permits();
-            if room == 0 || slot.paused_until.lock().await.is_some_and(|t| t > now) {
+            if room == 0 || self.gate(campaign, slot, &holds, now).await.is_err() {
                 continue;
             }
             let mut want = room.min(self.settings.batch as usize);
@@ -192,29 +184,6 @@ impl Dispatcher {
             });
         }
         Ok(())
-    }
-
-    /// Only an `active` campaign sends (docs/campaign-file.md#status): one set to `paused`,
-    /// `draft` or `done` keeps its pending messages for later.
-    fn sends_now(&self, campaign: &str) -> bool {
-        self.ws
-            .campaign(campaign)
-            .is_some_and(|c| c.status == Status::Active)
-    }
-
-    /// The campaigns an operator paused on the dashboard, read again when the last reading
-    /// is older than [`PAUSE_FRESH`]: a pause takes hold within that, without a query on
-    /// every round of a busy pump.
-    async fn operator_paused(&self) -> Result<Arc<HashSet<String>>> {
-        let mut cached = self.operator_paused.lock().await;
-        if let Some((at, set)) = cached.as_ref()
-            && at.elapsed() < PAUSE_FRESH
-        {
-            return Ok(Arc::clone(set));
-        }
-        let set = Arc::new(self.store.paused_campaigns().await?);
-        *cached = Some((tokio::time::Instant::now(), Arc::clone(&set)));
-        Ok(set)
     }
 
     /// Writes outcomes as they arrive, in batches, until every sender is gone.

@@ -59,8 +59,8 @@
 //! - `receipt`: [`Store::apply_receipt`], provider delivery receipts, replay-safe by id
 //! - `suppression`: [`Store::suppress`], [`Store::is_suppressed`], [`Store::suppressed_among`]
 //! - `kv`: [`Store::kv_get`], [`Store::kv_put`]
-//! - `pause`: [`Store::pause_campaign`], [`Store::resume_campaign`],
-//!   [`Store::paused_campaigns`] — operator pauses from the dashboard
+//! - `pause`: [`Store::hold_campaign`], [`Store::release_campaign`],
+//!   [`Store::held_campaigns`] — operator holds (the dashboard's pause)
 //! - `overview`: what the dashboard reads — [`Store::occurrence_figures`],
 //!   [`Store::campaign_breakdown`], [`Store::failed_messages`], [`Store::reached_by_recipient`]
 //! - `audit`: [`Store::audit`], [`Store::audit_log`] — append-only (SQLite triggers)

@@ -1,10 +1,11 @@
-//! `campaign_pause`: operator pauses set from the dashboard (issue 4).
+//! `campaign_pause`: operator holds, set by "pause" on the dashboard (issue 4).
 //!
-//! A pause stored here overrides the campaign file's `status: active` without editing the
-//! file, and survives restarts; the dispatcher asks [`Store::paused_campaigns`] which
-//! campaigns to hold. Pausing twice keeps the first pause; resuming an unpaused campaign
-//! changes nothing. Who did it and when also goes to the audit trail (the caller writes
-//! that row).
+//! An operator hold overrides the campaign file's `status: active` without editing the
+//! file, and survives restarts; the dispatcher's gate asks [`Store::held_campaigns`] which
+//! campaigns to hold. It is neither the file's `status: paused` nor a provider's pause of a
+//! channel (`dispatch/gate.rs` names the three apart). Holding twice keeps the first hold;
+//! releasing a campaign not held changes nothing. Who did it and when also goes to the
+//! audit trail (the caller writes that row).
 
 use std::collections::HashSet;
 
@@ -13,9 +14,9 @@ use anyhow::Context;
 use super::{Millis, Store};
 
 impl Store {
-    /// Pauses `campaign` at `now` on behalf of `by`. Returns whether it was not paused
-    /// before. The campaign must be known to the ledger.
-    pub async fn pause_campaign(
+    /// Holds `campaign` at `now` on behalf of `by` (the dashboard's "pause"). Returns
+    /// whether it was not held before. The campaign must be known to the ledger.
+    pub async fn hold_campaign(
         &self,
         campaign: &str,
         by: &str,
@@ -36,8 +37,9 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Lifts the operator pause of `campaign`. Returns whether it was paused.
-    pub async fn resume_campaign(&self, campaign: &str) -> anyhow::Result<bool> {
+    /// Lifts the operator hold of `campaign` (the dashboard's "resume"). Returns whether it
+    /// was held.
+    pub async fn release_campaign(&self, campaign: &str) -> anyhow::Result<bool> {
         let mut w = self.write().await?;
         let done = sqlx::query("DELETE FROM campaign_pause WHERE campaign = ?")
             .bind(campaign)
@@ -48,8 +50,8 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
-    /// The campaigns an operator has paused.
-    pub async fn paused_campaigns(&self) -> anyhow::Result<HashSet<String>> {
+    /// The campaigns an operator holds.
+    pub async fn held_campaigns(&self) -> anyhow::Result<HashSet<String>> {
         let ids: Vec<String> = sqlx::query_scalar("SELECT campaign FROM campaign_pause")
             .fetch_all(self.pool())
             .await
@@ -69,22 +71,22 @@ mod tests {
         let store = Store::open(&url(&dir)).await.unwrap();
         store.upsert_campaign(&campaign("c")).await.unwrap();
         store.upsert_campaign(&campaign("d")).await.unwrap();
-        assert!(store.paused_campaigns().await.unwrap().is_empty());
-        assert!(store.pause_campaign("c", "admin", T0).await.unwrap());
-        assert!(!store.pause_campaign("c", "admin", T0 + 1).await.unwrap());
+        assert!(store.held_campaigns().await.unwrap().is_empty());
+        assert!(store.hold_campaign("c", "admin", T0).await.unwrap());
+        assert!(!store.hold_campaign("c", "admin", T0 + 1).await.unwrap());
         store.close().await;
 
         let store = Store::open(&url(&dir)).await.unwrap();
-        let paused = store.paused_campaigns().await.unwrap();
+        let paused = store.held_campaigns().await.unwrap();
         assert_eq!(paused.into_iter().collect::<Vec<_>>(), ["c"]);
-        assert!(store.resume_campaign("c").await.unwrap());
-        assert!(!store.resume_campaign("c").await.unwrap());
-        assert!(store.paused_campaigns().await.unwrap().is_empty());
+        assert!(store.release_campaign("c").await.unwrap());
+        assert!(!store.release_campaign("c").await.unwrap());
+        assert!(store.held_campaigns().await.unwrap().is_empty());
     }
 
     #[tokio::test]
     async fn an_unknown_campaign_cannot_be_paused() {
         let (_dir, store) = open().await;
-        assert!(store.pause_campaign("ghost", "admin", T0).await.is_err());
+        assert!(store.hold_campaign("ghost", "admin", T0).await.is_err());
     }
 }

@@ -191,3 +191,21 @@ fn rows_validate_reports_become_skipped_messages_counted_by_plan_status_and_repo
         assert!(!report.contains(cell), "{cell} quoted in:\n{report}");
     }
 }
+
+/// The gate `simulate` shares with the daemon holds a campaign whose file is not `active`;
+/// a rehearsal lets a draft through, as simulate always did: one simulates a campaign
+/// before setting it active.
+#[test]
+fn simulate_rehearses_a_draft_campaign_as_if_it_were_active() {
+    let ws = Workspace::example();
+    let yaml = ws.read(EXAMPLE);
+    assert!(yaml.contains("status: active"));
+    ws.write(EXAMPLE, &yaml.replace("status: active", "status: draft"));
+    ws.loa(&["simulate", EXAMPLE]).ok();
+    let outbox = ws.path("outbox/bhyt-hssv-2026-2027");
+    let steps = files_in(&outbox);
+    assert!(
+        !steps.is_empty(),
+        "a draft's simulation writes its messages"
+    );
+}

@@ -195,7 +195,7 @@ async fn every_dashboard_route_refuses_a_caller_without_a_session() {
             r.status() == 401 || (r.status() == 303 && location.as_deref() == Some("/login"));
         assert!(refused, "{method} {path} answered {}", r.status());
     }
-    assert!(app.store.paused_campaigns().await.unwrap().is_empty());
+    assert!(app.store.held_campaigns().await.unwrap().is_empty());
     assert!(app.store.audit_log(None).await.unwrap().is_empty());
     app.stop().await;
 }
@@ -215,7 +215,7 @@ async fn a_button_pressed_without_the_csrf_token_is_403() {
             403
         );
     }
-    assert!(app.store.paused_campaigns().await.unwrap().is_empty());
+    assert!(app.store.held_campaigns().await.unwrap().is_empty());
     assert_eq!(app.store.audit_log(Some(ID)).await.unwrap().len(), 0);
     app.stop().await;
 }
@@ -232,7 +232,7 @@ async fn pause_resume_and_retry_change_the_ledger_and_write_one_audit_row_each()
     assert_eq!(r.status(), 303);
     let back = r.headers()["location"].to_str().unwrap().to_owned();
     assert_eq!(back, format!("/campaigns/{ID}?done=paused"));
-    assert!(app.store.paused_campaigns().await.unwrap().contains(ID));
+    assert!(app.store.held_campaigns().await.unwrap().contains(ID));
     let shown = page(&app, &http, &back, &cookie).await;
     assert!(shown.contains("Đã tạm dừng chiến dịch."), "flash message");
     assert!(
@@ -242,7 +242,7 @@ async fn pause_resume_and_retry_change_the_ledger_and_write_one_audit_row_each()
     assert_eq!(app.store.audit_log(Some(ID)).await.unwrap().len(), 1);
 
     press(&app, &http, "resume", &cookie, &form).await;
-    assert!(app.store.paused_campaigns().await.unwrap().is_empty());
+    assert!(app.store.held_campaigns().await.unwrap().is_empty());
     assert_eq!(app.store.audit_log(Some(ID)).await.unwrap().len(), 2);
 
     let r = press(&app, &http, "retry", &cookie, &form).await;

@@ -6,7 +6,7 @@
 //!   occurrences as marks), past occurrences with their figures, the funnel per step and
 //!   channel, the failures (masked), coverage per school, and the buttons below.
 //! - `POST /campaigns/{id}/pause`, `/resume`, `/retry` — an operator pause stored in the
-//!   ledger ([`Store::pause_campaign`]; the dispatcher holds paused campaigns), its end,
+//!   ledger ([`Store::hold_campaign`]; the dispatcher holds paused campaigns), its end,
 //!   and failed messages back in the queue ([`Store::retry`]). Each needs the session's
 //!   CSRF token, writes one audit row and redirects back with a flash message.
 //!
@@ -15,7 +15,7 @@
 //! on — campaign titles, step names and errors are staff or provider text. Without a
 //! loaded workspace the pages show what the ledger knows (no timeline, no coverage).
 //!
-//! [`Store::pause_campaign`]: crate::store::Store::pause_campaign
+//! [`Store::hold_campaign`]: crate::store::Store::hold_campaign
 //! [`Store::retry`]: crate::store::Store::retry
 
 mod coverage;
@@ -262,7 +262,7 @@ async fn apply(state: &WebState, id: &str, action: Action, now: Millis) -> anyho
     let store = state.store();
     Ok(match action {
         Action::Pause => {
-            let first = store.pause_campaign(id, ACTOR, now).await?;
+            let first = store.hold_campaign(id, ACTOR, now).await?;
             Applied {
                 audit: AuditAction::Pause,
                 done: "paused".to_owned(),
@@ -275,7 +275,7 @@ async fn apply(state: &WebState, id: &str, action: Action, now: Millis) -> anyho
             }
         }
         Action::Resume => {
-            let was = store.resume_campaign(id).await?;
+            let was = store.release_campaign(id).await?;
             Applied {
                 audit: AuditAction::Resume,
                 done: "resumed".to_owned(),

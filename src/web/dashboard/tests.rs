@@ -177,7 +177,7 @@ async fn an_action_without_the_csrf_token_is_403_and_changes_nothing() {
         let forged = call(&st, post(&path, &cookie, "csrf=forged")).await.0;
         assert_eq!(forged, StatusCode::FORBIDDEN);
     }
-    assert!(store.paused_campaigns().await.unwrap().is_empty());
+    assert!(store.held_campaigns().await.unwrap().is_empty());
     assert_eq!(store.status(Some(ID)).await.unwrap()[0].counts["failed"], 1);
     let actions: Vec<String> = store
         .audit_log(None)
@@ -204,7 +204,7 @@ async fn pause_resume_and_retry_change_the_ledger_and_write_one_audit_row_each()
         location.as_deref(),
         Some("/campaigns/bhyt-hssv-2026-2027?done=paused")
     );
-    assert!(store.paused_campaigns().await.unwrap().contains(ID));
+    assert!(store.held_campaigns().await.unwrap().contains(ID));
     let (_, page, _) = call(&st, get(location.as_deref().unwrap(), &cookie)).await;
     assert!(
         page.contains("Đã tạm dừng chiến dịch."),
@@ -213,7 +213,7 @@ async fn pause_resume_and_retry_change_the_ledger_and_write_one_audit_row_each()
     assert!(page.contains("/resume"), "the resume button replaces pause");
 
     call(&st, act("resume")).await;
-    assert!(store.paused_campaigns().await.unwrap().is_empty());
+    assert!(store.held_campaigns().await.unwrap().is_empty());
     let (_, _, location) = call(&st, act("retry")).await;
     assert_eq!(
         location.as_deref(),

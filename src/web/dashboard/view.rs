@@ -83,7 +83,7 @@ fn tz_of(c: Option<&Campaign>) -> Tz {
 pub async fn campaigns(state: &WebState) -> Result<Vec<Summary>> {
     let store = state.store();
     let rows = store.campaign_rows().await?;
-    let paused = store.paused_campaigns().await?;
+    let paused = store.held_campaigns().await?;
     let totals = CampaignTotals::of(&state.counts().await?.value);
     let ws = state.workspace();
     let loaded: &[Campaign] = ws.as_ref().map_or(&[], |w| &w.campaigns);
@@ -167,7 +167,7 @@ pub async fn campaign(
     if row.is_none() && loaded.is_none() {
         return Ok(None);
     }
-    let paused = store.paused_campaigns().await?;
+    let paused = store.held_campaigns().await?;
     let kept = state.campaign_figures(id, MAX_FAILURES).await?.value;
     let status = &kept.status;
     let mut header = summary(id, row.as_ref(), loaded, &paused);
