@@ -46,20 +46,21 @@
 //!    interval with the count left out).
 
 #![forbid(unsafe_code)]
+#![warn(unreachable_pub)]
 
 pub mod audience;
 pub mod campaign;
 pub mod channel;
-pub mod channel_kind;
+pub(crate) mod channel_kind;
 pub mod cli;
 pub mod daemon;
 pub mod dispatch;
-pub mod links;
-pub mod log_limit;
-pub mod mask;
-pub mod metrics;
+pub(crate) mod links;
+pub(crate) mod log_limit;
+pub(crate) mod mask;
+pub(crate) mod metrics;
 pub mod render;
-pub mod schedule;
+pub(crate) mod schedule;
 pub mod store;
-pub mod suggest;
+pub(crate) mod suggest;
 pub mod web;

@@ -18,7 +18,7 @@ pub fn unsubscribe_token(key: &[u8], message_id: &str) -> String {
 }
 
 /// The message id a token names, when its tag verifies under `key`.
-pub fn token_message_id<'t>(key: &[u8], token: &'t str) -> Option<&'t str> {
+pub(crate) fn token_message_id<'t>(key: &[u8], token: &'t str) -> Option<&'t str> {
     let (message_id, tag) = token.rsplit_once('.')?;
     let id_ok = !message_id.is_empty()
         && message_id.len() <= 48

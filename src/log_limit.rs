@@ -15,11 +15,11 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 /// The interval of the HTTP side's limited lines (refused callbacks, logins, replays).
-pub const EVERY: Duration = Duration::from_secs(10);
+pub(crate) const EVERY: Duration = Duration::from_secs(10);
 
 /// Per kind of line: at most one line per `every`.
 #[derive(Debug)]
-pub struct LogLimit {
+pub(crate) struct LogLimit {
     every: i64,
     kinds: Mutex<HashMap<&'static str, Window>>,
 }
@@ -34,7 +34,7 @@ struct Window {
 
 impl LogLimit {
     /// A limiter letting one line of each kind through per `every`.
-    pub fn new(every: Duration) -> LogLimit {
+    pub(crate) fn new(every: Duration) -> LogLimit {
         LogLimit {
             every: i64::try_from(every.as_millis()).unwrap_or(i64::MAX),
             kinds: Mutex::new(HashMap::new()),
@@ -44,7 +44,7 @@ impl LogLimit {
     /// Whether a line of `kind` may be written at `now` (epoch ms): `Some(n)`, `n` being
     /// how many lines of that kind were left out since the last one written, or `None`:
     /// leave this one out (it is counted for the next).
-    pub fn admit(&self, kind: &'static str, now: i64) -> Option<u64> {
+    pub(crate) fn admit(&self, kind: &'static str, now: i64) -> Option<u64> {
         let mut kinds = self.kinds.lock().unwrap_or_else(|e| e.into_inner());
         let window = kinds.entry(kind).or_insert(Window {
             until: i64::MIN,

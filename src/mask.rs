@@ -21,7 +21,7 @@ use crate::audience::phone;
 
 /// An address with its middle hidden, for logs and error messages:
 /// `84912345678` → `84912***678`, `nguyen@example.com` → `ng***@example.com`.
-pub fn mask_address(a: &str) -> String {
+pub(crate) fn mask_address(a: &str) -> String {
     let a = a.trim();
     if let Some((local, domain)) = a.rsplit_once('@') {
         let keep = if local.chars().count() > 2 { 2 } else { 1 };
@@ -45,7 +45,7 @@ pub fn mask_address(a: &str) -> String {
 
 /// `text` with `address` (may be empty), every e-mail address and every phone number
 /// masked; see the module docs. Borrowed back when there was nothing to mask.
-pub fn mask_text<'t>(text: &'t str, address: &str) -> Cow<'t, str> {
+pub(crate) fn mask_text<'t>(text: &'t str, address: &str) -> Cow<'t, str> {
     let mut out = Cow::Borrowed(text);
     let address = address.trim();
     if !address.is_empty() && contains_ignoring_case(&out, address) {
@@ -232,7 +232,7 @@ fn masked_number(bytes: &[u8], prefixes: &[Prefix], plus: bool) -> Option<(usize
 
 /// Hides credentials in a URL: the userinfo password and query values whose names look
 /// like credentials (`?access-token=…`, `?api_key=…`).
-pub fn mask_url(url: &str) -> String {
+pub(crate) fn mask_url(url: &str) -> String {
     let Ok(mut u) = url::Url::parse(url) else {
         // An unset variable under --outbox is no secret; anything else unparsable may be.
         let unset = url.is_empty() || (url.starts_with("${") && url.ends_with('}'));
@@ -263,7 +263,7 @@ pub fn mask_url(url: &str) -> String {
 }
 
 /// Header names whose values are credentials, masked in outbox files and never printed.
-pub fn is_secret_header(name: &str) -> bool {
+pub(crate) fn is_secret_header(name: &str) -> bool {
     let n = name.to_ascii_lowercase();
     if n == "idempotency-key" {
         return false;
@@ -277,7 +277,7 @@ pub fn is_secret_header(name: &str) -> bool {
 }
 
 /// What stands in for a credential wherever one would be shown.
-pub const REDACTED: &str = "[REDACTED]";
+pub(crate) const REDACTED: &str = "[REDACTED]";
 
 #[cfg(test)]
 mod tests {

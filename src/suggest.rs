@@ -4,7 +4,7 @@
 //! suggest names the same way. `loa::campaign::suggest` re-exports [`suggest`].
 
 /// Edit distance, for "did you mean …?" hints.
-pub fn edit_distance(a: &str, b: &str) -> usize {
+pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
     let mut prev: Vec<usize> = (0..=b.len()).collect();
     for (i, ca) in a.chars().enumerate() {

@@ -39,14 +39,16 @@ pub(crate) fn clean(raw: &str) -> String {
     nfc.trim().to_string()
 }
 
+/// [`type_cell_detailed`] with the error's message and hint joined, as the tests read it.
+#[cfg(test)]
+fn type_cell(raw: &str, declared: Option<ColumnType>) -> Result<Value, String> {
+    type_cell_detailed(raw, declared).map_err(|e| format!("{}; {}", e.message, e.hint))
+}
+
 /// Types one cell. Without a declared type the value is inferred: booleans (`true`, `false`,
 /// `x`, `có`, `không`), integers without leading zeros, decimals with a dot, dates
 /// (`dd/mm/yyyy`, `d/m/yyyy`, `yyyy-mm-dd` → `"yyyy-mm-dd"`), otherwise the text itself.
 /// With a declared type the cell must fit it; the error says what is wrong and how to fix it.
-pub fn type_cell(raw: &str, declared: Option<ColumnType>) -> Result<Value, String> {
-    type_cell_detailed(raw, declared).map_err(|e| format!("{}; {}", e.message, e.hint))
-}
-
 pub(crate) fn type_cell_detailed(
     raw: &str,
     declared: Option<ColumnType>,

@@ -8,7 +8,7 @@
 use super::cell::{CellError, clean};
 
 /// Checks one address and returns it trimmed, NFC, with the domain lower-cased.
-pub fn check_email(raw: &str) -> Result<String, String> {
+pub(crate) fn check_email(raw: &str) -> Result<String, String> {
     check(raw).map_err(|e| format!("{}; {}", e.message, e.hint))
 }
 

@@ -12,10 +12,10 @@
 use std::io::{self, Read};
 
 /// The largest cell, in bytes (UTF-8), an audience file may hold.
-pub const MAX_FIELD_BYTES: usize = 64 * 1024;
+pub(crate) const MAX_FIELD_BYTES: usize = 64 * 1024;
 
 /// The largest row, in bytes, an audience file may hold.
-pub const MAX_ROW_BYTES: usize = 1024 * 1024;
+pub(crate) const MAX_ROW_BYTES: usize = 1024 * 1024;
 
 /// Bytes handed to the parser beyond [`MAX_ROW_BYTES`] before reading stops: the parser
 /// reads ahead (8 KiB), so a row just over the limit is still read whole and reported as a
@@ -31,7 +31,7 @@ const SLACK_BYTES: u64 = 64 * 1024;
     limit = MAX_ROW_BYTES,
     max_field = MAX_FIELD_BYTES
 )]
-pub struct RowTooLarge {
+pub(crate) struct RowTooLarge {
     pub line: u64,
 }
 

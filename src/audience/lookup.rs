@@ -13,7 +13,8 @@ use super::{AudienceError, ColumnType, CsvSource, Record, Row, RowError, key_str
 
 /// A whole audience keyed by its key column, in file order.
 #[derive(Debug, Clone)]
-pub struct Lookup {
+pub(crate) struct Lookup {
+    #[cfg(test)]
     headers: Vec<String>,
     rows: IndexMap<String, Record>,
 }
@@ -22,7 +23,7 @@ impl Lookup {
     /// Reads the file at `path`. Rows with an empty key, or a key already seen (the first
     /// row wins), are left out and returned as [`RowError`]s together with every other
     /// row-level problem, in line order.
-    pub fn load(
+    pub(crate) fn load(
         path: &Path,
         key: &str,
         columns: &HashMap<String, ColumnType>,
@@ -35,6 +36,7 @@ impl Lookup {
                 headers: super::column_list(source.headers()),
             });
         }
+        #[cfg(test)]
         let headers = source.headers().to_vec();
         let mut rows: IndexMap<String, Record> = IndexMap::new();
         let mut errors = Vec::new();
@@ -60,34 +62,45 @@ impl Lookup {
                 Err(e) => errors.push(e),
             }
         }
-        Ok((Lookup { headers, rows }, errors))
+        Ok((
+            Lookup {
+                #[cfg(test)]
+                headers,
+                rows,
+            },
+            errors,
+        ))
     }
 
     /// The row whose key is `key` (in [`key_string`] form).
-    pub fn get(&self, key: &str) -> Option<&Row> {
+    pub(crate) fn get(&self, key: &str) -> Option<&Row> {
         self.rows.get(key).map(|r| &r.row)
     }
 
     /// The line the row with `key` was read from, for messages about it.
-    pub fn line(&self, key: &str) -> Option<u64> {
+    #[cfg(test)]
+    pub(crate) fn line(&self, key: &str) -> Option<u64> {
         self.rows.get(key).map(|r| r.line)
     }
 
     /// Number of rows kept (bad and duplicate rows are not counted).
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
         self.rows.len()
     }
 
-    pub fn is_empty(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn is_empty(&self) -> bool {
         self.rows.is_empty()
     }
 
-    pub fn headers(&self) -> &[String] {
+    #[cfg(test)]
+    pub(crate) fn headers(&self) -> &[String] {
         &self.headers
     }
 
     /// Every kept row with its key, in file order.
-    pub fn iter(&self) -> impl Iterator<Item = (&str, &Record)> {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, &Record)> {
         self.rows.iter().map(|(k, r)| (k.as_str(), r))
     }
 }
@@ -186,7 +199,7 @@ mod tests {
             text.push_str(&format!("{i},school {i}\n"));
         }
         text.push_str("big,\"");
-        text.push_str(&"x".repeat(2 * crate::audience::MAX_ROW_BYTES));
+        text.push_str(&"x".repeat(2 * crate::audience::limits::MAX_ROW_BYTES));
         text.push_str("\"\n999,last\n");
         let f = file(&text);
         let e = Lookup::load(f.path(), "school_id", &HashMap::new()).expect_err("stopped");

@@ -20,10 +20,10 @@
 mod cell;
 mod email;
 mod encoding;
-mod limits;
+pub(crate) mod limits;
 mod lookup;
 pub mod phone;
-pub mod recipients;
+pub(crate) mod recipients;
 mod record;
 mod source;
 
@@ -32,15 +32,12 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-pub use cell::type_cell;
-pub use email::check_email;
-pub use limits::{MAX_FIELD_BYTES, MAX_ROW_BYTES, RowTooLarge};
-pub use lookup::Lookup;
-pub use phone::PhoneError;
+pub(crate) use email::check_email;
+pub(crate) use lookup::Lookup;
 pub use source::CsvSource;
 
 /// One data row: column name (header, NFC, trimmed) to typed value, in file column order.
-pub type Row = serde_json::Map<String, serde_json::Value>;
+pub(crate) type Row = serde_json::Map<String, serde_json::Value>;
 
 /// The type a campaign declares for a column (`columns: { phone: phone }`). Columns
 /// without a declaration are inferred per cell (see [`type_cell`]).
@@ -168,7 +165,7 @@ pub(crate) fn column_list(headers: &[String]) -> String {
 
 /// The canonical text form of a key cell, used to match join keys across files: integers
 /// and whole decimals print without a fraction (`12`, never `12.0`), strings as they are.
-pub fn key_string(v: &serde_json::Value) -> String {
+pub(crate) fn key_string(v: &serde_json::Value) -> String {
     use serde_json::Value;
     match v {
         Value::String(s) => s.clone(),

@@ -14,7 +14,7 @@ use super::{AudienceError, ColumnType, CsvSource, Lookup, Row, RowError, key_str
 
 /// One recipient: the row, its key, where it stands in the file, and its joined rows.
 #[derive(Debug, Clone)]
-pub struct Recipient {
+pub(crate) struct Recipient {
     pub key: String,
     pub line: u64,
     pub row: Row,
@@ -24,20 +24,20 @@ pub struct Recipient {
 }
 
 /// A joined audience: `alias`, its rows, and the column of the main row that points at it.
-pub struct Join {
+pub(crate) struct Join {
     pub alias: String,
     pub lookup: Lookup,
     pub foreign_key: String,
 }
 
 /// Where a joined audience comes from: its file, key column and declared column types.
-pub type JoinSource<'a> = (&'a Path, &'a str, &'a HashMap<String, ColumnType>);
+pub(crate) type JoinSource<'a> = (&'a Path, &'a str, &'a HashMap<String, ColumnType>);
 
 /// Row problems of joined files, with the alias they belong to.
-pub type JoinRowErrors = Vec<(String, RowError)>;
+pub(crate) type JoinRowErrors = Vec<(String, RowError)>;
 
 /// Opens the joined audiences, keyed by alias.
-pub fn load_joins(
+pub(crate) fn load_joins(
     joins: &IndexMap<String, JoinSource<'_>>,
 ) -> Result<(Vec<Join>, JoinRowErrors), AudienceError> {
     let mut out = Vec::new();
@@ -55,7 +55,7 @@ pub fn load_joins(
 }
 
 /// The stream of recipients of one audience.
-pub struct Recipients<'a> {
+pub(crate) struct Recipients<'a> {
     source: CsvSource,
     key: String,
     joins: &'a [Join],
@@ -65,7 +65,7 @@ pub struct Recipients<'a> {
 impl<'a> Recipients<'a> {
     /// `phone_fields` are the columns used as phone addresses: they are normalised to
     /// `84xxxxxxxxx` in the row itself, so templates show the number that is used.
-    pub fn open(
+    pub(crate) fn open(
         file: &Path,
         key: &str,
         columns: &HashMap<String, ColumnType>,
@@ -81,12 +81,8 @@ impl<'a> Recipients<'a> {
         })
     }
 
-    pub fn headers(&self) -> &[String] {
-        self.source.headers()
-    }
-
     /// Whether the file's reading stopped early ([`CsvSource::stopped`]).
-    pub fn stopped(&self) -> bool {
+    pub(crate) fn stopped(&self) -> bool {
         self.source.stopped()
     }
 

@@ -4,9 +4,10 @@ use std::path::Path;
 
 use super::diagnostic::{Diagnostic, Diagnostics};
 use super::locate::{FieldPath, Locations};
-pub use crate::suggest::{edit_distance, suggest};
+pub(crate) use crate::suggest::edit_distance;
+pub use crate::suggest::suggest;
 
-pub struct Checker<'a> {
+pub(crate) struct Checker<'a> {
     pub file: &'a Path,
     pub loc: &'a Locations,
     pub diags: &'a mut Diagnostics,
@@ -14,13 +15,18 @@ pub struct Checker<'a> {
 
 impl Checker<'_> {
     /// An error about the value at `path`.
-    pub fn error(&mut self, path: &FieldPath, message: impl Into<String>, hint: impl Into<String>) {
+    pub(crate) fn error(
+        &mut self,
+        path: &FieldPath,
+        message: impl Into<String>,
+        hint: impl Into<String>,
+    ) {
         let d = self.located(Diagnostic::error(self.file, message), path, false);
         self.diags.push(d.hint(hint));
     }
 
     /// An error about the key at `path` (unknown or misplaced field).
-    pub fn key_error(
+    pub(crate) fn key_error(
         &mut self,
         path: &FieldPath,
         message: impl Into<String>,
@@ -30,7 +36,7 @@ impl Checker<'_> {
         self.diags.push(d.hint(hint));
     }
 
-    pub fn warning(
+    pub(crate) fn warning(
         &mut self,
         path: &FieldPath,
         message: impl Into<String>,
@@ -41,7 +47,7 @@ impl Checker<'_> {
     }
 
     /// A required field is absent: points at its parent.
-    pub fn missing(&mut self, path: &FieldPath, hint: impl Into<String>) {
+    pub(crate) fn missing(&mut self, path: &FieldPath, hint: impl Into<String>) {
         let d = self.located(
             Diagnostic::error(self.file, "missing required field"),
             path,
@@ -64,7 +70,7 @@ impl Checker<'_> {
     }
 
     /// The scalar at `path` as written, before `${NAME}` substitution.
-    pub fn raw(&self, path: &FieldPath) -> Option<&str> {
+    pub(crate) fn raw(&self, path: &FieldPath) -> Option<&str> {
         self.loc.raw(path)
     }
 }

@@ -11,7 +11,7 @@ use super::model::{Campaign, Step};
 use crate::audience::recipients::Recipient;
 
 /// Names every template may use, besides the step audience's joins.
-pub const COMMON_NAMES: [&str; 6] = [
+pub(crate) const COMMON_NAMES: [&str; 6] = [
     "row",
     "campaign",
     "step",
@@ -20,22 +20,28 @@ pub const COMMON_NAMES: [&str; 6] = [
     "messages",
 ];
 /// Extra names a webhook body template sees.
-pub const BODY_NAMES: [&str; 4] = ["address", "message_id", "subject", "text"];
+pub(crate) const BODY_NAMES: [&str; 4] = ["address", "message_id", "subject", "text"];
 /// Fields of `campaign`, `step` and `occurrence`, for the template lint.
-pub const CAMPAIGN_FIELDS: [&str; 5] = ["id", "title", "period", "windows", "status"];
-pub const STEP_FIELDS: [&str; 7] = [
+pub(crate) const CAMPAIGN_FIELDS: [&str; 5] = ["id", "title", "period", "windows", "status"];
+pub(crate) const STEP_FIELDS: [&str; 7] = [
     "id", "audience", "channel", "channels", "template", "send", "within",
 ];
-pub const OCCURRENCE_FIELDS: [&str; 2] = ["at", "n"];
+pub(crate) const OCCURRENCE_FIELDS: [&str; 2] = ["at", "n"];
 
 /// The parts of the context that are the same for every recipient of one occurrence.
 #[derive(Debug, Clone)]
-pub struct Shared {
+pub(crate) struct Shared {
     base: Map<String, Value>,
 }
 
 impl Shared {
-    pub fn new(campaign: &Campaign, step: &Step, channel: &str, at: DateTime<Tz>, n: u32) -> Self {
+    pub(crate) fn new(
+        campaign: &Campaign,
+        step: &Step,
+        channel: &str,
+        at: DateTime<Tz>,
+        n: u32,
+    ) -> Self {
         let slogans = campaign.messages.get("slogans").filter(|s| !s.is_empty());
         let slogan = slogans
             .map(|s| s[(n.max(1) as usize - 1) % s.len()].clone())
@@ -78,13 +84,13 @@ impl Shared {
     /// The context a step's `where` sees for the occurrence (`at`, `n`): `step.channel` is the
     /// step's first channel, as the condition is evaluated once per recipient, not per
     /// channel. `plan` and the enqueue both build it here, so that they select alike.
-    pub fn for_where(campaign: &Campaign, step: &Step, at: DateTime<Tz>, n: u32) -> Self {
+    pub(crate) fn for_where(campaign: &Campaign, step: &Step, at: DateTime<Tz>, n: u32) -> Self {
         Self::new(campaign, step, &step.channels[0], at, n)
     }
 
     /// What of this context the names in `names` read, besides the recipient's rows: two
     /// occurrences with the same key select the same recipients.
-    pub fn condition_key(&self, names: &[String]) -> String {
+    pub(crate) fn condition_key(&self, names: &[String]) -> String {
         let read: Map<String, Value> = names
             .iter()
             .filter_map(|name| Some((name.clone(), self.base.get(name)?.clone())))
@@ -94,7 +100,7 @@ impl Shared {
 
     /// Only the names in `names` (those a `where` reads): evaluating a condition over a
     /// large audience should not copy the whole campaign into every row's context.
-    pub fn for_condition(&self, r: &Recipient, names: &[String]) -> tera::Context {
+    pub(crate) fn for_condition(&self, r: &Recipient, names: &[String]) -> tera::Context {
         let mut map = Map::new();
         for name in names {
             if name == "row" {
@@ -109,7 +115,7 @@ impl Shared {
     }
 
     /// The full context for one recipient.
-    pub fn for_recipient(&self, r: &Recipient) -> tera::Context {
+    pub(crate) fn for_recipient(&self, r: &Recipient) -> tera::Context {
         let mut map = self.base.clone();
         map.insert("row".into(), Value::Object(r.row.clone()));
         for (alias, row) in &r.joined {
@@ -121,7 +127,7 @@ impl Shared {
 
 /// The recipient's data as stored with each message: `row` and the joined rows. Messages are
 /// rendered at send time from this snapshot, with the templates as they are then.
-pub fn snapshot(r: &Recipient) -> String {
+pub(crate) fn snapshot(r: &Recipient) -> String {
     // Written straight from the borrowed rows: one copy fewer per recipient of an enqueue.
     struct Snapshot<'a>(&'a Recipient);
     impl serde::Serialize for Snapshot<'_> {
@@ -141,7 +147,7 @@ pub fn snapshot(r: &Recipient) -> String {
 
 impl Shared {
     /// The full context for a stored [`snapshot`].
-    pub fn for_snapshot(&self, snapshot: &str) -> Result<tera::Context, serde_json::Error> {
+    pub(crate) fn for_snapshot(&self, snapshot: &str) -> Result<tera::Context, serde_json::Error> {
         let mut map = self.base.clone();
         if let Value::Object(data) = serde_json::from_str::<Value>(snapshot)? {
             map.extend(data);

@@ -15,10 +15,10 @@ use super::select::{Candidate, Candidates, Where, joins};
 use crate::render::Renderer;
 
 /// The occurrences of a step `plan` counts recipients for: (time, number).
-pub type StepOccurrences = HashMap<String, Vec<(DateTime<Tz>, u32)>>;
+pub(crate) type StepOccurrences = HashMap<String, Vec<(DateTime<Tz>, u32)>>;
 
 /// Messages per (step, occurrence number).
-pub type Counts = HashMap<(String, u32), u64>;
+pub(crate) type Counts = HashMap<(String, u32), u64>;
 
 /// Occurrences whose context reads alike for a `where`: one context, the numbers it
 /// stands for.
@@ -29,7 +29,7 @@ type Groups = Vec<(Shared, Vec<u32>)>;
 /// of that occurrence gives it ([`Shared::for_where`]), and the unreadable rows, which are
 /// skipped messages of every occurrence. Occurrences whose context reads the same for the
 /// `where` share one evaluation, and one pass over each audience file serves all its steps.
-pub fn count_matching(
+pub(crate) fn count_matching(
     campaign: &Campaign,
     renderer: &Renderer,
     at: &StepOccurrences,

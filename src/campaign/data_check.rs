@@ -30,9 +30,9 @@ pub enum DataScan {
 const MAX_ROW_REPORTS: usize = 20;
 
 /// Headers of each audience, or None when its file could not be opened.
-pub type Headers = HashMap<String, Vec<String>>;
+pub(crate) type Headers = HashMap<String, Vec<String>>;
 
-pub fn headers(campaign: &Campaign, diags: &mut Diagnostics) -> Headers {
+pub(crate) fn headers(campaign: &Campaign, diags: &mut Diagnostics) -> Headers {
     let mut out = Headers::new();
     for (name, a) in &campaign.audiences {
         match CsvSource::open(&a.source, &a.columns) {
@@ -49,7 +49,12 @@ pub fn headers(campaign: &Campaign, diags: &mut Diagnostics) -> Headers {
 }
 
 /// Header-level checks of the audiences and of every step's columns and variables.
-pub fn columns(campaign: &Campaign, headers: &Headers, renderer: &Renderer, c: &mut Checker<'_>) {
+pub(crate) fn columns(
+    campaign: &Campaign,
+    headers: &Headers,
+    renderer: &Renderer,
+    c: &mut Checker<'_>,
+) {
     key_columns(campaign, headers, c);
     for (i, step) in campaign.steps.iter().enumerate() {
         let path = FieldPath::root().key("steps").index(i);
@@ -130,7 +135,7 @@ fn address_columns(
 /// read the file, listed after every other problem: a missing column, a bad key or join
 /// setting is the cause of whatever its rows would show, so it is read first.
 #[derive(Debug, Default)]
-pub struct RowReports {
+pub(crate) struct RowReports {
     files: Vec<FileReports>,
 }
 
@@ -173,7 +178,7 @@ impl RowReports {
     }
 
     /// The problems of each file by line, then how many more it has.
-    pub fn finish(self) -> Diagnostics {
+    pub(crate) fn finish(self) -> Diagnostics {
         let mut out = Diagnostics::default();
         for mut f in self.files {
             f.listed.sort_by_key(|d| d.line);
@@ -197,7 +202,7 @@ impl RowReports {
 
 /// Reads every row of every audience the campaign uses. An audience whose file lacks its key
 /// or a join column is not read: that column is the problem, reported by [`columns`].
-pub fn rows(campaign: &Campaign, headers: &Headers, reports: &mut RowReports) {
+pub(crate) fn rows(campaign: &Campaign, headers: &Headers, reports: &mut RowReports) {
     for (name, a) in &campaign.audiences {
         if !readable(campaign, name, headers) {
             continue;
@@ -336,7 +341,7 @@ fn row_diag(file: &Path, e: &RowError, error: bool) -> Diagnostic {
 }
 
 /// Known fields of the fixed context objects, for the lint.
-pub fn fixed_fields(name: &str) -> Option<&'static [&'static str]> {
+pub(crate) fn fixed_fields(name: &str) -> Option<&'static [&'static str]> {
     match name {
         "campaign" => Some(&CAMPAIGN_FIELDS),
         "step" => Some(&STEP_FIELDS),
@@ -346,7 +351,7 @@ pub fn fixed_fields(name: &str) -> Option<&'static [&'static str]> {
 }
 
 /// Top-level names a template of this kind may read.
-pub fn allowed_names(aliases: impl Iterator<Item = String>, body: bool) -> Vec<String> {
+pub(crate) fn allowed_names(aliases: impl Iterator<Item = String>, body: bool) -> Vec<String> {
     let mut names: Vec<String> = COMMON_NAMES.iter().map(|s| s.to_string()).collect();
     if body {
         names.extend(BODY_NAMES.iter().map(|s| s.to_string()));

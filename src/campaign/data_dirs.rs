@@ -15,7 +15,7 @@ static EXTRA: RwLock<Vec<PathBuf>> = RwLock::new(Vec::new());
 
 /// Allows audience data from `dirs` too, for the rest of the process. Each must be an
 /// existing folder.
-pub fn set_data_dirs(dirs: &[PathBuf]) -> Result<(), String> {
+pub(crate) fn set_data_dirs(dirs: &[PathBuf]) -> Result<(), String> {
     let mut canonical = Vec::with_capacity(dirs.len());
     for d in dirs.iter().filter(|d| !d.as_os_str().is_empty()) {
         match d.canonicalize() {

@@ -12,12 +12,12 @@ use std::collections::HashMap;
 /// `name` from the process environment, or else the contents of the file that `{name}_FILE`
 /// names, as Docker and Kubernetes mount secrets: the way to pass a multi-line value like a
 /// DKIM key. One trailing line break is dropped. `name` itself wins when both are set.
-pub fn lookup(name: &str) -> Option<String> {
+pub(crate) fn lookup(name: &str) -> Option<String> {
     lookup_in(name, &|n| std::env::var(n).ok())
 }
 
 /// [`lookup`] over another environment (tests).
-pub fn lookup_in(name: &str, var: &dyn Fn(&str) -> Option<String>) -> Option<String> {
+pub(crate) fn lookup_in(name: &str, var: &dyn Fn(&str) -> Option<String>) -> Option<String> {
     if let Some(v) = var(name) {
         return Some(v);
     }
@@ -29,7 +29,7 @@ pub fn lookup_in(name: &str, var: &dyn Fn(&str) -> Option<String>) -> Option<Str
 
 /// Why `{name}_FILE` gives no value although it is set (the file is missing, unreadable or
 /// not UTF-8), for the error that names it; None when it is unset or fine.
-pub fn unreadable_file(name: &str, var: &dyn Fn(&str) -> Option<String>) -> Option<String> {
+pub(crate) fn unreadable_file(name: &str, var: &dyn Fn(&str) -> Option<String>) -> Option<String> {
     let file_var = format!("{name}_FILE");
     let path = var(&file_var)?;
     let err = std::fs::read_to_string(&path).err()?;
@@ -40,7 +40,7 @@ pub fn unreadable_file(name: &str, var: &dyn Fn(&str) -> Option<String>) -> Opti
 
 /// One `${…}` reference in the source text.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EnvRef {
+pub(crate) struct EnvRef {
     pub name: String,
     pub has_default: bool,
     pub line: usize,
@@ -48,7 +48,7 @@ pub struct EnvRef {
 }
 
 /// Finds `${NAME}` and `$NAME` references outside comments; `$$` is a literal `$`.
-pub fn references(text: &str) -> Vec<EnvRef> {
+pub(crate) fn references(text: &str) -> Vec<EnvRef> {
     let mut refs = Vec::new();
     for (n, line) in text.lines().enumerate() {
         let line = strip_comment(line);
@@ -108,7 +108,7 @@ fn strip_comment(line: &str) -> &str {
 
 /// The values to substitute: every referenced variable that is set. A missing one is bound
 /// to the empty string so parsing can go on; the caller reports it from [`references`].
-pub fn properties(
+pub(crate) fn properties(
     refs: &[EnvRef],
     lookup: impl Fn(&str) -> Option<String>,
 ) -> HashMap<String, String> {

@@ -14,7 +14,7 @@ use super::model::{Campaign, ChannelKind, Step};
 use crate::render::{Renderer, VarRef};
 
 /// The Tera names of the parts a channel kind needs, and whether each is required.
-pub fn parts_for(kind: ChannelKind) -> &'static [(&'static str, bool)] {
+pub(crate) fn parts_for(kind: ChannelKind) -> &'static [(&'static str, bool)] {
     match kind {
         ChannelKind::Smtp => &[
             ("subject.tera", true),
@@ -28,7 +28,7 @@ pub fn parts_for(kind: ChannelKind) -> &'static [(&'static str, bool)] {
 
 /// Checks that the step's template exists with the parts its channels need, registers its
 /// `where`, and checks the variables both use.
-pub fn step_variables(
+pub(super) fn step_variables(
     campaign: &Campaign,
     step: &Step,
     path: &FieldPath,

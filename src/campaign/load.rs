@@ -12,7 +12,7 @@ use super::spec::CampaignSpec;
 
 /// Campaign files are small; anything larger is a mistake or an attack
 /// (docs/reliability.md#r19: size cap checked before parsing).
-pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
+pub(crate) const MAX_FILE_BYTES: u64 = 1024 * 1024;
 
 /// How missing `${NAME}` variables count.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,14 +25,13 @@ pub enum EnvPolicy {
 }
 
 /// A parsed campaign file.
-pub struct Parsed {
+pub(crate) struct Parsed {
     pub spec: CampaignSpec,
     pub locations: Locations,
-    pub text: String,
 }
 
 /// Reads and parses `file`. `None` when the file could not be parsed at all.
-pub fn parse_file(
+pub(crate) fn parse_file(
     file: &Path,
     policy: EnvPolicy,
     lookup: &dyn Fn(&str) -> Option<String>,
@@ -60,11 +59,7 @@ pub fn parse_file(
     };
     let locations = Locations::index(&text);
     report_unknown_fields(file, unknown, &locations, diags);
-    Some(Parsed {
-        spec,
-        locations,
-        text,
-    })
+    Some(Parsed { spec, locations })
 }
 
 /// Each `${NAME}` without a default that the environment does not set, as an error or,

@@ -12,34 +12,34 @@ use serde_saphyr::granit_parser::{Event, Parser};
 
 /// One step of a field path: a mapping key or a sequence index.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum Seg {
+pub(crate) enum Seg {
     Key(String),
     Index(usize),
 }
 
 /// A field path, displayed as `steps[1].send.cron`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
-pub struct FieldPath(pub Vec<Seg>);
+pub(crate) struct FieldPath(pub Vec<Seg>);
 
 impl FieldPath {
-    pub fn root() -> Self {
+    pub(crate) fn root() -> Self {
         Self(Vec::new())
     }
 
-    pub fn key(&self, k: impl Into<String>) -> Self {
+    pub(crate) fn key(&self, k: impl Into<String>) -> Self {
         let mut p = self.clone();
         p.0.push(Seg::Key(k.into()));
         p
     }
 
-    pub fn index(&self, i: usize) -> Self {
+    pub(crate) fn index(&self, i: usize) -> Self {
         let mut p = self.clone();
         p.0.push(Seg::Index(i));
         p
     }
 
     /// The path one level up (the root stays the root).
-    pub fn parent(&self) -> Self {
+    pub(crate) fn parent(&self) -> Self {
         let mut p = self.clone();
         p.0.pop();
         p
@@ -61,7 +61,7 @@ impl fmt::Display for FieldPath {
 
 /// A 1-based line and column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Pos {
+pub(crate) struct Pos {
     pub line: usize,
     pub column: usize,
 }
@@ -76,7 +76,7 @@ struct Entry {
 
 /// Positions of every node of one YAML document.
 #[derive(Debug, Default)]
-pub struct Locations {
+pub(crate) struct Locations {
     map: HashMap<FieldPath, Entry>,
 }
 
@@ -93,7 +93,7 @@ enum Frame {
 
 impl Locations {
     /// Indexes `text`; a syntax error ends the walk (serde-saphyr reports it with its place).
-    pub fn index(text: &str) -> Self {
+    pub(crate) fn index(text: &str) -> Self {
         let mut index = Self::default();
         let mut stack: Vec<Frame> = Vec::new();
         for item in Parser::new_from_str(text) {
@@ -160,17 +160,17 @@ impl Locations {
     }
 
     /// Where the value at `path` starts, or the nearest ancestor that exists.
-    pub fn value(&self, path: &FieldPath) -> Option<Pos> {
+    pub(crate) fn value(&self, path: &FieldPath) -> Option<Pos> {
         self.nearest(path).map(|e| e.value)
     }
 
     /// Where the key of `path` stands (its value's place for sequence items).
-    pub fn key(&self, path: &FieldPath) -> Option<Pos> {
+    pub(crate) fn key(&self, path: &FieldPath) -> Option<Pos> {
         self.nearest(path).map(|e| e.key.unwrap_or(e.value))
     }
 
     /// The scalar at exactly `path` as written in the file, before substitution.
-    pub fn raw(&self, path: &FieldPath) -> Option<&str> {
+    pub(crate) fn raw(&self, path: &FieldPath) -> Option<&str> {
         self.map.get(path).and_then(|e| e.raw.as_deref())
     }
 

@@ -7,37 +7,37 @@
 //! [`Workspace::load`] composes these steps for all campaign files and the templates.
 
 mod check;
-pub mod context;
-pub mod count;
-pub mod data_check;
+pub(crate) mod context;
+pub(crate) mod count;
+pub(crate) mod data_check;
 mod data_dirs;
-pub mod diagnostic;
-pub mod env;
+pub(crate) mod diagnostic;
+pub(crate) mod env;
 mod lint;
-pub mod live;
-pub mod load;
-pub mod locate;
-pub mod model;
-pub mod select;
-pub mod spec;
+pub(crate) mod live;
+pub(crate) mod load;
+pub(crate) mod locate;
+pub(crate) mod model;
+pub(crate) mod select;
+pub(crate) mod spec;
 mod validate;
-pub use validate::signing_key as dkim_signing_key;
+pub(crate) use validate::signing_key as dkim_signing_key;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 pub use check::suggest;
 pub use data_check::DataScan;
-pub use data_dirs::set_data_dirs;
-pub use diagnostic::{Diagnostic, Diagnostics, Severity};
-pub use lint::parts_for;
-pub use live::Live;
+pub(crate) use data_dirs::set_data_dirs;
+pub(crate) use diagnostic::Diagnostic;
+pub use diagnostic::Diagnostics;
+pub(crate) use lint::parts_for;
+pub(crate) use live::Live;
 pub use load::EnvPolicy;
-pub use model::{
-    Audience, Campaign, Channel, ChannelKind, Dkim, DkimAlgorithm, Rate, Secret, Status, Step,
-};
-pub use validate::DEFAULT_TZ;
-pub use validate::{parse_duration, parse_rate};
+pub(crate) use model::{Audience, Status};
+pub use model::{Campaign, Channel, ChannelKind, Dkim, DkimAlgorithm, Secret, Step};
+pub(crate) use validate::DEFAULT_TZ;
+pub use validate::parse_duration;
 
 use crate::render::Renderer;
 use check::Checker;

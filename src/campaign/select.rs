@@ -23,7 +23,7 @@ use crate::audience::recipients::{Join, JoinSource, Recipient, Recipients, load_
 use crate::render::Renderer;
 
 /// Where each joined audience of `audience` comes from, keyed by alias.
-pub fn join_sources<'a>(
+pub(crate) fn join_sources<'a>(
     campaign: &'a Campaign,
     audience: &str,
 ) -> IndexMap<String, JoinSource<'a>> {
@@ -43,14 +43,14 @@ pub fn join_sources<'a>(
 }
 
 /// The joined audiences of `audience`, loaded once and shared by its recipient streams.
-pub fn joins(campaign: &Campaign, audience: &str) -> Result<Vec<Join>> {
+pub(crate) fn joins(campaign: &Campaign, audience: &str) -> Result<Vec<Join>> {
     let (joins, _row_errors) = load_joins(&join_sources(campaign, audience))
         .with_context(|| format!("loading the audiences joined to {audience}"))?;
     Ok(joins)
 }
 
 /// Columns of `audience` used as (phone, e-mail) addresses by the campaign's steps.
-pub fn address_fields(campaign: &Campaign, audience: &str) -> (Vec<String>, Vec<String>) {
+pub(crate) fn address_fields(campaign: &Campaign, audience: &str) -> (Vec<String>, Vec<String>) {
     let (mut phones, mut emails) = (Vec::new(), Vec::new());
     for step in campaign.steps.iter().filter(|s| s.audience == audience) {
         for ch in campaign.channels_of(step) {
@@ -69,7 +69,7 @@ pub fn address_fields(campaign: &Campaign, audience: &str) -> (Vec<String>, Vec<
 }
 
 /// A stream over `audience`'s recipients with phone columns normalised.
-pub fn recipients<'a>(
+pub(crate) fn recipients<'a>(
     campaign: &Campaign,
     audience: &str,
     joins: &'a [Join],
@@ -89,7 +89,7 @@ pub fn recipients<'a>(
 }
 
 /// Whether `step` selects the recipient whose context is `ctx`.
-pub fn selects(
+pub(crate) fn selects(
     renderer: &Renderer,
     campaign: &Campaign,
     step: &Step,
@@ -102,7 +102,7 @@ pub fn selects(
 }
 
 /// A step's `where`, ready to run against the rows of its audience.
-pub struct Where<'a> {
+pub(crate) struct Where<'a> {
     renderer: &'a Renderer,
     campaign: &'a Campaign,
     pub step: &'a Step,
@@ -111,7 +111,7 @@ pub struct Where<'a> {
 }
 
 impl<'a> Where<'a> {
-    pub fn new(renderer: &'a Renderer, campaign: &'a Campaign, step: &'a Step) -> Self {
+    pub(crate) fn new(renderer: &'a Renderer, campaign: &'a Campaign, step: &'a Step) -> Self {
         let names = condition_names(renderer, campaign, step);
         Where {
             renderer,
@@ -122,7 +122,7 @@ impl<'a> Where<'a> {
     }
 
     /// Whether the step selects `r` in the occurrence whose context is `shared`.
-    pub fn selects(&self, shared: &Shared, r: &Recipient) -> Result<bool> {
+    pub(crate) fn selects(&self, shared: &Shared, r: &Recipient) -> Result<bool> {
         let ctx = shared.for_condition(r, &self.names);
         selects(self.renderer, self.campaign, self.step, &ctx)
             .with_context(|| format!("step {}: `where` on line {}", self.step.id, r.line))
@@ -133,7 +133,7 @@ impl<'a> Where<'a> {
 /// later one is skipped (after `where`, like any row), never merged into the first one's
 /// message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KeyUse {
+pub(crate) enum KeyUse {
     First,
     Empty,
     /// The key of the row on line `first`.
@@ -144,7 +144,7 @@ pub enum KeyUse {
 
 /// One row of an audience as every selection sees it, before any `where`.
 #[derive(Debug)]
-pub enum Candidate {
+pub(crate) enum Candidate {
     /// A row that cannot be read (`validate` reports it): no `where` can select or exclude
     /// it, so it is a skipped message of every step, never a silent gap.
     Unreadable(RowError),
@@ -153,7 +153,7 @@ pub enum Candidate {
 }
 
 /// The source end of the pipeline: an audience's rows, joined, with their key checked.
-pub struct Candidates<'a> {
+pub(crate) struct Candidates<'a> {
     stream: Recipients<'a>,
     /// The line of the first row of each key seen.
     first_line: HashMap<String, u64>,
@@ -161,7 +161,7 @@ pub struct Candidates<'a> {
 
 impl<'a> Candidates<'a> {
     /// Opens `audience`'s file; `joins` are its joined audiences ([`joins`]).
-    pub fn open(campaign: &Campaign, audience: &str, joins: &'a [Join]) -> Result<Self> {
+    pub(crate) fn open(campaign: &Campaign, audience: &str, joins: &'a [Join]) -> Result<Self> {
         Ok(Candidates {
             stream: recipients(campaign, audience, joins)?,
             first_line: HashMap::new(),
@@ -169,7 +169,7 @@ impl<'a> Candidates<'a> {
     }
 
     /// Whether the file's reading stopped early: the rows after the last one are unknown.
-    pub fn stopped(&self) -> bool {
+    pub(crate) fn stopped(&self) -> bool {
         self.stream.stopped()
     }
 }
@@ -194,7 +194,7 @@ impl Iterator for Candidates<'_> {
 }
 
 /// Names and reasons for the rows of one audience file that cannot be a recipient.
-pub struct RowsOf<'a> {
+pub(crate) struct RowsOf<'a> {
     pub source: &'a std::path::Path,
     /// The file name, as recipients of unusable rows are named (`students.csv:57`).
     name: String,
@@ -202,7 +202,7 @@ pub struct RowsOf<'a> {
 }
 
 impl<'a> RowsOf<'a> {
-    pub fn new(c: &'a Campaign, audience: &str) -> RowsOf<'a> {
+    pub(crate) fn new(c: &'a Campaign, audience: &str) -> RowsOf<'a> {
         let a = &c.audiences[audience];
         let name = a.source.file_name().map_or_else(
             || a.source.display().to_string(),
@@ -217,18 +217,18 @@ impl<'a> RowsOf<'a> {
 
     /// The recipient of the row on `line`: the file and line, stable across runs, so the
     /// occurrence enqueued again after a crash does not add it twice.
-    pub fn id(&self, line: u64) -> String {
+    pub(crate) fn id(&self, line: u64) -> String {
         format!("{}:{line}", self.name)
     }
 
     /// Why the unreadable row is skipped; row errors name line, column and problem, never
     /// a value.
-    pub fn reason(&self, e: &RowError) -> String {
+    pub(crate) fn reason(&self, e: &RowError) -> String {
         format!("unusable row in {}: {e}", self.name)
     }
 
     /// Why the row on `line` is skipped for its key, or `None` when it is the recipient.
-    pub fn key_reason(&self, line: u64, key: KeyUse) -> Option<String> {
+    pub(crate) fn key_reason(&self, line: u64, key: KeyUse) -> Option<String> {
         match key {
             KeyUse::First => None,
             KeyUse::Empty => Some(format!(
@@ -245,7 +245,11 @@ impl<'a> RowsOf<'a> {
 }
 
 /// The top-level names the step's `where` reads (empty without a `where`).
-pub fn condition_names(renderer: &Renderer, campaign: &Campaign, step: &Step) -> Vec<String> {
+pub(crate) fn condition_names(
+    renderer: &Renderer,
+    campaign: &Campaign,
+    step: &Step,
+) -> Vec<String> {
     let mut names: Vec<String> = renderer
         .variables(&step.condition_id(&campaign.id))
         .into_iter()
@@ -257,7 +261,7 @@ pub fn condition_names(renderer: &Renderer, campaign: &Campaign, step: &Step) ->
 }
 
 /// The recipient of `audience` whose key is `key`.
-pub fn find(campaign: &Campaign, audience: &str, key: &str) -> Result<Recipient> {
+pub(crate) fn find(campaign: &Campaign, audience: &str, key: &str) -> Result<Recipient> {
     let joins = joins(campaign, audience)?;
     for r in recipients(campaign, audience, &joins)?.flatten() {
         if r.key == key {
@@ -272,7 +276,7 @@ pub fn find(campaign: &Campaign, audience: &str, key: &str) -> Result<Recipient>
 /// A problem the audience found in the column (a join that matched nothing) comes first;
 /// the rest is [`address_in_row`]. The reason never quotes the value: the audience's
 /// messages name the problem only.
-pub fn address(
+pub(crate) fn address(
     step: &Step,
     channel: &super::model::Channel,
     r: &Recipient,
@@ -294,7 +298,7 @@ pub fn address(
 /// at send time. Empty is "no {field}"; a phone channel's value must be a Vietnamese mobile
 /// number (normalised to `84…`, as [`crate::audience::recipients::Recipients`] already
 /// wrote it into the row), an e-mail channel's a usable e-mail address.
-pub fn address_in_row(
+pub(crate) fn address_in_row(
     step: &Step,
     channel: &super::model::Channel,
     row: &crate::audience::Row,

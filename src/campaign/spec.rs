@@ -8,7 +8,7 @@ use indexmap::IndexMap;
 use serde::Deserialize;
 
 #[derive(Debug, Default, Deserialize)]
-pub struct CampaignSpec {
+pub(crate) struct CampaignSpec {
     pub campaign: Option<String>,
     pub title: Option<String>,
     pub status: Option<String>,
@@ -30,19 +30,19 @@ pub struct CampaignSpec {
 }
 
 #[derive(Debug, Default, Deserialize)]
-pub struct RangeSpec {
+pub(crate) struct RangeSpec {
     pub start: Option<String>,
     pub end: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
-pub struct QuietSpec {
+pub(crate) struct QuietSpec {
     pub from: Option<String>,
     pub to: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
-pub struct AudienceSpec {
+pub(crate) struct AudienceSpec {
     pub source: Option<String>,
     pub key: Option<String>,
     #[serde(default)]
@@ -54,7 +54,7 @@ pub struct AudienceSpec {
 
 /// One channel; which fields are allowed depends on `type` and is checked in `validate`.
 #[derive(Debug, Default, Deserialize)]
-pub struct ChannelSpec {
+pub(crate) struct ChannelSpec {
     #[serde(rename = "type")]
     pub kind: Option<String>,
     pub url: Option<String>,
@@ -78,7 +78,7 @@ pub struct ChannelSpec {
 
 /// `dkim:` of an smtp channel: how its mail is signed.
 #[derive(Debug, Default, Deserialize)]
-pub struct DkimSpec {
+pub(crate) struct DkimSpec {
     pub domain: Option<String>,
     pub selector: Option<String>,
     /// The private key, from the environment.
@@ -88,7 +88,7 @@ pub struct DkimSpec {
 }
 
 #[derive(Debug, Default, Deserialize)]
-pub struct StepSpec {
+pub(crate) struct StepSpec {
     pub id: Option<String>,
     pub audience: Option<String>,
     #[serde(rename = "where")]
@@ -102,22 +102,13 @@ pub struct StepSpec {
 
 #[derive(Debug, Deserialize)]
 #[serde(untagged)]
-pub enum OneOrMany {
+pub(crate) enum OneOrMany {
     One(String),
     Many(Vec<String>),
 }
 
-impl OneOrMany {
-    pub fn into_vec(self) -> Vec<String> {
-        match self {
-            OneOrMany::One(s) => vec![s],
-            OneOrMany::Many(v) => v,
-        }
-    }
-}
-
 #[derive(Debug, Default, Deserialize)]
-pub struct SendSpec {
+pub(crate) struct SendSpec {
     pub at: Option<String>,
     pub cron: Option<String>,
     pub within: Option<String>,

@@ -18,7 +18,7 @@ use super::ChannelError;
 
 /// One SMTP failure, in the terms the tables need.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SmtpFailure {
+pub(crate) enum SmtpFailure {
     /// A negative reply from the server.
     Reply {
         code: u16,
@@ -37,7 +37,7 @@ pub enum SmtpFailure {
 
 impl SmtpFailure {
     /// Reads lettre's own classification of its error.
-    pub fn from_lettre(e: &lettre::transport::smtp::Error) -> Self {
+    pub(crate) fn from_lettre(e: &lettre::transport::smtp::Error) -> Self {
         if let Some(code) = e.status() {
             return Self::Reply {
                 code: u16::from(code),
@@ -63,7 +63,7 @@ const SMTP_PAUSE: [u16; 3] = [530, 534, 535];
 
 /// Classifies an SMTP failure. `connecting` is true while opening the session (greeting,
 /// EHLO, STARTTLS, AUTH), where a local refusal means the channel is misconfigured.
-pub fn smtp(failure: &SmtpFailure, connecting: bool) -> ChannelError {
+pub(crate) fn smtp(failure: &SmtpFailure, connecting: bool) -> ChannelError {
     match failure {
         SmtpFailure::Reply { code, text } => {
             let c = Some(code.to_string());
@@ -100,7 +100,11 @@ pub fn smtp(failure: &SmtpFailure, connecting: bool) -> ChannelError {
 }
 
 /// Classifies a non-2xx HTTP status. `retry_after` is the parsed `Retry-After` header.
-pub fn http_status(status: u16, retry_after: Option<Duration>, detail: &str) -> ChannelError {
+pub(crate) fn http_status(
+    status: u16,
+    retry_after: Option<Duration>,
+    detail: &str,
+) -> ChannelError {
     let code = Some(status.to_string());
     let message = if detail.is_empty() {
         format!("HTTP {status}")
@@ -123,7 +127,7 @@ pub fn http_status(status: u16, retry_after: Option<Duration>, detail: &str) -> 
 }
 
 /// Parses `Retry-After`: delay-seconds or an HTTP-date (RFC 9110 §10.2.3), relative to `now`.
-pub fn retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+pub(crate) fn retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     let value = value.trim();
     if let Ok(secs) = value.parse::<u64>() {
         return Some(Duration::from_secs(secs));
@@ -134,7 +138,7 @@ pub fn retry_after(value: &str, now: SystemTime) -> Option<Duration> {
 
 /// What a Zalo ZNS error code means (docs/delivery.md#classification).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ZaloClass {
+pub(crate) enum ZaloClass {
     Transient,
     /// The provider is throttling us.
     SlowDown,
@@ -151,7 +155,7 @@ pub enum ZaloClass {
     NotAtNight,
 }
 
-pub fn zalo_class(code: i64) -> ZaloClass {
+pub(crate) fn zalo_class(code: i64) -> ZaloClass {
     use ZaloClass::*;
     match code {
         -100 => Transient,
@@ -172,7 +176,7 @@ pub fn zalo_class(code: i64) -> ZaloClass {
 }
 
 /// Turns a Zalo error code into the error for the dispatcher, at `now`.
-pub fn zalo(code: i64, message: &str, now: DateTime<Utc>) -> ChannelError {
+pub(crate) fn zalo(code: i64, message: &str, now: DateTime<Utc>) -> ChannelError {
     let c = Some(code.to_string());
     let text = format!("Zalo error {code}: {message}");
     match zalo_class(code) {
@@ -221,7 +225,7 @@ pub fn zalo(code: i64, message: &str, now: DateTime<Utc>) -> ChannelError {
 }
 
 /// The next instant after `now` at which the wall clock in Vietnam shows `at`.
-pub fn next_vn_time(now: DateTime<Utc>, at: NaiveTime) -> DateTime<Utc> {
+pub(crate) fn next_vn_time(now: DateTime<Utc>, at: NaiveTime) -> DateTime<Utc> {
     let local = now.with_timezone(&Ho_Chi_Minh);
     let mut day = local.date_naive();
     loop {

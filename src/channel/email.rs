@@ -41,7 +41,7 @@ const RESERVED: [&str; 14] = [
 
 /// What every message of one channel shares: the sender and extra headers.
 #[derive(Debug, Clone)]
-pub struct Sender {
+pub(crate) struct Sender {
     pub from: Mailbox,
     /// `headers:` of the channel (e.g. `Reply-To`), already checked.
     pub headers: Vec<(HeaderName, String)>,
@@ -49,7 +49,7 @@ pub struct Sender {
 
 impl Sender {
     /// Checks the channel's `from` and `headers` once, when the channel is built.
-    pub fn new<'a>(
+    pub(crate) fn new<'a>(
         from: &str,
         headers: impl IntoIterator<Item = (&'a str, &'a str)>,
     ) -> anyhow::Result<Self> {
@@ -67,13 +67,13 @@ impl Sender {
     }
 
     /// The domain of the From address, for `Message-ID`.
-    pub fn domain(&self) -> &str {
+    pub(crate) fn domain(&self) -> &str {
         self.from.email.domain()
     }
 }
 
 /// Parses `"BHXH <tt@example.vn>"`, `"Bảo hiểm xã hội" <tt@example.vn>` or `tt@example.vn`.
-pub fn parse_mailbox(s: &str) -> anyhow::Result<Mailbox> {
+pub(crate) fn parse_mailbox(s: &str) -> anyhow::Result<Mailbox> {
     let s = s.trim();
     // A line break in From would end the header (or be refused by the relay): RFC 5322 §2.2.
     if s.chars().any(char::is_control) {
@@ -98,20 +98,19 @@ pub fn parse_mailbox(s: &str) -> anyhow::Result<Mailbox> {
     anyhow::bail!("bad From {s:?}: write `Name <address@domain>` or `address@domain`")
 }
 
-/// The built message and its envelope addresses.
-pub struct Built {
+/// The built message; its envelope comes from its headers.
+pub(crate) struct Built {
     pub message: Message,
-    pub to: Address,
 }
 
 impl Built {
-    pub fn formatted(&self) -> Vec<u8> {
+    pub(crate) fn formatted(&self) -> Vec<u8> {
         self.message.formatted()
     }
 }
 
 /// Builds the e-mail for `msg`. Errors are permanent: the same input fails the same way.
-pub fn build(sender: &Sender, msg: &Outgoing) -> Result<Built, ChannelError> {
+pub(crate) fn build(sender: &Sender, msg: &Outgoing) -> Result<Built, ChannelError> {
     check_message_id(&msg.message_id)?;
     let to: Address = msg.address.trim().parse().map_err(|_| {
         ChannelError::permanent(format!(
@@ -124,7 +123,7 @@ pub fn build(sender: &Sender, msg: &Outgoing) -> Result<Built, ChannelError> {
     };
     let mut b = Message::builder()
         .from(sender.from.clone())
-        .to(Mailbox::new(None, to.clone()))
+        .to(Mailbox::new(None, to))
         .message_id(Some(format!("<{}@{}>", msg.message_id, sender.domain())))
         .raw_header(header("X-Loa-Message", msg.message_id.clone()));
     if let Some(subject) = &msg.rendered.subject {
@@ -154,7 +153,7 @@ pub fn build(sender: &Sender, msg: &Outgoing) -> Result<Built, ChannelError> {
         }
     }
     .map_err(|e| ChannelError::permanent(format!("cannot build the e-mail: {e}")))?;
-    Ok(Built { message, to })
+    Ok(Built { message })
 }
 
 #[cfg(test)]

@@ -16,13 +16,13 @@
 //!
 //! No error or log line built here holds a secret or a full address ([`mask_address`]).
 
-pub mod classify;
-pub mod email;
-pub mod outbound;
-pub mod outbox;
-pub mod smtp;
+pub(crate) mod classify;
+pub(crate) mod email;
+pub(crate) mod outbound;
+pub(crate) mod outbox;
+pub(crate) mod smtp;
 pub mod webhook;
-pub mod zalo;
+pub(crate) mod zalo;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -34,7 +34,7 @@ use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
 
 use crate::campaign::{self, ChannelKind};
-pub use crate::mask::mask_address;
+pub(crate) use crate::mask::mask_address;
 use crate::mask::mask_text;
 pub(crate) use crate::mask::{REDACTED, is_secret_header};
 use crate::render::message::Rendered;

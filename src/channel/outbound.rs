@@ -79,7 +79,7 @@ impl fmt::Display for AllowList {
 }
 
 /// What kind of non-public address `ip` is, or `None` for a public one.
-pub fn special(ip: IpAddr) -> Option<&'static str> {
+pub(crate) fn special(ip: IpAddr) -> Option<&'static str> {
     match ip {
         IpAddr::V4(v4) => special_v4(v4),
         IpAddr::V6(v6) => match embedded_v4(ip) {
@@ -133,7 +133,7 @@ fn embedded_v4(ip: IpAddr) -> Option<Ipv4Addr> {
 
 /// A request that was not sent because of where it would go.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Refused {
+pub(crate) struct Refused {
     pub host: String,
     pub ip: IpAddr,
     pub kind: &'static str,
@@ -164,7 +164,7 @@ impl std::error::Error for Refused {}
 
 /// Checks a URL whose host is an IP literal (any spelling the URL parser accepts); names
 /// are left to [`Resolver`]. An unparsable URL is left to the HTTP client to refuse.
-pub fn check_url(url: &str, allow: &AllowList) -> Result<(), Refused> {
+pub(crate) fn check_url(url: &str, allow: &AllowList) -> Result<(), Refused> {
     let Ok(url) = url::Url::parse(url) else {
         return Ok(());
     };
@@ -182,12 +182,12 @@ pub fn check_url(url: &str, allow: &AllowList) -> Result<(), Refused> {
 
 /// The HTTP client's DNS resolver: the system's, minus refused addresses.
 #[derive(Debug, Clone)]
-pub struct Resolver {
+pub(crate) struct Resolver {
     allow: Arc<AllowList>,
 }
 
 impl Resolver {
-    pub fn new(allow: Arc<AllowList>) -> Resolver {
+    pub(crate) fn new(allow: Arc<AllowList>) -> Resolver {
         Resolver { allow }
     }
 }
@@ -223,7 +223,7 @@ impl reqwest::dns::Resolve for Resolver {
 }
 
 /// The refusal somewhere in `e`'s chain of causes, if that is why a request failed.
-pub fn refusal_in<'e>(e: &'e (dyn std::error::Error + 'static)) -> Option<&'e Refused> {
+pub(crate) fn refusal_in<'e>(e: &'e (dyn std::error::Error + 'static)) -> Option<&'e Refused> {
     let mut cause = Some(e);
     while let Some(c) = cause {
         if let Some(r) = c.downcast_ref::<Refused>() {

@@ -29,7 +29,7 @@ enum Kind {
     Zalo(zalo::Spec),
 }
 
-pub struct OutboxChannel {
+pub(crate) struct OutboxChannel {
     dir: PathBuf,
     campaign: String,
     kind: Kind,
@@ -38,7 +38,7 @@ pub struct OutboxChannel {
 impl OutboxChannel {
     /// Checks the channel as the network channel would (From, headers, URLs), without
     /// needing any secret that only the network uses.
-    pub fn new(ch: &campaign::Channel, dir: &Path, campaign: &str) -> anyhow::Result<Self> {
+    pub(crate) fn new(ch: &campaign::Channel, dir: &Path, campaign: &str) -> anyhow::Result<Self> {
         let kind = match ch.kind {
             ChannelKind::Smtp => {
                 let from = ch
@@ -128,7 +128,7 @@ fn request_file(req: &Prepared) -> Vec<u8> {
 }
 
 /// Writes `bytes` to `path` through a temporary file in the same folder and a rename.
-pub async fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+pub(crate) async fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let dir = path.parent().unwrap_or(Path::new("."));
     tokio::fs::create_dir_all(dir).await?;

@@ -34,17 +34,17 @@ use super::webhook::{self, Prepared};
 use super::{Channel, ChannelError, Outgoing, Receipt, TokenStore, check_message_id, mask_address};
 use crate::campaign::{self, Secret};
 
-pub const DEFAULT_ENDPOINT: &str = "https://business.openapi.zalo.me";
-pub const DEFAULT_OAUTH: &str = "https://oauth.zaloapp.com";
+pub(crate) const DEFAULT_ENDPOINT: &str = "https://business.openapi.zalo.me";
+pub(crate) const DEFAULT_OAUTH: &str = "https://oauth.zaloapp.com";
 
 /// Builds the ZNS request; shared with the outbox.
 #[derive(Debug, Clone)]
-pub struct Spec {
+pub(crate) struct Spec {
     send_url: String,
 }
 
 impl Spec {
-    pub fn new(ch: &campaign::Channel) -> anyhow::Result<Self> {
+    pub(crate) fn new(ch: &campaign::Channel) -> anyhow::Result<Self> {
         let base = base(ch)?;
         Ok(Self {
             send_url: format!("{base}/message/template"),
@@ -52,7 +52,7 @@ impl Spec {
     }
 
     /// The request for `msg`, with `token` in the `access_token` header.
-    pub fn prepare(&self, msg: &Outgoing, token: &str) -> Result<Prepared, ChannelError> {
+    pub(crate) fn prepare(&self, msg: &Outgoing, token: &str) -> Result<Prepared, ChannelError> {
         check_message_id(&msg.message_id)?;
         let phone = msg.address.trim();
         let is_phone = phone.starts_with("84")
@@ -103,7 +103,7 @@ struct Tokens {
     unsaved: bool,
 }
 
-pub struct ZaloChannel {
+pub(crate) struct ZaloChannel {
     spec: Spec,
     oauth_url: String,
     client: reqwest::Client,
@@ -128,7 +128,7 @@ struct Reply {
 
 impl ZaloChannel {
     /// A channel whose requests go to public addresses and those `allow` permits.
-    pub fn new(
+    pub(crate) fn new(
         ch: &campaign::Channel,
         store: Arc<dyn TokenStore>,
         allow: Arc<AllowList>,

@@ -4,7 +4,7 @@ use chrono::{DateTime, Datelike, Weekday};
 use chrono_tz::Tz;
 
 /// Thousands separated by dots, as Vietnamese writes them.
-pub fn thousands(n: u64) -> String {
+pub(super) fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, ch) in digits.chars().enumerate() {
@@ -17,7 +17,7 @@ pub fn thousands(n: u64) -> String {
 }
 
 /// Vietnamese weekday abbreviation: Monday is "T2" (thứ hai), Sunday "CN".
-pub fn weekday(w: Weekday) -> &'static str {
+pub(super) fn weekday(w: Weekday) -> &'static str {
     match w {
         Weekday::Mon => "T2",
         Weekday::Tue => "T3",
@@ -30,7 +30,7 @@ pub fn weekday(w: Weekday) -> &'static str {
 }
 
 /// `T2 07/09/2026 08:00` in the campaign's zone.
-pub fn local_time(t: &DateTime<Tz>) -> String {
+pub(super) fn local_time(t: &DateTime<Tz>) -> String {
     format!("{} {}", weekday(t.weekday()), t.format("%d/%m/%Y %H:%M"))
 }
 

@@ -29,7 +29,7 @@ use crate::campaign::{DataScan, Diagnostics, EnvPolicy, LoadOptions, Workspace};
     version,
     about = "Plans, schedules and delivers communications campaigns"
 )]
-pub struct Cli {
+pub(crate) struct Cli {
     #[command(flatten)]
     pub global: Global,
     #[command(subcommand)]
@@ -38,7 +38,7 @@ pub struct Cli {
 
 /// Options every command understands; each is also an environment variable.
 #[derive(Debug, clap::Args)]
-pub struct Global {
+pub(crate) struct Global {
     /// Database URL: sqlite://FILE (default sqlite://loa.db); PostgreSQL is not supported yet.
     #[arg(
         long,

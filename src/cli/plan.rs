@@ -48,7 +48,7 @@ fn parse_day(s: &str) -> Result<NaiveDate, String> {
 
 /// One line of the plan: an occurrence on one channel, or a dropped occurrence.
 #[derive(Debug, Clone)]
-pub struct Entry {
+pub(super) struct Entry {
     pub at: DateTime<Tz>,
     pub step: String,
     pub channel: String,
@@ -61,7 +61,7 @@ pub struct Entry {
 
 /// The machine-readable form (docs/cli.md#plan).
 #[derive(Debug, Serialize)]
-pub struct JsonEntry<'a> {
+pub(super) struct JsonEntry<'a> {
     pub at: String,
     pub step: &'a str,
     pub channel: &'a str,
@@ -69,7 +69,7 @@ pub struct JsonEntry<'a> {
     pub recipients: u64,
 }
 
-pub fn run(global: &Global, args: &Args) -> Result<ExitCode> {
+pub(super) fn run(global: &Global, args: &Args) -> Result<ExitCode> {
     let Some(ws) = super::load_campaign_file(global, &args.file)? else {
         return Ok(ExitCode::FAILURE);
     };
@@ -89,7 +89,7 @@ pub fn run(global: &Global, args: &Args) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn to_json(e: &Entry) -> JsonEntry<'_> {
+pub(super) fn to_json(e: &Entry) -> JsonEntry<'_> {
     JsonEntry {
         at: e.at.to_rfc3339(),
         step: &e.step,
@@ -100,7 +100,7 @@ pub fn to_json(e: &Entry) -> JsonEntry<'_> {
 }
 
 /// All plan entries of `campaign` between `from` and `to` (local days, inclusive), by time.
-pub fn entries(
+pub(super) fn entries(
     ws: &Workspace,
     campaign: &Campaign,
     from: Option<NaiveDate>,

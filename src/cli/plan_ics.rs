@@ -9,7 +9,7 @@ use super::format::thousands;
 use super::plan::Entry;
 use crate::campaign::Campaign;
 
-pub fn calendar(campaign: &Campaign, entries: &[Entry]) -> String {
+pub(super) fn calendar(campaign: &Campaign, entries: &[Entry]) -> String {
     let mut cal = Calendar::new();
     cal.name(&campaign.title)
         .description(&format!("loa: {}", campaign.id))

@@ -30,7 +30,7 @@ pub struct Args {
     pub channel: Option<String>,
 }
 
-pub fn run(global: &Global, args: &Args) -> Result<ExitCode> {
+pub(super) fn run(global: &Global, args: &Args) -> Result<ExitCode> {
     let Some(ws) = super::load_campaign_file(global, &args.file)? else {
         return Ok(ExitCode::FAILURE);
     };

@@ -23,7 +23,7 @@ pub struct Args {
     pub dry_run: bool,
 }
 
-pub async fn run(global: &Global, args: &Args) -> Result<ExitCode> {
+pub(super) async fn run(global: &Global, args: &Args) -> Result<ExitCode> {
     let store = Store::open(&global.database_url).await?;
     let now = Utc::now();
     let cutoff = now - Duration::days(i64::from(args.days));

@@ -30,7 +30,7 @@ pub struct Args {
 
 /// The columns of docs/cli.md#report, in order.
 #[derive(Debug, Serialize)]
-pub struct Line {
+pub(super) struct Line {
     pub campaign: String,
     pub step: String,
     pub occurrence_at: String,
@@ -51,7 +51,7 @@ fn time(t: Option<Millis>) -> String {
         .unwrap_or_default()
 }
 
-pub fn line(r: &ReportRow, full: bool) -> Line {
+pub(super) fn line(r: &ReportRow, full: bool) -> Line {
     let address = r.address.clone().unwrap_or_default();
     Line {
         campaign: r.campaign.clone(),
@@ -154,7 +154,7 @@ fn csv_cell(cell: String) -> String {
 
 /// Writes the report as the ledger hands the rows over: memory stays flat whatever the
 /// campaign's size.
-pub async fn run(global: &Global, args: &Args) -> Result<ExitCode> {
+pub(super) async fn run(global: &Global, args: &Args) -> Result<ExitCode> {
     let store = Store::open_existing(&global.database_url).await?;
     super::known_campaign(&store, global, &args.campaign).await?;
     let stdout = std::io::BufWriter::new(std::io::stdout().lock());

@@ -27,7 +27,7 @@ fn retryable() -> impl clap::builder::TypedValueParser<Value = MessageState> {
         .map(|word| word.parse().expect("one of the possible values"))
 }
 
-pub async fn run(global: &Global, args: &Args) -> Result<ExitCode> {
+pub(super) async fn run(global: &Global, args: &Args) -> Result<ExitCode> {
     let store = Store::open_existing(&global.database_url).await?;
     super::known_campaign(&store, global, &args.campaign).await?;
     if let Some(step) = &args.step {

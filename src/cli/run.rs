@@ -92,7 +92,7 @@ impl Tuning {
     }
 }
 
-pub async fn run(global: &Global, args: &Args) -> Result<ExitCode> {
+pub(super) async fn run(global: &Global, args: &Args) -> Result<ExitCode> {
     failpoint::arm_from_env()?;
     let reported = |diags: &_| {
         super::report(diags);

@@ -34,7 +34,7 @@ pub struct Args {
     pub to: Option<NaiveDate>,
 }
 
-pub async fn run(global: &Global, args: &Args) -> Result<ExitCode> {
+pub(super) async fn run(global: &Global, args: &Args) -> Result<ExitCode> {
     let Some(ws) = super::load_campaign_file(global, &args.file)? else {
         return Ok(ExitCode::FAILURE);
     };

@@ -25,7 +25,7 @@ pub struct Args {
     pub format: Format,
 }
 
-pub async fn run(global: &Global, args: &Args) -> Result<ExitCode> {
+pub(super) async fn run(global: &Global, args: &Args) -> Result<ExitCode> {
     let store = Store::open_existing(&global.database_url).await?;
     if let Some(campaign) = &args.campaign {
         super::known_campaign(&store, global, campaign).await?;
@@ -40,7 +40,7 @@ pub async fn run(global: &Global, args: &Args) -> Result<ExitCode> {
 
 /// docs/cli.md#status: `{"campaign": …, "steps": [{"step", "channel", "counts": {state: n}}]}`,
 /// one object per campaign (an array when several campaigns are listed).
-pub fn to_json(rows: &[StatusRow]) -> serde_json::Value {
+pub(super) fn to_json(rows: &[StatusRow]) -> serde_json::Value {
     let campaigns: BTreeSet<&str> = rows.iter().map(|r| r.campaign.as_str()).collect();
     let objects: Vec<serde_json::Value> = campaigns
         .iter()
@@ -59,7 +59,7 @@ pub fn to_json(rows: &[StatusRow]) -> serde_json::Value {
     }
 }
 
-pub fn table(rows: &[StatusRow]) -> String {
+pub(super) fn table(rows: &[StatusRow]) -> String {
     let mut t = Table::new();
     t.load_preset(UTF8_FULL_CONDENSED);
     let mut header = vec!["Chiến dịch", "Bước", "Kênh"];

@@ -15,7 +15,7 @@ pub struct Args {
     pub paths: Vec<PathBuf>,
 }
 
-pub fn run(global: &Global, args: &Args) -> Result<ExitCode> {
+pub(super) fn run(global: &Global, args: &Args) -> Result<ExitCode> {
     let paths = if args.paths.is_empty() {
         vec![global.campaigns.clone()]
     } else {

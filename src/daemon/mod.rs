@@ -13,8 +13,8 @@
 //! again after the restart — at most once, as after a crash.
 
 mod assemble;
-pub mod reload;
-pub mod settings;
+pub(crate) mod reload;
+pub(crate) mod settings;
 #[cfg(test)]
 mod tests;
 
@@ -29,22 +29,24 @@ use tracing::{info, warn};
 use crate::campaign::{Status, Workspace};
 use crate::dispatch::Dispatcher;
 use crate::dispatch::housekeeping::housekeeping;
-pub use crate::dispatch::register::{register, register_audited};
+pub use crate::dispatch::register::register;
+pub(crate) use crate::dispatch::register::register_audited;
 use crate::metrics::Metrics;
 use crate::store::Store;
 pub use assemble::Daemon;
-pub use reload::Reload;
-pub use settings::{POLL, Rounds, Settings};
+pub(crate) use reload::Reload;
+pub(crate) use settings::Rounds;
+pub use settings::Settings;
 
 /// How often pending messages whose window closed are swept to `expired`. Finding them
 /// reads every pending row; a claim never takes one meanwhile, and a send finds it expired.
-pub const EXPIRE_EVERY: Duration = Duration::from_secs(60);
+pub(crate) const EXPIRE_EVERY: Duration = Duration::from_secs(60);
 
 /// How long, after the stop, the sends in flight have to finish and be recorded.
-pub const STOP_SENDS_WITHIN: Duration = Duration::from_secs(8);
+pub(crate) const STOP_SENDS_WITHIN: Duration = Duration::from_secs(8);
 
 /// How long releasing this process's leases may take on the way out.
-pub const RELEASE_WITHIN: Duration = Duration::from_secs(3);
+pub(crate) const RELEASE_WITHIN: Duration = Duration::from_secs(3);
 
 /// The dispatcher of one version of the workspace, pumping in its own task.
 struct Running {
@@ -234,7 +236,7 @@ async fn reloaded(
 }
 
 /// The first occurrence after `now` of any active campaign: (campaign, step, local time).
-pub fn next_occurrence(
+pub(crate) fn next_occurrence(
     ws: &Workspace,
     now: chrono::DateTime<Utc>,
 ) -> Option<(String, String, chrono::DateTime<chrono_tz::Tz>)> {
@@ -252,7 +254,7 @@ pub fn next_occurrence(
 }
 
 /// A token cancelled on SIGINT or SIGTERM.
-pub fn shutdown_signal() -> CancellationToken {
+pub(crate) fn shutdown_signal() -> CancellationToken {
     let token = CancellationToken::new();
     let t = token.clone();
     tokio::spawn(async move {

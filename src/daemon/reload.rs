@@ -25,12 +25,12 @@ use crate::dispatch::Dispatcher;
 use crate::store::{MessageState, Store};
 
 /// Loads the workspace again, exactly as `loa run` did at start.
-pub type Loader = Box<dyn Fn() -> (Option<Workspace>, Diagnostics) + Send + Sync>;
+pub(crate) type Loader = Box<dyn Fn() -> (Option<Workspace>, Diagnostics) + Send + Sync>;
 /// Builds a dispatcher on a workspace, exactly as `loa run` did at start.
-pub type Builder = Box<dyn Fn(Arc<Workspace>) -> Result<Dispatcher> + Send + Sync>;
+pub(crate) type Builder = Box<dyn Fn(Arc<Workspace>) -> Result<Dispatcher> + Send + Sync>;
 
 /// How the daemon reloads; without one it runs the workspace it started with.
-pub struct Reload {
+pub(crate) struct Reload {
     pub load: Loader,
     pub build: Builder,
     /// The campaign folders (or files) and the template folder.
@@ -41,7 +41,7 @@ pub struct Reload {
 }
 
 /// What the daemon watches, as one number.
-pub fn fingerprint(watch: &[PathBuf], ws: &Workspace) -> u64 {
+pub(crate) fn fingerprint(watch: &[PathBuf], ws: &Workspace) -> u64 {
     let mut files = Vec::new();
     for path in watch {
         collect(path, &mut files);
@@ -84,7 +84,7 @@ fn collect(path: &Path, out: &mut Vec<PathBuf>) {
 
 /// Loads the new version; `None` (with the problems logged and shown on the dashboard)
 /// keeps the old one.
-pub fn load(reload: &Reload) -> Option<Workspace> {
+pub(crate) fn load(reload: &Reload) -> Option<Workspace> {
     let (ws, diags) = (reload.load)();
     match ws {
         Some(ws) => Some(ws),
@@ -99,7 +99,7 @@ pub fn load(reload: &Reload) -> Option<Workspace> {
 
 /// Cancels the open messages of every step (or whole campaign) of `old` that `new` no
 /// longer has (`cancelled`, docs/delivery.md#states). Returns how many it cancelled.
-pub async fn cancel_removed(store: &Store, old: &Workspace, new: &Workspace) -> Result<u64> {
+pub(crate) async fn cancel_removed(store: &Store, old: &Workspace, new: &Workspace) -> Result<u64> {
     let now = Utc::now().timestamp_millis();
     let mut cancelled = 0;
     for c in &old.campaigns {

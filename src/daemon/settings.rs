@@ -12,7 +12,7 @@ use crate::dispatch;
 use crate::web::WebConfig;
 
 /// How often the daemon looks for new work when idle.
-pub const POLL: Duration = Duration::from_secs(1);
+pub(crate) const POLL: Duration = Duration::from_secs(1);
 
 /// Everything one daemon is made from.
 #[derive(Debug)]

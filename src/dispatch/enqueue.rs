@@ -30,7 +30,7 @@ pub const BATCH: usize = 10_000;
 static BATCH_ROWS: AtomicUsize = AtomicUsize::new(BATCH);
 
 /// Sets the rows inserted per transaction for the rest of the process (at least 1).
-pub fn set_batch_rows(rows: usize) {
+pub(crate) fn set_batch_rows(rows: usize) {
     BATCH_ROWS.store(rows.max(1), Ordering::Relaxed);
 }
 
@@ -428,7 +428,7 @@ mod tests {
         let errors = diags
             .0
             .iter()
-            .filter(|d| d.severity == crate::campaign::Severity::Error)
+            .filter(|d| d.severity == crate::campaign::diagnostic::Severity::Error)
             .map(|d| d.to_string())
             .collect();
         (ws, errors)
@@ -702,7 +702,7 @@ mod tests {
         csv.extend_from_slice(b"big,\"");
         csv.extend(std::iter::repeat_n(
             b'x',
-            2 * crate::audience::MAX_ROW_BYTES,
+            2 * crate::audience::limits::MAX_ROW_BYTES,
         ));
         csv.extend_from_slice(b"\"\nlast,last@example.test\n");
         std::fs::write(dir.path().join("campaigns/data/people.csv"), csv).unwrap();

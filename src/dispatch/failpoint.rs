@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 /// One crash point; see the module docs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
-pub enum Point {
+pub(crate) enum Point {
     AfterClaim = 1,
     AfterSend = 2,
     AfterRecord = 3,
@@ -33,7 +33,7 @@ impl Point {
         Point::MidEnqueue,
     ];
 
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Point::AfterClaim => "after-claim",
             Point::AfterSend => "after-send",
@@ -48,7 +48,7 @@ static ARMED: AtomicU8 = AtomicU8::new(0);
 
 /// Arms the point named by `LOA_FAILPOINT`, if any; an unknown name is an error, so a
 /// misspelt test does not pass by never crashing.
-pub fn arm_from_env() -> anyhow::Result<()> {
+pub(crate) fn arm_from_env() -> anyhow::Result<()> {
     let Ok(name) = std::env::var("LOA_FAILPOINT") else {
         return Ok(());
     };
@@ -69,7 +69,7 @@ pub fn arm_from_env() -> anyhow::Result<()> {
 
 /// Aborts the process when `point` is armed.
 #[inline]
-pub fn hit(point: Point) {
+pub(crate) fn hit(point: Point) {
     if ARMED.load(Ordering::Relaxed) == point as u8 {
         eprintln!("loa: failpoint {} reached; aborting", point.name());
         std::process::abort();

@@ -28,7 +28,7 @@ const HOLDS_FRESH: Duration = Duration::from_millis(500);
 
 /// Why a channel of a campaign does not send now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Held {
+pub(super) enum Held {
     /// The campaign file's `status:` is not `active` (docs/campaign-file.md#status).
     CampaignStatus(Status),
     /// An operator paused the campaign on the dashboard (the `campaign_pause` table).
@@ -132,7 +132,9 @@ mod tests {
         let ws = Arc::new(workspace(dir, status));
         let url = format!("sqlite://{}", dir.join("loa.db").display());
         let store = Store::open(&url).await.unwrap();
-        crate::dispatch::register::register(&store, &ws).await.unwrap();
+        crate::dispatch::register::register(&store, &ws)
+            .await
+            .unwrap();
         let at = Utc.with_ymd_and_hms(2026, 9, 7, 1, 0, 0).unwrap();
         let stats = enqueue_due(&store, &ws, 0, at, None, Duration::MAX);
         assert_eq!(stats.await.unwrap().inserted, 2);

@@ -21,7 +21,7 @@ use crate::store::Store;
 /// leases of crashed processes, and (when `expire`) expire rows whose window closed.
 /// Returns how many messages it made due (inserted or rescued), so the caller can wake the
 /// dispatcher.
-pub async fn housekeeping(
+pub(crate) async fn housekeeping(
     store: &Store,
     ws: &Arc<Workspace>,
     max_attempts: u32,

@@ -14,14 +14,14 @@
 
 mod deliver;
 pub mod enqueue;
-pub mod failpoint;
+pub(crate) mod failpoint;
 mod gate;
-pub mod housekeeping;
+pub(crate) mod housekeeping;
 mod pump;
-pub mod rate;
-pub mod register;
-pub mod retry;
-pub mod tokens;
+pub(crate) mod rate;
+pub(crate) mod register;
+pub(crate) mod retry;
+pub(crate) mod tokens;
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -14,7 +14,7 @@ use tokio::sync::Mutex;
 use tokio::time::Instant;
 
 #[derive(Debug)]
-pub struct TokenBucket {
+pub(crate) struct TokenBucket {
     inner: Mutex<State>,
 }
 
@@ -28,7 +28,7 @@ struct State {
 }
 
 impl TokenBucket {
-    pub fn new(per_second: f64) -> Self {
+    pub(crate) fn new(per_second: f64) -> Self {
         let capacity = per_second.max(1.0);
         Self {
             inner: Mutex::new(State {
@@ -42,7 +42,7 @@ impl TokenBucket {
     }
 
     /// Waits until one token is available and takes it.
-    pub async fn acquire(&self) {
+    pub(crate) async fn acquire(&self) {
         loop {
             let (taken, wait) = self.take_up_to(1).await;
             if taken == 1 {
@@ -56,7 +56,7 @@ impl TokenBucket {
     /// many it took and, when that is none, how long until the next one. The pump takes
     /// tokens before it claims, so a leased message is sent at once: a lease never waits
     /// for the rate limit, and cannot run out while its process is alive and well.
-    pub async fn take_up_to(&self, max: usize) -> (usize, Duration) {
+    pub(crate) async fn take_up_to(&self, max: usize) -> (usize, Duration) {
         let mut s = self.inner.lock().await;
         let now = Instant::now();
         let rate = match s.slow_until {
@@ -77,13 +77,13 @@ impl TokenBucket {
     }
 
     /// Returns tokens taken but not used (the claim found fewer messages than tokens).
-    pub async fn give_back(&self, tokens: usize) {
+    pub(crate) async fn give_back(&self, tokens: usize) {
         let mut s = self.inner.lock().await;
         s.tokens = (s.tokens + tokens as f64).min(s.capacity);
     }
 
     /// Halves the rate for the next minute.
-    pub async fn slow_down(&self) {
+    pub(crate) async fn slow_down(&self) {
         let mut s = self.inner.lock().await;
         s.slow_until = Some(Instant::now() + Duration::from_secs(60));
         s.tokens = s.tokens.min(1.0);

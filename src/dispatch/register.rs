@@ -19,7 +19,7 @@ pub async fn register(store: &Store, ws: &Workspace) -> Result<()> {
 /// [`register`] for the daemon, which also writes an audit row (docs/reliability.md#r15) for each campaign it
 /// launches (first loaded) or runs in a new version (its file changed): who, when, the
 /// content hash, and the status it runs with. A restart on the same files writes none.
-pub async fn register_audited(store: &Store, ws: &Workspace) -> Result<()> {
+pub(crate) async fn register_audited(store: &Store, ws: &Workspace) -> Result<()> {
     let now = Utc::now().timestamp_millis();
     for row in rows(ws)? {
         let before = store.campaign_row(&row.id).await?;

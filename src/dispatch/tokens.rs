@@ -6,12 +6,12 @@ use futures::future::BoxFuture;
 use crate::channel::TokenStore;
 use crate::store::Store;
 
-pub struct DbTokens {
+pub(crate) struct DbTokens {
     store: Store,
 }
 
 impl DbTokens {
-    pub fn new(store: Store) -> Self {
+    pub(crate) fn new(store: Store) -> Self {
         Self { store }
     }
 }

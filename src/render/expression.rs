@@ -12,7 +12,7 @@ use super::error::TemplateError;
 use super::nesting::position;
 
 /// The longest `where` accepted; a filter on a data row is one line.
-pub const MAX_EXPRESSION_BYTES: usize = 4096;
+pub(crate) const MAX_EXPRESSION_BYTES: usize = 4096;
 
 const PREFIX: &str = "{% if ";
 const SUFFIX: &str = " %}true{% else %}false{% endif %}";

@@ -32,16 +32,16 @@ use super::error::RenderError;
 /// The deepest nesting of includes and macro calls one render may reach. Each level costs
 /// Tera several frames of stack; 32 levels fit well inside a 2 MiB thread stack (tokio's
 /// blocking threads), and no message template needs more.
-pub const MAX_DEPTH: u32 = 32;
+pub(crate) const MAX_DEPTH: u32 = 32;
 /// The most loop turns one message's rendering may take (all its parts together).
-pub const MAX_LOOP_TURNS: u64 = 1_000_000;
+pub(crate) const MAX_LOOP_TURNS: u64 = 1_000_000;
 /// The longest one message's rendering may take (all its parts together).
-pub const MAX_RENDER_TIME: Duration = Duration::from_secs(2);
+pub(crate) const MAX_RENDER_TIME: Duration = Duration::from_secs(2);
 
 /// The hidden functions [`instrument`] calls; registered on the renderer's Tera.
-pub const TURN: &str = "__loa_turn";
-pub const ENTER: &str = "__loa_enter";
-pub const LEAVE: &str = "__loa_leave";
+pub(super) const TURN: &str = "__loa_turn";
+pub(super) const ENTER: &str = "__loa_enter";
+pub(super) const LEAVE: &str = "__loa_leave";
 
 /// What is left of the work one render may do.
 #[derive(Debug)]
@@ -223,7 +223,7 @@ fn call(name: &str) -> Node {
 /// Waits at most twice [`MAX_RENDER_TIME`] and a second more (a render may wait for a
 /// thread, and the clock is checked between Tera's steps): a render still running then is
 /// abandoned and reported as over time (its budget stops it soon after).
-pub async fn off_thread<T: Send + 'static>(
+pub(crate) async fn off_thread<T: Send + 'static>(
     render: impl FnOnce() -> std::result::Result<T, RenderError> + Send + 'static,
 ) -> std::result::Result<T, RenderError> {
     let task = tokio::task::spawn_blocking(move || bounded(render));

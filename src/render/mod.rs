@@ -47,17 +47,14 @@ use std::path::{Path, PathBuf};
 use indexmap::IndexMap;
 use tera::{Context, Tera};
 
-pub use calls::UnknownCall;
-pub use error::{RenderError, TemplateError};
-pub use expression::MAX_EXPRESSION_BYTES;
-pub use limits::{MAX_DEPTH, MAX_LOOP_TURNS, MAX_RENDER_TIME, off_thread};
-pub use lint::VarRef;
-pub use nesting::MAX_NESTING;
-pub use sandbox::MAX_RANGE_LEN;
+pub(crate) use calls::UnknownCall;
+pub(crate) use error::{RenderError, TemplateError};
+pub(crate) use limits::off_thread;
+pub(crate) use lint::VarRef;
 pub use zns::ZnsMessage;
 
 /// The largest template file (or zns.yaml) accepted: 1 MiB.
-pub const MAX_TEMPLATE_BYTES: usize = 1 << 20;
+pub(crate) const MAX_TEMPLATE_BYTES: usize = 1 << 20;
 /// The largest rendered output of one template (or ZNS param): 1 MiB.
 pub const MAX_OUTPUT_BYTES: usize = 1 << 20;
 

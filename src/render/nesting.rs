@@ -7,7 +7,7 @@
 //! [`MAX_NESTING`] before parsing and `validate`, a hot reload and `preview` stay quick.
 
 /// The deepest nesting of `(` and `[` allowed inside one `{{ }}` or `{% %}` tag.
-pub const MAX_NESTING: usize = 8;
+pub(crate) const MAX_NESTING: usize = 8;
 
 /// The byte offset of the first `(` or `[` that opens a level beyond [`MAX_NESTING`] inside
 /// a tag of `source`; quoted strings and `{# #}` comments are skipped.

@@ -19,7 +19,7 @@ use tera::{Context, Error, Result, Tera};
 use super::error::RenderError;
 
 /// The longest list `range` may produce.
-pub const MAX_RANGE_LEN: usize = 100_000;
+pub(crate) const MAX_RANGE_LEN: usize = 100_000;
 
 /// Replaces Tera's environment-reading and unbounded builtins on `tera`.
 pub(super) fn register(tera: &mut Tera) {

@@ -68,7 +68,7 @@ pub struct Calendar {
 
 /// Why an occurrence's time differs from the time its trigger named.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Move {
+pub(crate) enum Move {
     /// The instant fell on this skip date and moved to the next day.
     SkipDate(NaiveDate),
     /// The instant fell inside quiet hours and moved to their end.
@@ -85,14 +85,15 @@ impl fmt::Display for Move {
 }
 
 /// Whether the local wall-clock time `local` falls inside the quiet hours.
-pub fn in_quiet_hours(cal: &Calendar, local: NaiveDateTime) -> bool {
+#[cfg(test)]
+fn in_quiet_hours(cal: &Calendar, local: NaiveDateTime) -> bool {
     cal.quiet_hours.is_some_and(|q| q.contains(local.time()))
 }
 
 /// When a message due at `at` may go: off a skip date to the same local time
 /// on the next day that is not skipped, out of quiet hours to their end, and
 /// again until neither applies. An allowed `at` comes back unchanged.
-pub fn next_allowed(cal: &Calendar, at: DateTime<Tz>) -> DateTime<Tz> {
+pub(crate) fn next_allowed(cal: &Calendar, at: DateTime<Tz>) -> DateTime<Tz> {
     adjust(cal, at).0
 }
 
@@ -156,7 +157,7 @@ fn end_of_quiet_hours(tz: Tz, q: QuietHours, local: NaiveDateTime) -> DateTime<T
 /// instant. A time that does not exist (the hour skipped when clocks go
 /// forward) is the first instant after the gap: 02:30 on a spring-forward
 /// day in Europe/Berlin is 03:00 CEST.
-pub fn resolve_local(tz: Tz, local: NaiveDateTime) -> DateTime<Tz> {
+pub(crate) fn resolve_local(tz: Tz, local: NaiveDateTime) -> DateTime<Tz> {
     match tz.from_local_datetime(&local) {
         chrono::LocalResult::Single(at) => at,
         chrono::LocalResult::Ambiguous(earlier, _) => earlier,

@@ -11,7 +11,7 @@ use croner::parser::{CronParser, Seconds, Year};
 /// in its own column.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
-pub struct CronSyntaxError {
+pub(crate) struct CronSyntaxError {
     pub message: String,
     pub hint: String,
 }
@@ -42,7 +42,7 @@ const FIELDS: [(&str, &str); 6] = [
 /// Parses a 5-field (minute hour day month weekday) or 6-field (seconds
 /// first) cron pattern. Nicknames such as `@daily` and year fields are not
 /// part of the campaign format and are refused.
-pub fn parse_cron(expr: &str) -> Result<Cron, CronSyntaxError> {
+pub(crate) fn parse_cron(expr: &str) -> Result<Cron, CronSyntaxError> {
     let fields: Vec<&str> = expr.split_whitespace().collect();
     if fields.len() != 5 && fields.len() != 6 {
         return Err(wrong_field_count(expr, fields.len()));

@@ -25,15 +25,13 @@ mod cron;
 mod occurrence;
 mod parse;
 
-pub use calendar::{
-    Calendar, DateRange, Move, QuietHours, in_quiet_hours, next_allowed, resolve_local,
+pub(crate) use calendar::{Calendar, DateRange, Move, QuietHours, next_allowed, resolve_local};
+pub(crate) use cron::parse_cron;
+pub(crate) use occurrence::{
+    DropReason, Dropped, MAX_OCCURRENCES, ScheduleError, StepOccurrences, StepSchedule, Trigger,
 };
-pub use cron::{CronSyntaxError, parse_cron};
-pub use occurrence::{
-    DropReason, Dropped, MAX_OCCURRENCES, Occurrence, ScheduleError, StepOccurrences, StepSchedule,
-    Trigger, occurrences,
-};
-pub use parse::{parse_date, parse_local_datetime, parse_time_of_day};
+pub(crate) use occurrence::{Occurrence, occurrences};
+pub(crate) use parse::{parse_date, parse_local_datetime, parse_time_of_day};
 
 #[cfg(test)]
 mod test_support;

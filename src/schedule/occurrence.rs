@@ -17,7 +17,7 @@ use super::calendar::{Calendar, DateRange, Move, adjust, resolve_local};
 /// The most occurrences one step may produce (kept or dropped) before it is
 /// refused as too frequent: a reminder campaign has no use for more, and the
 /// plan table would be unreadable.
-pub const MAX_OCCURRENCES: usize = 10_000;
+pub(crate) const MAX_OCCURRENCES: usize = 10_000;
 
 /// When a step sends; times are local wall-clock times in the calendar's zone.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,7 +38,7 @@ pub struct StepSchedule {
 
 /// One instant at which the step sends.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Occurrence {
+pub(crate) struct Occurrence {
     /// 1-based number among the kept occurrences, in order of `at`.
     pub n: u32,
     /// When it is sent.
@@ -51,7 +51,7 @@ pub struct Occurrence {
 
 /// An instant the trigger named that will not be sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Dropped {
+pub(crate) struct Dropped {
     pub nominal: DateTime<Tz>,
     /// Where the calendar moved it, when it moved.
     pub moved_to: Option<DateTime<Tz>>,
@@ -60,7 +60,7 @@ pub struct Dropped {
 
 /// Why an instant is not sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum DropReason {
+pub(crate) enum DropReason {
     /// It lies, or was moved, outside the step's window or the period.
     LeftWindow,
     /// It was moved onto the time of an occurrence already kept.
@@ -81,7 +81,7 @@ impl fmt::Display for DropReason {
 
 /// Everything [`occurrences`] found for one step.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct StepOccurrences {
+pub(crate) struct StepOccurrences {
     /// What will be sent, in order of `at`, numbered from 1.
     pub kept: Vec<Occurrence>,
     /// What will not, in the order the trigger named them.
@@ -90,7 +90,7 @@ pub struct StepOccurrences {
 
 /// Why a step's occurrences cannot be computed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ScheduleError {
+pub(crate) enum ScheduleError {
     #[error("the cron pattern gives more than {limit} send times for this step")]
     TooMany { limit: usize },
     #[error("the cron pattern could not be evaluated: {0}")]
@@ -99,7 +99,7 @@ pub enum ScheduleError {
 
 impl ScheduleError {
     /// What the campaign author can do about it.
-    pub fn hint(&self) -> &'static str {
+    pub(crate) fn hint(&self) -> &'static str {
         match self {
             ScheduleError::TooMany { .. } => {
                 "use a less frequent pattern such as \"0 8 * * MON\" (every Monday at 08:00), \
@@ -119,7 +119,10 @@ impl ScheduleError {
 /// kept, the next one that would have been kept is reported as
 /// [`DropReason::OverMax`] and the search stops there, so a step with `max`
 /// never walks its whole window; later trigger times are not listed.
-pub fn occurrences(cal: &Calendar, sched: &StepSchedule) -> Result<StepOccurrences, ScheduleError> {
+pub(crate) fn occurrences(
+    cal: &Calendar,
+    sched: &StepSchedule,
+) -> Result<StepOccurrences, ScheduleError> {
     let bounds = sched.window.intersect(&cal.period);
     let mut collector = Collector::new(cal, bounds, sched.max);
     match &sched.trigger {

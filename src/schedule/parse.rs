@@ -8,7 +8,7 @@ use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 
 /// Parses a local date and time: `2026-09-03 08:00`, `2026-09-03T08:00`,
 /// either with `:ss` seconds, and the date part may also be `03/09/2026`.
-pub fn parse_local_datetime(s: &str) -> Result<NaiveDateTime, String> {
+pub(crate) fn parse_local_datetime(s: &str) -> Result<NaiveDateTime, String> {
     let trimmed = s.trim();
     let expected = || {
         format!("\"{trimmed}\" is not a date and time; write it like 2026-09-03 08:00 (local time)")
@@ -23,7 +23,7 @@ pub fn parse_local_datetime(s: &str) -> Result<NaiveDateTime, String> {
 
 /// Parses a time of day, `HH:MM` or `HH:MM:SS`, with a one-digit hour
 /// allowed (`7:00`).
-pub fn parse_time_of_day(s: &str) -> Result<NaiveTime, String> {
+pub(crate) fn parse_time_of_day(s: &str) -> Result<NaiveTime, String> {
     let trimmed = s.trim();
     let expected = || format!("\"{trimmed}\" is not a time of day; write it like 07:00 or 21:30");
     let parts: Vec<&str> = trimmed.split(':').collect();
@@ -43,7 +43,7 @@ pub fn parse_time_of_day(s: &str) -> Result<NaiveTime, String> {
 
 /// Parses a date: ISO `2026-09-04`, or Vietnamese `04/09/2026` (day, month,
 /// year; one-digit day and month allowed).
-pub fn parse_date(s: &str) -> Result<NaiveDate, String> {
+pub(crate) fn parse_date(s: &str) -> Result<NaiveDate, String> {
     let trimmed = s.trim();
     let expected = || {
         format!(

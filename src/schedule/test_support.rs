@@ -8,18 +8,18 @@ use super::{
     resolve_local,
 };
 
-pub const HCM: Tz = chrono_tz::Asia::Ho_Chi_Minh;
-pub const BERLIN: Tz = chrono_tz::Europe::Berlin;
+pub(super) const HCM: Tz = chrono_tz::Asia::Ho_Chi_Minh;
+pub(super) const BERLIN: Tz = chrono_tz::Europe::Berlin;
 
-pub fn date(s: &str) -> NaiveDate {
+pub(super) fn date(s: &str) -> NaiveDate {
     parse_date(s).expect("test date")
 }
 
-pub fn local(s: &str) -> NaiveDateTime {
+pub(super) fn local(s: &str) -> NaiveDateTime {
     parse_local_datetime(s).expect("test date-time")
 }
 
-pub fn range(start: &str, end: &str) -> DateRange {
+pub(super) fn range(start: &str, end: &str) -> DateRange {
     DateRange {
         start: date(start),
         end: date(end),
@@ -28,7 +28,7 @@ pub fn range(start: &str, end: &str) -> DateRange {
 
 /// The example campaign's calendar: Aug–Dec 2026 in Ho Chi Minh City, no
 /// quiet hours and no skip dates until a test adds them.
-pub fn campaign() -> Calendar {
+pub(super) fn campaign() -> Calendar {
     Calendar {
         tz: HCM,
         period: range("2026-08-01", "2026-12-31"),
@@ -37,19 +37,19 @@ pub fn campaign() -> Calendar {
     }
 }
 
-pub fn with_quiet(mut cal: Calendar, from: &str, to: &str) -> Calendar {
+pub(super) fn with_quiet(mut cal: Calendar, from: &str, to: &str) -> Calendar {
     let from = parse_time_of_day(from).expect("test time");
     let to = parse_time_of_day(to).expect("test time");
     cal.quiet_hours = Some(QuietHours { from, to });
     cal
 }
 
-pub fn with_skips(mut cal: Calendar, dates: &[&str]) -> Calendar {
+pub(super) fn with_skips(mut cal: Calendar, dates: &[&str]) -> Calendar {
     cal.skip_dates = dates.iter().map(|d| date(d)).collect();
     cal
 }
 
 /// The instant a local date-time names in the calendar's zone.
-pub fn at(cal: &Calendar, s: &str) -> DateTime<Tz> {
+pub(super) fn at(cal: &Calendar, s: &str) -> DateTime<Tz> {
     resolve_local(cal.tz, local(s))
 }

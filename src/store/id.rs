@@ -45,7 +45,7 @@ pub fn message_id(id: i64, tag: &str) -> String {
 
 /// The row id inside a message id, if it has the shape of one. The caller still compares
 /// the whole id with the row's, so a made-up tag finds nothing.
-pub fn message_row(message_id: &str) -> Option<i64> {
+pub(crate) fn message_row(message_id: &str) -> Option<i64> {
     let (hex, tag) = message_id.strip_prefix('m')?.split_once('-')?;
     if hex.is_empty() || tag.is_empty() || hex.len() > 16 {
         return None;

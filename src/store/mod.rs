@@ -98,19 +98,19 @@ use anyhow::Context;
 use sqlx::sqlite::SqlitePool;
 use tokio::sync::Mutex;
 
-pub use audit::{AuditAction, AuditEntry, AuditRow};
-pub use health::StateCount;
-pub use id::{content_hash, message_id, message_row, message_tag};
-pub use overview::{CampaignTotals, FailedMessage, OccurrenceFigures};
-pub use prune::{PRUNE_BATCH, Pruned};
-pub use receipt::{
-    DeliveryReceipt, MessageRef, RECEIPT_SKEW, ReceiptOutcome, ReceiptStatus, delivery_time,
-};
-pub use state::{MessageState, UnknownState};
-pub use suppression::{Suppression, SuppressionReason, UnsubscribeTarget};
+pub(crate) use audit::{AuditAction, AuditEntry};
+pub(crate) use health::StateCount;
+pub(crate) use id::message_row;
+pub use id::{content_hash, message_id, message_tag};
+pub(crate) use overview::{CampaignTotals, FailedMessage, OccurrenceFigures};
+pub(crate) use prune::PRUNE_BATCH;
+pub(crate) use receipt::{DeliveryReceipt, MessageRef, ReceiptOutcome};
+pub use receipt::{ReceiptStatus, delivery_time};
+pub use state::MessageState;
+pub(crate) use suppression::{Suppression, SuppressionReason};
 
 /// A UTC instant in milliseconds since the Unix epoch.
-pub type Millis = i64;
+pub(crate) type Millis = i64;
 
 /// The message ledger. Cheap to clone: clones share one pool and one writer turn.
 #[derive(Clone, Debug)]

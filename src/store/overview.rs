@@ -26,7 +26,7 @@ pub struct OccurrenceFigures {
 /// One campaign's messages by state (every state, zeros included) and its last activity
 /// (the latest `updated_at`); see [`CampaignTotals::of`].
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CampaignTotals {
+pub(crate) struct CampaignTotals {
     pub counts: BTreeMap<String, u64>,
     pub last_activity: Millis,
 }
@@ -34,7 +34,7 @@ pub struct CampaignTotals {
 impl CampaignTotals {
     /// The totals of each campaign in `counts` ([`Store::state_counts`]), its channels
     /// added up.
-    pub fn of(counts: &[StateCount]) -> HashMap<String, CampaignTotals> {
+    pub(crate) fn of(counts: &[StateCount]) -> HashMap<String, CampaignTotals> {
         let mut out: HashMap<String, CampaignTotals> = HashMap::new();
         for c in counts {
             let totals = out

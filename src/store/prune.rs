@@ -20,7 +20,7 @@ use anyhow::Context;
 use super::{Millis, Store};
 
 /// Messages looked at per write.
-pub const PRUNE_BATCH: u32 = 10_000;
+pub(crate) const PRUNE_BATCH: u32 = 10_000;
 
 /// What one prune did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]

@@ -25,7 +25,7 @@ type EarlyRow = (i64, String, String, Option<Millis>, Option<String>, Millis);
 
 /// How far a provider's clock may be from ours: a delivery time up to this much before
 /// the send, or after the receipt arrived, is still believed.
-pub const RECEIPT_SKEW: Millis = 300_000;
+pub(crate) const RECEIPT_SKEW: Millis = 300_000;
 
 /// The delivery time to record for a receipt saying `at`, for a message sent at `sent_at`,
 /// the receipt arriving at `received`: `at` when it lies between the send less

@@ -7,21 +7,21 @@ use tempfile::TempDir;
 use super::{CampaignRow, Millis, NewMessage, NewState, OccurrenceRow, Store, message_tag};
 
 /// 2026-09-07 08:00 +07:00, a Monday of the campaign.
-pub const T0: Millis = 1_788_742_800_000;
-pub const MINUTE: Millis = 60_000;
+pub(crate) const T0: Millis = 1_788_742_800_000;
+pub(crate) const MINUTE: Millis = 60_000;
 
 /// A fresh ledger in its own directory (kept alive by the returned guard).
-pub async fn open() -> (TempDir, Store) {
+pub(crate) async fn open() -> (TempDir, Store) {
     let dir = tempfile::tempdir().expect("temporary directory");
     let store = Store::open(&url(&dir)).await.expect("open the ledger");
     (dir, store)
 }
 
-pub fn url(dir: &TempDir) -> String {
+pub(crate) fn url(dir: &TempDir) -> String {
     format!("sqlite://{}", dir.path().join("loa.db").display())
 }
 
-pub fn campaign(id: &str) -> CampaignRow {
+pub(crate) fn campaign(id: &str) -> CampaignRow {
     CampaignRow {
         id: id.to_owned(),
         title: "BHYT học sinh, sinh viên".to_owned(),
@@ -32,13 +32,13 @@ pub fn campaign(id: &str) -> CampaignRow {
 }
 
 /// A campaign `c` with occurrence 0 of step `s` at [`T0`].
-pub async fn seed(store: &Store) -> OccurrenceRow {
+pub(crate) async fn seed(store: &Store) -> OccurrenceRow {
     store.upsert_campaign(&campaign("c")).await.unwrap();
     store.occurrence("c", "s", 0, T0).await.unwrap()
 }
 
 /// A pending e-mail to `recipient`, due at [`T0`], open for a day.
-pub fn message(occ: &OccurrenceRow, recipient: &str, channel: &str) -> NewMessage {
+pub(crate) fn message(occ: &OccurrenceRow, recipient: &str, channel: &str) -> NewMessage {
     NewMessage {
         tag: message_tag(&occ.campaign, &occ.step, occ.n, recipient, channel),
         campaign: occ.campaign.clone(),
@@ -58,14 +58,14 @@ pub fn message(occ: &OccurrenceRow, recipient: &str, channel: &str) -> NewMessag
 }
 
 /// `n` pending e-mails to recipients `r0`, `r1`, …
-pub fn messages(occ: &OccurrenceRow, n: usize) -> Vec<NewMessage> {
+pub(crate) fn messages(occ: &OccurrenceRow, n: usize) -> Vec<NewMessage> {
     (0..n)
         .map(|i| message(occ, &format!("r{i}"), "email"))
         .collect()
 }
 
 /// Inserts `n` pending e-mails and returns their row ids, in insertion order.
-pub async fn insert(store: &Store, occ: &OccurrenceRow, n: usize) -> Vec<i64> {
+pub(crate) async fn insert(store: &Store, occ: &OccurrenceRow, n: usize) -> Vec<i64> {
     store.insert_messages(&messages(occ, n), T0).await.unwrap();
     sqlx::query_scalar("SELECT id FROM message ORDER BY id")
         .fetch_all(store.pool())
@@ -75,7 +75,7 @@ pub async fn insert(store: &Store, occ: &OccurrenceRow, n: usize) -> Vec<i64> {
 
 /// One message's row, as the tests look at it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Seen {
+pub(crate) struct Seen {
     pub state: String,
     pub attempts: i64,
     pub next_attempt_at: Millis,
@@ -85,7 +85,7 @@ pub struct Seen {
     pub last_code: Option<String>,
 }
 
-pub async fn seen(store: &Store, id: i64) -> Seen {
+pub(crate) async fn seen(store: &Store, id: i64) -> Seen {
     let row = sqlx::query(
         "SELECT state, attempts, next_attempt_at, lease_owner, lease_until, last_error, \
          last_code FROM message WHERE id = ?",
@@ -107,7 +107,7 @@ pub async fn seen(store: &Store, id: i64) -> Seen {
 
 /// Sets a row's lease directly (with its event), to seed states as a crashed worker
 /// would leave them.
-pub async fn force_lease(store: &Store, id: i64, owner: &str, attempts: i64, until: Millis) {
+pub(crate) async fn force_lease(store: &Store, id: i64, owner: &str, attempts: i64, until: Millis) {
     sqlx::query(
         "INSERT INTO message_event (message, at, from_state, to_state) \
          SELECT id, ?, state, 'sending' FROM message WHERE id = ?",
@@ -131,7 +131,7 @@ pub async fn force_lease(store: &Store, id: i64, owner: &str, attempts: i64, unt
 }
 
 /// The (from, to) states of a message's events, oldest first.
-pub async fn events(store: &Store, id: i64) -> Vec<(Option<String>, String)> {
+pub(crate) async fn events(store: &Store, id: i64) -> Vec<(Option<String>, String)> {
     sqlx::query("SELECT from_state, to_state FROM message_event WHERE message = ? ORDER BY id")
         .bind(id)
         .fetch_all(store.pool())
@@ -145,7 +145,7 @@ pub async fn events(store: &Store, id: i64) -> Vec<(Option<String>, String)> {
 /// Every message's events form an unbroken chain from its birth state (the row's state
 /// when nothing has changed yet, otherwise the first event's `from`, which is `pending`:
 /// only pending rows move) to its current state.
-pub async fn assert_events_complete(store: &Store) {
+pub(crate) async fn assert_events_complete(store: &Store) {
     let rows = sqlx::query("SELECT id, state FROM message ORDER BY id")
         .fetch_all(store.pool())
         .await
@@ -177,7 +177,7 @@ pub async fn assert_events_complete(store: &Store) {
     }
 }
 
-pub async fn count(store: &Store, sql: &'static str) -> i64 {
+pub(crate) async fn count(store: &Store, sql: &'static str) -> i64 {
     sqlx::query_scalar(sql)
         .fetch_one(store.pool())
         .await
@@ -186,7 +186,7 @@ pub async fn count(store: &Store, sql: &'static str) -> i64 {
 
 /// Every message id in the ledger, in row order (message ids are given by the ledger, see
 /// [`super::message_id`]).
-pub async fn message_ids(store: &Store) -> Vec<String> {
+pub(crate) async fn message_ids(store: &Store) -> Vec<String> {
     sqlx::query_scalar("SELECT message_id FROM message ORDER BY id")
         .fetch_all(store.pool())
         .await
@@ -194,7 +194,7 @@ pub async fn message_ids(store: &Store) -> Vec<String> {
 }
 
 /// Records the claimed message `c` as `sent` at `at`, with `provider_id`.
-pub async fn record_sent(store: &Store, c: &super::Claimed, provider_id: &str, at: Millis) {
+pub(crate) async fn record_sent(store: &Store, c: &super::Claimed, provider_id: &str, at: Millis) {
     let sent = super::Outcome {
         id: c.id,
         attempt: c.attempt,
@@ -212,7 +212,7 @@ pub async fn record_sent(store: &Store, c: &super::Claimed, provider_id: &str, a
 /// named below `first_not_applied` (e.g. `"0009"`), as an older loa left it; opening it
 /// with [`Store::open`] then applies the rest. For tests of a migration that rebuilds a
 /// table.
-pub async fn ledger_before(dir: &TempDir, first_not_applied: &str, rows: &[&'static str]) {
+pub(crate) async fn ledger_before(dir: &TempDir, first_not_applied: &str, rows: &[&'static str]) {
     use std::str::FromStr;
 
     use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};

@@ -46,11 +46,11 @@ use tokio_util::sync::CancellationToken;
 use super::WebState;
 use super::error::WebError;
 use super::signature::{self, SignatureError};
-pub use crate::metrics::Rejection;
+pub(crate) use crate::metrics::Rejection;
 use crate::store::{DeliveryReceipt, MessageRef, Millis, ReceiptOutcome, ReceiptStatus};
 
 /// The largest callback body read.
-pub const MAX_BODY: usize = 256 * 1024;
+pub(crate) const MAX_BODY: usize = 256 * 1024;
 
 /// At most this much of a receipt's error text is kept.
 const MAX_ERROR_CHARS: usize = 500;

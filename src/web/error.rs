@@ -10,7 +10,7 @@ use axum::response::{Html, IntoResponse, Response};
 
 /// Why a request was not served.
 #[derive(Debug, thiserror::Error)]
-pub enum WebError {
+pub(crate) enum WebError {
     /// No such route, or a route that is switched off.
     #[error("not found")]
     NotFound,
@@ -48,11 +48,11 @@ pub enum WebError {
 }
 
 impl WebError {
-    pub fn internal(e: anyhow::Error) -> WebError {
+    pub(crate) fn internal(e: anyhow::Error) -> WebError {
         WebError::Internal(e)
     }
 
-    pub fn status(&self) -> StatusCode {
+    pub(crate) fn status(&self) -> StatusCode {
         match self {
             Self::NotFound | Self::BadLink => StatusCode::NOT_FOUND,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,

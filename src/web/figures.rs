@@ -21,10 +21,10 @@ use tokio::sync::Mutex;
 use crate::store::{FailedMessage, OccurrenceFigures, StateCount, StatusRow, Store};
 
 /// Counts that took less than this are not reused.
-pub const WORTH_KEEPING: Duration = Duration::from_millis(50);
+pub(crate) const WORTH_KEEPING: Duration = Duration::from_millis(50);
 
 /// The oldest a reused count may be.
-pub const MAX_AGE: Duration = Duration::from_secs(60);
+pub(crate) const MAX_AGE: Duration = Duration::from_secs(60);
 
 /// One count and how it was taken.
 #[derive(Debug)]

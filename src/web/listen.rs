@@ -33,23 +33,23 @@ use tokio_util::task::TaskTracker;
 use super::WebError;
 
 /// How long a request's header may take to arrive.
-pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How long a request may take to be answered.
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How long requests in progress may take to finish once the server stops.
-pub const STOP_WITHIN: Duration = Duration::from_secs(5);
+pub(crate) const STOP_WITHIN: Duration = Duration::from_secs(5);
 
 /// Connections at most, whatever the file limit.
-pub const MAX_CONNECTIONS: usize = 1024;
+pub(crate) const MAX_CONNECTIONS: usize = 1024;
 
 /// File descriptors kept for everything but HTTP connections: the ledger's files, data
 /// files being read, connections to providers.
-pub const FD_RESERVE: u64 = 256;
+pub(crate) const FD_RESERVE: u64 = 256;
 
 /// Raises the soft limit of open files to the hard limit; returns the soft limit in force.
-pub fn raise_file_limit() -> u64 {
+pub(crate) fn raise_file_limit() -> u64 {
     match rlimit::increase_nofile_limit(u64::MAX) {
         Ok(limit) => limit,
         Err(e) => {
@@ -60,13 +60,13 @@ pub fn raise_file_limit() -> u64 {
 }
 
 /// The soft limit of open files (a generous guess where it cannot be read).
-pub fn file_limit() -> u64 {
+pub(crate) fn file_limit() -> u64 {
     rlimit::getrlimit(rlimit::Resource::NOFILE).map_or(4096, |(soft, _)| soft)
 }
 
 /// Connections allowed under a limit of `files` open files: [`MAX_CONNECTIONS`] at most,
 /// [`FD_RESERVE`] left for the rest; under a tiny limit, a quarter of it.
-pub fn connection_limit(files: u64) -> usize {
+pub(crate) fn connection_limit(files: u64) -> usize {
     let room = files.saturating_sub(FD_RESERVE).max(files / 4).max(1);
     usize::try_from(room)
         .unwrap_or(usize::MAX)

@@ -24,8 +24,9 @@ use subtle::ConstantTimeEq;
 
 use super::WebState;
 use super::error::WebError;
+pub(crate) use crate::metrics::AttemptClass;
+pub use crate::metrics::Metrics;
 use crate::metrics::Rejection;
-pub use crate::metrics::{AttemptClass, Metrics};
 use crate::store::{MessageState, Millis, StateCount};
 
 pub(super) fn router() -> Router<WebState> {

@@ -31,20 +31,20 @@
 //! [`serve`] runs until its cancellation token fires, then lets requests in flight finish.
 
 pub mod callback;
-pub mod dashboard;
-pub mod error;
+pub(crate) mod dashboard;
+pub(crate) mod error;
 pub mod figures;
-pub mod health;
-pub mod keys;
-pub mod listen;
-pub mod metrics;
+pub(crate) mod health;
+pub(crate) mod keys;
+pub(crate) mod listen;
+pub(crate) mod metrics;
 mod receipts;
-pub mod session;
+pub(crate) mod session;
 pub mod signature;
 pub mod start;
 #[cfg(test)]
 mod tests;
-pub mod unsubscribe;
+pub(crate) mod unsubscribe;
 
 use std::sync::Arc;
 
@@ -58,17 +58,17 @@ use tokio_util::sync::CancellationToken;
 use crate::campaign::{Live, Workspace};
 use crate::log_limit::LogLimit;
 use crate::store::{Millis, Store};
-pub use callback::Rejection;
-pub use error::WebError;
+pub(crate) use error::WebError;
 pub use health::HealthThresholds;
-pub use keys::{Keys, KeysEnv, KeysError, unsubscribe_key};
-pub use listen::STOP_WITHIN;
-pub use metrics::{AttemptClass, Metrics};
-pub use start::{Prepared, Web, WebConfig, prepare, start};
+pub use keys::{Keys, KeysEnv, unsubscribe_key};
+pub(crate) use listen::STOP_WITHIN;
+pub use metrics::Metrics;
+pub(crate) use start::{Prepared, prepare};
+pub use start::{WebConfig, start};
 pub use unsubscribe::unsubscribe_token;
 
 /// The clock the routes read: UTC epoch milliseconds.
-pub type Clock = Arc<dyn Fn() -> Millis + Send + Sync>;
+pub(crate) type Clock = Arc<dyn Fn() -> Millis + Send + Sync>;
 
 /// What every route shares. Cheap to clone.
 #[derive(Clone)]
@@ -306,7 +306,7 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
 ];
 
 /// Every route; anything else is 404.
-pub fn router(state: WebState) -> Router {
+pub(crate) fn router(state: WebState) -> Router {
     Router::new()
         .merge(health::router())
         .merge(metrics::router())

@@ -34,7 +34,7 @@ use super::error::WebError;
 use crate::store::{AuditAction, AuditEntry, Millis};
 
 /// The session cookie's name.
-pub const COOKIE: &str = "loa_session";
+pub(crate) const COOKIE: &str = "loa_session";
 const TTL: Millis = 8 * 3600 * 1000;
 const MAX_FAILURES: usize = 5;
 const FAILURE_WINDOW: Millis = 60_000;
@@ -124,7 +124,7 @@ fn digest(id: &str) -> [u8; 32] {
 
 /// A request from a logged-in staff member.
 #[derive(Clone, Debug)]
-pub struct Staff {
+pub(crate) struct Staff {
     pub csrf: String,
     session: String,
 }
@@ -132,14 +132,14 @@ pub struct Staff {
 impl Staff {
     /// Refuses (403) a state change whose form or `X-CSRF-Token` did not carry this
     /// session's CSRF token.
-    pub fn check_csrf(&self, given: Option<&str>) -> Result<(), WebError> {
+    pub(crate) fn check_csrf(&self, given: Option<&str>) -> Result<(), WebError> {
         let ok = given.is_some_and(|g| bool::from(g.as_bytes().ct_eq(self.csrf.as_bytes())));
         if ok { Ok(()) } else { Err(WebError::Forbidden) }
     }
 
     /// Reads a small form body (at most 4 KiB) and refuses it (403) unless its `csrf`
     /// field, or the `X-CSRF-Token` header, carries this session's token.
-    pub async fn check_form(&self, headers: &HeaderMap, body: Body) -> Result<(), WebError> {
+    pub(crate) async fn check_form(&self, headers: &HeaderMap, body: Body) -> Result<(), WebError> {
         let form = super::read_limited(body, headers, MAX_FORM).await?;
         let given = field(&form, "csrf").or_else(|| {
             let h = headers.get("x-csrf-token")?.to_str().ok()?;

@@ -31,7 +31,7 @@ use crate::store::Millis;
 
 /// How far a callback's timestamp may be from now, either way (Stripe's and the Standard
 /// Webhooks libraries' default).
-pub const TOLERANCE_MS: Millis = 300_000;
+pub(crate) const TOLERANCE_MS: Millis = 300_000;
 
 /// Why a callback did not verify.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
@@ -93,7 +93,7 @@ pub fn verify_loa(
 ///   keep working, but then the callback id is derived from what was signed
 ///   (`v1-` and the SHA-256 of `"<timestamp>.<raw body>"`), never taken from the header:
 ///   the same signed receipt under another header id is a replay.
-pub fn verify_loa_receipt(
+pub(crate) fn verify_loa_receipt(
     secrets: &[Secret],
     id: Option<&str>,
     timestamp: Option<&str>,
@@ -136,7 +136,7 @@ pub fn verify_loa_receipt(
 }
 
 /// A callback id a sender may choose: 1 to 200 visible ASCII characters.
-pub fn valid_id(id: &str) -> bool {
+pub(crate) fn valid_id(id: &str) -> bool {
     !id.is_empty() && id.len() <= 200 && id.bytes().all(|b| b.is_ascii_graphic())
 }
 

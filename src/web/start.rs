@@ -66,14 +66,14 @@ pub async fn start(
 
 /// The HTTP side with its keys checked, not listening yet: the daemon signs unsubscribe
 /// links with [`Prepared::unsubscribe_key`] and builds its dispatcher before any port opens.
-pub struct Prepared {
+pub(crate) struct Prepared {
     keys: Keys,
     pub unsubscribe_key: Secret,
 }
 
 /// Checks the keys `env` and `campaigns` call for (docs/reliability.md#r12) and finds the unsubscribe key (from
 /// the environment, else the one the ledger keeps, else a new one it then keeps).
-pub async fn prepare(
+pub(crate) async fn prepare(
     store: &Store,
     campaigns: &[Campaign],
     env: &KeysEnv,
@@ -90,7 +90,7 @@ pub async fn prepare(
 
 impl Prepared {
     /// Binds `config.listen` and serves until `stop`.
-    pub async fn listen(
+    pub(crate) async fn listen(
         self,
         store: &Store,
         config: WebConfig,

@@ -11,7 +11,9 @@ use tower::ServiceExt as _;
 use super::*;
 use crate::campaign::Secret;
 use crate::channel::webhook::sign;
+use crate::metrics::Rejection;
 use crate::store::test_support::{self as ts, T0};
+use crate::web::keys::KeysError;
 
 const SECRET: &str = "relay-secret-canary";
 

@@ -20,7 +20,8 @@ use axum::routing::get;
 use super::WebState;
 use super::error::WebError;
 use crate::channel::mask_address;
-pub use crate::links::{token_message_id, unsubscribe_token};
+pub(crate) use crate::links::token_message_id;
+pub use crate::links::unsubscribe_token;
 use crate::store::{Suppression, SuppressionReason};
 
 /// A one-click body is `List-Unsubscribe=One-Click`; anything much longer is no form of ours.

@@ -14,7 +14,7 @@ use crate::campaign::spec::{CampaignSpec, QuietSpec, RangeSpec};
 use crate::schedule::{self, Calendar, DateRange, QuietHours};
 
 /// The product's home zone (docs/campaign-file.md#timezone: UTC+7, no daylight saving).
-pub const DEFAULT_TZ: Tz = chrono_tz::Asia::Ho_Chi_Minh;
+pub(crate) const DEFAULT_TZ: Tz = chrono_tz::Asia::Ho_Chi_Minh;
 
 /// The calendar the steps are planned in, and the period when the file gave a valid one.
 /// Without one the calendar holds an empty period at the earliest date, which the

@@ -18,8 +18,9 @@ mod occurrences;
 mod send;
 mod step;
 
-pub use calendar::DEFAULT_TZ;
-pub use channels::{parse_duration, parse_rate, signing_key};
+pub(crate) use calendar::DEFAULT_TZ;
+pub use channels::parse_duration;
+pub(crate) use channels::signing_key;
 
 use std::path::Path;
 
@@ -29,7 +30,7 @@ use super::model::{Campaign, Status};
 use super::spec::CampaignSpec;
 
 /// Checks everything that needs no data; `None` when an error makes the campaign unusable.
-pub fn campaign(
+pub(super) fn campaign(
     spec: CampaignSpec,
     file: &Path,
     templates: &[String],

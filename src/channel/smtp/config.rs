@@ -18,7 +18,7 @@ use tokio_rustls::TlsConnector;
 use tokio_rustls::rustls;
 
 /// Default number of open connections (and messages in flight) per channel.
-pub const DEFAULT_POOL: usize = 4;
+pub(crate) const DEFAULT_POOL: usize = 4;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Security {
@@ -151,7 +151,7 @@ fn credentials(
 
 /// Whether `url` is an SMTP URL this channel can use (`loa validate` checks it with the
 /// parser the channel uses). The error never quotes the URL, which may hold a password.
-pub fn check_url(url: &str) -> Result<(), String> {
+pub(crate) fn check_url(url: &str) -> Result<(), String> {
     parse_url(url, "localhost", Duration::from_secs(15))
         .map(|_| ())
         .map_err(|e| format!("{e:#}"))

@@ -22,8 +22,8 @@ use lettre::transport::smtp::response::Response;
 use tokio::sync::Semaphore;
 use tokio::time::timeout;
 
+pub(crate) use self::config::check_url;
 use self::config::{Config, parse_url};
-pub use self::config::{DEFAULT_POOL, check_url};
 use self::dkim::dkim_config;
 use self::session::{Stage, open, transaction};
 use super::classify::{self, SmtpFailure};
@@ -32,7 +32,7 @@ use super::{Channel, ChannelError, Outgoing, Receipt};
 use crate::campaign;
 
 /// An SMTP channel with its connection pool.
-pub struct SmtpChannel {
+pub(crate) struct SmtpChannel {
     cfg: Config,
     sender: Sender,
     /// `dkim:` of the channel: every message is signed with it before it is sent.
@@ -42,7 +42,7 @@ pub struct SmtpChannel {
 }
 
 impl SmtpChannel {
-    pub fn new(ch: &campaign::Channel) -> anyhow::Result<Self> {
+    pub(crate) fn new(ch: &campaign::Channel) -> anyhow::Result<Self> {
         let url = ch.url.as_ref().context("an smtp channel needs `url`")?;
         let from = ch.from.as_deref().context("an smtp channel needs `from`")?;
         let sender = Sender::new(
@@ -61,11 +61,6 @@ impl SmtpChannel {
             sender,
             dkim,
         })
-    }
-
-    /// Open connections kept at most (= messages in flight).
-    pub fn pool_size(&self) -> usize {
-        self.cfg.pool
     }
 
     fn take_idle(&self) -> Option<AsyncSmtpConnection> {
@@ -266,7 +261,7 @@ mod tests {
         let c = parse_url("smtp://mail.example.vn", "example.vn", t).unwrap();
         assert_eq!(
             (c.security, c.port, c.pool),
-            (Security::Plain, 25, DEFAULT_POOL)
+            (Security::Plain, 25, config::DEFAULT_POOL)
         );
         let c = parse_url(
             "smtp://u:p%40ss@mail.example.vn?tls=required&pool=8",

@@ -38,7 +38,7 @@ pub(crate) struct Answer {
 
 impl Answer {
     /// The error for a non-2xx answer; `address` is masked in anything quoted from the body.
-    pub fn error(&self, address: &str) -> ChannelError {
+    pub(crate) fn error(&self, address: &str) -> ChannelError {
         let status = self.status.as_u16();
         if self.status.is_redirection() {
             let to = self.location_host.as_deref().unwrap_or("an unknown host");

@@ -45,14 +45,14 @@ use super::{
     Channel, ChannelError, Outgoing, REDACTED, Receipt, check_message_id, is_secret_header,
 };
 use crate::campaign::{self, Secret};
-pub use crate::mask::mask_url;
+pub(crate) use crate::mask::mask_url;
 
 /// How much of a response body is read at most.
-pub const MAX_RESPONSE_BYTES: usize = 64 * 1024;
+pub(crate) const MAX_RESPONSE_BYTES: usize = 64 * 1024;
 
 /// One HTTP request, fully built: what is sent, and what the outbox writes.
 #[derive(Clone)]
-pub struct Prepared {
+pub(crate) struct Prepared {
     pub method: String,
     pub url: String,
     /// In sending order; values may be secrets (see [`super::is_secret_header`]).
@@ -62,7 +62,7 @@ pub struct Prepared {
 
 impl Prepared {
     /// The headers with credentials replaced by `[REDACTED]`.
-    pub fn masked_headers(&self) -> Vec<(String, String)> {
+    pub(crate) fn masked_headers(&self) -> Vec<(String, String)> {
         self.headers
             .iter()
             .map(|(k, v)| {
@@ -77,7 +77,7 @@ impl Prepared {
     }
 
     /// The URL with any password or key-like query value replaced by `[REDACTED]`.
-    pub fn masked_url(&self) -> String {
+    pub(crate) fn masked_url(&self) -> String {
         mask_url(&self.url)
     }
 }
@@ -95,7 +95,7 @@ impl std::fmt::Debug for Prepared {
 
 /// A webhook channel's fixed parts, checked once.
 #[derive(Clone)]
-pub struct Spec {
+pub(crate) struct Spec {
     method: reqwest::Method,
     url: Secret,
     headers: Vec<(String, Secret)>,
@@ -105,7 +105,7 @@ pub struct Spec {
 }
 
 impl Spec {
-    pub fn new(ch: &campaign::Channel) -> anyhow::Result<Self> {
+    pub(crate) fn new(ch: &campaign::Channel) -> anyhow::Result<Self> {
         ch.url.as_ref().context("a webhook channel needs `url`")?;
         let spec = Self::lenient(ch)?;
         let parsed = url::Url::parse(spec.url.expose())
@@ -121,7 +121,7 @@ impl Spec {
 
     /// For the outbox: the URL is only written down, so an unset `${NAME}` (allowed under
     /// `--outbox`, docs/campaign-file.md#environment-variables) is no error.
-    pub fn lenient(ch: &campaign::Channel) -> anyhow::Result<Self> {
+    pub(crate) fn lenient(ch: &campaign::Channel) -> anyhow::Result<Self> {
         let url = ch.url.clone().unwrap_or_else(|| Secret::new(""));
         let method = reqwest::Method::from_bytes(ch.method.as_bytes())
             .map_err(|_| anyhow::anyhow!("bad HTTP method {:?}", ch.method))?;
@@ -146,7 +146,7 @@ impl Spec {
     }
 
     /// Builds the request for `msg`, signed at `unix_time` when the channel has a secret.
-    pub fn prepare(&self, msg: &Outgoing, unix_time: u64) -> Result<Prepared, ChannelError> {
+    pub(crate) fn prepare(&self, msg: &Outgoing, unix_time: u64) -> Result<Prepared, ChannelError> {
         check_message_id(&msg.message_id)?;
         let body = if self.has_body_template {
             msg.rendered.body.clone().ok_or_else(|| {
@@ -198,7 +198,7 @@ pub fn sign(secret: &str, timestamp: u64, body: &str) -> String {
     hex::encode(mac.finalize().into_bytes())
 }
 
-pub struct WebhookChannel {
+pub(crate) struct WebhookChannel {
     spec: Spec,
     client: reqwest::Client,
     allow: Arc<AllowList>,
@@ -206,7 +206,7 @@ pub struct WebhookChannel {
 
 impl WebhookChannel {
     /// A channel whose requests go to public addresses and those `allow` permits.
-    pub fn new(ch: &campaign::Channel, allow: Arc<AllowList>) -> anyhow::Result<Self> {
+    pub(crate) fn new(ch: &campaign::Channel, allow: Arc<AllowList>) -> anyhow::Result<Self> {
         let spec = Spec::new(ch)?;
         let client = client(spec.timeout, &allow)?;
         Ok(Self {

@@ -22,7 +22,7 @@ const MAX_ROWS: usize = 200;
 
 /// The coverage table of one audience.
 #[derive(Debug, Serialize)]
-pub struct Coverage {
+pub(super) struct Coverage {
     pub audience: String,
     pub rows: Vec<School>,
     /// Rows in the file.
@@ -32,7 +32,7 @@ pub struct Coverage {
 }
 
 #[derive(Debug, Serialize)]
-pub struct School {
+pub(super) struct School {
     pub key: String,
     pub name: String,
     pub total: u64,
@@ -45,7 +45,7 @@ pub struct School {
 }
 
 /// The coverage of the first audience of `campaign` that has both columns, if any.
-pub async fn build(store: &Store, campaign: &Campaign) -> anyhow::Result<Option<Coverage>> {
+pub(super) async fn build(store: &Store, campaign: &Campaign) -> anyhow::Result<Option<Coverage>> {
     let Some(audience) = campaign.audiences.values().find(|a| has_columns(a)) else {
         return Ok(None);
     };

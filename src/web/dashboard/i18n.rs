@@ -8,17 +8,17 @@ use std::collections::BTreeMap;
 use axum::http::{HeaderMap, HeaderValue, header};
 
 /// The cookie that keeps the chosen language.
-pub const COOKIE: &str = "loa_lang";
+pub(crate) const COOKIE: &str = "loa_lang";
 
 /// A language the dashboard speaks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Lang {
+pub(crate) enum Lang {
     Vi,
     En,
 }
 
 impl Lang {
-    pub fn code(self) -> &'static str {
+    pub(crate) fn code(self) -> &'static str {
         match self {
             Lang::Vi => "vi",
             Lang::En => "en",
@@ -35,7 +35,7 @@ impl Lang {
 
     /// The language asked for by `?lang=` (`switched`: then the cookie must be set), else
     /// the cookie's, else Vietnamese.
-    pub fn of(query: Option<&str>, headers: &HeaderMap) -> (Lang, bool) {
+    pub(crate) fn of(query: Option<&str>, headers: &HeaderMap) -> (Lang, bool) {
         if let Some(lang) = super::query_field(query, "lang").and_then(|l| Lang::parse(&l)) {
             return (lang, true);
         }
@@ -50,7 +50,7 @@ impl Lang {
     }
 
     /// The `Set-Cookie` value that keeps this language for a year.
-    pub fn cookie(self) -> HeaderValue {
+    pub(crate) fn cookie(self) -> HeaderValue {
         let text = format!(
             "{COOKIE}={}; Path=/; SameSite=Strict; Max-Age=31536000",
             self.code()
@@ -59,7 +59,7 @@ impl Lang {
     }
 
     /// Every word of the dashboard in this language, by key.
-    pub fn texts(self) -> BTreeMap<&'static str, &'static str> {
+    pub(crate) fn texts(self) -> BTreeMap<&'static str, &'static str> {
         WORDS
             .iter()
             .map(|(key, vi, en)| (*key, if self == Lang::Vi { *vi } else { *en }))

@@ -19,7 +19,7 @@
 //! [`Store::retry`]: crate::store::Store::retry
 
 mod coverage;
-pub mod i18n;
+pub(crate) mod i18n;
 mod timeline;
 mod view;
 

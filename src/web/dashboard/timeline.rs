@@ -14,7 +14,7 @@ use crate::store::{MessageState, Millis, OccurrenceFigures};
 
 /// What the template draws.
 #[derive(Debug, Serialize)]
-pub struct Timeline {
+pub(super) struct Timeline {
     pub start: String,
     pub end: String,
     pub bands: Vec<Band>,
@@ -27,7 +27,7 @@ pub struct Timeline {
 }
 
 #[derive(Debug, Serialize)]
-pub struct Band {
+pub(super) struct Band {
     pub name: String,
     pub left: String,
     pub width: String,
@@ -38,13 +38,13 @@ pub struct Band {
 
 /// One step's line of marks.
 #[derive(Debug, Serialize)]
-pub struct Row {
+pub(super) struct Row {
     pub step: String,
     pub marks: Vec<Mark>,
 }
 
 #[derive(Debug, Serialize)]
-pub struct Mark {
+pub(super) struct Mark {
     pub left: String,
     pub past: bool,
     /// Date and time, and for a past occurrence its figures.
@@ -52,7 +52,7 @@ pub struct Mark {
 }
 
 #[derive(Debug, Serialize)]
-pub struct Tick {
+pub(super) struct Tick {
     pub left: String,
     pub label: String,
 }
@@ -86,7 +86,7 @@ fn pct(value: f64) -> String {
 }
 
 /// `at` as a local date and time, `dd/mm/yyyy HH:MM`.
-pub fn local_time(tz: Tz, at: Millis) -> String {
+pub(super) fn local_time(tz: Tz, at: Millis) -> String {
     DateTime::from_timestamp_millis(at)
         .map(|t| t.with_timezone(&tz).format("%d/%m/%Y %H:%M").to_string())
         .unwrap_or_default()
@@ -94,7 +94,7 @@ pub fn local_time(tz: Tz, at: Millis) -> String {
 
 /// The timeline of `campaign` at `now`; `figures` are the ledger's occurrences, `label`
 /// names a state in the page's language.
-pub fn build(
+pub(super) fn build(
     campaign: &Campaign,
     figures: &[OccurrenceFigures],
     now: Millis,
@@ -186,7 +186,7 @@ fn rows(
 }
 
 /// `sent 3 · delivered 2 · failed 1`, states with no message left out.
-pub fn summary(f: &OccurrenceFigures, label: &dyn Fn(&str) -> String) -> String {
+pub(super) fn summary(f: &OccurrenceFigures, label: &dyn Fn(&str) -> String) -> String {
     let parts: Vec<String> = [
         MessageState::Sent,
         MessageState::Delivered,

@@ -23,7 +23,7 @@ const MAX_FAILURES: u32 = 100;
 /// Characters of a provider error shown.
 const MAX_ERROR: usize = 300;
 /// The states a past occurrence's figures show (`pending`: not sent yet).
-pub const FIGURES: [MessageState; 7] = [
+pub(super) const FIGURES: [MessageState; 7] = [
     MessageState::Pending,
     MessageState::Sent,
     MessageState::Delivered,
@@ -35,7 +35,7 @@ pub const FIGURES: [MessageState; 7] = [
 
 /// A campaign as the pages name it.
 #[derive(Debug, Serialize)]
-pub struct Summary {
+pub(super) struct Summary {
     pub id: String,
     pub href: String,
     pub title: String,
@@ -80,7 +80,7 @@ fn tz_of(c: Option<&Campaign>) -> Tz {
 }
 
 /// Every campaign in the ledger or the workspace, by id, with its message counts.
-pub async fn campaigns(state: &WebState) -> Result<Vec<Summary>> {
+pub(super) async fn campaigns(state: &WebState) -> Result<Vec<Summary>> {
     let store = state.store();
     let rows = store.campaign_rows().await?;
     let paused = store.held_campaigns().await?;
@@ -117,7 +117,7 @@ fn add_counts<'a>(s: &mut Summary, rows: impl Iterator<Item = &'a StatusRow>) {
 
 /// One (step, channel) of the funnel.
 #[derive(Debug, Serialize)]
-pub struct Funnel {
+pub(super) struct Funnel {
     pub step: String,
     pub channel: String,
     pub counts: BTreeMap<String, u64>,
@@ -126,14 +126,14 @@ pub struct Funnel {
 }
 
 #[derive(Debug, Serialize)]
-pub struct Segment {
+pub(super) struct Segment {
     pub state: &'static str,
     pub width: String,
 }
 
 /// A past occurrence and its figures.
 #[derive(Debug, Serialize)]
-pub struct Occurrence {
+pub(super) struct Occurrence {
     pub step: String,
     pub n: u32,
     pub at: String,
@@ -143,7 +143,7 @@ pub struct Occurrence {
 
 /// A failed message, masked.
 #[derive(Debug, Serialize)]
-pub struct Failure {
+pub(super) struct Failure {
     pub at: String,
     pub step: String,
     pub channel: String,
@@ -153,7 +153,7 @@ pub struct Failure {
 }
 
 /// Everything the campaign page shows, or None when no one knows the campaign.
-pub async fn campaign(
+pub(super) async fn campaign(
     state: &WebState,
     id: &str,
     label: &(dyn Fn(&str) -> String + Sync),
@@ -240,7 +240,7 @@ fn funnel(row: &StatusRow) -> Funnel {
 
 /// One row of the campaign's audit trail.
 #[derive(Debug, Serialize)]
-pub struct Action {
+pub(super) struct Action {
     pub at: String,
     pub actor: String,
     pub action: String,

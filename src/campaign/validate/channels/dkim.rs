@@ -87,7 +87,7 @@ fn key_hint(algorithm: DkimAlgorithm) -> &'static str {
 }
 
 /// The lettre signing key for `key`, or why it is not one.
-pub fn signing_key(
+pub(crate) fn signing_key(
     key: &str,
     algorithm: DkimAlgorithm,
 ) -> Result<lettre::message::dkim::DkimSigningKey, String> {

@@ -10,7 +10,7 @@ mod dkim;
 mod secrets;
 mod smtp;
 
-pub use dkim::signing_key;
+pub(crate) use dkim::signing_key;
 
 use std::time::Duration;
 
@@ -22,7 +22,7 @@ use crate::campaign::model::{Channel, ChannelKind, Dkim, Rate, Secret};
 use crate::campaign::spec::ChannelSpec;
 
 /// Default time a provider gets to answer one request (docs/reliability.md#rule-6).
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(15);
+pub(super) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(15);
 
 pub(super) fn channels(
     specs: &IndexMap<String, ChannelSpec>,
@@ -226,7 +226,7 @@ fn build(
     }
 }
 
-pub fn parse_rate(s: &str) -> Result<Rate, String> {
+pub(crate) fn parse_rate(s: &str) -> Result<Rate, String> {
     let (n, unit) = s.split_once('/').ok_or_else(|| format!("bad rate {s:?}"))?;
     let n: f64 = n
         .trim()
