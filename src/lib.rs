@@ -29,8 +29,7 @@
 //!    delivery receipts and suppressions.
 //! 6. [`campaign`]: YAML spec types, loading with `${NAME}` substitution, validation into a
 //!    [`campaign::Campaign`] with located diagnostics, data and template checks, the template
-//!    context, and which recipients a step selects. (It still names `channel` to check an
-//!    smtp channel's settings with the channel's own parsers — the one known exception.)
+//!    context, and which recipients a step selects.
 //! 7. [`mask`]: hides addresses and credentials in texts (provider errors, skip reasons,
 //!    URLs) before the ledger keeps them and wherever they are shown; it reads phone
 //!    numbers as the audience does.
@@ -41,8 +40,10 @@
 //!    pure time math — occurrences from `at` / `cron`, windows, quiet hours, skip dates and
 //!    `max`; it never reads the clock.
 //! 9. Neutral leaves, usable from every layer and naming none: [`channel_kind`] (which kind
-//!    of channel), [`links`] (signed unsubscribe tokens), [`suggest`] ("did you mean …?"),
-//!    and [`log_limit`] (log lines a client can cause, written at most once per kind per
+//!    of channel), [`mail`] (an smtp channel's sender, headers and relay URL, parsed without
+//!    I/O — the channel builds on them and `loa validate` checks them with the same code),
+//!    [`links`] (signed unsubscribe tokens), [`suggest`] ("did you mean …?"), and
+//!    [`log_limit`] (log lines a client can cause, written at most once per kind per
 //!    interval with the count left out).
 
 #![forbid(unsafe_code)]
@@ -57,6 +58,7 @@ pub mod daemon;
 pub mod dispatch;
 pub(crate) mod links;
 pub(crate) mod log_limit;
+pub(crate) mod mail;
 pub(crate) mod mask;
 pub(crate) mod metrics;
 pub mod render;
