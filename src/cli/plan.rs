@@ -18,7 +18,7 @@ use serde::Serialize;
 use super::Global;
 use super::format::{local_time, thousands};
 use crate::campaign::count::{StepOccurrences, count_matching};
-use crate::campaign::{Campaign, Workspace};
+use crate::campaign::{Campaign, Step, Workspace};
 use crate::schedule::{self, DropReason, Dropped, Move, Occurrence};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -116,41 +116,7 @@ pub(super) fn entries(
     let mut entries = Vec::new();
     let mut occurrences = StepOccurrences::new();
     for step in &campaign.steps {
-        let occ = schedule::occurrences(&campaign.calendar, &step.schedule)
-            .with_context(|| format!("step {}", step.id))?;
-        let audience = step.audience.clone();
-        for o in occ.kept.iter().filter(|o| inside(&o.at)) {
-            occurrences
-                .entry(step.id.clone())
-                .or_default()
-                .push((o.at, o.n));
-            for ch in &step.channels {
-                let note = move_note(o);
-                entries.push(Entry {
-                    at: o.at,
-                    step: step.id.clone(),
-                    channel: ch.clone(),
-                    audience: audience.clone(),
-                    recipients: 0,
-                    n: Some(o.n),
-                    note,
-                    dropped: false,
-                });
-            }
-        }
-        for d in occ.dropped.iter().filter(|d| inside(&d.nominal)) {
-            let note = drop_note(d);
-            entries.push(Entry {
-                at: d.nominal,
-                step: step.id.clone(),
-                channel: step.channels.join(", "),
-                audience: audience.clone(),
-                recipients: 0,
-                n: None,
-                note,
-                dropped: true,
-            });
-        }
+        step_entries(campaign, step, &inside, &mut entries, &mut occurrences)?;
     }
     let counts = count(ws, campaign, &occurrences)?;
     for e in entries.iter_mut().filter(|e| !e.dropped) {
@@ -165,6 +131,51 @@ pub(super) fn entries(
         .collect();
     entries.sort_by_key(|e| (e.at, order.get(e.step.as_str()).copied(), e.dropped));
     Ok(entries)
+}
+
+/// The entries of one step inside the range: one per kept occurrence and channel (recipients
+/// counted later, for every step at once), one per dropped occurrence; the kept ones are
+/// also noted in `occurrences` for the count.
+fn step_entries(
+    campaign: &Campaign,
+    step: &Step,
+    inside: &impl Fn(&DateTime<Tz>) -> bool,
+    entries: &mut Vec<Entry>,
+    occurrences: &mut StepOccurrences,
+) -> Result<()> {
+    let occ = schedule::occurrences(&campaign.calendar, &step.schedule)
+        .with_context(|| format!("step {}", step.id))?;
+    for o in occ.kept.iter().filter(|o| inside(&o.at)) {
+        occurrences
+            .entry(step.id.clone())
+            .or_default()
+            .push((o.at, o.n));
+        for ch in &step.channels {
+            entries.push(Entry {
+                at: o.at,
+                step: step.id.clone(),
+                channel: ch.clone(),
+                audience: step.audience.clone(),
+                recipients: 0,
+                n: Some(o.n),
+                note: move_note(o),
+                dropped: false,
+            });
+        }
+    }
+    for d in occ.dropped.iter().filter(|d| inside(&d.nominal)) {
+        entries.push(Entry {
+            at: d.nominal,
+            step: step.id.clone(),
+            channel: step.channels.join(", "),
+            audience: step.audience.clone(),
+            recipients: 0,
+            n: None,
+            note: drop_note(d),
+            dropped: true,
+        });
+    }
+    Ok(())
 }
 
 fn count(

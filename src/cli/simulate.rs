@@ -6,7 +6,7 @@
 //! refused rather than ignored, and the scratch ledger's place is printed with the status
 //! table at the end.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -42,8 +42,9 @@ pub(super) async fn run(global: &Global, args: &Args) -> Result<ExitCode> {
         .outbox
         .clone()
         .unwrap_or_else(|| PathBuf::from("outbox"));
-    let campaign = &ws.campaigns[0];
-    let db = outbox.join(".simulate").join(format!("{}.db", campaign.id));
+    let db = outbox
+        .join(".simulate")
+        .join(format!("{}.db", ws.campaigns[0].id));
     // Honouring it could replay a simulation into the real ledger (its occurrences would
     // then count as sent), so the scratch ledger stays where it is and the user is told.
     if global.database_url_given {
@@ -55,46 +56,12 @@ pub(super) async fn run(global: &Global, args: &Args) -> Result<ExitCode> {
             db.display()
         );
     }
-    let _ = std::fs::remove_dir_all(outbox.join(&campaign.id));
-    std::fs::create_dir_all(db.parent().context("outbox path")?)?;
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
-    }
-    let store = Store::open(&format!("sqlite://{}", db.display())).await?;
+    let store = scratch_ledger(&outbox, &db, &ws.campaigns[0].id).await?;
     crate::dispatch::register::register(&store, &ws).await?;
     let ws = Arc::new(rehearsed(ws));
+    let dispatcher = dispatcher(&store, &ws, &outbox).await?;
+    replay(&store, &ws, &dispatcher, instants(&ws, args.from, args.to)?).await?;
     let campaign = &ws.campaigns[0];
-    // Links signed with a key of the scratch ledger: they look as the daemon's will.
-    let now = chrono::Utc::now().timestamp_millis();
-    let settings = Settings {
-        rate_limits: false,
-        unsubscribe_key: Some(crate::web::unsubscribe_key(&store, None, now).await?),
-        ..Settings::default()
-    };
-    let tokens = Arc::new(crate::dispatch::tokens::DbTokens::new(store.clone()));
-    let dispatcher = Dispatcher::new(
-        store.clone(),
-        Arc::clone(&ws),
-        Some(&outbox),
-        tokens,
-        settings,
-    )?;
-    let instants = instants(&ws, args.from, args.to)?;
-    let bar = ProgressBar::new(instants.len() as u64);
-    bar.set_style(
-        ProgressStyle::with_template("{bar:40} {pos}/{len} lần gửi  {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
-    let not_before = instants.first().copied();
-    for t in instants {
-        bar.set_message(super::format::local_time(
-            &t.with_timezone(&campaign.calendar.tz),
-        ));
-        enqueue_due(&store, &ws, 0, t, not_before, Duration::MAX).await?;
-        while dispatcher.run_once(t).await?.claimed > 0 {}
-        bar.inc(1);
-    }
-    bar.finish_and_clear();
     let rows = store.status(Some(&campaign.id)).await?;
     print!("{}", super::status::table(&rows));
     println!(
@@ -108,6 +75,61 @@ pub(super) async fn run(global: &Global, args: &Args) -> Result<ExitCode> {
         db.display()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// A fresh ledger at `db` and an empty outbox folder for `campaign`: each simulation starts
+/// from nothing.
+async fn scratch_ledger(outbox: &Path, db: &Path, campaign: &str) -> Result<Store> {
+    let _ = std::fs::remove_dir_all(outbox.join(campaign));
+    std::fs::create_dir_all(db.parent().context("outbox path")?)?;
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+    }
+    Store::open(&format!("sqlite://{}", db.display())).await
+}
+
+/// The daemon's dispatcher writing to `outbox`, without rate limits (nothing leaves the
+/// machine) and with unsubscribe links signed by a key of the scratch ledger, so they look
+/// as the daemon's will.
+async fn dispatcher(store: &Store, ws: &Arc<Workspace>, outbox: &Path) -> Result<Dispatcher> {
+    let now = chrono::Utc::now().timestamp_millis();
+    let settings = Settings {
+        rate_limits: false,
+        unsubscribe_key: Some(crate::web::unsubscribe_key(store, None, now).await?),
+        ..Settings::default()
+    };
+    let tokens = Arc::new(crate::dispatch::tokens::DbTokens::new(store.clone()));
+    Dispatcher::new(
+        store.clone(),
+        Arc::clone(ws),
+        Some(outbox),
+        tokens,
+        settings,
+    )
+}
+
+/// Enqueues and delivers each occurrence at its own instant, in order, with a progress bar.
+async fn replay(
+    store: &Store,
+    ws: &Arc<Workspace>,
+    dispatcher: &Dispatcher,
+    instants: Vec<DateTime<Utc>>,
+) -> Result<()> {
+    let tz = ws.campaigns[0].calendar.tz;
+    let bar = ProgressBar::new(instants.len() as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} lần gửi  {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let not_before = instants.first().copied();
+    for t in instants {
+        bar.set_message(super::format::local_time(&t.with_timezone(&tz)));
+        enqueue_due(store, ws, 0, t, not_before, Duration::MAX).await?;
+        while dispatcher.run_once(t).await?.claimed > 0 {}
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    Ok(())
 }
 
 /// The workspace as the dispatcher's gate sees it in a rehearsal: the campaign as if its
