@@ -334,6 +334,9 @@ async fn a_full_ledger_disk_is_reported_at_once_and_sending_resumes_when_space_r
     assert!(answers.iter().all(|a| *a == Ok(503)), "{answers:?}");
     assert!(daemon.exited_within(Duration::ZERO).await.is_none());
 
+    // The sends whose outcomes the full disk refused stay leased; they go again once
+    // space returns, and are the first of the messages in flight that may repeat.
+    let leased_while_full = ledger::leased(&db).await.len();
     // Space returns: sending resumes within 10 s, and /healthz is 200 again.
     let before = sink.received_count();
     std::fs::remove_file(&filler).unwrap();
@@ -396,6 +399,9 @@ async fn a_full_ledger_disk_is_reported_at_once_and_sending_resumes_when_space_r
         "still running 15 s after SIGTERM:\n{}",
         log_tail(&ws, 20)
     );
+    // Sends this stop left in flight (outcomes not recorded within the stop's bound on a
+    // loaded machine) may repeat too: they are the other messages in flight.
+    let leased_at_second_stop = ledger::leased(&db).await.len();
     let _daemon = Daemon::serving_with(&ws, &tuning, port, &env);
     let done = until(
         Duration::from_secs(120),
@@ -414,7 +420,8 @@ async fn a_full_ledger_disk_is_reported_at_once_and_sending_resumes_when_space_r
     }
     let twice = copies.values().filter(|&&n| n == 2).count();
     println!(
-        "{} recipients reached, {twice} twice ({leased_at_stop} leased when stopped full)",
+        "{} recipients reached, {twice} twice ({leased_while_full} leased while first full, \
+         {leased_at_stop} when stopped full, {leased_at_second_stop} when stopped sending)",
         copies.len()
     );
     assert_eq!(copies.len(), N);
@@ -422,7 +429,10 @@ async fn a_full_ledger_disk_is_reported_at_once_and_sending_resumes_when_space_r
         copies.values().all(|&n| n <= 2),
         "a recipient got three copies"
     );
-    assert!(twice <= leased_at_stop, "{twice} second copies");
+    assert!(
+        twice <= leased_while_full + leased_at_stop + leased_at_second_stop,
+        "{twice} second copies"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
