@@ -98,6 +98,13 @@ impl Daemon {
             .web
             .listen(&self.store, config, self.metrics, stop.clone())
             .await?;
+        if let Some(dir) = &self.outbox {
+            eprintln!(
+                "loa: delivering to files under {} (--outbox); Ctrl-C to stop",
+                dir.display()
+            );
+        }
+        // After the outbox line, so that the block stands together.
         say_what_is_on(
             &self.store,
             &self.owner,
@@ -106,12 +113,6 @@ impl Daemon {
             web.addr,
         )
         .await;
-        if let Some(dir) = &self.outbox {
-            eprintln!(
-                "loa: delivering to files under {} (--outbox); Ctrl-C to stop",
-                dir.display()
-            );
-        }
         let running = super::run(
             self.store,
             self.ws,

@@ -2,6 +2,8 @@
 //! together from one [`Settings`] ([`Daemon`], in `assemble`), and stops cleanly. What it
 //! runs each round lives with its noun: `dispatch::housekeeping` (enqueue, lease rescue,
 //! expiry) and `dispatch::register` (campaign rows and their audit).
+//! When it starts it says in one block of log lines what is on and off (`startup`), and
+//! whether another daemon works on the same ledger (`heartbeat`, which it keeps writing).
 //!
 //! The dispatcher's pump runs on its own (see `dispatch::pump`); every poll the daemon
 //! enqueues what fell due, rescues leases of crashed processes and expires rows whose
