@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::reload::{Builder, Loader, Reload};
 use super::{Rounds, Settings};
+use super::{heartbeat, startup};
 use crate::campaign::{DataScan, Diagnostics, EnvPolicy, Live, LoadOptions, Workspace};
 use crate::channel::TokenStore;
 use crate::dispatch::{self, Dispatcher, enqueue};
@@ -91,7 +92,7 @@ impl Daemon {
     pub async fn run(self, stop: CancellationToken) -> Result<()> {
         let config = WebConfig {
             workspace: Some(Arc::clone(&self.reload.live)),
-            ..self.web_config
+            ..self.web_config.clone()
         };
         let web = self
             .web
@@ -103,6 +104,15 @@ impl Daemon {
                 dir.display()
             );
         }
+        // After the outbox line, so that the block stands together.
+        say_what_is_on(
+            &self.store,
+            &self.owner,
+            &self.ws,
+            &self.web_config,
+            web.addr,
+        )
+        .await;
         let running = super::run(
             self.store,
             self.ws,
@@ -122,6 +132,28 @@ impl Daemon {
         }
         running
     }
+}
+
+/// The start-up block ([`startup`]): looks for another daemon's heartbeat before writing
+/// this one's, so that the block can name it.
+async fn say_what_is_on(
+    store: &Store,
+    owner: &str,
+    ws: &Workspace,
+    web: &WebConfig,
+    addr: std::net::SocketAddr,
+) {
+    let now = chrono::Utc::now();
+    let other = heartbeat::other(store, owner, now.timestamp_millis()).await;
+    heartbeat::beat(store, owner, now.timestamp_millis()).await;
+    startup::log(&startup::lines(&startup::Facts {
+        ws,
+        env: &web.env,
+        public_url: &web.public_url,
+        addr,
+        other,
+        now,
+    }));
 }
 
 /// Loads the workspace as `loa run` does, at start and at every reload: the data files'

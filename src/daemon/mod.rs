@@ -2,6 +2,8 @@
 //! together from one [`Settings`] ([`Daemon`], in `assemble`), and stops cleanly. What it
 //! runs each round lives with its noun: `dispatch::housekeeping` (enqueue, lease rescue,
 //! expiry) and `dispatch::register` (campaign rows and their audit).
+//! When it starts it says in one block of log lines what is on and off (`startup`), and
+//! whether another daemon works on the same ledger (`heartbeat`, which it keeps writing).
 //!
 //! The dispatcher's pump runs on its own (see `dispatch::pump`); every poll the daemon
 //! enqueues what fell due, rescues leases of crashed processes and expires rows whose
@@ -13,8 +15,10 @@
 //! again after the restart — at most once, as after a crash.
 
 mod assemble;
+mod heartbeat;
 pub(crate) mod reload;
 pub(crate) mod settings;
+mod startup;
 #[cfg(test)]
 mod tests;
 
@@ -113,6 +117,8 @@ async fn run(
         metrics: dispatcher.settings().metrics.clone(),
         grace: rounds.grace,
         last_expiry: None,
+        owner: owner.to_owned(),
+        last_beat: None,
     };
     let mut seen = reload.as_ref().map(|r| reload::fingerprint(&r.watch, &ws));
     let mut running = Running::start(ws, dispatcher, &stop);
@@ -137,12 +143,22 @@ struct Keeper {
     metrics: Option<Arc<Metrics>>,
     grace: Duration,
     last_expiry: Option<tokio::time::Instant>,
+    /// This daemon's lease owner, which its heartbeat names ([`heartbeat`]).
+    owner: String,
+    last_beat: Option<tokio::time::Instant>,
 }
 
 impl Keeper {
     /// One round of [`housekeeping`] (expiring at most every [`EXPIRE_EVERY`]), waking the
     /// pump when it made messages due; false when the stop cut it short.
     async fn round(&mut self, store: &Store, running: &Running, stop: &CancellationToken) -> bool {
+        if self
+            .last_beat
+            .is_none_or(|t| t.elapsed() >= heartbeat::EVERY)
+        {
+            self.last_beat = Some(tokio::time::Instant::now());
+            heartbeat::beat(store, &self.owner, Utc::now().timestamp_millis()).await;
+        }
         let expire = self.last_expiry.is_none_or(|t| t.elapsed() >= EXPIRE_EVERY);
         if expire {
             self.last_expiry = Some(tokio::time::Instant::now());
@@ -186,6 +202,7 @@ async fn wind_down(
              them in time); their messages stay leased and go again after the restart"
         );
     }
+    heartbeat::clear(store, owner, Utc::now().timestamp_millis()).await;
     let release = store.release(owner, Utc::now().timestamp_millis());
     match tokio::time::timeout(RELEASE_WITHIN, release).await {
         Ok(released) => info!(released = released?, "stopped; leases released"),

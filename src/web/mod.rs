@@ -14,7 +14,8 @@
 //!   cookie) with a CSRF token; [`session::Staff`] guards the dashboard's routes.
 //! - [`dashboard`]: `/`, `/campaigns/{id}` and its pause, resume and retry buttons — the
 //!   staff dashboard (Vietnamese, or English with `?lang=en`), over the ledger and the
-//!   loaded [`Workspace`] ([`WebState::with_workspace`]).
+//!   loaded [`Workspace`] ([`WebState::with_workspace`]); while it is off,
+//!   [`dashboard_off`] answers `/` with how to turn it on.
 //! - [`keys`]: which secret each route verifies with; [`Keys::check`] refuses a route
 //!   enabled without its key.
 //! - [`error`]: [`WebError`], the one error type, and its answers.
@@ -32,6 +33,7 @@
 
 pub mod callback;
 pub(crate) mod dashboard;
+mod dashboard_off;
 pub(crate) mod error;
 pub mod figures;
 pub(crate) mod health;
@@ -314,6 +316,11 @@ pub(crate) fn router(state: WebState) -> Router {
         .merge(unsubscribe::router())
         .merge(session::router())
         .merge(dashboard::router())
+        // Without LOA_ADMIN_TOKEN, `/` says how to turn the dashboard on.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            dashboard_off::answer,
+        ))
         .with_state(state)
 }
 

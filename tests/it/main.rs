@@ -16,6 +16,7 @@
 //! dashboard's pages and buttons (issue 4).
 
 mod browser_dashboard;
+mod browser_no_token;
 mod channel_outbox;
 mod channel_smtp;
 mod channel_smtp_dkim;
@@ -24,6 +25,7 @@ mod channel_zalo;
 mod daemon_log_flood;
 mod daemon_pause;
 mod daemon_reload;
+mod daemon_startup;
 mod daemon_templates;
 mod daemon_unsubscribe;
 mod fallback_and_plan;
