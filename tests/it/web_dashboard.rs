@@ -239,10 +239,19 @@ async fn pause_resume_and_retry_change_the_ledger_and_write_one_audit_row_each()
         shown.contains("tạm dừng bởi cán bộ"),
         "the operator pause is shown"
     );
+    // One state: held, not "running" beside it, on the campaign's page and in the list.
+    let home = page(&app, &http, "/", &cookie).await;
+    for html in [&shown, &home] {
+        assert!(html.contains("data-campaign-state=\"operator_paused\""));
+        assert!(!html.contains("đang chạy"), "running and paused at once");
+    }
     assert_eq!(app.store.audit_log(Some(ID)).await.unwrap().len(), 1);
 
     press(&app, &http, "resume", &cookie, &form).await;
     assert!(app.store.held_campaigns().await.unwrap().is_empty());
+    let resumed = page(&app, &http, &format!("/campaigns/{ID}"), &cookie).await;
+    assert!(resumed.contains("data-campaign-state=\"active\"") && resumed.contains("đang chạy"));
+    assert!(!resumed.contains("tạm dừng bởi cán bộ"));
     assert_eq!(app.store.audit_log(Some(ID)).await.unwrap().len(), 2);
 
     let r = press(&app, &http, "retry", &cookie, &form).await;
@@ -363,5 +372,47 @@ async fn titles_are_escaped_and_no_full_canary_address_reaches_a_page() {
         failures.contains("pi***@example.test"),
         "the failure, masked"
     );
+    app.stop().await;
+}
+
+/// Occurrences in the ledger of the scale test: a cron every five minutes for eight days.
+const MANY: u32 = 2400;
+
+#[tokio::test]
+async fn thousands_of_occurrences_are_listed_fifty_a_page_in_a_bounded_page() {
+    let app = start().await;
+    seed(&app.store, "BHYT", &["a@example.test"]).await;
+    for n in 2..=MANY {
+        let at = FIRST_MONDAY + i64::from(n) * 300_000;
+        app.store
+            .occurrence(ID, "coverage-weekly", n, at)
+            .await
+            .unwrap();
+    }
+    let http = client();
+    let (cookie, _) = log_in(&app, &http).await;
+    let path = format!("/campaigns/{ID}");
+    let latest = page(&app, &http, &path, &cookie).await;
+    assert!(
+        latest.len() < 150_000,
+        "the page grows with the occurrences: {} bytes",
+        latest.len()
+    );
+    assert_eq!(latest.matches("data-occurrence=").count(), 50);
+    assert!(latest.contains(&format!("data-occurrence=\"coverage-weekly#{MANY}\"")));
+    // Vietnamese numbers: a dot between thousands.
+    assert!(latest.contains("2.351–2.400 trên 2.400"), "the range shown");
+    assert!(latest.contains("href=\"?page=47\""), "a link to older ones");
+    assert!(
+        !latest.contains("rel=\"next\""),
+        "the latest page is the last"
+    );
+
+    let oldest = page(&app, &http, &format!("{path}?page=1"), &cookie).await;
+    assert!(oldest.contains("data-occurrence=\"coverage-weekly#1\""));
+    assert!(!oldest.contains(&format!("coverage-weekly#{MANY}\"")));
+    assert!(oldest.contains("href=\"?page=2\"") && oldest.contains("1–50 trên 2.400"));
+    let beyond = page(&app, &http, &format!("{path}?page=999&lang=en"), &cookie).await;
+    assert!(beyond.contains("2,351–2,400 of 2,400"), "English numbers");
     app.stop().await;
 }
