@@ -416,3 +416,64 @@ async fn thousands_of_occurrences_are_listed_fifty_a_page_in_a_bounded_page() {
     assert!(beyond.contains("2,351–2,400 of 2,400"), "English numbers");
     app.stop().await;
 }
+
+/// Logs in to a daemon at `base`: the session cookie pair.
+async fn daemon_session(base: &str, http: &reqwest::Client, token: &str) -> String {
+    let ok = http
+        .post(format!("{base}/login"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("token={token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 303);
+    let set = ok.headers()["set-cookie"].to_str().unwrap();
+    set.split(';').next().unwrap().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_campaign_past_its_period_is_shown_ended_not_running() {
+    use crate::support::campaign::CampaignBuilder;
+    use crate::support::daemon::{Daemon, Tuning};
+    let sink = crate::support::smtp_sink::SmtpSink::start().await;
+    let ws = CampaignBuilder::new(2)
+        .smtp("mail", &sink.url(), &[])
+        .step_due("s1", &["mail"], 5 * 24 * 60)
+        .build();
+    let today = chrono::Utc::now()
+        .with_timezone(&chrono_tz::Asia::Ho_Chi_Minh)
+        .date_naive();
+    let yaml: String = ws
+        .read("campaigns/rel.yaml")
+        .lines()
+        .map(|line| match line.starts_with("period:") {
+            true => format!(
+                "period: {{ start: {}, end: {} }}\n",
+                today - chrono::Days::new(10),
+                today - chrono::Days::new(3)
+            ),
+            false => format!("{line}\n"),
+        })
+        .collect();
+    ws.write("campaigns/rel.yaml", &yaml);
+    let daemon = Daemon::start_with(&ws, &Tuning::default(), &[("LOA_ADMIN_TOKEN", ADMIN)]);
+    let base = format!("http://127.0.0.1:{}", daemon.port(&ws).await);
+    let http = client();
+    let cookie = daemon_session(&base, &http, ADMIN).await;
+    for path in ["/", "/campaigns/rel"] {
+        let html = http
+            .get(format!("{base}{path}"))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            html.contains("data-campaign-state=\"ended\"") && html.contains("đã kết thúc"),
+            "{path}: not shown ended"
+        );
+        assert!(!html.contains("đang chạy"), "{path}: shown running");
+    }
+}
