@@ -63,6 +63,7 @@ pub(super) fn run(global: &Global, args: &Args) -> Result<ExitCode> {
             a
         }
         Err(why) => {
+            let why = crate::web::dashboard::reason::vietnamese(&why);
             println!(
                 "Đến         (không có địa chỉ: {why}; tin sẽ bị bỏ qua hoặc chuyển sang kênh dự phòng)"
             );

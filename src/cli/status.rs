@@ -10,6 +10,7 @@ use serde_json::json;
 use super::Global;
 use super::format::thousands;
 use crate::store::{MessageState, StatusRow, Store};
+use crate::web::dashboard::i18n::Lang;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -63,7 +64,8 @@ pub(super) fn table(rows: &[StatusRow]) -> String {
     let mut t = Table::new();
     t.load_preset(UTF8_FULL_CONDENSED);
     let mut header = vec!["Chiến dịch", "Bước", "Kênh"];
-    header.extend(MessageState::ALL.map(MessageState::as_str));
+    // The staff's words; `--format json` keeps the English codes for machines.
+    header.extend(MessageState::ALL.map(|s| Lang::Vi.state(s)));
     t.set_header(header);
     for r in rows {
         let mut cells = vec![
@@ -84,4 +86,25 @@ pub(super) fn table(rows: &[StatusRow]) -> String {
         return "Chưa có tin nhắn nào.\n".into();
     }
     format!("{t}\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_names_states_in_vietnamese_and_the_json_keeps_the_codes() {
+        let mut counts = MessageState::zero_counts();
+        counts.insert("sent".into(), 2400);
+        let rows = [StatusRow {
+            campaign: "c".into(),
+            step: "s".into(),
+            channel: "email".into(),
+            counts,
+        }];
+        let text = table(&rows);
+        assert!(text.contains("đã gửi") && text.contains("2.400"), "{text}");
+        assert!(!text.contains("sent"), "{text}");
+        assert_eq!(to_json(&rows)["steps"][0]["counts"]["sent"], 2400);
+    }
 }

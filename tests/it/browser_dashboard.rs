@@ -1,6 +1,7 @@
 //! The dashboard in a real browser: Debian's headless chromium, driven over the W3C
 //! WebDriver protocol by chromedriver, logs in to a running `loa run`, opens the campaign's
-//! timeline, presses Pause, and the daemon stops sending.
+//! timeline, presses Pause, sees the campaign shown paused only, and the daemon stops
+//! sending.
 //!
 //! Needs `/usr/bin/chromium` and `/usr/bin/chromedriver` (Debian packages `chromium`,
 //! `chromium-driver`; `.ci/run` installs them). Without them the test says so and passes,
@@ -188,6 +189,15 @@ async fn staff_log_in_see_the_timeline_and_pause_the_daemon_in_a_browser() {
     let pressed = Instant::now();
     let after = browser.source_with("/resume").await;
     assert!(after.contains("/resume"), "no Resume button after Pause");
+    // One state for the held campaign: paused, never "running" beside it.
+    assert!(
+        after.contains("data-campaign-state=\"operator_paused\"") && after.contains("tạm dừng"),
+        "the campaign is not shown paused"
+    );
+    assert!(
+        !after.contains("đang chạy"),
+        "shown running and paused at once"
+    );
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let settled = sink.received_count();
     tokio::time::sleep(Duration::from_millis(2000)).await;

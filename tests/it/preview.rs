@@ -34,6 +34,31 @@ fn a_parent_notice_on_zalo_is_nfc_and_goes_to_an_84_number() {
 }
 
 #[test]
+fn a_recipient_without_a_phone_is_told_in_vietnamese_only() {
+    let ws = Workspace::example();
+    let out = ws
+        .loa(&[
+            "preview",
+            EXAMPLE,
+            "--step",
+            "parent-notice",
+            "--recipient",
+            "HS00007",
+            "--channel",
+            "zalo",
+        ])
+        .ok();
+    assert!(
+        out.contains("(không có địa chỉ: ô phone trống;"),
+        "the skip reason: {out}"
+    );
+    assert!(
+        !out.contains("no phone"),
+        "English in the Vietnamese: {out}"
+    );
+}
+
+#[test]
 fn a_parent_notice_by_email_escapes_the_school_name_in_html_only() {
     let ws = Workspace::example();
     let out = parent_notice(&ws, "email");

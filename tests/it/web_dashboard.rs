@@ -239,10 +239,19 @@ async fn pause_resume_and_retry_change_the_ledger_and_write_one_audit_row_each()
         shown.contains("tạm dừng bởi cán bộ"),
         "the operator pause is shown"
     );
+    // One state: held, not "running" beside it, on the campaign's page and in the list.
+    let home = page(&app, &http, "/", &cookie).await;
+    for html in [&shown, &home] {
+        assert!(html.contains("data-campaign-state=\"operator_paused\""));
+        assert!(!html.contains("đang chạy"), "running and paused at once");
+    }
     assert_eq!(app.store.audit_log(Some(ID)).await.unwrap().len(), 1);
 
     press(&app, &http, "resume", &cookie, &form).await;
     assert!(app.store.held_campaigns().await.unwrap().is_empty());
+    let resumed = page(&app, &http, &format!("/campaigns/{ID}"), &cookie).await;
+    assert!(resumed.contains("data-campaign-state=\"active\"") && resumed.contains("đang chạy"));
+    assert!(!resumed.contains("tạm dừng bởi cán bộ"));
     assert_eq!(app.store.audit_log(Some(ID)).await.unwrap().len(), 2);
 
     let r = press(&app, &http, "retry", &cookie, &form).await;
@@ -364,4 +373,107 @@ async fn titles_are_escaped_and_no_full_canary_address_reaches_a_page() {
         "the failure, masked"
     );
     app.stop().await;
+}
+
+/// Occurrences in the ledger of the scale test: a cron every five minutes for eight days.
+const MANY: u32 = 2400;
+
+#[tokio::test]
+async fn thousands_of_occurrences_are_listed_fifty_a_page_in_a_bounded_page() {
+    let app = start().await;
+    seed(&app.store, "BHYT", &["a@example.test"]).await;
+    for n in 2..=MANY {
+        let at = FIRST_MONDAY + i64::from(n) * 300_000;
+        app.store
+            .occurrence(ID, "coverage-weekly", n, at)
+            .await
+            .unwrap();
+    }
+    let http = client();
+    let (cookie, _) = log_in(&app, &http).await;
+    let path = format!("/campaigns/{ID}");
+    let latest = page(&app, &http, &path, &cookie).await;
+    assert!(
+        latest.len() < 150_000,
+        "the page grows with the occurrences: {} bytes",
+        latest.len()
+    );
+    assert_eq!(latest.matches("data-occurrence=").count(), 50);
+    assert!(latest.contains(&format!("data-occurrence=\"coverage-weekly#{MANY}\"")));
+    // Vietnamese numbers: a dot between thousands.
+    assert!(latest.contains("2.351–2.400 trên 2.400"), "the range shown");
+    assert!(latest.contains("href=\"?page=47\""), "a link to older ones");
+    assert!(
+        !latest.contains("rel=\"next\""),
+        "the latest page is the last"
+    );
+
+    let oldest = page(&app, &http, &format!("{path}?page=1"), &cookie).await;
+    assert!(oldest.contains("data-occurrence=\"coverage-weekly#1\""));
+    assert!(!oldest.contains(&format!("coverage-weekly#{MANY}\"")));
+    assert!(oldest.contains("href=\"?page=2\"") && oldest.contains("1–50 trên 2.400"));
+    let beyond = page(&app, &http, &format!("{path}?page=999&lang=en"), &cookie).await;
+    assert!(beyond.contains("2,351–2,400 of 2,400"), "English numbers");
+    app.stop().await;
+}
+
+/// Logs in to a daemon at `base`: the session cookie pair.
+async fn daemon_session(base: &str, http: &reqwest::Client, token: &str) -> String {
+    let ok = http
+        .post(format!("{base}/login"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("token={token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 303);
+    let set = ok.headers()["set-cookie"].to_str().unwrap();
+    set.split(';').next().unwrap().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_campaign_past_its_period_is_shown_ended_not_running() {
+    use crate::support::campaign::CampaignBuilder;
+    use crate::support::daemon::{Daemon, Tuning};
+    let sink = crate::support::smtp_sink::SmtpSink::start().await;
+    let ws = CampaignBuilder::new(2)
+        .smtp("mail", &sink.url(), &[])
+        .step_due("s1", &["mail"], 5 * 24 * 60)
+        .build();
+    let today = chrono::Utc::now()
+        .with_timezone(&chrono_tz::Asia::Ho_Chi_Minh)
+        .date_naive();
+    let yaml: String = ws
+        .read("campaigns/rel.yaml")
+        .lines()
+        .map(|line| match line.starts_with("period:") {
+            true => format!(
+                "period: {{ start: {}, end: {} }}\n",
+                today - chrono::Days::new(10),
+                today - chrono::Days::new(3)
+            ),
+            false => format!("{line}\n"),
+        })
+        .collect();
+    ws.write("campaigns/rel.yaml", &yaml);
+    let daemon = Daemon::start_with(&ws, &Tuning::default(), &[("LOA_ADMIN_TOKEN", ADMIN)]);
+    let base = format!("http://127.0.0.1:{}", daemon.port(&ws).await);
+    let http = client();
+    let cookie = daemon_session(&base, &http, ADMIN).await;
+    for path in ["/", "/campaigns/rel"] {
+        let html = http
+            .get(format!("{base}{path}"))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            html.contains("data-campaign-state=\"ended\"") && html.contains("đã kết thúc"),
+            "{path}: not shown ended"
+        );
+        assert!(!html.contains("đang chạy"), "{path}: shown running");
+    }
 }

@@ -37,8 +37,8 @@ pub(super) struct School {
     pub name: String,
     pub total: u64,
     pub insured: u64,
-    /// Insured share in percent, one decimal.
-    pub rate: String,
+    /// Insured share in percent (the page writes it in its language).
+    pub rate: f64,
     /// The bar's width, `0.0%`…`100.0%`.
     pub width: String,
     pub reached: u64,
@@ -94,7 +94,7 @@ fn read(a: &Audience, reached: &HashMap<String, u64>) -> anyhow::Result<Coverage
                 name: name.to_owned(),
                 total,
                 insured,
-                rate: format!("{share:.1}%"),
+                rate: share,
                 width: format!("{share:.1}%"),
                 reached: reached.get(key).copied().unwrap_or(0),
             }

@@ -7,6 +7,8 @@ use std::collections::BTreeMap;
 
 use axum::http::{HeaderMap, HeaderValue, header};
 
+use crate::store::MessageState;
+
 /// The cookie that keeps the chosen language.
 pub(crate) const COOKIE: &str = "loa_lang";
 
@@ -56,6 +58,15 @@ impl Lang {
             self.code()
         );
         HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static(""))
+    }
+
+    /// A message state as staff read it in this language (the page's word for its code).
+    pub(crate) fn state(self, state: MessageState) -> &'static str {
+        let key = state.as_str();
+        WORDS
+            .iter()
+            .find(|(k, _, _)| *k == key)
+            .map_or(key, |(_, vi, en)| if self == Lang::Vi { vi } else { en })
     }
 
     /// Every word of the dashboard in this language, by key.
@@ -154,6 +165,10 @@ const WORDS: &[(&str, &str, &str)] = &[
         "Failed messages re-queued:",
     ),
     ("draft", "nháp", "draft"),
+    ("ended", "đã kết thúc", "ended"),
+    ("not_started", "chưa bắt đầu", "not started yet"),
+    ("older_page", "← Cũ hơn", "← Older"),
+    ("newer_page", "Mới hơn →", "Newer →"),
     ("active", "đang chạy", "active"),
     ("paused", "tạm dừng", "paused"),
     ("done", "đã xong", "done"),
@@ -200,5 +215,15 @@ mod tests {
         }
         assert_eq!(Lang::En.texts()["pause"], "Pause");
         assert_eq!(Lang::Vi.texts()["pause"], "Tạm dừng");
+    }
+
+    #[test]
+    fn every_message_state_has_a_vietnamese_label() {
+        for s in MessageState::ALL {
+            let vi = Lang::Vi.state(s);
+            assert_ne!(vi, s.as_str(), "{s} has no Vietnamese label");
+            assert!(!Lang::En.texts()[s.as_str()].is_empty(), "{s}");
+        }
+        assert_eq!(Lang::Vi.state(MessageState::Skipped), "bỏ qua");
     }
 }

@@ -2,12 +2,13 @@
 //! bands, each step's occurrences as marks (past ones with their delivery figures), month
 //! ticks and today's line — as percentages for the page's CSS to place.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Datelike, NaiveDate};
 use chrono_tz::Tz;
 use serde::Serialize;
 
+use super::i18n::Lang;
 use crate::campaign::Campaign;
 use crate::schedule::{self, resolve_local};
 use crate::store::{MessageState, Millis, OccurrenceFigures};
@@ -92,13 +93,18 @@ pub(super) fn local_time(tz: Tz, at: Millis) -> String {
         .unwrap_or_default()
 }
 
-/// The timeline of `campaign` at `now`; `figures` are the ledger's occurrences, `label`
-/// names a state in the page's language.
+/// Marks at most on a step's line: occurrences closer than 1/`MAX_MARKS` of the period
+/// share one mark (labelled with their first and last time, their number and figures), so
+/// a cron every five minutes draws a bounded line, not a hundred thousand dots.
+const MAX_MARKS: f64 = 400.0;
+
+/// The timeline of `campaign` at `now`; `figures` are the ledger's occurrences, labelled
+/// in `lang`.
 pub(super) fn build(
     campaign: &Campaign,
     figures: &[OccurrenceFigures],
     now: Millis,
-    label: &dyn Fn(&str) -> String,
+    lang: Lang,
 ) -> Timeline {
     let cal = &campaign.calendar;
     let span = Span::of(cal.tz, cal.period.start, cal.period.end);
@@ -108,7 +114,7 @@ pub(super) fn build(
         start: cal.period.start.format("%d/%m/%Y").to_string(),
         end: cal.period.end.format("%d/%m/%Y").to_string(),
         bands,
-        rows: rows(campaign, figures, &span, now, label),
+        rows: rows(campaign, figures, &span, now, lang),
         ticks: ticks(cal.tz, cal.period.start, cal.period.end, &span),
         now: (span.start..span.end)
             .contains(&now)
@@ -141,52 +147,91 @@ fn bands(campaign: &Campaign, span: &Span) -> Vec<Band> {
         .collect()
 }
 
-/// Each step's occurrences as planned, past ones labelled with the ledger's figures.
+/// Each step's occurrences as planned, past ones labelled with the ledger's figures; close
+/// ones share a mark ([`MAX_MARKS`]).
 fn rows(
     campaign: &Campaign,
     figures: &[OccurrenceFigures],
     span: &Span,
     now: Millis,
-    label: &dyn Fn(&str) -> String,
+    lang: Lang,
 ) -> Vec<Row> {
-    let cal = &campaign.calendar;
     let ledger: HashMap<(&str, u32), &OccurrenceFigures> = figures
         .iter()
         .map(|f| ((f.step.as_str(), f.n), f))
         .collect();
-    let mark = |step: &str, n: u32, at: Millis| {
-        let mut text = local_time(cal.tz, at);
-        if let Some(f) = ledger.get(&(step, n)) {
-            text.push_str(" — ");
-            text.push_str(&summary(f, label));
-        }
-        Mark {
-            left: pct(span.percent(at)),
-            past: at <= now,
-            label: text,
-        }
-    };
     campaign
         .steps
         .iter()
         .map(|step| {
             // A step whose occurrences cannot be computed was refused by validation.
-            let kept = schedule::occurrences(cal, &step.schedule)
-                .map(|o| o.kept)
-                .unwrap_or_default();
+            let kept: Vec<(u32, Millis)> =
+                schedule::occurrences(&campaign.calendar, &step.schedule)
+                    .map(|o| o.kept)
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|o| (o.n, o.at.timestamp_millis()))
+                    .collect();
+            let marks = kept
+                .chunk_by(|a, b| slot(span, a.1) == slot(span, b.1))
+                .map(|group| {
+                    let found = group
+                        .iter()
+                        .filter_map(|(n, _)| ledger.get(&(&*step.id, *n)));
+                    mark(campaign.calendar.tz, group, found, span, now, lang)
+                })
+                .collect();
             Row {
                 step: step.id.clone(),
-                marks: kept
-                    .iter()
-                    .map(|o| mark(&step.id, o.n, o.at.timestamp_millis()))
-                    .collect(),
+                marks,
             }
         })
         .collect()
 }
 
-/// `sent 3 · delivered 2 · failed 1`, states with no message left out.
-pub(super) fn summary(f: &OccurrenceFigures, label: &dyn Fn(&str) -> String) -> String {
+/// Which of the [`MAX_MARKS`] places along the period `at` falls in.
+fn slot(span: &Span, at: Millis) -> u64 {
+    (span.percent(at) / 100.0 * MAX_MARKS) as u64
+}
+
+/// One mark for `group` (consecutive occurrences, at least one), with the figures `found`
+/// for them in the ledger.
+fn mark<'a>(
+    tz: Tz,
+    group: &[(u32, Millis)],
+    found: impl Iterator<Item = &'a &'a OccurrenceFigures>,
+    span: &Span,
+    now: Millis,
+    lang: Lang,
+) -> Mark {
+    let (first, last) = (group[0].1, group[group.len() - 1].1);
+    let mut text = local_time(tz, first);
+    if group.len() > 1 {
+        let many = lang.number(group.len() as u64);
+        let times = if lang == Lang::Vi { "lần" } else { "sends" };
+        text = format!("{text} – {} · {many} {times}", local_time(tz, last));
+    }
+    let mut counts: BTreeMap<String, u64> = BTreeMap::new();
+    let mut any = false;
+    for f in found {
+        any = true;
+        for (state, n) in &f.counts {
+            *counts.entry(state.clone()).or_insert(0) += n;
+        }
+    }
+    if any {
+        text.push_str(" — ");
+        text.push_str(&summary(&counts, lang));
+    }
+    Mark {
+        left: pct(span.percent(first)),
+        past: first <= now,
+        label: text,
+    }
+}
+
+/// `đã gửi 3 · đã nhận 2 · lỗi 1`, states with no message left out.
+pub(super) fn summary(counts: &BTreeMap<String, u64>, lang: Lang) -> String {
     let parts: Vec<String> = [
         MessageState::Sent,
         MessageState::Delivered,
@@ -197,8 +242,8 @@ pub(super) fn summary(f: &OccurrenceFigures, label: &dyn Fn(&str) -> String) -> 
     ]
     .iter()
     .filter_map(|s| {
-        let n = f.counts.get(s.as_str()).copied().unwrap_or(0);
-        (n > 0).then(|| format!("{} {n}", label(s.as_str())))
+        let n = counts.get(s.as_str()).copied().unwrap_or(0);
+        (n > 0).then(|| format!("{} {}", lang.state(*s), lang.number(n)))
     })
     .collect();
     parts.join(" · ")
@@ -243,5 +288,36 @@ mod tests {
             ("0.00%", "08/2026")
         );
         assert_eq!(local_time(tz, span.start), "01/08/2026 00:00");
+    }
+
+    #[test]
+    fn a_year_of_five_minute_occurrences_draws_a_bounded_line() {
+        let tz = crate::campaign::DEFAULT_TZ;
+        let first = NaiveDate::from_ymd_opt(2026, 9, 1).unwrap();
+        let last = NaiveDate::from_ymd_opt(2027, 8, 31).unwrap();
+        let span = Span::of(tz, first, last);
+        let every = 5 * 60_000;
+        let times: Vec<(u32, Millis)> = (0..105_120u32)
+            .map(|i| (i + 1, span.start + i64::from(i) * every))
+            .collect();
+        let groups: Vec<_> = times
+            .chunk_by(|a, b| slot(&span, a.1) == slot(&span, b.1))
+            .collect();
+        assert!(groups.len() <= MAX_MARKS as usize + 1, "{}", groups.len());
+        assert_eq!(groups.iter().map(|g| g.len()).sum::<usize>(), times.len());
+        let m = mark(
+            tz,
+            groups[0],
+            std::iter::empty(),
+            &span,
+            span.start,
+            Lang::Vi,
+        );
+        assert!(
+            m.label.starts_with("01/09/2026 00:00 – 01/09/2026 "),
+            "{}",
+            m.label
+        );
+        assert!(m.label.ends_with(" lần"), "{}", m.label);
     }
 }

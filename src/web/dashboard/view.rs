@@ -8,7 +8,8 @@ use anyhow::Result;
 use chrono_tz::Tz;
 use serde::Serialize;
 
-use super::{coverage, href, timeline};
+use super::i18n::Lang;
+use super::{coverage, href, reason, timeline};
 use crate::campaign::{Campaign, DEFAULT_TZ};
 use crate::channel::mask_address;
 use crate::mask::mask_text;
@@ -42,6 +43,10 @@ pub(super) struct Summary {
     /// From the loaded file, else as last loaded into the ledger.
     pub status: String,
     pub operator_paused: bool,
+    /// The one state the page shows ([`shown_state`]), a key of the page's words.
+    pub state: &'static str,
+    /// Its badge's CSS class.
+    pub badge: &'static str,
     pub in_ledger: bool,
     pub counts: BTreeMap<String, u64>,
     pub total: u64,
@@ -53,6 +58,7 @@ fn summary(
     row: Option<&CampaignRow>,
     loaded: Option<&Campaign>,
     paused: &HashSet<String>,
+    now: Millis,
 ) -> Summary {
     let title = loaded
         .map(|c| c.title.clone())
@@ -62,16 +68,57 @@ fn summary(
         .map(|c| c.status.as_str().to_owned())
         .or_else(|| row.map(|r| r.status.clone()))
         .unwrap_or_else(|| "draft".to_owned());
+    let operator_paused = paused.contains(id);
+    let state = shown_state(&status, operator_paused, loaded, now);
     Summary {
         id: id.to_owned(),
         href: href(id),
         title,
         status,
-        operator_paused: paused.contains(id),
+        operator_paused,
+        state,
+        badge: match state {
+            "operator_paused" => "paused",
+            "ended" => "done",
+            other => other,
+        },
         in_ledger: row.is_some(),
         counts: MessageState::zero_counts(),
         total: 0,
         last_activity: None,
+    }
+}
+
+/// One state for a campaign, the first that holds: held by an operator; the file's
+/// `paused`, `draft` or `done`; an active campaign whose period has ended or not begun
+/// (in its own zone); else active. Staff saw "running" beside "paused", and "running"
+/// months after the last send.
+fn shown_state(
+    status: &str,
+    operator_paused: bool,
+    loaded: Option<&Campaign>,
+    now: Millis,
+) -> &'static str {
+    if operator_paused {
+        return "operator_paused";
+    }
+    match status {
+        "paused" => return "paused",
+        "draft" => return "draft",
+        "done" => return "done",
+        _ => {}
+    }
+    let today = loaded.and_then(|c| {
+        let t = chrono::DateTime::from_timestamp_millis(now)?;
+        Some((
+            t.with_timezone(&c.calendar.tz).date_naive(),
+            &c.calendar.period,
+        ))
+    });
+    match today {
+        Some((day, period)) if day > period.end => "ended",
+        Some((day, period)) if day < period.start => "not_started",
+        _ => "active",
     }
 }
 
@@ -84,6 +131,7 @@ pub(super) async fn campaigns(state: &WebState) -> Result<Vec<Summary>> {
     let store = state.store();
     let rows = store.campaign_rows().await?;
     let paused = store.held_campaigns().await?;
+    let now = state.now();
     let totals = CampaignTotals::of(&state.counts().await?.value);
     let ws = state.workspace();
     let loaded: &[Campaign] = ws.as_ref().map_or(&[], |w| &w.campaigns);
@@ -95,7 +143,7 @@ pub(super) async fn campaigns(state: &WebState) -> Result<Vec<Summary>> {
         .into_iter()
         .map(|id| {
             let c = loaded.iter().find(|c| c.id == id);
-            let mut s = summary(id, rows.iter().find(|r| r.id == id), c, &paused);
+            let mut s = summary(id, rows.iter().find(|r| r.id == id), c, &paused, now);
             if let Some(t) = totals.get(id) {
                 s.total = t.counts.values().sum();
                 s.counts = t.counts.clone();
@@ -141,6 +189,40 @@ pub(super) struct Occurrence {
     pub counts: BTreeMap<String, u64>,
 }
 
+/// Past occurrences listed on one page: a campaign with a frequent cron has thousands.
+pub(super) const PAGE_SIZE: usize = 50;
+
+/// One page of the past occurrences, oldest first; by default the latest page.
+#[derive(Debug, Serialize)]
+pub(super) struct Occurrences {
+    pub rows: Vec<Occurrence>,
+    /// All past occurrences, on every page.
+    pub total: usize,
+    pub page: usize,
+    pub pages: usize,
+    /// The rank of the first and last row shown, from 1.
+    pub first: usize,
+    pub last: usize,
+}
+
+impl Occurrences {
+    fn page(mut all: Vec<Occurrence>, asked: Option<usize>) -> Occurrences {
+        let total = all.len();
+        let pages = total.div_ceil(PAGE_SIZE).max(1);
+        let page = asked.unwrap_or(pages).clamp(1, pages);
+        let start = (page - 1) * PAGE_SIZE;
+        let rows: Vec<Occurrence> = all.drain(start.min(total)..).take(PAGE_SIZE).collect();
+        Occurrences {
+            first: start + 1,
+            last: start + rows.len(),
+            rows,
+            total,
+            page,
+            pages,
+        }
+    }
+}
+
 /// A failed message, masked.
 #[derive(Debug, Serialize)]
 pub(super) struct Failure {
@@ -153,10 +235,12 @@ pub(super) struct Failure {
 }
 
 /// Everything the campaign page shows, or None when no one knows the campaign.
+/// `page` of the past occurrences is shown (1 the oldest; beyond the last, the last).
 pub(super) async fn campaign(
     state: &WebState,
     id: &str,
-    label: &(dyn Fn(&str) -> String + Sync),
+    lang: Lang,
+    page: Option<usize>,
 ) -> Result<Option<tera::Context>> {
     let store = state.store();
     let row = store.campaign_row(id).await?;
@@ -170,13 +254,13 @@ pub(super) async fn campaign(
     let paused = store.held_campaigns().await?;
     let kept = state.campaign_figures(id, MAX_FAILURES).await?.value;
     let status = &kept.status;
-    let mut header = summary(id, row.as_ref(), loaded, &paused);
+    let mut header = summary(id, row.as_ref(), loaded, &paused, state.now());
     add_counts(&mut header, status.iter());
     let tz = tz_of(loaded);
     let figures = &kept.occurrences;
     let mut ctx = tera::Context::new();
     if let Some(c) = loaded {
-        ctx.insert("timeline", &timeline::build(c, figures, state.now(), label));
+        ctx.insert("timeline", &timeline::build(c, figures, state.now(), lang));
         // The audience file may be gone or being rewritten: the rest of the page stands.
         let coverage = coverage::build(store, c).await.unwrap_or_else(|e| {
             tracing::warn!(campaign = %id, error = %format!("{e:#}"), "no coverage table");
@@ -184,13 +268,13 @@ pub(super) async fn campaign(
         });
         ctx.insert("coverage", &coverage);
     }
-    let occurrences = past(figures, state.now(), tz);
+    let occurrences = Occurrences::page(past(figures, state.now(), tz), page);
     let failed_total = header
         .counts
         .get(MessageState::Failed.as_str())
         .copied()
         .unwrap_or(0);
-    let failures: Vec<Failure> = kept.failed.iter().map(|f| failure(f, tz)).collect();
+    let failures: Vec<Failure> = kept.failed.iter().map(|f| failure(f, tz, lang)).collect();
     ctx.insert("audit", &recent_actions(store, id, tz).await?);
     ctx.insert("failures_more", &(failed_total > failures.len() as u64));
     ctx.insert("failures", &failures);
@@ -238,6 +322,16 @@ fn funnel(row: &StatusRow) -> Funnel {
     }
 }
 
+/// An error as staff read it: loa's own texts in Vietnamese on a Vietnamese page (the
+/// ledger and `loa report` keep the English), at most [`MAX_ERROR`] characters.
+fn shown_error(error: &str, lang: Lang) -> String {
+    let text = match lang {
+        Lang::Vi => reason::vietnamese(error),
+        Lang::En => error.to_owned(),
+    };
+    text.chars().take(MAX_ERROR).collect()
+}
+
 /// One row of the campaign's audit trail.
 #[derive(Debug, Serialize)]
 pub(super) struct Action {
@@ -265,7 +359,7 @@ async fn recent_actions(store: &Store, id: &str, tz: Tz) -> Result<Vec<Action>> 
         .collect())
 }
 
-fn failure(f: &FailedMessage, tz: Tz) -> Failure {
+fn failure(f: &FailedMessage, tz: Tz, lang: Lang) -> Failure {
     let address = f.address.as_deref().unwrap_or_default();
     let error = match (&f.last_code, &f.last_error) {
         (Some(code), Some(e)) if !e.starts_with(code.as_str()) => format!("{code} {e}"),
@@ -279,7 +373,7 @@ fn failure(f: &FailedMessage, tz: Tz) -> Failure {
         channel: f.channel.clone(),
         address: mask_address(address),
         attempts: f.attempts,
-        error: mask_text(&error, address).chars().take(MAX_ERROR).collect(),
+        error: shown_error(&mask_text(&error, address), lang),
     }
 }
 
