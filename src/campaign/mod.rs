@@ -92,18 +92,19 @@ impl Workspace {
                 diags: &mut diags,
             };
             let names = renderer.template_names();
-            let Some(campaign) = validate::campaign(parsed.spec, &file, &names, &mut c) else {
-                continue;
-            };
-            if !unique_id(&campaign, &mut seen, &mut c) {
+            // Whatever part of the campaign is valid goes on to the template and data
+            // checks, so that one run reports every problem.
+            let campaign = validate::campaign(parsed.spec, &file, &names, &mut c);
+            // An invalid id is reported already; a duplicate one would mix this file's
+            // `where` expressions with the other's.
+            if !campaign.id.is_empty() && !unique_id(&campaign, &mut seen, &mut c) {
                 continue;
             }
-            if check_templates(&campaign, &mut renderer, &mut c) {
-                let headers = data_check::headers(&campaign, c.diags);
-                data_check::columns(&campaign, &headers, &renderer, &mut c);
-                if opts.data == DataScan::Full {
-                    data_check::rows(&campaign, &headers, &mut rows);
-                }
+            let lint = check_templates(&campaign, &mut renderer, &mut c);
+            let headers = data_check::headers(&campaign, c.diags);
+            data_check::columns(&campaign, &headers, &renderer, &lint, &mut c);
+            if opts.data == DataScan::Full {
+                data_check::rows(&campaign, &headers, &mut rows);
             }
             campaigns.push(campaign);
         }
@@ -221,16 +222,18 @@ fn unique_id(
 }
 
 /// Templates exist with the parts each channel needs; `where` expressions compile.
-/// Returns false when a template is missing (the variable lint would only add noise).
-fn check_templates(campaign: &Campaign, renderer: &mut Renderer, c: &mut Checker<'_>) -> bool {
-    let mut ok = true;
+/// Returns, per step, whether its variables can be checked: not when a part of its
+/// template is missing or its `where` does not compile (the lint would only add noise).
+fn check_templates(campaign: &Campaign, renderer: &mut Renderer, c: &mut Checker<'_>) -> Vec<bool> {
+    let mut lint = Vec::with_capacity(campaign.steps.len());
     for (i, step) in campaign.steps.iter().enumerate() {
         let path = FieldPath::root().key("steps").index(i);
-        ok &= check_condition(campaign, step, &path, renderer, c);
-        ok &= check_parts(campaign, step, &path, renderer, c);
+        let condition = check_condition(campaign, step, &path, renderer, c);
+        let parts = check_parts(campaign, step, &path, renderer, c);
+        lint.push(condition && parts);
     }
-    ok &= check_bodies(campaign, renderer, c);
-    ok
+    check_bodies(campaign, renderer, c);
+    lint
 }
 
 /// The step's `where` compiles and calls only known functions and filters. False when it
@@ -292,8 +295,7 @@ fn check_parts(
 }
 
 /// Every webhook `body:` names a folder holding body.tera.
-fn check_bodies(campaign: &Campaign, renderer: &Renderer, c: &mut Checker<'_>) -> bool {
-    let mut ok = true;
+fn check_bodies(campaign: &Campaign, renderer: &Renderer, c: &mut Checker<'_>) {
     for (name, ch) in &campaign.channels {
         if let Some(body) = &ch.body
             && !renderer.has(&format!("{body}/body.tera"))
@@ -307,8 +309,6 @@ fn check_bodies(campaign: &Campaign, renderer: &Renderer, c: &mut Checker<'_>) -
                 format!("no template templates/{body}/body.tera"),
                 "a webhook body names a folder under templates/ holding body.tera",
             );
-            ok = false;
         }
     }
-    ok
 }

@@ -1,6 +1,7 @@
 //! A step's `send:` block: exactly one trigger (`at` or `cron`), the window it sends in and
 //! how many times at most.
 
+use chrono::{NaiveDate, NaiveDateTime};
 use indexmap::IndexMap;
 
 use super::{Names, reference};
@@ -58,6 +59,25 @@ pub(super) fn send(
         within: spec.within.clone(),
         text: text(spec),
     })
+}
+
+/// What stands for a `send` with an error, so that the rest of its step is still checked:
+/// one time at the earliest date, in an empty window. It never reaches `plan` or the
+/// daemon, as the error keeps the workspace from loading.
+pub(super) fn placeholder() -> Send {
+    let never = DateRange {
+        start: NaiveDate::MIN,
+        end: NaiveDate::MIN,
+    };
+    Send {
+        schedule: StepSchedule {
+            trigger: Trigger::At(NaiveDateTime::MIN),
+            window: never,
+            max: None,
+        },
+        within: None,
+        text: String::new(),
+    }
 }
 
 fn trigger(spec: &SendSpec, path: &FieldPath, c: &mut Checker<'_>) -> Option<Trigger> {
