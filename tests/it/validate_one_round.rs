@@ -133,3 +133,34 @@ fn seven_mistakes_of_seven_kinds_are_all_reported_by_one_run() {
     // Nothing else: no consequence of one mistake is reported as another.
     assert!(err.contains("7 error(s), 0 warning(s)"), "{err}");
 }
+
+#[test]
+fn a_cron_with_both_a_day_of_the_month_and_a_weekday_is_a_warning_suggesting_mon_1() {
+    let ws = Workspace::example();
+    let text = replace(&ws.read(EXAMPLE), "\"0 8 * * MON\"", "\"0 8 1-7 * MON\"");
+    ws.write(EXAMPLE, &text);
+    let run = ws.loa(&["validate"]);
+    let out = format!("{}{}", run.stdout(), run.stderr());
+    assert_eq!(run.code(), 0, "a warning, not an error: {out}");
+    let line = line_of(&text, "1-7 * MON");
+    assert_reported(
+        &out,
+        EXAMPLE,
+        line,
+        "warning",
+        "steps[2].send.cron",
+        "sends on days 1-7 of the month and also on every MON",
+    );
+    assert!(out.contains("write \"0 8 * * MON#1\""), "{out}");
+    assert!(out.contains("1 warning(s)"), "{out}");
+
+    // What the hint suggests is taken without a warning, and so is `+MON` (days 1-7 that are
+    // a Monday).
+    for fixed in ["\"0 8 * * MON#1\"", "\"0 8 1-7 * +MON\""] {
+        ws.write(EXAMPLE, &text.replace("\"0 8 1-7 * MON\"", fixed));
+        let run = ws.loa(&["validate"]);
+        let out = format!("{}{}", run.stdout(), run.stderr());
+        assert_eq!(run.code(), 0, "{fixed}: {out}");
+        assert!(!out.contains("warning"), "{fixed}: {out}");
+    }
+}
