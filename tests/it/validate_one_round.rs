@@ -164,3 +164,34 @@ fn a_cron_with_both_a_day_of_the_month_and_a_weekday_is_a_warning_suggesting_mon
         assert!(!out.contains("warning"), "{fixed}: {out}");
     }
 }
+
+#[test]
+fn a_template_that_does_not_parse_hides_neither_the_other_templates_nor_the_steps() {
+    let ws = Workspace::example();
+    let broken = "templates/banner_reminder/text.tera";
+    ws.write(broken, "Kính gửi {{ row.name \n");
+    let tpl = "templates/staff_tasks/text.tera";
+    let template = replace(
+        &ws.read(tpl),
+        "{{ slogan }}",
+        "{{ slogan }} {{ campain.title }}",
+    );
+    ws.write(tpl, &template);
+    let run = ws.loa(&["validate"]);
+    assert_eq!(run.code(), 1, "{}", run.stderr());
+    let err = run.stderr();
+    assert!(
+        err.contains(&format!("{broken}:2:1: error: syntax error")),
+        "{err}"
+    );
+    assert_reported(
+        &err,
+        tpl,
+        line_of(&template, "campain"),
+        "error",
+        "campain.title",
+        "unknown variable `campain`",
+    );
+    // The steps naming the broken template are not told it is unknown or lacks a part.
+    assert!(err.contains("2 error(s), 0 warning(s)"), "{err}");
+}
