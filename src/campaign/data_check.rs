@@ -48,11 +48,13 @@ pub(crate) fn headers(campaign: &Campaign, diags: &mut Diagnostics) -> Headers {
     out
 }
 
-/// Header-level checks of the audiences and of every step's columns and variables.
+/// Header-level checks of the audiences and of every step's columns, and of the variables
+/// of each step whose `lint` flag (by index) is set.
 pub(crate) fn columns(
     campaign: &Campaign,
     headers: &Headers,
     renderer: &Renderer,
+    lint: &[bool],
     c: &mut Checker<'_>,
 ) {
     key_columns(campaign, headers, c);
@@ -62,7 +64,9 @@ pub(crate) fn columns(
             continue;
         };
         address_columns(campaign, step, &path, h, c);
-        super::lint::step_variables(campaign, step, &path, headers, renderer, c);
+        if lint.get(i).copied().unwrap_or(false) {
+            super::lint::step_variables(campaign, step, &path, headers, renderer, c);
+        }
     }
 }
 

@@ -23,7 +23,7 @@ pub(crate) mod spec;
 mod validate;
 pub(crate) use validate::signing_key as dkim_signing_key;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 pub use check::suggest;
@@ -78,7 +78,7 @@ impl Workspace {
     ) -> (Option<Workspace>, Diagnostics) {
         let mut diags = Diagnostics::default();
         let files = campaign_files(paths, &mut diags);
-        let mut renderer = load_templates(templates, &mut diags);
+        let (mut renderer, broken) = load_templates(templates, &mut diags);
         let mut campaigns = Vec::new();
         let mut rows = data_check::RowReports::default();
         let mut seen: HashMap<String, PathBuf> = HashMap::new();
@@ -92,18 +92,19 @@ impl Workspace {
                 diags: &mut diags,
             };
             let names = renderer.template_names();
-            let Some(campaign) = validate::campaign(parsed.spec, &file, &names, &mut c) else {
-                continue;
-            };
-            if !unique_id(&campaign, &mut seen, &mut c) {
+            // Whatever part of the campaign is valid goes on to the template and data
+            // checks, so that one run reports every problem.
+            let campaign = validate::campaign(parsed.spec, &file, &names, &mut c);
+            // An invalid id is reported already; a duplicate one would mix this file's
+            // `where` expressions with the other's.
+            if !campaign.id.is_empty() && !unique_id(&campaign, &mut seen, &mut c) {
                 continue;
             }
-            if check_templates(&campaign, &mut renderer, &mut c) {
-                let headers = data_check::headers(&campaign, c.diags);
-                data_check::columns(&campaign, &headers, &renderer, &mut c);
-                if opts.data == DataScan::Full {
-                    data_check::rows(&campaign, &headers, &mut rows);
-                }
+            let lint = check_templates(&campaign, &mut renderer, &broken, &mut c);
+            let headers = data_check::headers(&campaign, c.diags);
+            data_check::columns(&campaign, &headers, &renderer, &lint, &mut c);
+            if opts.data == DataScan::Full {
+                data_check::rows(&campaign, &headers, &mut rows);
             }
             campaigns.push(campaign);
         }
@@ -167,25 +168,25 @@ fn campaign_files(paths: &[PathBuf], diags: &mut Diagnostics) -> Vec<PathBuf> {
     files
 }
 
-/// The templates under `templates`, each problem reported; an empty renderer when they
-/// could not be loaded, so that the campaign files are still checked.
-fn load_templates(templates: &Path, diags: &mut Diagnostics) -> Renderer {
-    let renderer = match Renderer::load(templates) {
-        Ok(r) => r,
-        Err(errors) => {
-            for e in errors {
-                let mut d = Diagnostic::error(&e.file, e.message);
-                if let Some(l) = e.line {
-                    d = d.at(l, e.column.unwrap_or(1));
-                }
-                diags.push(match e.hint {
-                    Some(h) => d.hint(h),
-                    None => d,
-                });
-            }
-            Renderer::empty()
+/// The templates under `templates` that loaded, each problem of the others reported, and
+/// the names of the templates with a problem: the campaign files are still checked against
+/// the rest, and a step naming a broken template is not also told its parts are missing.
+fn load_templates(templates: &Path, diags: &mut Diagnostics) -> (Renderer, HashSet<String>) {
+    let (renderer, errors) = Renderer::load_partial(templates);
+    let mut broken = HashSet::new();
+    for e in errors {
+        if let Some(name) = template_name(templates, &e.file) {
+            broken.insert(name);
         }
-    };
+        let mut d = Diagnostic::error(&e.file, e.message);
+        if let Some(l) = e.line {
+            d = d.at(l, e.column.unwrap_or(1));
+        }
+        diags.push(match e.hint {
+            Some(h) => d.hint(h),
+            None => d,
+        });
+    }
     for call in renderer.unknown_calls() {
         let mut d = Diagnostic::error(&call.file, call.message)
             .field(call.name)
@@ -195,7 +196,14 @@ fn load_templates(templates: &Path, diags: &mut Diagnostics) -> Renderer {
         }
         diags.push(d);
     }
-    renderer
+    (renderer, broken)
+}
+
+/// The template (folder under `templates`) that `file` belongs to.
+fn template_name(templates: &Path, file: &Path) -> Option<String> {
+    let rel = file.strip_prefix(templates).ok()?;
+    let first = rel.components().next()?;
+    Some(first.as_os_str().to_str()?.to_string())
 }
 
 /// Whether `campaign`'s id is the first use of it among the files read so far (`seen`).
@@ -221,16 +229,25 @@ fn unique_id(
 }
 
 /// Templates exist with the parts each channel needs; `where` expressions compile.
-/// Returns false when a template is missing (the variable lint would only add noise).
-fn check_templates(campaign: &Campaign, renderer: &mut Renderer, c: &mut Checker<'_>) -> bool {
-    let mut ok = true;
+/// Returns, per step, whether its variables can be checked: not when a part of its
+/// template is missing or its `where` does not compile (the lint would only add noise).
+/// Templates named in `broken` had an error of their own: their parts are not checked.
+fn check_templates(
+    campaign: &Campaign,
+    renderer: &mut Renderer,
+    broken: &HashSet<String>,
+    c: &mut Checker<'_>,
+) -> Vec<bool> {
+    let mut lint = Vec::with_capacity(campaign.steps.len());
     for (i, step) in campaign.steps.iter().enumerate() {
         let path = FieldPath::root().key("steps").index(i);
-        ok &= check_condition(campaign, step, &path, renderer, c);
-        ok &= check_parts(campaign, step, &path, renderer, c);
+        let condition = check_condition(campaign, step, &path, renderer, c);
+        let parts =
+            !broken.contains(&step.template) && check_parts(campaign, step, &path, renderer, c);
+        lint.push(condition && parts);
     }
-    ok &= check_bodies(campaign, renderer, c);
-    ok
+    check_bodies(campaign, renderer, broken, c);
+    lint
 }
 
 /// The step's `where` compiles and calls only known functions and filters. False when it
@@ -292,10 +309,15 @@ fn check_parts(
 }
 
 /// Every webhook `body:` names a folder holding body.tera.
-fn check_bodies(campaign: &Campaign, renderer: &Renderer, c: &mut Checker<'_>) -> bool {
-    let mut ok = true;
+fn check_bodies(
+    campaign: &Campaign,
+    renderer: &Renderer,
+    broken: &HashSet<String>,
+    c: &mut Checker<'_>,
+) {
     for (name, ch) in &campaign.channels {
         if let Some(body) = &ch.body
+            && !broken.contains(body)
             && !renderer.has(&format!("{body}/body.tera"))
         {
             let p = FieldPath::root()
@@ -307,8 +329,6 @@ fn check_bodies(campaign: &Campaign, renderer: &Renderer, c: &mut Checker<'_>) -
                 format!("no template templates/{body}/body.tera"),
                 "a webhook body names a folder under templates/ holding body.tera",
             );
-            ok = false;
         }
     }
-    ok
 }

@@ -107,14 +107,21 @@ impl Renderer {
     /// `templates/`). Tera names are `<name>/<file>`, e.g. `parent_notice/text.tera`.
     /// Returns every problem found, each with its file and, when known, line and column.
     pub fn load(dir: &Path) -> Result<Renderer, Vec<TemplateError>> {
-        let mut renderer = Renderer::empty();
-        renderer.root = dir.to_path_buf();
-        let errors = load::load_dir(&mut renderer, dir);
+        let (renderer, errors) = Renderer::load_partial(dir);
         if errors.is_empty() {
             Ok(renderer)
         } else {
             Err(errors)
         }
+    }
+
+    /// Every template under `dir` that loads, with the errors of the others: `validate`
+    /// checks the campaigns against what loaded instead of against nothing.
+    pub(crate) fn load_partial(dir: &Path) -> (Renderer, Vec<TemplateError>) {
+        let mut renderer = Renderer::empty();
+        renderer.root = dir.to_path_buf();
+        let errors = load::load_dir(&mut renderer, dir);
+        (renderer, errors)
     }
 
     /// The template directory names found, sorted.

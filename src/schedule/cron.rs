@@ -55,6 +55,28 @@ pub(crate) fn parse_cron(expr: &str) -> Result<Cron, CronSyntaxError> {
     })
 }
 
+/// A pattern that restricts both the day of the month and the weekday: standard cron
+/// (and croner) then sends on a day that matches *either*, which almost nobody means
+/// (`0 8 1-7 * MON` is days 1–7 and every Monday, not the first Monday).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct DaysJoinedByOr {
+    pub day: String,
+    pub weekday: String,
+}
+
+/// Whether the valid pattern `expr` joins a restricted day of the month and a restricted
+/// weekday with "or". A weekday written `+MON` asks croner for "and", and is left alone.
+pub(crate) fn days_joined_by_or(expr: &str) -> Option<DaysJoinedByOr> {
+    let fields: Vec<&str> = expr.split_whitespace().collect();
+    let offset = fields.len().checked_sub(5)?;
+    let (day, weekday) = (fields.get(offset + 2)?, fields.get(offset + 4)?);
+    let restricted = |f: &str| f != "*" && f != "?";
+    (restricted(day) && restricted(weekday) && !weekday.starts_with('+')).then(|| DaysJoinedByOr {
+        day: day.to_string(),
+        weekday: weekday.to_string(),
+    })
+}
+
 /// The one parser configuration loa uses: seconds optional, no years.
 fn parser() -> CronParser {
     CronParser::builder()
@@ -189,6 +211,92 @@ mod tests {
             "{}",
             err.message
         );
+    }
+
+    /// The first send time of `expr` from 2026-09-01 00:00 UTC (a Tuesday), and the next.
+    fn first_two(expr: &str) -> [String; 2] {
+        use chrono::{TimeZone, Utc};
+        let cron = parse_cron(expr).unwrap_or_else(|e| panic!("{expr:?}: {e}"));
+        let first = cron
+            .find_next_occurrence(&Utc.with_ymd_and_hms(2026, 9, 1, 0, 0, 0).unwrap(), true)
+            .unwrap();
+        let second = cron.find_next_occurrence(&first, false).unwrap();
+        [first, second].map(|t| t.format("%Y-%m-%d %a %H:%M").to_string())
+    }
+
+    /// Every form docs/campaign-file.md#send shows, with what it means.
+    #[test]
+    fn the_documented_forms_mean_what_the_docs_say() {
+        let cases: [(&str, [&str; 2]); 11] = [
+            (
+                "0 8 * * MON",
+                ["2026-09-07 Mon 08:00", "2026-09-14 Mon 08:00"],
+            ),
+            (
+                "0 8 * * MON-FRI",
+                ["2026-09-01 Tue 08:00", "2026-09-02 Wed 08:00"],
+            ),
+            (
+                "30 7 1,15 * *",
+                ["2026-09-01 Tue 07:30", "2026-09-15 Tue 07:30"],
+            ),
+            (
+                "0 */6 * * *",
+                ["2026-09-01 Tue 00:00", "2026-09-01 Tue 06:00"],
+            ),
+            (
+                "0 8 * * MON#1",
+                ["2026-09-07 Mon 08:00", "2026-10-05 Mon 08:00"],
+            ),
+            (
+                "0 8 * * TUE#5",
+                ["2026-09-29 Tue 08:00", "2026-12-29 Tue 08:00"],
+            ),
+            (
+                "0 8 * * FRI#L",
+                ["2026-09-25 Fri 08:00", "2026-10-30 Fri 08:00"],
+            ),
+            (
+                "0 8 L * *",
+                ["2026-09-30 Wed 08:00", "2026-10-31 Sat 08:00"],
+            ),
+            (
+                "0 8 15W * *",
+                ["2026-09-15 Tue 08:00", "2026-10-15 Thu 08:00"],
+            ),
+            (
+                "0 8 ? * MON",
+                ["2026-09-07 Mon 08:00", "2026-09-14 Mon 08:00"],
+            ),
+            (
+                "0 8 1-7 * +MON",
+                ["2026-09-07 Mon 08:00", "2026-10-05 Mon 08:00"],
+            ),
+        ];
+        for (expr, want) in cases {
+            assert_eq!(first_two(expr), want, "{expr}");
+        }
+    }
+
+    #[test]
+    fn a_day_of_the_month_and_a_weekday_are_joined_by_or() {
+        // What `0 8 1-7 * MON` does: days 1-7 and every Monday after them.
+        let cron = parse_cron("0 8 1-7 * MON").unwrap();
+        use chrono::{TimeZone, Utc};
+        let mut t = Utc.with_ymd_and_hms(2026, 9, 7, 12, 0, 0).unwrap();
+        t = cron.find_next_occurrence(&t, false).unwrap();
+        assert_eq!(t.format("%Y-%m-%d %a").to_string(), "2026-09-14 Mon");
+        let or = days_joined_by_or("0 8 1-7 * MON").unwrap();
+        assert_eq!((or.day.as_str(), or.weekday.as_str()), ("1-7", "MON"));
+        assert!(days_joined_by_or("0 0 8 1-7 * MON").is_some());
+        for alone in [
+            "0 8 * * MON",
+            "0 8 1-7 * *",
+            "0 8 ? * MON#1",
+            "0 8 1-7 * +MON",
+        ] {
+            assert_eq!(days_joined_by_or(alone), None, "{alone}");
+        }
     }
 
     #[test]

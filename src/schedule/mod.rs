@@ -26,7 +26,7 @@ mod occurrence;
 mod parse;
 
 pub(crate) use calendar::{Calendar, DateRange, Move, QuietHours, next_allowed, resolve_local};
-pub(crate) use cron::parse_cron;
+pub(crate) use cron::{days_joined_by_or, parse_cron};
 pub(crate) use occurrence::{
     DropReason, Dropped, MAX_OCCURRENCES, ScheduleError, StepOccurrences, StepSchedule, Trigger,
 };

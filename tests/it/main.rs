@@ -49,6 +49,7 @@ mod simulate;
 mod support;
 mod validate;
 mod validate_later;
+mod validate_one_round;
 mod web_callbacks;
 mod web_dashboard;
 mod web_privacy;

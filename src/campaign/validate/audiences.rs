@@ -39,6 +39,8 @@ fn audience(
     path: &FieldPath,
     c: &mut Checker<'_>,
 ) -> Option<Audience> {
+    // A source with an error is left out: the data checks must never open a file
+    // outside the data folders (and quote what it holds).
     let source = match &spec.source {
         Some(s) => {
             let p = dir.join(s);
@@ -48,10 +50,13 @@ fn audience(
                     format!("data file {} does not exist", p.display()),
                     "paths are relative to the campaign file, e.g. data/schools.csv",
                 );
+                None
             } else if let Err(e) = data_dirs::check_inside(&p, dir) {
                 c.error(&path.key("source"), e, data_dirs::HINT);
+                None
+            } else {
+                Some(p)
             }
-            Some(p)
         }
         None => {
             c.missing(&path.key("source"), "add `source: data/<file>.csv`");

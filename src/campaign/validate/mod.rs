@@ -24,19 +24,26 @@ pub(crate) use channels::signing_key;
 
 use std::path::Path;
 
+use chrono::NaiveDate;
+use indexmap::IndexMap;
+
 use super::check::{Checker, suggest};
 use super::locate::FieldPath;
 use super::model::{Campaign, Status};
-use super::spec::CampaignSpec;
+use super::spec::{CampaignSpec, RangeSpec};
+use crate::schedule::DateRange;
 
-/// Checks everything that needs no data; `None` when an error makes the campaign unusable.
+/// Checks everything that needs no data, and returns the campaign as far as it is valid so
+/// that the data and template checks still run on the rest (one `loa validate` shows every
+/// problem): a window, audience, channel or step with an error is left out, a step whose
+/// `send` is wrong is kept with a placeholder schedule, an invalid id is empty. After an
+/// error the campaign is only for those checks: [`super::Workspace::load`] hands out none.
 pub(super) fn campaign(
     spec: CampaignSpec,
     file: &Path,
     templates: &[String],
     c: &mut Checker<'_>,
-) -> Option<Campaign> {
-    let errors_before = c.diags.error_count();
+) -> Campaign {
     let id = campaign_id(spec.campaign.as_deref(), c);
     let title = title(spec.title.as_deref(), c);
     let status = status(spec.status.as_deref(), c);
@@ -44,20 +51,20 @@ pub(super) fn campaign(
     let windows = calendar::windows(&spec.windows, period, c);
     let audiences = audiences::audiences(&spec.audiences, file, c);
     let channels = channels::channels(&spec.channels, c);
+    // Names as the file defines them: a section with its own error is not also "unknown"
+    // at every step that names it.
     let names = Names {
-        audiences: audiences.keys().map(String::as_str).collect(),
-        channels: channels.keys().map(String::as_str).collect(),
-        windows: windows.keys().map(String::as_str).collect(),
+        audiences: spec.audiences.keys().map(String::as_str).collect(),
+        channels: spec.channels.keys().map(String::as_str).collect(),
+        windows: spec.windows.keys().map(String::as_str).collect(),
         templates: templates.iter().map(String::as_str).collect(),
     };
     // Occurrences are only checked against a period the file gave.
     let checked = period.map(|_| &calendar);
     let steps = step::steps(&spec.steps, &names, &windows, period, checked, c);
-    if c.diags.error_count() > errors_before {
-        return None;
-    }
-    Some(Campaign {
-        id: id?,
+    let windows = with_broken_windows(windows, &spec.windows);
+    Campaign {
+        id: id.unwrap_or_default(),
         title,
         status,
         file: file.to_path_buf(),
@@ -67,7 +74,23 @@ pub(super) fn campaign(
         channels,
         messages: spec.messages,
         steps,
-    })
+    }
+}
+
+/// `windows` with each window of the file that has an error added back by name, over an
+/// empty range at the earliest date: the template lint then does not also call it
+/// missing. Only a campaign with an error has one, and such a campaign is never used.
+fn with_broken_windows(
+    mut windows: IndexMap<String, DateRange>,
+    specs: &IndexMap<String, RangeSpec>,
+) -> IndexMap<String, DateRange> {
+    for name in specs.keys() {
+        windows.entry(name.clone()).or_insert(DateRange {
+            start: NaiveDate::MIN,
+            end: NaiveDate::MIN,
+        });
+    }
+    windows
 }
 
 /// What a step may refer to by name.

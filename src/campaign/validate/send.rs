@@ -1,6 +1,7 @@
 //! A step's `send:` block: exactly one trigger (`at` or `cron`), the window it sends in and
 //! how many times at most.
 
+use chrono::{NaiveDate, NaiveDateTime};
 use indexmap::IndexMap;
 
 use super::{Names, reference};
@@ -60,6 +61,25 @@ pub(super) fn send(
     })
 }
 
+/// What stands for a `send` with an error, so that the rest of its step is still checked:
+/// one time at the earliest date, in an empty window. It never reaches `plan` or the
+/// daemon, as the error keeps the workspace from loading.
+pub(super) fn placeholder() -> Send {
+    let never = DateRange {
+        start: NaiveDate::MIN,
+        end: NaiveDate::MIN,
+    };
+    Send {
+        schedule: StepSchedule {
+            trigger: Trigger::At(NaiveDateTime::MIN),
+            window: never,
+            max: None,
+        },
+        within: None,
+        text: String::new(),
+    }
+}
+
 fn trigger(spec: &SendSpec, path: &FieldPath, c: &mut Checker<'_>) -> Option<Trigger> {
     match (&spec.at, &spec.cron) {
         (Some(at), None) => schedule::parse_local_datetime(at)
@@ -72,16 +92,19 @@ fn trigger(spec: &SendSpec, path: &FieldPath, c: &mut Checker<'_>) -> Option<Tri
             })
             .ok()
             .map(Trigger::At),
-        (None, Some(cron)) => schedule::parse_cron(cron)
-            .map_err(|e| {
-                c.error(
-                    &path.key("cron"),
-                    format!("bad cron expression {cron:?}: {e}"),
-                    e.hint.clone(),
-                )
-            })
-            .ok()
-            .map(|cr| Trigger::Cron(Box::new(cr))),
+        (None, Some(cron)) => {
+            let parsed = schedule::parse_cron(cron)
+                .map_err(|e| {
+                    c.error(
+                        &path.key("cron"),
+                        format!("bad cron expression {cron:?}: {e}"),
+                        e.hint.clone(),
+                    )
+                })
+                .ok()?;
+            days_joined_by_or(cron, &path.key("cron"), c);
+            Some(Trigger::Cron(Box::new(parsed)))
+        }
         (Some(_), Some(_)) => {
             c.error(
                 path,
@@ -98,6 +121,44 @@ fn trigger(spec: &SendSpec, path: &FieldPath, c: &mut Checker<'_>) -> Option<Tri
             None
         }
     }
+}
+
+/// Warns when `cron` restricts both the day of the month and the weekday: cron then sends
+/// on days matching either, and `0 8 1-7 * MON` meant as "the first Monday" also sends on
+/// the 1st to the 7th and on every Monday.
+fn days_joined_by_or(cron: &str, path: &FieldPath, c: &mut Checker<'_>) {
+    let Some(or) = schedule::days_joined_by_or(cron) else {
+        return;
+    };
+    let (day, weekday) = (&or.day, &or.weekday);
+    let msg = format!(
+        "cron {cron:?} sends on days {day} of the month and also on every {weekday}: \
+         cron joins a day of the month and a weekday with \"or\""
+    );
+    // `MON#1` only reads for one weekday; a list or range gets the general form.
+    let hint = if weekday.chars().all(|ch| ch.is_ascii_alphanumeric()) {
+        format!(
+            "for \"the first {weekday} of the month\" write \"{}\" ({weekday}#2 the second, \
+             {weekday}#L the last), or \"+{weekday}\" for days {day} that are also a \
+             {weekday}; to keep both, make them two steps",
+            first_of(cron, weekday),
+        )
+    } else {
+        "for \"the first Monday of the month\" write the day as * and the weekday as MON#1 \
+         (#2 the second, #L the last), or start the weekday with + for days that match \
+         both; to keep both, make them two steps"
+            .to_string()
+    };
+    c.warning(path, msg, hint);
+}
+
+/// `cron` with the day of the month made `*` and the weekday `<weekday>#1`.
+fn first_of(cron: &str, weekday: &str) -> String {
+    let mut fields: Vec<String> = cron.split_whitespace().map(str::to_string).collect();
+    let n = fields.len();
+    fields[n - 3] = "*".to_string();
+    fields[n - 1] = format!("{weekday}#1");
+    fields.join(" ")
 }
 
 fn text(spec: &SendSpec) -> String {

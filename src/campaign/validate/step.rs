@@ -33,8 +33,8 @@ pub(super) fn steps(
                 "give every step its own id",
             );
         }
-        if let Some(step) = step(spec, &path, names, windows, period, c) {
-            if let Some(cal) = calendar {
+        if let Some((step, send_ok)) = step(spec, &path, names, windows, period, c) {
+            if let Some(cal) = calendar.filter(|_| send_ok) {
                 occurrences::check(&step, &path.key("send"), cal, c);
             }
             out.push(step);
@@ -50,6 +50,9 @@ pub(super) fn steps(
     out
 }
 
+/// The step, and whether its `send` is valid. A step whose `send` is not is still returned,
+/// with a placeholder schedule, for the checks of its template and data; its error is
+/// reported.
 fn step(
     spec: &StepSpec,
     path: &FieldPath,
@@ -57,7 +60,7 @@ fn step(
     windows: &IndexMap<String, DateRange>,
     period: Option<DateRange>,
     c: &mut Checker<'_>,
-) -> Option<Step> {
+) -> Option<(Step, bool)> {
     let id = step_id(spec.id.as_deref(), path, c);
     let audience = reference(
         spec.audience.as_deref(),
@@ -82,8 +85,10 @@ fn step(
         windows,
         period,
         c,
-    )?;
-    Some(Step {
+    );
+    let send_ok = send.is_some();
+    let send = send.unwrap_or_else(send::placeholder);
+    let step = Step {
         id: id?,
         audience: audience?,
         condition: spec.condition.clone(),
@@ -94,7 +99,8 @@ fn step(
         schedule: send.schedule,
         within: send.within,
         send_text: send.text,
-    })
+    };
+    Some((step, send_ok))
 }
 
 /// Step ids may also hold `_`, unlike campaign ids.
