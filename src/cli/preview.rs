@@ -12,7 +12,7 @@ use super::format::local_time;
 use crate::campaign::context::Shared;
 use crate::campaign::select::{address, find, selects};
 use crate::campaign::{Campaign, Step};
-use crate::render::message::{Rendered, Target, render};
+use crate::render::message::{Rendered, Target, render, text_file};
 use crate::schedule;
 
 #[derive(Debug, clap::Args)]
@@ -78,7 +78,11 @@ pub(super) fn run(global: &Global, args: &Args) -> Result<ExitCode> {
     };
     let rendered = render(&ws.renderer, &target, &mut ctx)
         .with_context(|| format!("rendering template {}", step.template))?;
-    print_parts(&rendered);
+    let text_title = match text_file(&ws.renderer, channel.kind, &step.template) {
+        "sms.tera" => "sms",
+        _ => "text",
+    };
+    print_parts(&rendered, text_title);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -109,13 +113,14 @@ fn occurrence(campaign: &Campaign, step: &Step) -> Result<(chrono::DateTime<chro
     Ok((o.at, o.n))
 }
 
-fn print_parts(r: &Rendered) {
+/// The rendered parts; `text_title` names the text's file (`sms` for `sms.tera`).
+fn print_parts(r: &Rendered, text_title: &str) {
     let section = |title: &str, body: &str| println!("\n── {title} ──\n{body}");
     if let Some(s) = &r.subject {
         println!("Tiêu đề     {s}");
     }
     if let Some(t) = &r.text {
-        section("text", t.trim_end());
+        section(text_title, t.trim_end());
     }
     if let Some(h) = &r.html {
         section("html", h.trim_end());

@@ -24,6 +24,7 @@ mod channel_zalo;
 mod daemon_log_flood;
 mod daemon_pause;
 mod daemon_reload;
+mod daemon_sms_text;
 mod daemon_templates;
 mod daemon_unsubscribe;
 mod fallback_and_plan;

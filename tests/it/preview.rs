@@ -84,3 +84,28 @@ fn preview_of_an_unknown_step_lists_the_steps() {
     assert_eq!(run.code(), 1);
     assert!(run.stderr().contains("coverage-weekly"), "{}", run.stderr());
 }
+
+/// The example's parent notice has an `sms.tera`: its SMS fits one GSM-7 segment (160
+/// characters without diacritics) while the e-mail's text part says more.
+#[test]
+fn the_parent_notice_sms_is_one_segment_and_the_email_text_is_longer() {
+    let ws = Workspace::example();
+    let sms = parent_notice(&ws, "sms");
+    let body = sms.split_once("── request body ──").expect("a body").1;
+    let json: serde_json::Value = serde_json::from_str(body.trim()).expect("JSON");
+    let text = json["text"].as_str().expect("a text");
+    assert!(
+        text.is_ascii() && text.len() <= 160,
+        "{} characters: {text}",
+        text.len()
+    );
+    assert!(sms.contains("── sms ──"), "{sms}");
+    let email = parent_notice(&ws, "email");
+    let (head, _html) = email.split_once("── html ──").expect("an html part");
+    let email_text = head.split_once("── text ──").expect("a text part").1;
+    assert!(
+        email_text.contains("Kính gửi Quý phụ huynh"),
+        "{email_text}"
+    );
+    assert!(email_text.chars().count() > 300, "{email_text}");
+}
