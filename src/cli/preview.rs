@@ -52,6 +52,16 @@ pub enum At {
     Time(NaiveDateTime),
 }
 
+impl Args {
+    fn wanted(&self) -> Wanted {
+        match (self.at, self.occurrence) {
+            (Some(at), _) => Wanted::At(at),
+            (None, Some(n)) => Wanted::Number(n),
+            (None, None) => Wanted::Next(Utc::now()),
+        }
+    }
+}
+
 fn parse_at(s: &str) -> Result<At, String> {
     if s.trim().contains([' ', 'T']) {
         schedule::parse_local_datetime(s).map(At::Time)
@@ -75,11 +85,7 @@ pub(super) fn run(global: &Global, args: &Args) -> Result<ExitCode> {
         .get(&channel_name)
         .context("unknown channel")?;
     let occ = schedule::occurrences(&campaign.calendar, &step.schedule)?;
-    let wanted = match (args.at, args.occurrence) {
-        (Some(at), _) => Wanted::At(at),
-        (None, Some(n)) => Wanted::Number(n),
-        (None, None) => Wanted::Next(Utc::now()),
-    };
+    let wanted = args.wanted();
     let chosen = pick(&occ, wanted).map_err(|why| anyhow::anyhow!("step {}: {why}", step.id))?;
     let r = find(campaign, &step.audience, &args.recipient)?;
     let shared = Shared::new(campaign, step, &channel_name, chosen.at, chosen.n);
@@ -111,11 +117,8 @@ pub(super) fn run(global: &Global, args: &Args) -> Result<ExitCode> {
     };
     let rendered = render(&ws.renderer, &target, &mut ctx)
         .with_context(|| format!("rendering template {}", step.template))?;
-    let text_title = match text_file(&ws.renderer, channel.kind, &step.template) {
-        "sms.tera" => "sms",
-        _ => "text",
-    };
-    print_parts(&rendered, text_title);
+    let text_file = text_file(&ws.renderer, channel.kind, &step.template);
+    print_parts(&rendered, text_file.trim_end_matches(".tera"));
     Ok(ExitCode::SUCCESS)
 }
 
@@ -251,7 +254,7 @@ fn same_day_note(occ: &StepOccurrences, wanted: Wanted, chosen: &Occurrence) -> 
     ))
 }
 
-/// The rendered parts; `text_title` names the text's file (`sms` for `sms.tera`).
+/// The rendered parts; `text_title` names the text's file (`text` or `sms`).
 fn print_parts(r: &Rendered, text_title: &str) {
     let section = |title: &str, body: &str| println!("\n── {title} ──\n{body}");
     if let Some(s) = &r.subject {
