@@ -11,18 +11,21 @@ use super::data_check::{Headers, allowed_names, fixed_fields};
 use super::diagnostic::Diagnostic;
 use super::locate::FieldPath;
 use super::model::{Campaign, ChannelKind, Step};
+use crate::render::message::text_file;
 use crate::render::{Renderer, VarRef};
 
-/// The Tera names of the parts a channel kind needs, and whether each is required.
-pub(crate) fn parts_for(kind: ChannelKind) -> &'static [(&'static str, bool)] {
+/// The files of the folder `template` a channel kind reads, and whether each is required. A
+/// webhook's text is `sms.tera` when the folder has one, else `text.tera` ([`text_file`]).
+pub(crate) fn parts_for(
+    kind: ChannelKind,
+    template: &str,
+    renderer: &Renderer,
+) -> Vec<(&'static str, bool)> {
+    let text = text_file(renderer, kind, template);
     match kind {
-        ChannelKind::Smtp => &[
-            ("subject.tera", true),
-            ("text.tera", true),
-            ("html.tera", false),
-        ],
-        ChannelKind::ZaloZns => &[("zns.yaml", true)],
-        ChannelKind::Webhook => &[("text.tera", true)],
+        ChannelKind::Smtp => vec![("subject.tera", true), (text, true), ("html.tera", false)],
+        ChannelKind::ZaloZns => vec![("zns.yaml", true)],
+        ChannelKind::Webhook => vec![(text, true)],
     }
 }
 
@@ -50,8 +53,8 @@ pub(super) fn step_variables(
         }
     }
     for ch in campaign.channels_of(step) {
-        for (part, _) in parts_for(ch.kind) {
-            let names = match *part {
+        for (part, _) in parts_for(ch.kind, &step.template, renderer) {
+            let names = match part {
                 "zns.yaml" => renderer.zns_param_names(&step.template),
                 _ => vec![format!("{}/{part}", step.template)],
             };

@@ -288,8 +288,8 @@ fn check_parts(
 ) -> bool {
     let mut ok = true;
     for ch in campaign.channels_of(step) {
-        for (part, required) in parts_for(ch.kind) {
-            if *required && !renderer.has(&format!("{}/{part}", step.template)) {
+        for (part, required) in parts_for(ch.kind, &step.template, renderer) {
+            if required && !renderer.has(&format!("{}/{part}", step.template)) {
                 let msg = format!(
                     "template {:?} has no {part}, which the {} channel `{}` needs",
                     step.template,

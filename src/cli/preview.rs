@@ -1,19 +1,26 @@
-//! `loa preview FILE --step S --recipient KEY [--channel C]`: the exact message one
-//! recipient would get, rendered with today's data (docs/cli.md#preview).
+//! `loa preview FILE --step S --recipient KEY [--channel C] [--at DATE | --occurrence N]`:
+//! the exact message one recipient would get, rendered with today's data (docs/cli.md#preview).
+//!
+//! Which occurrence: by default the next one from now (the last once the step is over);
+//! `--at` and `--occurrence` pick any other, so a `where` or a template that reads
+//! `occurrence` can be checked for the first one too.
 
+use std::cmp::Ordering;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context as _, Result, bail};
-use chrono::Utc;
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use chrono_tz::Tz;
 
 use super::Global;
 use super::format::local_time;
+use crate::audience::recipients::Recipient;
 use crate::campaign::context::Shared;
 use crate::campaign::select::{address, find, selects};
-use crate::campaign::{Campaign, Step};
-use crate::render::message::{Rendered, Target, render};
-use crate::schedule;
+use crate::campaign::{Channel, Step};
+use crate::render::message::{Rendered, Target, render, text_file};
+use crate::schedule::{self, Occurrence, StepOccurrences};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -28,6 +35,39 @@ pub struct Args {
     /// One of the step's channels, or its fallback (default: the first channel).
     #[arg(long)]
     pub channel: Option<String>,
+    /// The occurrence on this local day (2026-09-05 or 05/09/2026; the first of the day) or
+    /// at this local time (2026-09-05 19:30). Default: the next one, or the last once the
+    /// step is over.
+    #[arg(long, value_name = "DATE", value_parser = parse_at, conflicts_with = "occurrence")]
+    pub at: Option<At>,
+    /// The step's N-th occurrence, 1 for the first (as `occurrence.n` in templates).
+    #[arg(long, value_name = "N")]
+    pub occurrence: Option<u32>,
+}
+
+/// A local day or a local date and time, in the campaign's zone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum At {
+    Day(NaiveDate),
+    Time(NaiveDateTime),
+}
+
+impl Args {
+    fn wanted(&self) -> Wanted {
+        match (self.at, self.occurrence) {
+            (Some(at), _) => Wanted::At(at),
+            (None, Some(n)) => Wanted::Number(n),
+            (None, None) => Wanted::Next(Utc::now()),
+        }
+    }
+}
+
+fn parse_at(s: &str) -> Result<At, String> {
+    if s.trim().contains([' ', 'T']) {
+        schedule::parse_local_datetime(s).map(At::Time)
+    } else {
+        schedule::parse_date(s).map(At::Day)
+    }
 }
 
 pub(super) fn run(global: &Global, args: &Args) -> Result<ExitCode> {
@@ -44,20 +84,47 @@ pub(super) fn run(global: &Global, args: &Args) -> Result<ExitCode> {
         .channels
         .get(&channel_name)
         .context("unknown channel")?;
-    let (at, n) = occurrence(campaign, step)?;
+    let occ = schedule::occurrences(&campaign.calendar, &step.schedule)?;
+    let wanted = args.wanted();
+    let chosen = pick(&occ, wanted).map_err(|why| anyhow::anyhow!("step {}: {why}", step.id))?;
     let r = find(campaign, &step.audience, &args.recipient)?;
-    let shared = Shared::new(campaign, step, &channel_name, at, n);
+    let shared = Shared::new(campaign, step, &channel_name, chosen.at, chosen.n);
     let mut ctx = shared.for_recipient(&r);
     println!("Chiến dịch  {} — {}", campaign.id, campaign.title);
-    println!("Bước        {} (lần {n}, {})", step.id, local_time(&at));
+    println!(
+        "Bước        {} (lần {}, {})",
+        step.id,
+        chosen.n,
+        local_time(&chosen.at)
+    );
     println!("Kênh        {channel_name} ({})", channel.kind.as_str());
+    if let Some(more) = same_day_note(&occ, wanted, chosen) {
+        println!("Lưu ý       {more}");
+    }
     if !selects(&ws.renderer, campaign, step, &ctx)? {
         println!(
             "Lưu ý       người nhận này không thỏa điều kiện `where: {}`: sẽ không được gửi",
             step.condition.as_deref().unwrap_or("")
         );
     }
-    let addr = match address(step, channel, &r) {
+    let addr = print_address(step, channel, &r);
+    let target = Target {
+        kind: channel.kind,
+        template: &step.template,
+        body_template: channel.body.as_deref(),
+        address: &addr,
+        message_id: "preview",
+    };
+    let rendered = render(&ws.renderer, &target, &mut ctx)
+        .with_context(|| format!("rendering template {}", step.template))?;
+    let text_file = text_file(&ws.renderer, channel.kind, &step.template);
+    print_parts(&rendered, text_file.trim_end_matches(".tera"));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints the recipient's address on `channel`; empty when they have none there.
+fn print_address(step: &Step, channel: &Channel, r: &Recipient) -> String {
+    match address(step, channel, r) {
         Ok(a) => {
             println!("Đến         {a}");
             a
@@ -69,18 +136,7 @@ pub(super) fn run(global: &Global, args: &Args) -> Result<ExitCode> {
             );
             String::new()
         }
-    };
-    let target = Target {
-        kind: channel.kind,
-        template: &step.template,
-        body_template: channel.body.as_deref(),
-        address: &addr,
-        message_id: "preview",
-    };
-    let rendered = render(&ws.renderer, &target, &mut ctx)
-        .with_context(|| format!("rendering template {}", step.template))?;
-    print_parts(&rendered);
-    Ok(ExitCode::SUCCESS)
+    }
 }
 
 fn pick_channel(step: &Step, wanted: Option<&str>) -> Result<String> {
@@ -97,26 +153,116 @@ fn pick_channel(step: &Step, wanted: Option<&str>) -> Result<String> {
     }
 }
 
-/// The next occurrence from now, or the last one when the step is over.
-fn occurrence(campaign: &Campaign, step: &Step) -> Result<(chrono::DateTime<chrono_tz::Tz>, u32)> {
-    let occ = schedule::occurrences(&campaign.calendar, &step.schedule)?;
-    let now = Utc::now();
-    let o = occ
-        .kept
-        .iter()
-        .find(|o| o.at >= now)
-        .or(occ.kept.last())
-        .context("the step has no occurrence in its window")?;
-    Ok((o.at, o.n))
+/// Which occurrence the user asked for.
+#[derive(Debug, Clone, Copy)]
+enum Wanted {
+    /// The next from this instant, or the last when all are past.
+    Next(DateTime<Utc>),
+    At(At),
+    Number(u32),
 }
 
-fn print_parts(r: &Rendered) {
+/// The occurrence `wanted` names; the error says why there is none and which there are.
+fn pick(occ: &StepOccurrences, wanted: Wanted) -> Result<&Occurrence, String> {
+    let kept = &occ.kept;
+    let last = kept
+        .last()
+        .ok_or("the step has no occurrence in its window")?;
+    match wanted {
+        Wanted::Next(now) => Ok(kept.iter().find(|o| o.at >= now).unwrap_or(last)),
+        Wanted::Number(n) => kept.iter().find(|o| o.n == n).ok_or_else(|| {
+            format!(
+                "there is no occurrence {n}: the step has {} (--occurrence 1 to {}), \
+                 the last on {}",
+                kept.len(),
+                last.n,
+                local_time(&last.at)
+            )
+        }),
+        Wanted::At(at) => {
+            let sent = kept.iter().find(|o| on(at, &o.at) == Ordering::Equal);
+            // A time the calendar moved (quiet hours, a skip date) still names its occurrence.
+            let moved = || kept.iter().find(|o| on(at, &o.nominal) == Ordering::Equal);
+            sent.or_else(moved).ok_or_else(|| none_at(occ, at))
+        }
+    }
+}
+
+/// How an instant compares with `at`: by day for a date, to the minute for a time.
+fn on(at: At, t: &DateTime<Tz>) -> Ordering {
+    match at {
+        At::Day(day) => t.date_naive().cmp(&day),
+        At::Time(time) => t.naive_local().cmp(&time),
+    }
+}
+
+/// Nothing is sent at `at`: why, when the calendar dropped it, and the nearest occurrences.
+fn none_at(occ: &StepOccurrences, at: At) -> String {
+    let shown = match at {
+        At::Day(day) => day.format("%d/%m/%Y").to_string(),
+        At::Time(time) => time.format("%d/%m/%Y %H:%M").to_string(),
+    };
+    let mut msg = format!("no occurrence on {shown}");
+    let dropped = occ
+        .dropped
+        .iter()
+        .find(|d| on(at, &d.nominal) == Ordering::Equal);
+    if let Some(d) = dropped {
+        msg.push_str(&format!(
+            " ({} is not sent: {})",
+            local_time(&d.nominal),
+            d.reason
+        ));
+    }
+    let before = occ
+        .kept
+        .iter()
+        .rev()
+        .find(|o| on(at, &o.at) == Ordering::Less);
+    let after = occ.kept.iter().find(|o| on(at, &o.at) == Ordering::Greater);
+    let name = |o: &Occurrence| format!("occurrence {} ({})", o.n, local_time(&o.at));
+    let nearest = match (before, after) {
+        (Some(b), Some(a)) => format!("before it: {}; after it: {}", name(b), name(a)),
+        (None, Some(a)) => format!("the first is {}", name(a)),
+        (Some(b), None) => format!("the last is {}", name(b)),
+        (None, None) => String::new(),
+    };
+    format!("{msg}; {nearest} (`loa plan` lists them all)")
+}
+
+/// When `--at` named a day with several occurrences: that the first was taken, and how to
+/// name another.
+fn same_day_note(occ: &StepOccurrences, wanted: Wanted, chosen: &Occurrence) -> Option<String> {
+    let Wanted::At(day @ At::Day(_)) = wanted else {
+        return None;
+    };
+    let that_day: Vec<&Occurrence> = occ
+        .kept
+        .iter()
+        .filter(|o| on(day, &o.at) == Ordering::Equal)
+        .collect();
+    let other = that_day.iter().find(|o| o.n != chosen.n)?;
+    let times: Vec<String> = that_day
+        .iter()
+        .map(|o| o.at.format("%H:%M").to_string())
+        .collect();
+    Some(format!(
+        "ngày này có {} lần gửi ({}); đây là lần {} — chọn lần khác bằng --at \"{}\"",
+        that_day.len(),
+        times.join(", "),
+        chosen.at.format("%H:%M"),
+        other.at.format("%Y-%m-%d %H:%M")
+    ))
+}
+
+/// The rendered parts; `text_title` names the text's file (`text` or `sms`).
+fn print_parts(r: &Rendered, text_title: &str) {
     let section = |title: &str, body: &str| println!("\n── {title} ──\n{body}");
     if let Some(s) = &r.subject {
         println!("Tiêu đề     {s}");
     }
     if let Some(t) = &r.text {
-        section("text", t.trim_end());
+        section(text_title, t.trim_end());
     }
     if let Some(h) = &r.html {
         section("html", h.trim_end());
@@ -130,5 +276,89 @@ fn print_parts(r: &Rendered) {
     }
     if let Some(b) = &r.body {
         section("request body", b.trim_end());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+    use chrono_tz::Asia::Ho_Chi_Minh;
+
+    use super::*;
+    use crate::schedule::{DropReason, Dropped};
+
+    fn local(d: u32, h: u32, m: u32) -> DateTime<Tz> {
+        Ho_Chi_Minh.with_ymd_and_hms(2026, 9, d, h, m, 0).unwrap()
+    }
+
+    fn kept(n: u32, at: DateTime<Tz>, nominal: DateTime<Tz>) -> Occurrence {
+        Occurrence {
+            n,
+            at,
+            nominal,
+            moves: Vec::new(),
+        }
+    }
+
+    /// 05/09 08:00 and 12:00; 06/09 21:30 moved by quiet hours to 07/09 07:00; 08/09 08:00
+    /// dropped (outside the window).
+    fn steps() -> StepOccurrences {
+        StepOccurrences {
+            kept: vec![
+                kept(1, local(5, 8, 0), local(5, 8, 0)),
+                kept(2, local(5, 12, 0), local(5, 12, 0)),
+                kept(3, local(7, 7, 0), local(6, 21, 30)),
+            ],
+            dropped: vec![Dropped {
+                nominal: local(8, 8, 0),
+                moved_to: None,
+                reason: DropReason::LeftWindow,
+            }],
+        }
+    }
+
+    fn day(d: u32) -> At {
+        At::Day(NaiveDate::from_ymd_opt(2026, 9, d).unwrap())
+    }
+
+    #[test]
+    fn a_time_the_calendar_moved_still_names_its_occurrence() {
+        let occ = steps();
+        let at = At::Time(local(6, 21, 30).naive_local());
+        assert_eq!(pick(&occ, Wanted::At(at)).map(|o| o.n), Ok(3));
+        assert_eq!(pick(&occ, Wanted::At(day(7))).map(|o| o.n), Ok(3));
+    }
+
+    #[test]
+    fn a_dropped_instant_says_why_and_names_the_one_before() {
+        let err = pick(&steps(), Wanted::At(day(8))).unwrap_err();
+        assert_eq!(
+            err,
+            "no occurrence on 08/09/2026 (T3 08/09/2026 08:00 is not sent: outside the step's \
+             window); the last is occurrence 3 (T2 07/09/2026 07:00) (`loa plan` lists them all)"
+        );
+    }
+
+    #[test]
+    fn a_day_with_two_occurrences_takes_the_first_and_says_how_to_name_the_other() {
+        let occ = steps();
+        let wanted = Wanted::At(day(5));
+        let chosen = pick(&occ, wanted).unwrap();
+        assert_eq!(chosen.n, 1);
+        let note = same_day_note(&occ, wanted, chosen).unwrap();
+        assert!(note.contains("(08:00, 12:00)"), "{note}");
+        assert!(note.contains("--at \"2026-09-05 12:00\""), "{note}");
+        assert_eq!(same_day_note(&occ, Wanted::Number(1), chosen), None);
+    }
+
+    #[test]
+    fn without_a_choice_the_next_occurrence_or_else_the_last_is_taken() {
+        let occ = steps();
+        let now = local(5, 9, 0).with_timezone(&Utc);
+        assert_eq!(pick(&occ, Wanted::Next(now)).map(|o| o.n), Ok(2));
+        let later = local(30, 0, 0).with_timezone(&Utc);
+        assert_eq!(pick(&occ, Wanted::Next(later)).map(|o| o.n), Ok(3));
+        let none = StepOccurrences::default();
+        assert!(pick(&none, Wanted::Number(1)).is_err());
     }
 }

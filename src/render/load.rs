@@ -1,7 +1,7 @@
 //! Loading a workspace's `templates/` directory into a [`Renderer`], reporting every problem.
 //!
-//! Layout: `templates/<name>/` holds `subject.tera`, `text.tera`, `html.tera`, `body.tera`
-//! (the parts), `zns.yaml`, and any other `*.tera` file as a partial that parts may
+//! Layout: `templates/<name>/` holds `subject.tera`, `text.tera`, `sms.tera`, `html.tera`,
+//! `body.tera` (the parts), `zns.yaml`, and any other `*.tera` file as a partial that parts may
 //! `include`, `import` or `extend` by its Tera name `<name>/<file>`. Hidden files (`.gitkeep`,
 //! editor swap files) are skipped; anything else is an error. Files are UTF-8 (a leading BOM
 //! is dropped), at most [`MAX_TEMPLATE_BYTES`], and normalised to NFC like the audience data,
@@ -19,8 +19,8 @@ use super::error::TemplateError;
 use super::lint::child_bodies;
 use super::{MAX_TEMPLATE_BYTES, Parts, Renderer, zns};
 
-const LAYOUT_HINT: &str = "a template directory holds subject.tera, text.tera, html.tera, \
-                           body.tera, zns.yaml and partials named *.tera";
+const LAYOUT_HINT: &str = "a template directory holds subject.tera, text.tera, sms.tera, \
+                           html.tera, body.tera, zns.yaml and partials named *.tera";
 
 /// Loads `dir` into `renderer`; returns every problem found (empty when all is well).
 pub(super) fn load_dir(renderer: &mut Renderer, dir: &Path) -> Vec<TemplateError> {
@@ -119,6 +119,7 @@ fn mark_part(parts: &mut Parts, stem: &str) {
     match stem {
         "subject" => parts.subject = true,
         "text" => parts.text = true,
+        "sms" => parts.sms = true,
         "html" => parts.html = true,
         "body" => parts.body = true,
         _ => {}

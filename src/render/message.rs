@@ -1,8 +1,9 @@
 //! One message rendered for one channel: the parts that channel sends (docs/templates.md#files).
 //!
 //! E-mail: `subject`, `text`, optional `html`. Zalo ZNS: `zns.yaml` parameters. Webhooks
-//! (SMS gateways, relays): `text`, and the channel's `body` template, which also sees
-//! `address`, `message_id`, `subject` and `text`.
+//! (SMS gateways, relays): `text` from `sms.tera` when the folder has one, else from
+//! `text.tera` ([`text_file`]), and the channel's `body` template, which also sees `address`,
+//! `message_id`, `subject` and `text`.
 
 use serde_json::Value;
 
@@ -27,6 +28,20 @@ pub struct Target<'a> {
     pub body_template: Option<&'a str>,
     pub address: &'a str,
     pub message_id: &'a str,
+}
+
+/// The file a channel's text comes from in the template folder `template`.
+///
+/// An SMS holds 160 GSM-7 characters per segment (70 in UCS-2), an e-mail's plain part as
+/// many as it needs: one `text.tera` for both made either the e-mail terse or the SMS several
+/// segments long. So a webhook (an SMS gateway) reads `sms.tera` when the folder has one and
+/// falls back to `text.tera`, which e-mail always reads. `loa validate` asks the same question
+/// here, so it checks the file that will be sent.
+pub(crate) fn text_file(renderer: &Renderer, kind: ChannelKind, template: &str) -> &'static str {
+    match kind {
+        ChannelKind::Webhook if renderer.has(&format!("{template}/sms.tera")) => "sms.tera",
+        _ => "text.tera",
+    }
 }
 
 /// Renders every part `target`'s channel sends, all of them under one budget of
@@ -63,7 +78,7 @@ fn render_parts(
         ChannelKind::ZaloZns => out.zns = Some(renderer.render_zns(target.template, ctx)?),
         ChannelKind::Webhook => {
             out.subject = optional("subject.tera", ctx)?.map(|s| one_line(&s));
-            out.text = optional("text.tera", ctx)?;
+            out.text = optional(text_file(renderer, target.kind, target.template), ctx)?;
         }
     }
     if let Some(body) = target.body_template {

@@ -63,8 +63,10 @@ pub const MAX_OUTPUT_BYTES: usize = 1 << 20;
 pub struct Parts {
     /// `subject.tera`: the email subject.
     pub subject: bool,
-    /// `text.tera`: email text body, SMS and other webhook text.
+    /// `text.tera`: email text body; SMS and other webhook text without `sms.tera`.
     pub text: bool,
+    /// `sms.tera`: SMS and other webhook text, in place of `text.tera`.
+    pub sms: bool,
     /// `html.tera`: the email HTML body (autoescaped).
     pub html: bool,
     /// `zns.yaml`: the Zalo ZNS message.

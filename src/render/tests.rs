@@ -532,3 +532,50 @@ fn a_renderer_can_be_shared_between_threads() {
     fn shareable<T: Send + Sync + Clone>() {}
     shareable::<Renderer>();
 }
+
+#[test]
+fn a_webhook_reads_sms_tera_when_the_folder_has_one_and_email_keeps_text_tera() {
+    use crate::channel_kind::ChannelKind;
+    use message::{Target, render, text_file};
+    let renderer = loaded(&[
+        ("both/text.tera", "Kính gửi {{ row.id }}, thư dài"),
+        ("both/sms.tera", "SMS {{ row.id }}"),
+        ("both/subject.tera", "BHYT"),
+        ("plain/text.tera", "Nhắc {{ row.id }}"),
+    ]);
+    assert_eq!(renderer.parts("both").map(|p| p.sms), Some(true));
+    assert_eq!(renderer.parts("plain").map(|p| p.sms), Some(false));
+    let text = |kind, template| {
+        assert_eq!(
+            text_file(&renderer, kind, template),
+            if kind == ChannelKind::Webhook && template == "both" {
+                "sms.tera"
+            } else {
+                "text.tera"
+            }
+        );
+        let target = Target {
+            kind,
+            template,
+            body_template: None,
+            address: "84912000001",
+            message_id: "m1",
+        };
+        let mut ctx = ctx(json!({ "row": { "id": "r1" } }));
+        render(&renderer, &target, &mut ctx)
+            .unwrap_or_else(|e| panic!("render: {e}"))
+            .text
+    };
+    assert_eq!(
+        text(ChannelKind::Webhook, "both").as_deref(),
+        Some("SMS r1")
+    );
+    assert_eq!(
+        text(ChannelKind::Smtp, "both").as_deref(),
+        Some("Kính gửi r1, thư dài")
+    );
+    assert_eq!(
+        text(ChannelKind::Webhook, "plain").as_deref(),
+        Some("Nhắc r1")
+    );
+}

@@ -25,6 +25,7 @@ mod channel_zalo;
 mod daemon_log_flood;
 mod daemon_pause;
 mod daemon_reload;
+mod daemon_sms_text;
 mod daemon_startup;
 mod daemon_templates;
 mod daemon_unsubscribe;
