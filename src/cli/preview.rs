@@ -1,6 +1,7 @@
 //! `loa preview FILE --step S --recipient KEY [--channel C]`: the exact message one
 //! recipient would get, rendered with today's data (docs/cli.md#preview).
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -48,24 +49,38 @@ pub(super) fn run(global: &Global, args: &Args) -> Result<ExitCode> {
     let r = find(campaign, &step.audience, &args.recipient)?;
     let shared = Shared::new(campaign, step, &channel_name, at, n);
     let mut ctx = shared.for_recipient(&r);
-    println!("Chiến dịch  {} — {}", campaign.id, campaign.title);
-    println!("Bước        {} (lần {n}, {})", step.id, local_time(&at));
-    println!("Kênh        {channel_name} ({})", channel.kind.as_str());
+    // Written, not printed: a reader that goes away early is an error to end on quietly
+    // (docs/cli.md#global-options), where `println!` would panic.
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "Chiến dịch  {} — {}", campaign.id, campaign.title)?;
+    writeln!(
+        out,
+        "Bước        {} (lần {n}, {})",
+        step.id,
+        local_time(&at)
+    )?;
+    writeln!(
+        out,
+        "Kênh        {channel_name} ({})",
+        channel.kind.as_str()
+    )?;
     if !selects(&ws.renderer, campaign, step, &ctx)? {
-        println!(
+        writeln!(
+            out,
             "Lưu ý       người nhận này không thỏa điều kiện `where: {}`: sẽ không được gửi",
             step.condition.as_deref().unwrap_or("")
-        );
+        )?;
     }
     let addr = match address(step, channel, &r) {
         Ok(a) => {
-            println!("Đến         {a}");
+            writeln!(out, "Đến         {a}")?;
             a
         }
         Err(why) => {
-            println!(
+            writeln!(
+                out,
                 "Đến         (không có địa chỉ: {why}; tin sẽ bị bỏ qua hoặc chuyển sang kênh dự phòng)"
-            );
+            )?;
             String::new()
         }
     };
@@ -78,7 +93,7 @@ pub(super) fn run(global: &Global, args: &Args) -> Result<ExitCode> {
     };
     let rendered = render(&ws.renderer, &target, &mut ctx)
         .with_context(|| format!("rendering template {}", step.template))?;
-    print_parts(&rendered);
+    print_parts(&mut out, &rendered)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -109,25 +124,30 @@ fn occurrence(campaign: &Campaign, step: &Step) -> Result<(chrono::DateTime<chro
     Ok((o.at, o.n))
 }
 
-fn print_parts(r: &Rendered) {
-    let section = |title: &str, body: &str| println!("\n── {title} ──\n{body}");
+fn print_parts(out: &mut impl Write, r: &Rendered) -> std::io::Result<()> {
     if let Some(s) = &r.subject {
-        println!("Tiêu đề     {s}");
+        writeln!(out, "Tiêu đề     {s}")?;
     }
     if let Some(t) = &r.text {
-        section("text", t.trim_end());
+        section(out, "text", t.trim_end())?;
     }
     if let Some(h) = &r.html {
-        section("html", h.trim_end());
+        section(out, "html", h.trim_end())?;
     }
     if let Some(z) = &r.zns {
         let params = serde_json::to_string_pretty(&z.params).unwrap_or_default();
         section(
+            out,
             "zalo zns",
             &format!("template_id: {}\ntemplate_data: {params}", z.template_id),
-        );
+        )?;
     }
     if let Some(b) = &r.body {
-        section("request body", b.trim_end());
+        section(out, "request body", b.trim_end())?;
     }
+    Ok(())
+}
+
+fn section(out: &mut impl Write, title: &str, body: &str) -> std::io::Result<()> {
+    writeln!(out, "\n── {title} ──\n{body}")
 }
