@@ -155,3 +155,15 @@ fn a_reader_that_stops_early_ends_plan_report_status_and_preview_quietly() {
         assert_eq!(status.code(), Some(0), "{args:?}: {stderr}");
     }
 }
+
+#[test]
+fn plan_draws_no_progress_when_stderr_is_not_a_terminal() {
+    let ws = Workspace::example();
+    let run = ws.loa(&["plan", EXAMPLE]);
+    run.ok();
+    assert!(
+        !run.stderr().contains("đang đếm") && !run.stderr().contains('\r'),
+        "{}",
+        run.stderr()
+    );
+}
