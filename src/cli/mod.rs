@@ -4,6 +4,7 @@
 //! Raw arguments become a validated [`Cli`] once; each command returns an exit code:
 //! 0 when all is well, 1 when the input has problems or the work failed, 2 for usage errors.
 
+mod argv;
 mod format;
 mod plan;
 mod plan_ics;
@@ -120,7 +121,10 @@ pub enum Command {
 
 /// Entry point used by `main.rs`.
 pub fn main() -> ExitCode {
-    let matches = Cli::command().get_matches();
+    let mut command = Cli::command();
+    command.build();
+    let args = argv::own_options_after_command(&command, std::env::args_os().collect());
+    let matches = command.get_matches_from(args);
     let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     cli.global.database_url_given = given_on_command_line(&matches, "database_url");
     init_logging();
@@ -141,6 +145,9 @@ pub fn main() -> ExitCode {
     };
     match result {
         Ok(code) => code,
+        // The reader of our output went away (`loa plan … | head`): what it wanted it has,
+        // so the command ends quietly and successfully, as ripgrep and `cat` do.
+        Err(e) if broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
@@ -155,6 +162,27 @@ fn given_on_command_line(matches: &clap::ArgMatches, id: &str) -> bool {
     here || matches
         .subcommand()
         .is_some_and(|(_, sub)| given_on_command_line(sub, id))
+}
+
+/// Whether `e` comes from writing to a pipe whose reader has gone. serde_json and csv
+/// hide the I/O error they wrap from the error chain, so they are asked directly.
+fn broken_pipe(e: &anyhow::Error) -> bool {
+    use std::io::{Error, ErrorKind};
+    e.chain().any(|cause| {
+        let kind = if let Some(e) = cause.downcast_ref::<Error>() {
+            Some(e.kind())
+        } else if let Some(e) = cause.downcast_ref::<serde_json::Error>() {
+            e.io_error_kind()
+        } else if let Some(e) = cause.downcast_ref::<csv::Error>() {
+            match e.kind() {
+                csv::ErrorKind::Io(e) => Some(e.kind()),
+                _ => None,
+            }
+        } else {
+            None
+        };
+        kind == Some(ErrorKind::BrokenPipe)
+    })
 }
 
 fn block_on<F: std::future::Future<Output = anyhow::Result<ExitCode>>>(

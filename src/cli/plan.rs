@@ -13,6 +13,7 @@ use anyhow::{Context as _, Result, bail};
 use chrono::{DateTime, NaiveDate, TimeZone};
 use chrono_tz::Tz;
 use comfy_table::{Cell, CellAlignment, Table, presets::UTF8_FULL_CONDENSED};
+use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
 use super::Global;
@@ -178,20 +179,27 @@ fn step_entries(
     Ok(())
 }
 
+/// Counts with a spinner on stderr when it is a terminal: over millions of rows the count
+/// takes tens of seconds, which should not pass in silence; piped or logged, stderr gets
+/// nothing.
 fn count(
     ws: &Workspace,
     campaign: &Campaign,
     at: &StepOccurrences,
 ) -> Result<HashMap<(String, u32), u64>> {
-    let tty = std::io::stderr().is_terminal();
+    let bar = match std::io::stderr().is_terminal() {
+        true => ProgressBar::new_spinner(),
+        false => ProgressBar::hidden(),
+    };
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} đang đếm người nhận… {msg} dòng ({elapsed})")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
     let counts = count_matching(campaign, &ws.renderer, at, |rows| {
-        if tty && rows > 0 {
-            eprint!("\rđang đếm người nhận… {} dòng", thousands(rows));
-        }
+        bar.set_message(thousands(rows));
     });
-    if tty {
-        eprint!("\r\x1b[K");
-    }
+    bar.finish_and_clear();
     counts
 }
 

@@ -6,6 +6,7 @@
 //! `occurrence` can be checked for the first one too.
 
 use std::cmp::Ordering;
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -90,24 +91,33 @@ pub(super) fn run(global: &Global, args: &Args) -> Result<ExitCode> {
     let r = find(campaign, &step.audience, &args.recipient)?;
     let shared = Shared::new(campaign, step, &channel_name, chosen.at, chosen.n);
     let mut ctx = shared.for_recipient(&r);
-    println!("Chiến dịch  {} — {}", campaign.id, campaign.title);
-    println!(
+    // Written, not printed: a reader that goes away early is an error to end on quietly
+    // (docs/cli.md#global-options), where `println!` would panic.
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "Chiến dịch  {} — {}", campaign.id, campaign.title)?;
+    writeln!(
+        out,
         "Bước        {} (lần {}, {})",
         step.id,
         chosen.n,
         local_time(&chosen.at)
-    );
-    println!("Kênh        {channel_name} ({})", channel.kind.as_str());
+    )?;
+    writeln!(
+        out,
+        "Kênh        {channel_name} ({})",
+        channel.kind.as_str()
+    )?;
     if let Some(more) = same_day_note(&occ, wanted, chosen) {
-        println!("Lưu ý       {more}");
+        writeln!(out, "Lưu ý       {more}")?;
     }
     if !selects(&ws.renderer, campaign, step, &ctx)? {
-        println!(
+        writeln!(
+            out,
             "Lưu ý       người nhận này không thỏa điều kiện `where: {}`: sẽ không được gửi",
             step.condition.as_deref().unwrap_or("")
-        );
+        )?;
     }
-    let addr = print_address(step, channel, &r);
+    let addr = print_address(&mut out, step, channel, &r)?;
     let target = Target {
         kind: channel.kind,
         template: &step.template,
@@ -118,25 +128,31 @@ pub(super) fn run(global: &Global, args: &Args) -> Result<ExitCode> {
     let rendered = render(&ws.renderer, &target, &mut ctx)
         .with_context(|| format!("rendering template {}", step.template))?;
     let text_file = text_file(&ws.renderer, channel.kind, &step.template);
-    print_parts(&rendered, text_file.trim_end_matches(".tera"));
+    print_parts(&mut out, &rendered, text_file.trim_end_matches(".tera"))?;
     Ok(ExitCode::SUCCESS)
 }
 
 /// Prints the recipient's address on `channel`; empty when they have none there.
-fn print_address(step: &Step, channel: &Channel, r: &Recipient) -> String {
-    match address(step, channel, r) {
+fn print_address(
+    out: &mut impl Write,
+    step: &Step,
+    channel: &Channel,
+    r: &Recipient,
+) -> std::io::Result<String> {
+    Ok(match address(step, channel, r) {
         Ok(a) => {
-            println!("Đến         {a}");
+            writeln!(out, "Đến         {a}")?;
             a
         }
         Err(why) => {
             let why = crate::web::dashboard::reason::vietnamese(&why);
-            println!(
+            writeln!(
+                out,
                 "Đến         (không có địa chỉ: {why}; tin sẽ bị bỏ qua hoặc chuyển sang kênh dự phòng)"
-            );
+            )?;
             String::new()
         }
-    }
+    })
 }
 
 fn pick_channel(step: &Step, wanted: Option<&str>) -> Result<String> {
@@ -256,27 +272,32 @@ fn same_day_note(occ: &StepOccurrences, wanted: Wanted, chosen: &Occurrence) -> 
 }
 
 /// The rendered parts; `text_title` names the text's file (`text` or `sms`).
-fn print_parts(r: &Rendered, text_title: &str) {
-    let section = |title: &str, body: &str| println!("\n── {title} ──\n{body}");
+fn print_parts(out: &mut impl Write, r: &Rendered, text_title: &str) -> std::io::Result<()> {
     if let Some(s) = &r.subject {
-        println!("Tiêu đề     {s}");
+        writeln!(out, "Tiêu đề     {s}")?;
     }
     if let Some(t) = &r.text {
-        section(text_title, t.trim_end());
+        section(out, text_title, t.trim_end())?;
     }
     if let Some(h) = &r.html {
-        section("html", h.trim_end());
+        section(out, "html", h.trim_end())?;
     }
     if let Some(z) = &r.zns {
         let params = serde_json::to_string_pretty(&z.params).unwrap_or_default();
         section(
+            out,
             "zalo zns",
             &format!("template_id: {}\ntemplate_data: {params}", z.template_id),
-        );
+        )?;
     }
     if let Some(b) = &r.body {
-        section("request body", b.trim_end());
+        section(out, "request body", b.trim_end())?;
     }
+    Ok(())
+}
+
+fn section(out: &mut impl Write, title: &str, body: &str) -> std::io::Result<()> {
+    writeln!(out, "\n── {title} ──\n{body}")
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! `loa status [CAMPAIGN]`: message counts by step, channel and state (docs/cli.md#status).
 
 use std::collections::BTreeSet;
+use std::io::Write as _;
 use std::process::ExitCode;
 
 use anyhow::Result;
@@ -32,9 +33,12 @@ pub(super) async fn run(global: &Global, args: &Args) -> Result<ExitCode> {
         super::known_campaign(&store, global, campaign).await?;
     }
     let rows = store.status(args.campaign.as_deref()).await?;
+    // Written, not printed: a reader that goes away early is an error to end on quietly
+    // (docs/cli.md#global-options), where `print!` would panic.
+    let mut out = std::io::stdout().lock();
     match args.format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(&to_json(&rows))?),
-        Format::Table => print!("{}", table(&rows)),
+        Format::Json => writeln!(out, "{}", serde_json::to_string_pretty(&to_json(&rows))?)?,
+        Format::Table => write!(out, "{}", table(&rows))?,
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -22,6 +22,7 @@ mod channel_smtp;
 mod channel_smtp_dkim;
 mod channel_webhook;
 mod channel_zalo;
+mod cli_manners;
 mod daemon_log_flood;
 mod daemon_pause;
 mod daemon_reload;
