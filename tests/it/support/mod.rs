@@ -4,6 +4,7 @@
 //! daemon tests, `loa run` as a child process and a reader of its SQLite ledger; for the
 //! web tests, loa's HTTP side in-process.
 
+pub mod browser;
 pub mod campaign;
 pub mod daemon;
 pub mod http_sink;
