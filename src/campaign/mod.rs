@@ -20,6 +20,8 @@ pub(crate) mod locate;
 pub(crate) mod model;
 pub(crate) mod select;
 pub(crate) mod spec;
+#[cfg(test)]
+pub(crate) mod test_support;
 mod validate;
 pub(crate) use validate::signing_key as dkim_signing_key;
 

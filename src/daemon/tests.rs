@@ -17,19 +17,7 @@ use crate::web::{KeysEnv, WebConfig};
 /// A workspace of one active campaign with three recipients and one step due a minute
 /// ago, whose smtp channel has `url`.
 fn workspace(dir: &Path, url: &str) {
-    std::fs::create_dir_all(dir.join("campaigns/data")).unwrap();
-    std::fs::create_dir_all(dir.join("templates/note")).unwrap();
-    std::fs::write(
-        dir.join("campaigns/data/people.csv"),
-        "id,email\nr0,r0@example.test\nr1,r1@example.test\nr2,r2@example.test\n",
-    )
-    .unwrap();
-    std::fs::write(dir.join("templates/note/subject.tera"), "BHYT").unwrap();
-    std::fs::write(
-        dir.join("templates/note/text.tera"),
-        "Kính gửi {{ row.id }}",
-    )
-    .unwrap();
+    crate::campaign::test_support::three_people_and_a_note(dir);
     let now = Utc::now();
     let at = (now - chrono::Duration::minutes(1)).format("%Y-%m-%d %H:%M");
     let (start, end) = (

@@ -389,19 +389,7 @@ mod tests {
 
     /// A workspace of one campaign in `tz` with three recipients and one step per `send`.
     fn workspace(dir: &Path, tz: &str, sends: &[&str]) -> (Option<Workspace>, Vec<String>) {
-        std::fs::create_dir_all(dir.join("campaigns/data")).unwrap();
-        std::fs::create_dir_all(dir.join("templates/note")).unwrap();
-        std::fs::write(
-            dir.join("campaigns/data/people.csv"),
-            "id,email\nr0,r0@example.test\nr1,r1@example.test\nr2,r2@example.test\n",
-        )
-        .unwrap();
-        std::fs::write(dir.join("templates/note/subject.tera"), "BHYT").unwrap();
-        std::fs::write(
-            dir.join("templates/note/text.tera"),
-            "Kính gửi {{ row.id }}",
-        )
-        .unwrap();
+        crate::campaign::test_support::three_people_and_a_note(dir);
         let steps: String = sends
             .iter()
             .enumerate()
