@@ -297,10 +297,15 @@ fn nearest(name: &str, known: &[String], what: &str) -> String {
     }
 }
 
-/// Prints diagnostics to stderr; true when there was an error.
+/// Prints diagnostics to stderr; true when there was an error. A reader that has gone
+/// (`loa validate 2>&1 | head`) ends the listing, where `eprintln!` would panic.
 pub(crate) fn report(diags: &Diagnostics) -> bool {
+    use std::io::Write;
+    let mut err = std::io::stderr().lock();
     for d in &diags.0 {
-        eprintln!("{d}");
+        if writeln!(err, "{d}").is_err() {
+            break;
+        }
     }
     diags.has_errors()
 }

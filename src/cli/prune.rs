@@ -3,6 +3,7 @@
 //!
 //! Safe beside a running daemon: it writes in short batches on the same ledger.
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::Result;
@@ -30,8 +31,10 @@ pub(super) async fn run(global: &Global, args: &Args) -> Result<ExitCode> {
     let before = cutoff.timestamp_millis();
     let total = store.prunable(before).await?;
     let day = cutoff.format("%Y-%m-%d");
+    let mut out = std::io::stdout().lock();
     if args.dry_run || total == 0 {
-        println!(
+        writeln!(
+            out,
             "{} tin nhắn kết thúc trước {day} còn dữ liệu cá nhân{}.",
             thousands(total),
             if args.dry_run {
@@ -39,7 +42,7 @@ pub(super) async fn run(global: &Global, args: &Args) -> Result<ExitCode> {
             } else {
                 ""
             }
-        );
+        )?;
         return Ok(ExitCode::SUCCESS);
     }
     let bar = ProgressBar::new(total);
@@ -59,10 +62,11 @@ pub(super) async fn run(global: &Global, args: &Args) -> Result<ExitCode> {
         before = %day,
         "personal data of ended messages cleared"
     );
-    println!(
+    writeln!(
+        out,
         "Đã xoá địa chỉ và dữ liệu người nhận của {} tin nhắn kết thúc trước {day}; \
          số liệu thống kê giữ nguyên.",
         thousands(pruned.messages)
-    );
+    )?;
     Ok(ExitCode::SUCCESS)
 }

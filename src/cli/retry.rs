@@ -1,5 +1,6 @@
 //! `loa retry CAMPAIGN [--step S] [--state failed]`: puts messages back in the queue.
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::Result;
@@ -69,10 +70,11 @@ pub(super) async fn run(global: &Global, args: &Args) -> Result<ExitCode> {
         detail: Some(&detail),
     };
     store.audit(&entry, Utc::now().timestamp_millis()).await?;
-    println!(
+    writeln!(
+        std::io::stdout().lock(),
         "{} tin nhắn ({}) được đưa lại vào hàng đợi.",
         thousands(n),
         args.state
-    );
+    )?;
     Ok(ExitCode::SUCCESS)
 }

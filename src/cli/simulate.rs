@@ -6,6 +6,7 @@
 //! refused rather than ignored, and the scratch ledger's place is printed with the status
 //! table at the end.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -63,17 +64,20 @@ pub(super) async fn run(global: &Global, args: &Args) -> Result<ExitCode> {
     replay(&store, &ws, &dispatcher, instants(&ws, args.from, args.to)?).await?;
     let campaign = &ws.campaigns[0];
     let rows = store.status(Some(&campaign.id)).await?;
-    print!("{}", super::status::table(&rows));
-    println!(
+    let mut out = std::io::stdout().lock();
+    write!(out, "{}", super::status::table(&rows))?;
+    writeln!(
+        out,
         "Các tin nhắn nằm trong {}/{}/",
         outbox.display(),
         campaign.id
-    );
-    println!(
+    )?;
+    writeln!(
+        out,
         "Sổ ghi của lần mô phỏng: sqlite://{} (loa --database-url sqlite://{} status)",
         db.display(),
         db.display()
-    );
+    )?;
     Ok(ExitCode::SUCCESS)
 }
 

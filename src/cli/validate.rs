@@ -1,5 +1,6 @@
 //! `loa validate [PATH…]`: every problem in the campaigns, data and templates, at once.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -39,8 +40,12 @@ pub(super) fn run(global: &Global, args: &Args) -> Result<ExitCode> {
     let (errors, warnings) = (diags.error_count(), diags.warning_count());
     match ws {
         Some(ws) if errors == 0 => {
+            // Written, not printed: a reader that goes away early ends the command quietly
+            // (docs/cli.md#global-options), where `println!` would panic.
+            let mut out = std::io::stdout().lock();
             for c in &ws.campaigns {
-                println!(
+                writeln!(
+                    out,
                     "ok  {}  {} ({}, {} steps, {} audiences, {} channels)",
                     c.file.display(),
                     c.id,
@@ -48,15 +53,17 @@ pub(super) fn run(global: &Global, args: &Args) -> Result<ExitCode> {
                     c.steps.len(),
                     c.audiences.len(),
                     c.channels.len()
-                );
+                )?;
             }
             if warnings > 0 {
-                println!("{} warning(s)", thousands(warnings as u64));
+                writeln!(out, "{} warning(s)", thousands(warnings as u64))?;
             }
             Ok(ExitCode::SUCCESS)
         }
         _ => {
-            eprintln!(
+            // Ignored when stderr's reader has gone: the exit code still says it failed.
+            let _ = writeln!(
+                std::io::stderr().lock(),
                 "{} error(s), {} warning(s)",
                 thousands(errors as u64),
                 thousands(warnings as u64)

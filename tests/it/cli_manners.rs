@@ -98,16 +98,7 @@ async fn grace_minutes_before_run_is_the_daemons_grace() {
 /// Runs `loa args` with its stdout a pipe whose reading end is closed before loa writes;
 /// returns its exit status and stderr.
 fn with_reader_gone(ws: &Workspace, args: &[&str]) -> (std::process::ExitStatus, String) {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_loa"));
-    clear_loa_env(&mut cmd);
-    let mut child = cmd
-        .current_dir(ws.root())
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start loa");
+    let mut child = spawn(ws, args);
     drop(child.stdout.take());
     let out = child.wait_with_output().expect("wait for loa");
     (
@@ -116,8 +107,20 @@ fn with_reader_gone(ws: &Workspace, args: &[&str]) -> (std::process::ExitStatus,
     )
 }
 
+fn spawn(ws: &Workspace, args: &[&str]) -> std::process::Child {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_loa"));
+    clear_loa_env(&mut cmd);
+    cmd.current_dir(ws.root())
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start loa")
+}
+
 #[test]
-fn a_reader_that_stops_early_ends_plan_report_status_and_preview_quietly() {
+fn a_reader_that_stops_early_ends_every_command_that_prints_quietly() {
     let ws = Workspace::example();
     ws.loa(&["simulate", EXAMPLE, "--to", "2026-09-07"]).ok();
     let db = format!("sqlite://outbox/.simulate/{CAMPAIGN}.db");
@@ -145,6 +148,10 @@ fn a_reader_that_stops_early_ends_plan_report_status_and_preview_quietly() {
             "json",
         ],
         preview.to_vec(),
+        vec!["validate"],
+        vec!["simulate", EXAMPLE, "--to", "2026-09-07"],
+        vec!["--database-url", &db, "retry", CAMPAIGN],
+        vec!["--database-url", &db, "prune", "--days", "30", "--dry-run"],
     ];
     for args in commands {
         let (status, stderr) = with_reader_gone(&ws, &args);
@@ -154,6 +161,23 @@ fn a_reader_that_stops_early_ends_plan_report_status_and_preview_quietly() {
         );
         assert_eq!(status.code(), Some(0), "{args:?}: {stderr}");
     }
+}
+
+/// `loa validate 2>&1 | head`: the reader of both streams goes away while the diagnostics
+/// are listed. The command still ends with its own verdict (1: errors), not a panic (101).
+#[test]
+fn validate_ends_with_its_verdict_when_the_reader_of_its_diagnostics_has_gone() {
+    let ws = Workspace::example();
+    let campaign = ws.root().join(EXAMPLE);
+    let text = std::fs::read_to_string(&campaign).expect("read the example");
+    // Unknown fields, each its own error, so there are diagnostics to write after the first.
+    let broken: String = (0..50).map(|i| format!("unknown_field_{i}: 1\n")).collect();
+    std::fs::write(&campaign, format!("{text}{broken}")).expect("break the example");
+    let mut child = spawn(&ws, &["validate"]);
+    drop(child.stdout.take());
+    drop(child.stderr.take());
+    let status = child.wait().expect("wait for loa");
+    assert_eq!(status.code(), Some(1), "{status:?}");
 }
 
 #[test]

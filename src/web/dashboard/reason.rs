@@ -51,6 +51,51 @@ const PARTS: &[(&str, &str)] = &[
         "an address looks like name@example.vn",
         "địa chỉ có dạng ten@example.vn",
     ),
+    // Failures loa writes itself, beside the provider's own words.
+    ("SMTP server timed out", "máy chủ SMTP không trả lời kịp"),
+    ("the endpoint is gone", "địa chỉ nhận không còn (HTTP 410)"),
+    (
+        "put the final URL in the channel",
+        "ghi địa chỉ cuối cùng vào kênh",
+    ),
+    ("window closed", "hết thời gian được gửi"),
+    ("retry requested", "được yêu cầu gửi lại"),
+    ("step removed", "bước đã bị xoá khỏi chiến dịch"),
+    (
+        "lease expired, outcome unknown",
+        "hết hạn giữ tin, không rõ kết quả",
+    ),
+];
+
+/// Beginnings of the failures loa writes, before a detail that stays as it came (a
+/// server's reply, a host name, a library's error).
+const PREFIXES: &[(&str, &str)] = &[
+    (
+        "SMTP authentication failed: ",
+        "máy chủ SMTP từ chối đăng nhập: ",
+    ),
+    ("SMTP connect failed: ", "không kết nối được máy chủ SMTP: "),
+    ("SMTP TLS failed: ", "lỗi TLS với máy chủ SMTP: "),
+    ("SMTP connection lost: ", "mất kết nối với máy chủ SMTP: "),
+    (
+        "SMTP session refused locally: ",
+        "không mở được phiên SMTP (xem cấu hình kênh): ",
+    ),
+    ("SMTP message refused: ", "thư bị từ chối trước khi gửi: "),
+    ("SMTP ", "máy chủ SMTP trả lời: "),
+    ("template error: ", "lỗi mẫu tin: "),
+    (
+        "stored data unreadable: ",
+        "dữ liệu đã lưu không đọc được: ",
+    ),
+    ("cannot connect to ", "không kết nối được tới "),
+    ("request failed to ", "gửi yêu cầu thất bại tới "),
+    ("disable or fix the channel. ", "hãy tắt hoặc sửa kênh. "),
+    ("Zalo error ", "Zalo báo lỗi "),
+    ("no channel ", "không có kênh "),
+    ("bad HTTP method ", "phương thức HTTP không hợp lệ: "),
+    ("bad header name ", "tên header không hợp lệ: "),
+    ("refused: ", "bị chặn: "),
 ];
 
 /// `reason` as staff read it in Vietnamese; parts loa did not write stay as they are.
@@ -94,7 +139,46 @@ fn part(text: &str) -> String {
     if let Some(prefix) = text.strip_suffix(" is not a Vietnamese mobile prefix") {
         return format!("{prefix} không phải đầu số di động Việt Nam");
     }
-    text.to_owned()
+    failure(text)
+}
+
+/// A failure loa wrote, its own words in Vietnamese and the detail after them as it came.
+fn failure(text: &str) -> String {
+    // "HTTP 503" and "HTTP 503: <the endpoint's answer or loa's words about it>".
+    if let Some(rest) = text.strip_prefix("HTTP ") {
+        return match rest.split_once(": ") {
+            Some((status, detail)) => format!("máy chủ trả lời HTTP {status}: {}", part(detail)),
+            None => format!("máy chủ trả lời HTTP {rest}"),
+        };
+    }
+    if let Some(to) = text
+        .strip_prefix("redirect to ")
+        .and_then(|r| r.strip_suffix(" not followed"))
+    {
+        return format!("không theo chuyển hướng tới {to}");
+    }
+    if let Some(n) = text
+        .strip_prefix("lease expired after attempt ")
+        .and_then(|r| r.strip_suffix(", outcome unknown"))
+    {
+        return format!("hết hạn giữ tin sau lần gửi thứ {n}, không rõ kết quả");
+    }
+    if let Some((host, secs)) = text
+        .strip_suffix(" s")
+        .and_then(|r| r.split_once(" did not answer within "))
+    {
+        return format!("{host} không trả lời trong {secs} giây");
+    }
+    if let Some(header) = text
+        .strip_prefix("header ")
+        .and_then(|r| r.strip_suffix(" cannot be sent"))
+    {
+        return format!("header {header} không gửi được");
+    }
+    match PREFIXES.iter().find(|(en, _)| text.starts_with(en)) {
+        Some((en, vi)) => format!("{vi}{}", &text[en.len()..]),
+        None => text.to_owned(),
+    }
 }
 
 /// A column name as a workspace spells it (`phone`, `parent_email`), not a sentence.
@@ -132,7 +216,61 @@ mod tests {
             vietnamese("550 mailbox unavailable"),
             "550 mailbox unavailable"
         );
+        assert_eq!(
+            vietnamese("SMTP 550 5.1.1 mailbox unavailable"),
+            "máy chủ SMTP trả lời: 550 5.1.1 mailbox unavailable"
+        );
+        assert_eq!(
+            vietnamese("HTTP 410: the endpoint is gone; disable or fix the channel. gone"),
+            "máy chủ trả lời HTTP 410: địa chỉ nhận không còn (HTTP 410); hãy tắt hoặc sửa kênh. gone"
+        );
+        assert_eq!(vietnamese("HTTP 503"), "máy chủ trả lời HTTP 503");
+        assert_eq!(
+            vietnamese("sms.example.vn did not answer within 10 s"),
+            "sms.example.vn không trả lời trong 10 giây"
+        );
         assert_eq!(vietnamese("no such user here"), "no such user here");
+    }
+
+    /// Each failure text loa writes itself, made by the code that writes it, reads in
+    /// Vietnamese: no English word of loa's own is left beside the detail that came.
+    #[test]
+    fn every_failure_loa_writes_reads_in_vietnamese() {
+        use crate::channel::ChannelError;
+        use crate::channel::classify::{SmtpFailure, http_status, smtp};
+        let now = chrono::Utc::now();
+        let reply = |code| SmtpFailure::Reply {
+            code,
+            text: format!("{code} x"),
+        };
+        let texts: Vec<String> = [
+            smtp(&reply(535), true),
+            smtp(&reply(451), false),
+            smtp(&reply(550), false),
+            smtp(&SmtpFailure::Timeout, false),
+            smtp(&SmtpFailure::Connect("x".into()), true),
+            smtp(&SmtpFailure::Tls("x".into()), true),
+            smtp(&SmtpFailure::Network("x".into()), false),
+            smtp(&SmtpFailure::Client("x".into()), true),
+            smtp(&SmtpFailure::Client("x".into()), false),
+            http_status(500, None, ""),
+            http_status(400, None, "x"),
+            crate::channel::classify::zalo(-124, "x", now),
+        ]
+        .into_iter()
+        .map(|e| match e {
+            ChannelError::Transient { message, .. }
+            | ChannelError::Permanent { message, .. }
+            | ChannelError::Paused { message, .. } => message,
+        })
+        .collect();
+        for en in texts {
+            let vi = vietnamese(&en);
+            for word in ["failed", "refused", "lost", "timed out", "error", "server"] {
+                assert!(!vi.contains(word), "{en} → {vi}");
+            }
+            assert_ne!(vi, en, "{en} is left in English");
+        }
     }
 
     #[test]
