@@ -48,6 +48,7 @@ mod reliability_smtp_faults;
 mod reliability_webhook;
 mod secrets;
 mod simulate;
+mod store_schema_parity;
 mod support;
 mod validate;
 mod validate_later;

@@ -10,6 +10,7 @@ pub mod daemon;
 pub mod http_sink;
 pub mod ledger;
 pub mod mime;
+pub mod postgres;
 pub mod smtp_sink;
 pub mod web;
 pub mod workspace;
