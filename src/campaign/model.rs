@@ -9,6 +9,9 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use anyhow::Context as _;
+use chrono::DateTime;
+use chrono_tz::Tz;
 use indexmap::IndexMap;
 
 use crate::audience::ColumnType;
@@ -71,6 +74,16 @@ impl Campaign {
             .iter()
             .chain(&step.fallback)
             .filter_map(|c| self.channels.get(c))
+    }
+
+    /// When `step` sends: the instants of its kept occurrences in order, once quiet hours,
+    /// skip dates, windows and `max` have moved or dropped the times its `send` names (the
+    /// times `loa plan` lists). The crate itself asks the schedule module, which also says
+    /// what was dropped and why; this is the way in for the benchmarks (benches/).
+    pub fn send_times(&self, step: &Step) -> anyhow::Result<Vec<DateTime<Tz>>> {
+        let occ = crate::schedule::occurrences(&self.calendar, &step.schedule)
+            .with_context(|| format!("step {}", step.id))?;
+        Ok(occ.kept.into_iter().map(|o| o.at).collect())
     }
 }
 
