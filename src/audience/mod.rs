@@ -9,7 +9,8 @@
 //!   ([`type_cell`], [`ColumnType`]);
 //! - Vietnamese phone numbers ([`phone::normalize`], canonical `84` + 9 digits) and email
 //!   addresses ([`check_email`]);
-//! - small audiences held in memory for joins ([`Lookup`]).
+//! - small audiences held in memory for joins ([`Lookup`]);
+//! - the line of the first row of each key of a large one, compactly ([`keys::FirstLines`]).
 //!
 //! It does not evaluate `where` expressions, render templates or decide who receives a
 //! message: `campaign` tells it which file, key and column types to use, and the planner and
@@ -20,6 +21,7 @@
 mod cell;
 mod email;
 mod encoding;
+pub(crate) mod keys;
 pub(crate) mod limits;
 mod lookup;
 pub mod phone;

@@ -13,6 +13,7 @@ use super::context::{BODY_NAMES, CAMPAIGN_FIELDS, COMMON_NAMES, OCCURRENCE_FIELD
 use super::diagnostic::{Diagnostic, Diagnostics};
 use super::locate::FieldPath;
 use super::model::{Campaign, Step};
+use crate::audience::keys::FirstLines;
 use crate::audience::recipients::{Recipient, Recipients, load_joins};
 use crate::audience::{CsvSource, RowError, check_email};
 use crate::render::Renderer;
@@ -280,11 +281,10 @@ fn scan(
     }
 }
 
-/// The keys met so far in a file, by hash, with the line of each.
+/// The keys met so far in a file, with the line of the first row of each.
 #[derive(Default)]
 struct Keys {
-    hasher: RandomState,
-    lines: HashMap<u64, u64>,
+    first_lines: FirstLines,
 }
 
 impl Keys {
@@ -294,8 +294,10 @@ impl Keys {
             // `run` records such a row as skipped (it has no identity to send under).
             "the key is empty; the row will be skipped".to_string()
         } else {
-            let first = self.lines.insert(self.hasher.hash_one(&r.key), r.line)?;
-            format!("the key is used again (first on line {first})")
+            match self.first_lines.first(&r.key, r.line) {
+                first if first == r.line => return None,
+                first => format!("the key is used again (first on line {first})"),
+            }
         };
         Some(RowError {
             line: r.line,

@@ -10,8 +10,6 @@
 //! `where` is evaluated against the data as it is when asked (docs/campaign-file.md#where), so
 //! a reminder stops by itself once the data says the goal is met.
 
-use std::collections::HashMap;
-
 use anyhow::{Context as _, Result, bail};
 
 use super::context::Shared;
@@ -19,6 +17,7 @@ use super::model::{Campaign, ChannelKind, Step};
 use indexmap::IndexMap;
 
 use crate::audience::RowError;
+use crate::audience::keys::FirstLines;
 use crate::audience::recipients::{Join, JoinSource, Recipient, Recipients, load_joins};
 use crate::render::Renderer;
 
@@ -156,7 +155,7 @@ pub(crate) enum Candidate {
 pub(crate) struct Candidates<'a> {
     stream: Recipients<'a>,
     /// The line of the first row of each key seen.
-    first_line: HashMap<String, u64>,
+    first_lines: FirstLines,
 }
 
 impl<'a> Candidates<'a> {
@@ -164,7 +163,7 @@ impl<'a> Candidates<'a> {
     pub(crate) fn open(campaign: &Campaign, audience: &str, joins: &'a [Join]) -> Result<Self> {
         Ok(Candidates {
             stream: recipients(campaign, audience, joins)?,
-            first_line: HashMap::new(),
+            first_lines: FirstLines::new(),
         })
     }
 
@@ -184,7 +183,7 @@ impl Iterator for Candidates<'_> {
         };
         let key = match r.key.is_empty() {
             true => KeyUse::Empty,
-            false => match *self.first_line.entry(r.key.clone()).or_insert(r.line) {
+            false => match self.first_lines.first(&r.key, r.line) {
                 first if first == r.line => KeyUse::First,
                 first => KeyUse::Repeated { first },
             },
