@@ -59,7 +59,7 @@ fn a_concurrency_loa_cannot_use_is_reported_with_its_file_line_field_and_a_hint(
 }
 
 #[test]
-fn a_concurrency_above_the_bound_is_reported_and_one_at_the_bound_is_not() {
+fn a_concurrency_above_the_bound_is_reported_and_one_at_the_bound_is_not_even_quoted() {
     let ws = Workspace::example();
     let text = ws.read(EXAMPLE);
     let first = text.find("    type: smtp\n").expect("an smtp channel");
@@ -80,7 +80,8 @@ fn a_concurrency_above_the_bound_is_reported_and_one_at_the_bound_is_not() {
                 && l.contains("more than 256")),
         "{err}"
     );
-    ws.write(EXAMPLE, &with("256"));
+    // Quoted, as a `${VARIABLE:-256}` reference would be written, it is a number too.
+    ws.write(EXAMPLE, &with("\"256\""));
     ws.loa(&["validate", "campaigns"]).ok();
 }
 

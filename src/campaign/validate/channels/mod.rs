@@ -225,7 +225,12 @@ fn concurrency(
     let Some(n) = written else {
         return default;
     };
-    let problem = match n {
+    // A quoted number, e.g. from `"${SMTP_CONNECTIONS:-8}"`, is a number too.
+    let n = match n {
+        Number::Text(t) => t.trim().parse().map_or(n.clone(), Number::Integer),
+        n => n.clone(),
+    };
+    let problem = match &n {
         Number::Integer(n) if (1..=MAX_CONCURRENCY as i64).contains(n) => return *n as usize,
         Number::Integer(n) if *n < 1 => {
             format!("concurrency {n} sends nothing: it must be at least 1")
