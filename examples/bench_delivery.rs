@@ -11,8 +11,8 @@
 //! bench_delivery http 100000             # the HTTP part alone: no ledger, no templates
 //! ```
 //!
-//! The dispatcher claims up to 2,000 messages at once and keeps 512 sends in flight;
-//! `LOA_BENCH_BATCH` and `LOA_BENCH_CONCURRENCY` try other values.
+//! Every channel runs at its type's default `concurrency:` (what `loa run` does with a
+//! campaign that sets none); `LOA_BENCH_CONCURRENCY` writes another value into the campaign.
 //!
 //! Prints rows/s for the enqueue, messages/s for the send and the peak resident memory of
 //! this process (VmHWM). The ledger is a real file with `synchronous=FULL`.
@@ -25,7 +25,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::{Duration as Span, Utc};
-use loa::campaign::{DataScan, EnvPolicy, LoadOptions, Workspace};
+use loa::campaign::{
+    ChannelKind, DataScan, EnvPolicy, LoadOptions, Workspace, default_concurrency,
+};
 use loa::channel::MemoryTokenStore;
 use loa::dispatch::enqueue::enqueue_due;
 use loa::dispatch::{Dispatcher, Settings};
@@ -48,23 +50,28 @@ async fn main() -> Res<()> {
         .transpose()?
         .unwrap_or(100_000);
     if mode == "http" {
-        return http_floor(n, env_or("LOA_BENCH_CONCURRENCY", 512)?).await;
+        let webhook = default_concurrency(ChannelKind::Webhook);
+        return http_floor(n, env_or("LOA_BENCH_CONCURRENCY", webhook)?).await;
     }
     let dir = tempfile::tempdir()?;
+    let concurrency = match std::env::var("LOA_BENCH_CONCURRENCY") {
+        Ok(n) => format!(", concurrency: {n}"),
+        Err(_) => String::new(),
+    };
     let channel = match mode {
         "smtp" | "enqueue" | "health" => {
             let port = args.get(2).map(String::as_str).unwrap_or("2525");
             format!(
-                "email: {{ type: smtp, url: \"smtp://127.0.0.1:{port}?pool=8\", from: \"BHXH <tt@example.vn>\" }}"
+                "email: {{ type: smtp, url: \"smtp://127.0.0.1:{port}\", from: \"BHXH <tt@example.vn>\"{concurrency} }}"
             )
         }
         "webhook" => format!(
-            "email: {{ type: webhook, url: \"{}\" }}",
+            "email: {{ type: webhook, url: \"{}\"{concurrency} }}",
             start_sink().await?
         ),
         // Signed webhooks whose receipts come back to the daemon's callback route.
         "callbacks" => format!(
-            "email: {{ type: webhook, url: \"{}\", secret: \"${{LOA_BENCH_SECRET:-{SECRET}}}\" }}",
+            "email: {{ type: webhook, url: \"{}\", secret: \"${{LOA_BENCH_SECRET:-{SECRET}}}\"{concurrency} }}",
             start_sink().await?
         ),
         other => return Err(format!("unknown mode {other}").into()),
@@ -129,8 +136,6 @@ async fn main() -> Res<()> {
     }
     let settings = Settings {
         rate_limits: false,
-        batch: env_or("LOA_BENCH_BATCH", 2_000)?,
-        concurrency: env_or("LOA_BENCH_CONCURRENCY", 512)?,
         // The sink is on loopback, which webhooks may reach only when allowed
         // (docs/reliability.md#r13).
         allow_networks: Arc::new("127.0.0.0/8".parse()?),

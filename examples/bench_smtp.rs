@@ -1,4 +1,4 @@
-//! Sends N messages over ONE SMTP connection (`?pool=1`) through loa's SMTP channel and
+//! Sends N messages over ONE SMTP connection (`concurrency: 1`) through loa's SMTP channel and
 //! prints the rate. Not a test: a measurement to run by hand in release mode, e.g.
 //!
 //! ```text
@@ -32,7 +32,7 @@ async fn main() -> anyhow::Result<()> {
     let ch = Channel {
         name: "email".into(),
         kind: ChannelKind::Smtp,
-        url: Some(Secret::new(format!("smtp://127.0.0.1:{port}?pool=1"))),
+        url: Some(Secret::new(format!("smtp://127.0.0.1:{port}"))),
         from: Some("Bảo hiểm xã hội <noreply@truong.example>".into()),
         access_token: None,
         refresh_token: None,
@@ -45,6 +45,7 @@ async fn main() -> anyhow::Result<()> {
         secret: None,
         rate: None,
         recipient_field: "email".into(),
+        concurrency: 1,
         dkim: std::env::var("LOA_BENCH_DKIM_KEY")
             .ok()
             .map(|path| -> anyhow::Result<Dkim> {

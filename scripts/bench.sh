@@ -4,7 +4,8 @@
 #   enqueue of 2,000,000 recipients, 100,000 e-mails over SMTP, 100,000 webhooks,
 #   100,000 plain HTTP POSTs to the same sink (the webhook run's ceiling, no ledger),
 #   1,000 signed delivery callbacks per second for 10 s while 300,000 webhooks go out,
-# each under GNU time for the peak memory of the whole process.
+# each under GNU time for the peak memory of the whole process. Every channel runs at its
+# type's default `concurrency:`, as `loa run` does (LOA_BENCH_CONCURRENCY=N writes another).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! command -v /usr/sbin/smtp-sink >/dev/null; then

@@ -37,7 +37,10 @@ pub(crate) use lint::parts_for;
 pub(crate) use live::Live;
 pub use load::EnvPolicy;
 pub(crate) use model::{Audience, Status};
-pub use model::{Campaign, Channel, ChannelKind, Dkim, DkimAlgorithm, Secret, Step};
+pub use model::{
+    Campaign, Channel, ChannelKind, Dkim, DkimAlgorithm, MAX_CONCURRENCY, Secret, Step,
+    default_concurrency,
+};
 pub(crate) use validate::DEFAULT_TZ;
 pub use validate::parse_duration;
 

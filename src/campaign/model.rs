@@ -146,8 +146,28 @@ pub struct Channel {
     pub rate: Option<Rate>,
     pub recipient_field: String,
     pub timeout: Duration,
+    /// Messages in flight at once: open connections of an smtp channel, requests waiting
+    /// for an answer on the others (`concurrency:`, else [`default_concurrency`]).
+    pub concurrency: usize,
     /// How an smtp channel signs its mail.
     pub dkim: Option<Dkim>,
+}
+
+/// The most messages in flight `concurrency:` may ask for. Each holds a socket and a lease
+/// that a crash may send twice (docs/reliability.md#rule-3); above this, a few busy channels
+/// would use up the usual open-file limit of 1,024 before any provider would take that many
+/// requests from one client.
+pub const MAX_CONCURRENCY: usize = 256;
+
+/// Messages in flight on a channel that sets no `concurrency:` (measured in
+/// docs/delivery.md#concurrency). SMTP relays limit the connections of one client, so an
+/// smtp channel opens a few; an HTTP request mostly waits on the network, so webhook and
+/// Zalo channels keep more of them going. `rate:` stays the brake a provider asks for.
+pub fn default_concurrency(kind: ChannelKind) -> usize {
+    match kind {
+        ChannelKind::Smtp => 8,
+        ChannelKind::ZaloZns | ChannelKind::Webhook => 64,
+    }
 }
 
 /// A DKIM signing key and where its public half is published: `{selector}._domainkey.{domain}`.

@@ -73,7 +73,19 @@ pub(crate) struct ChannelSpec {
     /// The data column holding the address (default `email` for smtp, `phone` otherwise).
     pub to: Option<String>,
     pub timeout: Option<String>,
+    /// Messages in flight at once (connections for smtp, requests for the others).
+    pub concurrency: Option<Number>,
     pub dkim: Option<DkimSpec>,
+}
+
+/// A number as written; anything else is kept as text so that `validate` can say what is
+/// wrong with it, at its line, instead of serde stopping the whole file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub(crate) enum Number {
+    Integer(i64),
+    Decimal(f64),
+    Text(String),
 }
 
 /// `dkim:` of an smtp channel: how its mail is signed.

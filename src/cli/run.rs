@@ -2,7 +2,8 @@
 //!
 //! Besides its documented options it takes hidden tuning flags ([`Tuning`]), each also an
 //! environment variable, so the reliability tests can run with second-scale retries and
-//! leases; operators should not need them.
+//! leases; operators should not need them. How much a channel sends at once is not among
+//! them: that is the channel's `concurrency:` (docs/campaign-file.md#channels).
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -65,15 +66,9 @@ pub struct Tuning {
     /// Pause between rounds when idle.
     #[arg(long, hide = true, env = "LOA_POLL", value_parser = parse_duration)]
     pub poll: Option<Duration>,
-    /// Messages claimed per round.
-    #[arg(long, hide = true, env = "LOA_BATCH")]
-    pub batch: Option<u32>,
     /// Rows inserted per transaction when an occurrence is enqueued.
     #[arg(long, hide = true, env = "LOA_ENQUEUE_BATCH")]
     pub enqueue_batch: Option<usize>,
-    /// Sends in flight per channel.
-    #[arg(long, hide = true, env = "LOA_CONCURRENCY")]
-    pub concurrency: Option<usize>,
 }
 
 impl Tuning {
@@ -85,8 +80,6 @@ impl Tuning {
         r.jitter = self.retry_jitter.unwrap_or(r.jitter);
         r.max_attempts = self.max_attempts.unwrap_or(r.max_attempts);
         s.lease = self.lease.unwrap_or(s.lease);
-        s.batch = self.batch.unwrap_or(s.batch);
-        s.concurrency = self.concurrency.unwrap_or(s.concurrency).max(1);
         d.poll = self.poll.unwrap_or(d.poll);
         s.poll = d.poll;
     }

@@ -31,7 +31,7 @@ impl Dispatcher {
     /// `failed` on one of the step's channels, the row the step's fallback channel would
     /// get: the ledger inserts it only if no step channel reached the recipient
     /// ([`crate::store::Store::record_with_fallbacks`]). The caller has taken the channel's
-    /// slot and rate-limit token.
+    /// send turn (one of its `concurrency`) and rate-limit token.
     pub(super) async fn deliver(
         &self,
         m: Claimed,

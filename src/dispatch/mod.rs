@@ -45,11 +45,9 @@ use retry::RetryPolicy;
 pub struct Settings {
     pub owner: String,
     pub lease: Duration,
-    /// Most messages claimed at once (per channel in the pump).
+    /// Most messages one [`Dispatcher::run_once`] step claims (`simulate`, tests). The
+    /// daemon's pump claims per channel what the channel's `concurrency` lets it send.
     pub batch: u32,
-    /// Sends in flight per channel; in the pump also the most leases a channel holds, so a
-    /// crash repeats at most this many messages per channel (docs/reliability.md#r1).
-    pub concurrency: usize,
     /// How often the pump looks for messages that became due (retries) when nothing woke it.
     pub poll: Duration,
     pub retry: RetryPolicy,
@@ -73,7 +71,6 @@ impl Default for Settings {
             owner: owner_name(),
             lease: Duration::from_secs(300),
             batch: 1000,
-            concurrency: 16,
             poll: Duration::from_secs(1),
             retry: RetryPolicy::default(),
             rate_limits: true,
@@ -85,6 +82,18 @@ impl Default for Settings {
     }
 }
 
+/// Leases the pump holds per message a channel may have in flight. A lease is held from
+/// the claim until the outcome is recorded, a send only while the provider answers: with one
+/// lease per send, a channel would sit idle while its outcomes are written and the next
+/// messages claimed (measured in docs/delivery.md#concurrency). A crash may send again what
+/// was sent and not yet recorded, so this also bounds the repeats (docs/reliability.md#rule-3).
+pub const LEASES_PER_SEND: usize = 4;
+
+/// The leases the pump holds at most on a channel of `concurrency`.
+fn lease_window(concurrency: usize) -> usize {
+    concurrency * LEASES_PER_SEND
+}
+
 /// (campaign, step, channel, occurrence number): messages that share a template context.
 type ContextKey = (String, String, String, u32);
 
@@ -92,8 +101,10 @@ type ContextKey = (String, String, String, u32);
 struct Slot {
     channel: Arc<dyn Channel>,
     bucket: Option<TokenBucket>,
-    /// Sends (in the pump: leases) in flight on this channel.
-    inflight: Arc<Semaphore>,
+    /// Sends in flight on this channel: its `concurrency`.
+    sending: Arc<Semaphore>,
+    /// Leases the pump holds on this channel: [`LEASES_PER_SEND`] × its `concurrency`.
+    leases: Arc<Semaphore>,
     /// Until when the provider paused this channel ([`gate::Held::ChannelBackoff`]).
     backoff_until: Mutex<Option<Millis>>,
 }
@@ -144,7 +155,8 @@ impl Dispatcher {
                 let slot = Slot {
                     channel,
                     bucket,
-                    inflight: Arc::new(Semaphore::new(settings.concurrency)),
+                    sending: Arc::new(Semaphore::new(ch.concurrency)),
+                    leases: Arc::new(Semaphore::new(lease_window(ch.concurrency))),
                     backoff_until: Mutex::new(None),
                 };
                 slots.insert((c.id.clone(), name.clone()), slot);
@@ -185,7 +197,7 @@ impl Dispatcher {
             .map(|m| async {
                 let slot = self.slots.get(&(m.campaign.clone(), m.channel.clone()));
                 let _turn = match slot {
-                    Some(s) => Some(s.inflight.acquire().await),
+                    Some(s) => Some(s.sending.acquire().await),
                     None => None,
                 };
                 if let Some(bucket) = slot.and_then(|s| s.bucket.as_ref()) {

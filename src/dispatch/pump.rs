@@ -3,16 +3,17 @@
 //! One claimer and one recorder task, and one task per message in flight:
 //!
 //! - The **claimer** claims, for each channel with room, as many due messages as it has free
-//!   send slots and rate-limit tokens (at most `batch`), and starts a send task for each.
-//!   A slot stays taken until the message's outcome is durable, so a channel never holds
-//!   more than `concurrency` leases: a crash repeats at most that many of its messages
+//!   leases and rate-limit tokens, and starts a send task for each. A channel holds at most
+//!   [`super::LEASES_PER_SEND`] × its `concurrency` leases, each until the message's
+//!   outcome is durable: a crash repeats at most that many of its messages
 //!   (docs/reliability.md#r1), and a slow or throttled channel only ever waits on itself
 //!   (docs/reliability.md#r6: no head-of-line blocking). Tokens are taken before the claim,
-//!   so a lease covers the send alone and never runs out waiting for the rate limit.
-//! - Each **send task** runs [`Dispatcher::deliver`] and hands the outcome, with its slot,
-//!   to the recorder.
+//!   so a lease never runs out waiting for the rate limit.
+//! - Each **send task** waits for one of the channel's `concurrency` turns, runs
+//!   [`Dispatcher::deliver`], gives the turn back at once and hands the outcome, with its
+//!   lease, to the recorder: the channel keeps sending while outcomes are written.
 //! - The **recorder** writes whatever outcomes have arrived in one transaction (with the
-//!   fallback rows the ledger then calls for), then frees their slots and wakes the
+//!   fallback rows the ledger then calls for), then frees their leases and wakes the
 //!   claimer. A failed write is retried: outcomes are never dropped while the process
 //!   lives.
 //!
@@ -42,15 +43,15 @@ enum Next {
     Now,
     /// When a rate-limited channel gets its next token (or something wakes it).
     Token(Duration),
-    /// At the next poll, or when a slot comes free or the daemon enqueues.
+    /// At the next poll, or when a lease comes free or the daemon enqueues.
     Poll,
 }
 
-/// One finished send on its way to the ledger, holding its channel slot until then.
+/// One finished send on its way to the ledger, holding its lease until then.
 struct Done {
     outcome: Outcome,
     fallback: Option<NewMessage>,
-    _slot: OwnedSemaphorePermit,
+    _lease: OwnedSemaphorePermit,
 }
 
 impl Dispatcher {
@@ -98,11 +99,11 @@ impl Dispatcher {
         let mut next = Next::Poll;
         let holds = self.operator_holds().await?;
         for ((campaign, channel), slot) in &self.slots {
-            let room = slot.inflight.available_permits();
+            let room = slot.leases.available_permits();
             if room == 0 || self.gate(campaign, slot, &holds, now).await.is_err() {
                 continue;
             }
-            let mut want = room.min(self.settings.batch as usize);
+            let mut want = room;
             if let Some(bucket) = &slot.bucket {
                 let (tokens, wait) = bucket.take_up_to(want).await;
                 if tokens == 0 {
@@ -153,7 +154,7 @@ impl Dispatcher {
         claimed
     }
 
-    /// One send task per claimed message, each holding one of the channel's slots until
+    /// One send task per claimed message, each holding one of the channel's leases until
     /// the recorder has written its outcome. A ledger error here (the suppression lookup)
     /// leaves the claimed rows leased; the lease rescue gives them back.
     async fn start_sends(
@@ -167,17 +168,20 @@ impl Dispatcher {
         let suppressed = self.suppressed(&claimed).await?;
         for m in claimed {
             let opted_out = m.address.as_ref().is_some_and(|a| suppressed.contains(a));
-            // Only the claimer takes slots, and it claimed no more than it saw free.
-            let Ok(permit) = Arc::clone(&slot.inflight).try_acquire_owned() else {
+            // Only the claimer takes leases, and it claimed no more than it saw free.
+            let Ok(permit) = Arc::clone(&slot.leases).try_acquire_owned() else {
                 break;
             };
             let (me, contexts, tx) = (Arc::clone(self), Arc::clone(&contexts), tx.clone());
+            let sending = Arc::clone(&slot.sending);
             sends.spawn(async move {
+                let turn = sending.acquire_owned().await.expect("never closed");
                 let (outcome, fallback) = me.deliver(m, Utc::now(), &contexts, opted_out).await;
+                drop(turn);
                 let done = Done {
                     outcome,
                     fallback,
-                    _slot: permit,
+                    _lease: permit,
                 };
                 // The recorder outlives every send task (see `pump`).
                 let _ = tx.send(done);
@@ -192,7 +196,7 @@ impl Dispatcher {
         while rx.recv_many(&mut batch, RECORD_BATCH).await > 0 {
             self.record_durably(&batch).await;
             failpoint::hit(failpoint::Point::AfterRecord);
-            // Dropping the batch frees its slots: only now may their channels claim more.
+            // Dropping the batch frees its leases: only now may their channels claim more.
             batch.clear();
             self.wake.notify_one();
         }

@@ -2,18 +2,15 @@
 //! without I/O; `channel::smtp` adds the timeout and the TLS setup on top:
 //! `smtp://[user:password@]host[:port][?options]` (plain; port 25), `smtps://…` (implicit
 //! TLS, RFC 8314; port 465). Options: `tls=required` or `tls=starttls` (STARTTLS must
-//! succeed; port 587), `tls=opportunistic` (STARTTLS when offered), `pool=N` (open
-//! connections = messages in flight, default 4), `helo=NAME` (EHLO name; default the From
-//! domain). A user and password mean AUTH (PLAIN or LOGIN) and are refused over an
+//! succeed; port 587), `tls=opportunistic` (STARTTLS when offered), `helo=NAME` (EHLO
+//! name; default the From domain). The number of connections is the channel's
+//! `concurrency:`, not an option of the URL. A user and password mean AUTH (PLAIN or LOGIN) and are refused over an
 //! unencrypted connection to a non-loopback host. No error quotes the URL: it may hold a
 //! password.
 
 use anyhow::{Context as _, bail};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::extension::ClientId;
-
-/// Default number of open connections (and messages in flight) per channel.
-pub(crate) const DEFAULT_POOL: usize = 4;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Security {
@@ -29,7 +26,6 @@ pub(crate) struct SmtpUrl {
     pub security: Security,
     pub credentials: Option<Credentials>,
     pub hello: ClientId,
-    pub pool: usize,
 }
 
 impl SmtpUrl {
@@ -48,11 +44,7 @@ impl SmtpUrl {
             .context("SMTP URL has no host")?
             .trim_matches(['[', ']'])
             .to_string();
-        let Options {
-            security,
-            pool,
-            hello,
-        } = options(&u, scheme, from_domain)?;
+        let Options { security, hello } = options(&u, scheme, from_domain)?;
         let port = u.port().unwrap_or(match security {
             Security::Plain => 25,
             Security::StartTls { .. } => 587,
@@ -65,7 +57,6 @@ impl SmtpUrl {
             security,
             credentials,
             hello,
-            pool,
         })
     }
 
@@ -81,14 +72,12 @@ impl SmtpUrl {
 /// What the query string sets.
 struct Options {
     security: Security,
-    pool: usize,
     hello: ClientId,
 }
 
 /// The options of `u`'s query string over the `scheme`'s security and the defaults.
 fn options(u: &url::Url, scheme: Security, from_domain: &str) -> anyhow::Result<Options> {
     let mut security = scheme;
-    let mut pool = DEFAULT_POOL;
     let mut hello = ClientId::Domain(from_domain.to_string());
     for (k, v) in u.query_pairs() {
         match (k.as_ref(), v.as_ref()) {
@@ -103,22 +92,14 @@ fn options(u: &url::Url, scheme: Security, from_domain: &str) -> anyhow::Result<
             ("tls", other) => {
                 bail!("SMTP URL: unknown tls={other:?} (required, starttls, opportunistic, none)")
             }
-            ("pool", n) => {
-                pool = n
-                    .parse()
-                    .ok()
-                    .filter(|n| (1..=256).contains(n))
-                    .context("SMTP URL: pool must be a number from 1 to 256")?
+            ("pool", _) => {
+                bail!("SMTP URL: pool= is no longer an option; give the channel `concurrency:`")
             }
             ("helo", name) => hello = ClientId::Domain(name.to_string()),
-            (other, _) => bail!("SMTP URL: unknown option {other:?} (tls, pool, helo)"),
+            (other, _) => bail!("SMTP URL: unknown option {other:?} (tls, helo)"),
         }
     }
-    Ok(Options {
-        security,
-        pool,
-        hello,
-    })
+    Ok(Options { security, hello })
 }
 
 /// The URL's user and password, if any; refused where they would cross the network
@@ -174,15 +155,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn urls_give_security_port_pool_and_credentials() {
+    fn urls_give_security_port_and_credentials() {
         let c = SmtpUrl::parse("smtp://mail.example.vn", "example.vn").unwrap();
-        assert_eq!(
-            (c.security, c.port, c.pool),
-            (Security::Plain, 25, DEFAULT_POOL)
-        );
-        let c = SmtpUrl::parse("smtp://u:p%40ss@mail.example.vn?tls=required&pool=8", "x").unwrap();
+        assert_eq!((c.security, c.port), (Security::Plain, 25));
+        let c = SmtpUrl::parse("smtp://u:p%40ss@mail.example.vn?tls=required", "x").unwrap();
         assert_eq!(c.security, Security::StartTls { required: true });
-        assert_eq!((c.port, c.pool), (587, 8));
+        assert_eq!(c.port, 587);
         assert!(c.credentials.is_some());
         let c = SmtpUrl::parse("smtps://mail.example.vn", "x").unwrap();
         assert_eq!((c.security, c.port), (Security::Implicit, 465));
@@ -195,7 +173,7 @@ mod tests {
             "http://u:hunter2@mail.example.vn",
             "smtp://u:hunter2@mail.example.vn",
             "smtp://u:hunter2@mail.example.vn?tls=maybe",
-            "smtp://u:hunter2@mail.example.vn?pool=0",
+            "smtp://u:hunter2@mail.example.vn?pool=8",
             "smtp://u:hunter2@mail.example.vn?colour=red",
         ] {
             let e = SmtpUrl::parse(url, "x").err().unwrap().to_string();

@@ -12,8 +12,20 @@ const SUBJECT: &str = "Nhắc đóng BHYT học sinh năm học 2026–2027";
 const FROM: &str = "Bảo hiểm xã hội Việt Nam <tt@example.vn>";
 
 fn build(url: &str) -> Arc<dyn channel::Channel> {
+    build_with(
+        url,
+        loa::campaign::default_concurrency(loa::campaign::ChannelKind::Smtp),
+    )
+}
+
+/// An smtp channel of `concurrency` connections.
+fn build_with(url: &str, concurrency: usize) -> Arc<dyn channel::Channel> {
+    let ch = loa::campaign::Channel {
+        concurrency,
+        ..smtp_channel(url, FROM)
+    };
     channel::build(
-        &smtp_channel(url, FROM),
+        &ch,
         None,
         "bhyt-hssv-2026-2027",
         Arc::new(MemoryTokenStore::new()),
@@ -125,7 +137,7 @@ async fn a_line_break_in_the_subject_adds_no_header_on_the_wire() {
 #[tokio::test]
 async fn a_550_recipient_is_permanent_with_its_code_and_the_connection_is_kept() {
     let sink = SmtpSink::start().await;
-    let ch = build(&format!("{}?pool=1", sink.url()));
+    let ch = build_with(&sink.url(), 1);
     let err = send(&ch, &email("bhyt-m4", "perm550-nguyen@example.vn", "x"))
         .await
         .unwrap_err();
@@ -203,7 +215,7 @@ async fn a_421_greeting_slows_down_and_the_next_send_reconnects() {
 #[tokio::test]
 async fn a_421_mid_session_drops_the_connection() {
     let sink = SmtpSink::start().await;
-    let ch = build(&format!("{}?pool=1", sink.url()));
+    let ch = build_with(&sink.url(), 1);
     let err = send(&ch, &email("bhyt-m9", "temp421-a@example.vn", "x"))
         .await
         .unwrap_err();
@@ -226,7 +238,7 @@ async fn a_421_mid_session_drops_the_connection() {
 #[tokio::test]
 async fn many_messages_share_one_connection() {
     let sink = SmtpSink::start().await;
-    let ch = build(&format!("{}?pool=1", sink.url()));
+    let ch = build_with(&sink.url(), 1);
     for i in 0..50 {
         send(&ch, &email(&format!("bhyt-n{i}"), "a@example.vn", SUBJECT))
             .await
@@ -237,9 +249,9 @@ async fn many_messages_share_one_connection() {
 }
 
 #[tokio::test]
-async fn concurrent_sends_open_at_most_the_pool_size() {
+async fn concurrent_sends_open_at_most_the_channel_concurrency() {
     let sink = SmtpSink::start().await;
-    let ch = build(&format!("{}?pool=3", sink.url()));
+    let ch = build_with(&sink.url(), 3);
     let msgs: Vec<Outgoing> = (0..30)
         .map(|i| email(&format!("bhyt-c{i}"), "a@example.vn", "x"))
         .collect();
@@ -305,7 +317,7 @@ async fn a_refused_connection_is_transient() {
 async fn seeded_transient_refusals_are_all_transient_and_keep_the_connections() {
     let sink = SmtpSink::start().await;
     sink.fail_rate(0.3, 42);
-    let ch = build(&format!("{}?pool=2", sink.url()));
+    let ch = build_with(&sink.url(), 2);
     let msgs: Vec<Outgoing> = (0..100)
         .map(|i| email(&format!("bhyt-r{i}"), "a@example.vn", "x"))
         .collect();
@@ -341,7 +353,7 @@ async fn required_starttls_on_a_server_without_it_pauses_the_channel() {
 async fn a_connection_the_server_closed_while_idle_is_replaced_transparently() {
     let sink = SmtpSink::start().await;
     sink.close_after(1);
-    let ch = build(&format!("{}?pool=1", sink.url()));
+    let ch = build_with(&sink.url(), 1);
     for i in 0..3 {
         send(&ch, &email(&format!("bhyt-i{i}"), "a@example.vn", "x"))
             .await

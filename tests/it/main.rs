@@ -23,6 +23,7 @@ mod channel_smtp_dkim;
 mod channel_webhook;
 mod channel_zalo;
 mod cli_manners;
+mod concurrency;
 mod daemon_log_flood;
 mod daemon_pause;
 mod daemon_reload;

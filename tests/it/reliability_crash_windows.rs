@@ -187,7 +187,7 @@ async fn a_crash_half_way_through_enqueueing_leaves_exactly_one_row_per_recipien
         let started = Instant::now();
         let sink = SmtpSink::start().await;
         let ws = CampaignBuilder::new(N)
-            .smtp("mail", &format!("{}?pool=8", sink.url()), &[])
+            .smtp("mail", &sink.url(), &["concurrency: 8"])
             .step("s1", &["mail"])
             .build();
         let db = ws.db();

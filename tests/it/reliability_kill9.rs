@@ -17,34 +17,27 @@ const N: usize = 10_000;
 const KILLS: usize = 5;
 const CONCURRENCY: usize = 8;
 
+/// The channel's leases at most: a kill duplicates at most these many messages (the bound
+/// L_k <= W of docs/reliability.md#rule-3).
+const WINDOW: usize = CONCURRENCY * loa::dispatch::LEASES_PER_SEND;
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_at_random_moments_loses_nothing_and_duplicates_only_leased_messages() {
-    kill_9(Tuning::default().batch).await;
-}
-
-/// With claims as small as the concurrency, a kill duplicates at most C messages (the
-/// bound L_k <= C of docs/reliability.md#rule-3).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kill_9_with_claims_of_one_concurrency_duplicates_at_most_c_per_kill() {
-    kill_9(CONCURRENCY as u32).await;
-}
-
-async fn kill_9(batch: u32) {
     let seed = seed();
-    println!("R1 batch {batch}: seed {seed} (LOA_TEST_SEED={seed} replays the kill moments)");
+    println!("R1: seed {seed} (LOA_TEST_SEED={seed} replays the kill moments)");
     let mut rng = Rng::new(seed);
     let started = Instant::now();
     let sink = SmtpSink::start().await;
     let ws = CampaignBuilder::new(N)
-        .smtp("mail", &format!("{}?pool={CONCURRENCY}", sink.url()), &[])
+        .smtp(
+            "mail",
+            &sink.url(),
+            &[&format!("concurrency: {CONCURRENCY}")],
+        )
         .step("s1", &["mail"])
         .build();
     let db = ws.db();
-    let tuning = Tuning {
-        concurrency: CONCURRENCY,
-        batch,
-        ..Tuning::default()
-    };
+    let tuning = Tuning::default();
 
     // Kill when the sink has seen these many messages: uniform over the send.
     let mut moments: Vec<usize> = (0..KILLS)
@@ -88,7 +81,7 @@ async fn kill_9(batch: u32) {
             .map(|(id, _)| id)
             .collect();
         println!(
-            "R1 batch {batch} kill {}: after {} receipts ({:.1} s); leased L = {}",
+            "R1 kill {}: after {} receipts ({:.1} s); leased L = {}",
             k + 1,
             sink.received_count(),
             started.elapsed().as_secs_f64(),
@@ -161,12 +154,11 @@ async fn kill_9(batch: u32) {
     let bound = last_fresh.as_secs_f64().max(lease) + 2.0 * poll + sending;
 
     println!(
-        "R1 N={N} K={KILLS} C={CONCURRENCY} batch={}: lost {}, unexpected {}, duplicated ids {} \
+        "R1 N={N} K={KILLS} C={CONCURRENCY} W={WINDOW}: lost {}, unexpected {}, duplicated ids {} \
          ({extra_copies} extra copies), all leased: {}; L_k = {sizes:?}, sum {leased_sum}, \
          union {}; {open_at_last_kill} open at the last kill, all terminal {:.2} s after the \
          last restart (fresh work until {:.2} s; bound {bound:.2} s = max(fresh, lease {lease} s) \
          + 2 polls + open / half of {rate_before_first_kill:.0} msg/s); {:.1} s in all",
-        tuning.batch,
         lost.len(),
         unexpected.len(),
         duplicated.len(),
@@ -183,11 +175,10 @@ async fn kill_9(batch: u32) {
         "duplicates never leased at a kill: {unleased_duplicates:?}"
     );
     assert!(extra_copies <= leased_sum);
-    // The bound of docs/reliability.md#rule-3: a channel holds at most C leases, whatever the
-    // batch.
+    // The bound of docs/reliability.md#rule-3: a channel holds at most W leases.
     assert!(
-        sizes.iter().all(|&l| l <= CONCURRENCY),
-        "a leased set larger than the concurrency {CONCURRENCY}: {sizes:?}"
+        sizes.iter().all(|&l| l <= WINDOW),
+        "a leased set larger than the lease window {WINDOW}: {sizes:?}"
     );
     assert!(
         done_after.as_secs_f64() <= bound,

@@ -36,11 +36,7 @@ async fn a_channel_rate_of_50_per_second_holds_in_every_10_second_window() {
     let sink = SmtpSink::start().await;
     let tuning = Tuning::default();
     let ws = CampaignBuilder::new(N)
-        .smtp(
-            "mail",
-            &format!("{}?pool={}", sink.url(), tuning.concurrency),
-            &["rate: 50/s"],
-        )
+        .smtp("mail", &sink.url(), &["rate: 50/s", "concurrency: 8"])
         .step("s1", &["mail"])
         .build();
     let db = ws.db();

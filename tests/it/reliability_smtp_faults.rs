@@ -35,11 +35,8 @@ async fn transient_smtp_replies_are_retried_with_backoff_until_every_message_is_
         seed,
     });
     sink.close_after(1);
-    // Claims of at most 50 (the channel's 8 slots take fewer): a retry that falls due waits
-    // only for a free slot.
     let tuning = Tuning {
         lease: "60s",
-        batch: 50,
         ..Tuning::default()
     };
     let mut b = CampaignBuilder::new(N);
@@ -49,11 +46,7 @@ async fn transient_smtp_replies_are_retried_with_backoff_until_every_message_is_
         }
     }
     let ws = b
-        .smtp(
-            "mail",
-            &format!("{}?pool={}", sink.url(), tuning.concurrency),
-            &[],
-        )
+        .smtp("mail", &sink.url(), &["concurrency: 8"])
         .step("s1", &["mail"])
         .build();
     let db = ws.db();

@@ -306,22 +306,22 @@ async fn a_slow_endpoint_does_not_delay_another_channel() {
     let sink = HttpSink::start().await;
     let slow = Answer::status(200).after(Duration::from_millis(1000));
     sink.script("/slow-ok", vec![slow; N]);
-    let t = Tuning {
-        batch: 10,
-        ..tuning()
-    };
+    // The slow channel's few sends are all waiting on it for most of the run.
     let (ws, d) = run(
         &sink,
-        &[("slow", "/slow-ok", &[]), ("fast", "/ok", &[])],
+        &[
+            ("slow", "/slow-ok", &["concurrency: 4"]),
+            ("fast", "/ok", &[]),
+        ],
         N,
-        &t,
+        &tuning(),
     )
     .await;
     let got = wait_requests(&sink, "/ok", N, Duration::from_secs(60)).await;
     let (s, f) = spread(&sink, "/slow-ok", "/ok");
     drop(d);
     println!(
-        "R6 slow endpoint (1 s per answer) beside a healthy channel, batch 10: the healthy \
+        "R6 slow endpoint (1 s per answer, 4 in flight) beside a healthy channel: the healthy \
          channel's {} requests ended {f:.2} s after the first request, the slow one's at {s:.2} s",
         got.len()
     );

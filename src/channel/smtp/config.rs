@@ -22,7 +22,6 @@ pub(super) struct Config {
     pub(super) credentials: Option<Credentials>,
     pub(super) hello: ClientId,
     pub(super) timeout: Duration,
-    pub(super) pool: usize,
     /// Set for implicit TLS (`smtps`), which this channel wraps itself.
     pub(super) tls: Option<TlsConnector>,
 }
@@ -35,7 +34,6 @@ pub(super) fn parse_url(url: &str, from_domain: &str, timeout: Duration) -> anyh
         security,
         credentials,
         hello,
-        pool,
     } = SmtpUrl::parse(url, from_domain)?;
     let tls = (security == Security::Implicit).then(tls_connector);
     Ok(Config {
@@ -45,7 +43,6 @@ pub(super) fn parse_url(url: &str, from_domain: &str, timeout: Duration) -> anyh
         credentials,
         hello,
         timeout,
-        pool,
         tls,
     })
 }

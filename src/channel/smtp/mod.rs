@@ -1,4 +1,5 @@
-//! The SMTP channel: a small pool of open connections to one relay.
+//! The SMTP channel: a small pool of open connections to one relay, as many as the channel's
+//! `concurrency` (relays limit the connections of one client; docs/delivery.md#concurrency).
 //!
 //! `config` adds the timeout and TLS setup to the URL as `crate::mail` parses it,
 //! `session` opens a connection and runs one transaction on it, `dkim` says what a
@@ -55,8 +56,8 @@ impl SmtpChannel {
             None => None,
         };
         Ok(Self {
-            permits: Semaphore::new(cfg.pool),
-            idle: Mutex::new(Vec::with_capacity(cfg.pool)),
+            permits: Semaphore::new(ch.concurrency),
+            idle: Mutex::new(Vec::with_capacity(ch.concurrency)),
             cfg,
             sender,
             dkim,

@@ -17,8 +17,6 @@ pub struct Tuning {
     pub max_attempts: u32,
     pub lease: &'static str,
     pub poll: &'static str,
-    pub batch: u32,
-    pub concurrency: usize,
     pub enqueue_batch: Option<usize>,
 }
 
@@ -32,8 +30,6 @@ impl Default for Tuning {
             max_attempts: 12,
             lease: "3s",
             poll: "200ms",
-            batch: 1000,
-            concurrency: 8,
             enqueue_batch: None,
         }
     }
@@ -49,8 +45,6 @@ impl Tuning {
             ("--max-attempts", self.max_attempts.to_string()),
             ("--lease", self.lease.to_string()),
             ("--poll", self.poll.to_string()),
-            ("--batch", self.batch.to_string()),
-            ("--concurrency", self.concurrency.to_string()),
         ]
         .into_iter()
         .flat_map(|(k, v)| [k.to_string(), v])

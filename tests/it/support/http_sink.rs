@@ -27,6 +27,8 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+use super::Gauge;
+
 #[derive(Debug, Clone)]
 pub struct Request {
     pub method: String,
@@ -103,6 +105,8 @@ pub struct Shared {
     pub scripts: Mutex<HashMap<String, VecDeque<Answer>>>,
     /// Scripted answers given, in order.
     pub answered: Mutex<Vec<Answered>>,
+    /// Requests being answered now, and the most there ever were at once.
+    pub in_flight: Arc<Gauge>,
 }
 
 /// A scripted answer as it went out.
@@ -139,6 +143,7 @@ impl HttpSink {
             canary: canary_addr,
             scripts: Mutex::default(),
             answered: Mutex::default(),
+            in_flight: Arc::default(),
         });
         let app = Router::new().fallback(handle).with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -190,6 +195,11 @@ impl HttpSink {
             .collect()
     }
 
+    /// The most requests that were ever being answered at the same time.
+    pub fn most_in_flight(&self) -> usize {
+        self.shared.in_flight.most()
+    }
+
     pub fn canary_connections(&self) -> usize {
         self.canary_hits.load(Ordering::SeqCst)
     }
@@ -206,6 +216,7 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let _answering = s.in_flight.enter();
     let path = uri.path().to_string();
     s.requests.lock().unwrap().push(Request {
         method: method.to_string(),

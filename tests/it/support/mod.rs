@@ -15,6 +15,8 @@ pub mod smtp_sink;
 pub mod web;
 pub mod workspace;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use indexmap::IndexMap;
@@ -42,6 +44,7 @@ pub fn channel(name: &str, kind: ChannelKind) -> Channel {
         recipient_field: kind.default_recipient_field().into(),
         dkim: None,
         timeout: Duration::from_secs(15),
+        concurrency: loa::campaign::default_concurrency(kind),
     }
 }
 
@@ -106,5 +109,33 @@ impl Rng {
     /// Uniform in [0, 1).
     pub fn unit(&mut self) -> f64 {
         (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// A count of things going on at once, and the most there ever were.
+#[derive(Default)]
+pub struct Gauge {
+    now: AtomicUsize,
+    most: AtomicUsize,
+}
+
+impl Gauge {
+    /// Counts one more until the returned guard is dropped.
+    pub fn enter(self: &Arc<Self>) -> GaugeGuard {
+        let now = self.now.fetch_add(1, Ordering::SeqCst) + 1;
+        self.most.fetch_max(now, Ordering::SeqCst);
+        GaugeGuard(Arc::clone(self))
+    }
+
+    pub fn most(&self) -> usize {
+        self.most.load(Ordering::SeqCst)
+    }
+}
+
+pub struct GaugeGuard(Arc<Gauge>);
+
+impl Drop for GaugeGuard {
+    fn drop(&mut self) {
+        self.0.now.fetch_sub(1, Ordering::SeqCst);
     }
 }

@@ -25,6 +25,8 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, BufWriter};
 use tokio::net::{TcpListener, TcpStream};
 
+use super::Gauge;
+
 #[derive(Debug, Clone)]
 pub struct Received {
     pub from: String,
@@ -85,6 +87,8 @@ pub struct SmtpSink {
     pub port: u16,
     state: Arc<Mutex<State>>,
     connections: Arc<AtomicUsize>,
+    /// Connections open now, and the most ever open at once.
+    open: Arc<Gauge>,
 }
 
 impl SmtpSink {
@@ -93,13 +97,15 @@ impl SmtpSink {
         let port = listener.local_addr().unwrap().port();
         let state = Arc::new(Mutex::new(State::default()));
         let connections = Arc::new(AtomicUsize::new(0));
-        let (st, count) = (state.clone(), connections.clone());
+        let open = Arc::new(Gauge::default());
+        let (st, count, gauge) = (state.clone(), connections.clone(), open.clone());
         tokio::spawn(async move {
             while let Ok((socket, _)) = listener.accept().await {
                 count.fetch_add(1, Ordering::SeqCst);
-                let st = st.clone();
+                let (st, is_open) = (st.clone(), gauge.enter());
                 tokio::spawn(async move {
                     let _ = session(socket, st).await;
+                    drop(is_open);
                 });
             }
         });
@@ -107,6 +113,7 @@ impl SmtpSink {
             port,
             state,
             connections,
+            open,
         }
     }
 
@@ -157,6 +164,11 @@ impl SmtpSink {
 
     pub fn connections(&self) -> usize {
         self.connections.load(Ordering::SeqCst)
+    }
+
+    /// The most connections that were ever open at the same time.
+    pub fn most_open_at_once(&self) -> usize {
+        self.open.most()
     }
 }
 

@@ -1,5 +1,5 @@
-//! `channels:`: each channel's type, the fields that type takes and needs, its rate and
-//! timeout. Secrets must come from the environment (`secrets`); an smtp channel is also
+//! `channels:`: each channel's type, the fields that type takes and needs, its rate,
+//! timeout and concurrency. Secrets must come from the environment (`secrets`); an smtp channel is also
 //! put through the checks its transport makes when it is built (`smtp`) and may sign
 //! with DKIM (`dkim`).
 //!
@@ -18,8 +18,10 @@ use indexmap::IndexMap;
 
 use crate::campaign::check::{Checker, suggest};
 use crate::campaign::locate::FieldPath;
-use crate::campaign::model::{Channel, ChannelKind, Dkim, Rate, Secret};
-use crate::campaign::spec::ChannelSpec;
+use crate::campaign::model::{
+    Channel, ChannelKind, Dkim, MAX_CONCURRENCY, Rate, Secret, default_concurrency,
+};
+use crate::campaign::spec::{ChannelSpec, Number};
 
 /// Default time a provider gets to answer one request (docs/reliability.md#rule-6).
 pub(super) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(15);
@@ -41,7 +43,16 @@ pub(super) fn channels(
 /// Which optional fields each channel type takes.
 fn allowed(kind: ChannelKind) -> &'static [&'static str] {
     match kind {
-        ChannelKind::Smtp => &["url", "from", "rate", "to", "timeout", "headers", "dkim"],
+        ChannelKind::Smtp => &[
+            "url",
+            "from",
+            "rate",
+            "concurrency",
+            "to",
+            "timeout",
+            "headers",
+            "dkim",
+        ],
         ChannelKind::ZaloZns => &[
             "access_token",
             "refresh_token",
@@ -49,17 +60,26 @@ fn allowed(kind: ChannelKind) -> &'static [&'static str] {
             "app_secret",
             "endpoint",
             "rate",
+            "concurrency",
             "to",
             "timeout",
         ],
         ChannelKind::Webhook => &[
-            "url", "method", "body", "headers", "secret", "rate", "to", "timeout",
+            "url",
+            "method",
+            "body",
+            "headers",
+            "secret",
+            "rate",
+            "concurrency",
+            "to",
+            "timeout",
         ],
     }
 }
 
 fn present(spec: &ChannelSpec) -> Vec<&'static str> {
-    let fields: [(&'static str, bool); 15] = [
+    let fields: [(&'static str, bool); 16] = [
         ("url", spec.url.is_some()),
         ("from", spec.from.is_some()),
         ("access_token", spec.access_token.is_some()),
@@ -72,6 +92,7 @@ fn present(spec: &ChannelSpec) -> Vec<&'static str> {
         ("headers", !spec.headers.is_empty()),
         ("secret", spec.secret.is_some()),
         ("rate", spec.rate.is_some()),
+        ("concurrency", spec.concurrency.is_some()),
         ("to", spec.to.is_some()),
         ("timeout", spec.timeout.is_some()),
         ("dkim", spec.dkim.is_some()),
@@ -99,10 +120,17 @@ fn channel(
         .and_then(|d| dkim::dkim(d, &path.key("dkim"), c));
     let rate = rate(spec.rate.as_deref(), path, c);
     let timeout = timeout(spec.timeout.as_deref(), path, c)?;
+    let concurrency = concurrency(kind, spec.concurrency.as_ref(), path, c);
     if kind == ChannelKind::Smtp {
         smtp::settings(spec, path, c);
     }
-    Some(build(name, kind, spec, rate, timeout, dkim))
+    let checked = Checked {
+        rate,
+        timeout,
+        concurrency,
+        dkim,
+    };
+    Some(build(name, kind, spec, checked))
 }
 
 fn kind(kind: Option<&str>, path: &FieldPath, c: &mut Checker<'_>) -> Option<ChannelKind> {
@@ -184,16 +212,59 @@ fn timeout(timeout: Option<&str>, path: &FieldPath, c: &mut Checker<'_>) -> Opti
     Some(d)
 }
 
-/// The channel from its checked parts and the fields taken as written: secrets wrapped,
-/// the method upper-cased, the recipient column defaulted by kind.
-fn build(
-    name: &str,
+/// `concurrency:` as written, or the default of `kind`. A value that is not a count from 1
+/// to [`MAX_CONCURRENCY`] is reported (and the default stands in, so that nothing else is
+/// reported for it).
+fn concurrency(
     kind: ChannelKind,
-    spec: &ChannelSpec,
+    written: Option<&Number>,
+    path: &FieldPath,
+    c: &mut Checker<'_>,
+) -> usize {
+    let default = default_concurrency(kind);
+    let Some(n) = written else {
+        return default;
+    };
+    // A quoted number, e.g. from `"${SMTP_CONNECTIONS:-8}"`, is a number too.
+    let n = match n {
+        Number::Text(t) => t.trim().parse().map_or(n.clone(), Number::Integer),
+        n => n.clone(),
+    };
+    let problem = match &n {
+        Number::Integer(n) if (1..=MAX_CONCURRENCY as i64).contains(n) => return *n as usize,
+        Number::Integer(n) if *n < 1 => {
+            format!("concurrency {n} sends nothing: it must be at least 1")
+        }
+        Number::Integer(n) => format!("concurrency {n} is more than {MAX_CONCURRENCY}"),
+        Number::Decimal(n) => format!("concurrency {n} is not a whole number"),
+        Number::Text(t) => format!("concurrency {t:?} is not a number"),
+    };
+    let hint = format!(
+        "a whole number from 1 to {MAX_CONCURRENCY} (messages in flight at once; the default \
+         for {} is {default}); slow a channel down with `rate:`",
+        kind.as_str()
+    );
+    c.error(&path.key("concurrency"), problem, hint);
+    default
+}
+
+/// What `channel` checked besides the fields taken as written.
+struct Checked {
     rate: Option<Rate>,
     timeout: Duration,
+    concurrency: usize,
     dkim: Option<Dkim>,
-) -> Channel {
+}
+
+/// The channel from its checked parts and the fields taken as written: secrets wrapped,
+/// the method upper-cased, the recipient column defaulted by kind.
+fn build(name: &str, kind: ChannelKind, spec: &ChannelSpec, checked: Checked) -> Channel {
+    let Checked {
+        rate,
+        timeout,
+        concurrency,
+        dkim,
+    } = checked;
     Channel {
         name: name.to_string(),
         kind,
@@ -222,6 +293,7 @@ fn build(
             .clone()
             .unwrap_or_else(|| kind.default_recipient_field().to_string()),
         timeout,
+        concurrency,
         dkim,
     }
 }

@@ -35,7 +35,7 @@ pub(super) fn settings(spec: &ChannelSpec, path: &FieldPath, c: &mut Checker<'_>
         c.error(
             &path.key("url"),
             e,
-            "smtp://host:port or smtps://host:port, options tls=required|starttls|opportunistic|none, pool=N, helo=NAME",
+            "smtp://host:port or smtps://host:port, options tls=required|starttls|opportunistic|none, helo=NAME; connections are the channel's `concurrency:`",
         );
     }
 }
