@@ -4,8 +4,8 @@
 //! TLS, RFC 8314; port 465). Options: `tls=required` or `tls=starttls` (STARTTLS must
 //! succeed; port 587), `tls=opportunistic` (STARTTLS when offered), `helo=NAME` (EHLO
 //! name; default the From domain). The number of connections is the channel's
-//! `concurrency:`, not an option of the URL. A user and password mean AUTH (PLAIN or LOGIN) and are refused over an
-//! unencrypted connection to a non-loopback host. No error quotes the URL: it may hold a
+//! `concurrency:`, not an option of the URL. A user and password mean AUTH (PLAIN or
+//! LOGIN) and are refused over an unencrypted connection to a non-loopback host. No error quotes the URL: it may hold a
 //! password.
 
 use anyhow::{Context as _, bail};

@@ -1,7 +1,7 @@
 //! `channels:`: each channel's type, the fields that type takes and needs, its rate,
-//! timeout and concurrency. Secrets must come from the environment (`secrets`); an smtp channel is also
-//! put through the checks its transport makes when it is built (`smtp`) and may sign
-//! with DKIM (`dkim`).
+//! timeout and concurrency. Secrets must come from the environment (`secrets`); an smtp
+//! channel is also put through the checks its transport makes when it is built (`smtp`)
+//! and may sign with DKIM (`dkim`).
 //!
 //! What differs between channel types is a row of a table here (`allowed`, `required`)
 //! rather than a file per type: a webhook or Zalo channel has no check beyond its fields.
