@@ -3,20 +3,26 @@
 //!
 //! An audience of 2,000,000 rows has 2,000,000 keys, and this is the only thing a pass over
 //! it holds for every row. A `HashMap<String, u64>` spent about 80 bytes a key on it (a
-//! string's 24 bytes and its own allocation, the line, and a table that copies itself whole
-//! to grow): 165 MB of the 241 MiB `loa plan` peaked at over 2,000,000 students. Here the
-//! keys' text sits end to end in one buffer and hashbrown's table holds 4-byte entry
-//! numbers: about 30 bytes a key (issue 19).
+//! string's 24 bytes and its own allocation, the line, and a table kept at most 7/8 full
+//! that copies itself whole to grow): 165 MB of the 241 MiB `loa plan` peaked at over
+//! 2,000,000 students. Here the keys' text sits end to end in one buffer and the table holds
+//! 4-byte entry numbers: about 30 bytes a key (issue 19).
+//!
+//! The table is written here rather than taken from hashbrown's `HashTable<u32>`, which
+//! was tried with the same buffer: `loa plan` over 2,000,000 students took 18.5–20.6 s and
+//! peaked at 88 MB with it, against 15.6–16.6 s and 82 MB with this one (release builds,
+//! alternated, two runs each, 2026-12-07). Likely why, not measured: at most half full, a
+//! probe here mostly reads one slot and the key; hashbrown, up to 7/8 full, reads control
+//! bytes as well.
 
 use std::hash::{BuildHasher, RandomState};
-
-use hashbrown::HashTable;
 
 /// The keys met so far, each with the line of its first row.
 pub(crate) struct FirstLines<S = RandomState> {
     hasher: S,
-    /// Entry numbers, found by their key's hash and told apart by their key's text.
-    table: HashTable<u32>,
+    /// Open addressing with linear probing: the number of an entry plus one, 0 for a free
+    /// slot. Never more than half full, so a probe for a new key ends after a slot or two.
+    slots: Vec<u32>,
     /// The text of every key, one after the other: entry `i` is `text[ends[i - 1]..ends[i]]`.
     text: String,
     ends: Vec<u32>,
@@ -37,10 +43,13 @@ impl Default for FirstLines {
 }
 
 impl<S: BuildHasher> FirstLines<S> {
+    /// Slots of a new table: a power of two, as the probe masks the hash.
+    const FIRST_SLOTS: usize = 1024;
+
     pub(crate) fn with_hasher(hasher: S) -> Self {
         FirstLines {
             hasher,
-            table: HashTable::new(),
+            slots: vec![0; Self::FIRST_SLOTS],
             text: String::new(),
             ends: Vec::new(),
             lines: Vec::new(),
@@ -51,18 +60,22 @@ impl<S: BuildHasher> FirstLines<S> {
     /// then noted as the key's first row). Keys are compared by their text, whatever their
     /// hashes: two keys with the same hash are still two keys.
     pub(crate) fn first(&mut self, key: &str, line: u64) -> u64 {
-        let hash = self.hasher.hash_one(key);
-        let (text, ends) = (&self.text, &self.ends);
-        if let Some(&entry) = self.table.find(hash, |&e| key_of(text, ends, e) == key) {
-            return self.lines[entry as usize];
+        let mask = self.slots.len() - 1;
+        let mut at = self.hasher.hash_one(key) as usize & mask;
+        loop {
+            match self.slots[at] {
+                0 => break,
+                n if self.key(n as usize - 1) == key => return self.lines[n as usize - 1],
+                _ => at = (at + 1) & mask,
+            }
         }
         self.text.push_str(key);
         self.ends.push(offset(self.text.len()));
         self.lines.push(line);
-        let (hasher, text, ends) = (&self.hasher, &self.text, &self.ends);
-        let entry = offset(self.lines.len() - 1);
-        self.table
-            .insert_unique(hash, entry, |&e| hasher.hash_one(key_of(text, ends, e)));
+        self.slots[at] = offset(self.lines.len());
+        if 2 * self.lines.len() > self.slots.len() {
+            self.grow();
+        }
         line
     }
 
@@ -71,16 +84,28 @@ impl<S: BuildHasher> FirstLines<S> {
     pub(crate) fn len(&self) -> usize {
         self.lines.len()
     }
-}
 
-/// The text of `entry`'s key.
-fn key_of<'a>(text: &'a str, ends: &[u32], entry: u32) -> &'a str {
-    let entry = entry as usize;
-    let start = match entry {
-        0 => 0,
-        i => ends[i - 1] as usize,
-    };
-    &text[start..ends[entry] as usize]
+    fn key(&self, entry: usize) -> &str {
+        let start = match entry {
+            0 => 0,
+            i => self.ends[i - 1] as usize,
+        };
+        &self.text[start..self.ends[entry] as usize]
+    }
+
+    /// Twice the slots, every entry placed again by its key's hash.
+    fn grow(&mut self) {
+        let mut slots = vec![0u32; 2 * self.slots.len()];
+        let mask = slots.len() - 1;
+        for entry in 0..self.lines.len() {
+            let mut at = self.hasher.hash_one(self.key(entry)) as usize & mask;
+            while slots[at] != 0 {
+                at = (at + 1) & mask;
+            }
+            slots[at] = offset(entry + 1);
+        }
+        self.slots = slots;
+    }
 }
 
 /// A count or an offset as stored: 4 bytes, as no audience holds 4 GiB of key text or 4
@@ -128,7 +153,7 @@ mod tests {
         assert_eq!(seen.len(), 5);
     }
 
-    /// The table grows many times; every key keeps its first line.
+    /// Past the first table's size it grows several times; every key keeps its first line.
     #[test]
     fn every_key_keeps_its_first_line_as_the_table_grows() {
         let mut seen = FirstLines::new();
