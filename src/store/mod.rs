@@ -19,111 +19,98 @@
 //!   was inserted in (`pending`, or `skipped` with the reason in `last_error`).
 //! - **Progress comes from rows** ([`Store::open_count`]), never from a cursor.
 //!
-//! SQLite runs with WAL, `synchronous=FULL` (WAL with `NORMAL` "might roll back following a
-//! power loss", SQLite `PRAGMA synchronous`), foreign keys on and a 5 s busy timeout. It has
-//! one writer: writes in this process take turns on a mutex and open `BEGIN IMMEDIATE`
-//! transactions on a connection of their own, so they queue instead of spinning in
-//! SQLite's busy handler, each transaction stays short, and reads, however slow or many,
-//! wait on their own pool of connections instead of taking the writer's.
+//! # Backends
 //!
-//! The ledger is SQLite only, and its SQL is SQLite's: `STRICT` tables, `json_each` and
-//! `json_group_array` batches, `VALUES` lists joined by column name (`column1`…), the
-//! unary `+` that steers SQLite's planner off an index, partial indexes the queries name
-//! by their literal state, and migrations that rebuild a table to change a CHECK. Only
-//! some of it (`ON CONFLICT`, `UPDATE … RETURNING`, integer millisecond times) would carry
-//! over to PostgreSQL unchanged; [`Store::open`] refuses any other database URL.
+//! The contract above is [`Store`]'s; two backends keep it, chosen by the URL scheme in
+//! [`Store::open`] and kept behind the private `Ledger` enum, each public method a `match`
+//! over it:
 //!
-//! A write that fails (disk full, a read-only file, an I/O error) never wedges the writer:
-//! SQLite may roll such a transaction back by itself, leaving the connection's own count of
-//! open transactions behind, so a connection still in a transaction when it comes back is
-//! closed and the next write opens a fresh one. Why the last write failed to begin or to
-//! commit stays readable ([`Store::write_failure`], for `/healthz`) until a write that
-//! changed rows commits ([`Store::check_writable`] makes one).
+//! - `sqlite` (`sqlite://loa.db`, the default): one file, one writer in this process,
+//!   SQLite's own SQL (`json_each` batches, planner hints, `BEGIN IMMEDIATE`); its module
+//!   docs say why.
+//! - `postgres` (`postgres://…`): one database shared by several daemons, claims with
+//!   `FOR UPDATE SKIP LOCKED`, batches bound as arrays (`UNNEST`). Written method by method
+//!   with the same file names as `sqlite`; until every method is there, [`Store::open`]
+//!   refuses PostgreSQL URLs and only the store's own tests open one.
+//!
+//! What does not depend on the backend stays here: the public types below, [`MessageState`]
+//! (`state`), the message ids (`id`), the masking of stored texts, and how an outcome
+//! moves a message (`outcome`). One migration set per backend (`migrations/sqlite/`,
+//! `migrations/postgres/`), kept in step by `tests/it/store_schema_parity.rs`.
 //!
 //! # Layout
 //!
-//! - `connection`: [`Store::open`], the writer's turn (`Store::write`) and the readers,
+//! - `open`: [`Store::open`] and the choice of backend, [`Store::close`],
 //!   [`Store::write_failure`]
+//! - `contract`: every other public method of [`Store`], each dispatched to its backend
 //! - `state`: [`MessageState`], the states of `message.state`, checked against the
 //!   table's CHECK constraint
-//! - `campaign`: [`Store::upsert_campaign`]
-//! - `occurrence`: [`Store::occurrence`], [`Store::mark_enqueued`]
-//! - `message`: inserting ([`Store::insert_messages`]) and claiming ([`Store::claim`])
-//! - `attempt`: [`Store::record`], the outcome of one try, and the `attempt` rows
-//! - `sweep`: state changes over many rows — rescue, release, expiry, cancel, retry
-//! - `prune`: [`Store::prune_personal_data`], retention: personal data of messages that
-//!   ended long ago cleared, the rows and their counts kept
-//! - `event`: `message_event` rows, written by all of the above
-//! - `read`: [`Store::status`], [`Store::report`], [`Store::open_count`], [`Store::next_due`]
-//! - `health`: [`Store::ping`], [`Store::oldest_due`], [`Store::state_counts`] (for `web`)
-//! - `receipt`: [`Store::apply_receipt`], provider delivery receipts, replay-safe by id
-//! - `suppression`: [`Store::suppress`], [`Store::is_suppressed`], [`Store::suppressed_among`]
-//! - `kv`: [`Store::kv_get`], [`Store::kv_put`]
-//! - `pause`: [`Store::hold_campaign`], [`Store::release_campaign`],
-//!   [`Store::held_campaigns`] — operator holds (the dashboard's pause)
-//! - `overview`: what the dashboard reads — [`Store::occurrence_figures`],
-//!   [`Store::campaign_breakdown`], [`Store::failed_messages`], [`Store::reached_by_recipient`]
-//! - `audit`: [`Store::audit`], [`Store::audit_log`] — append-only (SQLite triggers)
-//! - `values`: batches bound as `VALUES` lists (outcomes, attempts, events)
+//! - `outcome`: what an attempt's outcome writes — the new state, the `attempt` row, the
+//!   event — the same on both backends
 //! - `id`: [`message_tag`] and [`message_id`], the deterministic provider-facing id
+//! - `sqlite`, `postgres`: the backends, one file per table or concern:
+//!   - `campaign`: [`Store::upsert_campaign`]
+//!   - `occurrence`: [`Store::occurrence`], [`Store::mark_enqueued`]
+//!   - `message`: inserting ([`Store::insert_messages`]) and claiming ([`Store::claim`])
+//!   - `attempt`: [`Store::record`], the outcome of one try, and the `attempt` rows
+//!   - `sweep`: state changes over many rows — rescue, release, expiry, cancel, retry
+//!   - `prune`: [`Store::prune_personal_data`], retention: personal data of messages that
+//!     ended long ago cleared, the rows and their counts kept
+//!   - `event`: `message_event` rows, written by all of the above
+//!   - `read`: [`Store::status`], [`Store::report`], [`Store::open_count`],
+//!     [`Store::next_due`]
+//!   - `health`: [`Store::ping`], [`Store::oldest_due`], [`Store::state_counts`] (for `web`)
+//!   - `receipt`: [`Store::apply_receipt`], provider delivery receipts, replay-safe by id
+//!   - `suppression`: [`Store::suppress`], [`Store::is_suppressed`],
+//!     [`Store::suppressed_among`]
+//!   - `kv`: [`Store::kv_get`], [`Store::kv_put`]
+//!   - `pause`: [`Store::hold_campaign`], [`Store::release_campaign`],
+//!     [`Store::held_campaigns`] — operator holds (the dashboard's pause)
+//!   - `overview`: what the dashboard reads — [`Store::occurrence_figures`],
+//!     [`Store::campaign_breakdown`], [`Store::failed_messages`],
+//!     [`Store::reached_by_recipient`]
+//!   - `audit`: [`Store::audit`], [`Store::audit_log`] — append-only (triggers)
+//! - `test_support` (tests only): a fresh ledger per backend, seeded rows, checks
 
-mod attempt;
-mod audit;
-mod campaign;
-mod connection;
-mod event;
-mod fallback;
-mod health;
+#[cfg(test)]
+mod conformance;
+mod contract;
 mod id;
-mod kv;
-mod message;
-mod occurrence;
-mod overview;
-mod pause;
-mod prune;
-mod read;
-mod receipt;
+mod open;
+mod outcome;
+// Reached only through `Store::open_postgres` (tests) until `Store::open` takes it.
+#[cfg_attr(not(test), allow(dead_code))]
+mod postgres;
+mod sqlite;
 mod state;
-mod suppression;
-mod sweep;
 #[cfg(test)]
 pub(crate) mod test_support;
-mod values;
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use sqlx::sqlite::SqlitePool;
-use tokio::sync::Mutex;
 
-pub(crate) use audit::{AuditAction, AuditEntry};
-pub(crate) use health::StateCount;
 pub(crate) use id::message_row;
 pub use id::{content_hash, message_id, message_tag};
-pub(crate) use overview::{CampaignTotals, FailedMessage, OccurrenceFigures};
-pub(crate) use prune::PRUNE_BATCH;
-pub(crate) use receipt::{DeliveryReceipt, MessageRef, ReceiptOutcome};
-pub use receipt::{ReceiptStatus, delivery_time};
+use open::Ledger;
+pub(crate) use sqlite::audit::{AuditAction, AuditEntry};
+pub(crate) use sqlite::health::StateCount;
+pub(crate) use sqlite::overview::{CampaignTotals, FailedMessage, OccurrenceFigures};
+pub(crate) use sqlite::prune::PRUNE_BATCH;
+pub(crate) use sqlite::receipt::{DeliveryReceipt, MessageRef, ReceiptOutcome};
+pub use sqlite::receipt::{ReceiptStatus, delivery_time};
+pub(crate) use sqlite::suppression::{Suppression, SuppressionReason};
 pub use state::MessageState;
-pub(crate) use suppression::{Suppression, SuppressionReason};
 
 /// A UTC instant in milliseconds since the Unix epoch.
 pub(crate) type Millis = i64;
 
-/// The message ledger. Cheap to clone: clones share one pool and one writer turn.
+/// The message ledger, on the backend its URL names (see the module docs). Cheap to
+/// clone: clones share the backend's connections.
 #[derive(Clone, Debug)]
 pub struct Store {
-    /// The connections that read.
-    pool: SqlitePool,
-    /// The one connection that writes, so that no number of slow reads (dashboard pages
-    /// over millions of messages) can leave the dispatcher without a connection.
-    writes: SqlitePool,
-    /// Writes take turns here before `BEGIN IMMEDIATE` (see the module docs).
-    writer: Arc<Mutex<()>>,
-    /// Why the last write failed, until one succeeds.
-    failure: Arc<std::sync::Mutex<Option<String>>>,
+    ledger: Ledger,
 }
 
 /// A campaign as loaded from its file; `loaded_at` is set by [`Store::upsert_campaign`].

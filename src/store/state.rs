@@ -239,16 +239,16 @@ mod tests {
     #[test]
     fn every_state_quoted_in_the_stores_sql_is_a_state() {
         let sources = [
-            include_str!("attempt.rs"),
-            include_str!("event.rs"),
-            include_str!("fallback.rs"),
-            include_str!("health.rs"),
-            include_str!("message.rs"),
-            include_str!("overview.rs"),
-            include_str!("prune.rs"),
-            include_str!("read.rs"),
-            include_str!("receipt.rs"),
-            include_str!("sweep.rs"),
+            include_str!("sqlite/attempt.rs"),
+            include_str!("sqlite/event.rs"),
+            include_str!("sqlite/fallback.rs"),
+            include_str!("sqlite/health.rs"),
+            include_str!("sqlite/message.rs"),
+            include_str!("sqlite/overview.rs"),
+            include_str!("sqlite/prune.rs"),
+            include_str!("sqlite/read.rs"),
+            include_str!("sqlite/receipt.rs"),
+            include_str!("sqlite/sweep.rs"),
         ];
         let mut seen = 0;
         for source in sources {

@@ -1,10 +1,21 @@
-//! Helpers for the store's tests: a real SQLite file in a temporary directory, seeded rows
-//! and checks read straight from the tables.
+//! Helpers for the store's tests: a real SQLite file in a temporary directory or a fresh
+//! database on the local PostgreSQL server, seeded rows and checks read straight from the
+//! tables.
+//!
+//! [`on_both!`] turns a test into one per backend: the store's conformance suite. The
+//! PostgreSQL one creates its own database on 127.0.0.1:5432 (user `postgres`, trust
+//! auth; `LOA_TEST_POSTGRES_URL` names another server's maintenance database) and drops it
+//! when the test ends; without a server it prints why and passes, except under `CI=true`,
+//! where a missing server fails it.
 
-use sqlx::Row;
+use std::time::Duration;
+
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{AssertSqlSafe, ConnectOptions as _, Connection as _, Row};
 use tempfile::TempDir;
 
-use super::{CampaignRow, Millis, NewMessage, NewState, OccurrenceRow, Store, message_tag};
+pub(crate) use super::Store;
+use super::{CampaignRow, Millis, NewMessage, NewState, OccurrenceRow, message_tag};
 
 /// 2026-09-07 08:00 +07:00, a Monday of the campaign.
 pub(crate) const T0: Millis = 1_788_742_800_000;
@@ -20,6 +31,159 @@ pub(crate) async fn open() -> (TempDir, Store) {
 pub(crate) fn url(dir: &TempDir) -> String {
     format!("sqlite://{}", dir.path().join("loa.db").display())
 }
+
+/// One test per backend, each with its own fresh `Store` named by the argument:
+///
+/// ```ignore
+/// on_both! {
+///     async fn a_claim_leases_due_rows(store) { … }
+/// }
+/// ```
+macro_rules! on_both {
+    ($($(#[$meta:meta])* async fn $name:ident($store:ident) $body:block)*) => {$(
+        $(#[$meta])*
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            #[tokio::test]
+            async fn sqlite() {
+                let (_dir, $store) = $crate::store::test_support::open().await;
+                $body
+            }
+
+            #[tokio::test]
+            async fn postgres() {
+                let Some((_db, $store)) = $crate::store::test_support::open_pg().await else {
+                    return;
+                };
+                $body
+            }
+        }
+    )*};
+}
+pub(crate) use on_both;
+
+/// The server's maintenance database, where test databases are created and dropped.
+const PG_SERVER: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+/// A database of one test's own on the local PostgreSQL server, dropped (connections and
+/// all) on drop, whether the test passed or not.
+pub(crate) struct PgDatabase {
+    name: String,
+    admin: PgConnectOptions,
+}
+
+impl PgDatabase {
+    /// This database's URL (the admin's, another database).
+    pub(crate) fn url(&self) -> String {
+        let admin = std::env::var("LOA_TEST_POSTGRES_URL").unwrap_or_else(|_| PG_SERVER.into());
+        let base = admin.split('?').next().unwrap_or_default();
+        let server = base.rsplit_once('/').map_or(base, |(server, _)| server);
+        format!("{server}/{}", self.name)
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        // Drop runs inside the test's runtime; the drop needs one of its own.
+        let admin = self.admin.clone();
+        let drop = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime for the drop");
+            runtime.block_on(async {
+                let mut conn = admin.connect().await?;
+                sqlx::query(AssertSqlSafe(drop)).execute(&mut conn).await?;
+                conn.close().await
+            })
+        })
+        .join();
+        if let Ok(Err(e)) = dropped {
+            eprintln!("leaving database {} behind: {e}", self.name);
+        }
+    }
+}
+
+/// A new, empty database on the local server; `None` (with the reason printed) when there
+/// is none and `CI` is not `true`.
+pub(crate) async fn pg_database() -> Option<PgDatabase> {
+    let url = std::env::var("LOA_TEST_POSTGRES_URL").unwrap_or_else(|_| PG_SERVER.into());
+    let admin: PgConnectOptions = url.parse().expect("a PostgreSQL URL");
+    let reached = tokio::time::timeout(Duration::from_secs(5), admin.connect()).await;
+    let mut conn = match reached {
+        Ok(Ok(conn)) => conn,
+        Ok(Err(e)) => return pg_unreachable(&e.to_string()),
+        Err(_) => return pg_unreachable("no answer within 5 s"),
+    };
+    let mut bytes = [0u8; 8];
+    getrandom::fill(&mut bytes).expect("random bytes");
+    let name = format!("loa_unit_{:016x}", u64::from_le_bytes(bytes));
+    sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut conn)
+        .await
+        .unwrap_or_else(|e| panic!("creating database {name}: {e}"));
+    conn.close().await.ok();
+    Some(PgDatabase { name, admin })
+}
+
+fn pg_unreachable(why: &str) -> Option<PgDatabase> {
+    let why = format!("no PostgreSQL server at 127.0.0.1:5432 (or LOA_TEST_POSTGRES_URL): {why}");
+    if std::env::var("CI").is_ok_and(|ci| ci == "true") {
+        panic!("{why}; under CI=true the PostgreSQL tests must run");
+    }
+    eprintln!("skipped: {why}");
+    None
+}
+
+/// A fresh, migrated PostgreSQL ledger in a database of its own (see [`pg_database`]).
+pub(crate) async fn open_pg() -> Option<(PgDatabase, Store)> {
+    let db = pg_database().await?;
+    let store = Store::open_postgres(&db.url())
+        .await
+        .expect("open the ledger");
+    Some((db, store))
+}
+
+/// `sql` written with SQLite's placeholders (`?`, `?N`) in PostgreSQL's (`$N`).
+pub(crate) fn pg_sql(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len() + 8);
+    let mut n = 0;
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '?' {
+            out.push(c);
+            continue;
+        }
+        if chars.peek().is_some_and(char::is_ascii_digit) {
+            out.push('$');
+        } else {
+            n += 1;
+            out.push_str(&format!("${n}"));
+        }
+    }
+    out
+}
+
+/// Runs `$body` on the store's own pool, with `$sql` turning a SQL text written with
+/// SQLite's placeholders into one for that pool: the helpers below serve both backends.
+macro_rules! with_pool {
+    ($store:expr, |$pool:ident, $sql:ident| $body:expr) => {
+        if $store.is_postgres() {
+            let $pool = $store.pg_pool();
+            let $sql = |text: &str| sqlx::AssertSqlSafe($crate::store::test_support::pg_sql(text));
+            $body
+        } else {
+            let $pool = $store.pool();
+            let $sql = |text: &str| sqlx::AssertSqlSafe(text.to_owned());
+            $body
+        }
+    };
+}
+#[allow(unused_imports)] // The conformance files use it as they grow.
+pub(crate) use with_pool;
 
 pub(crate) fn campaign(id: &str) -> CampaignRow {
     CampaignRow {
@@ -67,10 +231,12 @@ pub(crate) fn messages(occ: &OccurrenceRow, n: usize) -> Vec<NewMessage> {
 /// Inserts `n` pending e-mails and returns their row ids, in insertion order.
 pub(crate) async fn insert(store: &Store, occ: &OccurrenceRow, n: usize) -> Vec<i64> {
     store.insert_messages(&messages(occ, n), T0).await.unwrap();
-    sqlx::query_scalar("SELECT id FROM message ORDER BY id")
-        .fetch_all(store.pool())
-        .await
-        .unwrap()
+    with_pool!(store, |pool, sql| sqlx::query_scalar(sql(
+        "SELECT id FROM message ORDER BY id"
+    ))
+    .fetch_all(pool)
+    .await
+    .unwrap())
 }
 
 /// One message's row, as the tests look at it.
@@ -86,73 +252,78 @@ pub(crate) struct Seen {
 }
 
 pub(crate) async fn seen(store: &Store, id: i64) -> Seen {
-    let row = sqlx::query(
-        "SELECT state, attempts, next_attempt_at, lease_owner, lease_until, last_error, \
-         last_code FROM message WHERE id = ?",
-    )
-    .bind(id)
-    .fetch_one(store.pool())
-    .await
-    .unwrap();
-    Seen {
-        state: row.get("state"),
-        attempts: row.get("attempts"),
-        next_attempt_at: row.get("next_attempt_at"),
-        lease_owner: row.get("lease_owner"),
-        lease_until: row.get("lease_until"),
-        last_error: row.get("last_error"),
-        last_code: row.get("last_code"),
-    }
+    const SQL: &str = "SELECT state, attempts, next_attempt_at, lease_owner, lease_until, \
+        last_error, last_code FROM message WHERE id = ?";
+    with_pool!(store, |pool, sql| {
+        let row = sqlx::query(sql(SQL))
+            .bind(id)
+            .fetch_one(pool)
+            .await
+            .unwrap();
+        Seen {
+            state: row.get("state"),
+            attempts: row.get("attempts"),
+            next_attempt_at: row.get("next_attempt_at"),
+            lease_owner: row.get("lease_owner"),
+            lease_until: row.get("lease_until"),
+            last_error: row.get("last_error"),
+            last_code: row.get("last_code"),
+        }
+    })
 }
 
 /// Sets a row's lease directly (with its event), to seed states as a crashed worker
 /// would leave them.
 pub(crate) async fn force_lease(store: &Store, id: i64, owner: &str, attempts: i64, until: Millis) {
-    sqlx::query(
-        "INSERT INTO message_event (message, at, from_state, to_state) \
-         SELECT id, ?, state, 'sending' FROM message WHERE id = ?",
-    )
-    .bind(T0)
-    .bind(id)
-    .execute(store.pool())
-    .await
-    .unwrap();
-    sqlx::query(
-        "UPDATE message SET state = 'sending', attempts = ?, lease_owner = ?, lease_until = ? \
-         WHERE id = ?",
-    )
-    .bind(attempts)
-    .bind(owner)
-    .bind(until)
-    .bind(id)
-    .execute(store.pool())
-    .await
-    .unwrap();
+    with_pool!(store, |pool, sql| {
+        sqlx::query(sql(
+            "INSERT INTO message_event (message, at, from_state, to_state) \
+             SELECT id, ?, state, 'sending' FROM message WHERE id = ?",
+        ))
+        .bind(T0)
+        .bind(id)
+        .execute(pool)
+        .await
+        .unwrap();
+        sqlx::query(sql(
+            "UPDATE message SET state = 'sending', attempts = ?, lease_owner = ?, \
+             lease_until = ? WHERE id = ?",
+        ))
+        .bind(attempts)
+        .bind(owner)
+        .bind(until)
+        .bind(id)
+        .execute(pool)
+        .await
+        .unwrap();
+    })
 }
 
 /// The (from, to) states of a message's events, oldest first.
 pub(crate) async fn events(store: &Store, id: i64) -> Vec<(Option<String>, String)> {
-    sqlx::query("SELECT from_state, to_state FROM message_event WHERE message = ? ORDER BY id")
+    const SQL: &str =
+        "SELECT from_state, to_state FROM message_event WHERE message = ? ORDER BY id";
+    with_pool!(store, |pool, sql| sqlx::query(sql(SQL))
         .bind(id)
-        .fetch_all(store.pool())
+        .fetch_all(pool)
         .await
         .unwrap()
         .iter()
         .map(|row| (row.get("from_state"), row.get("to_state")))
-        .collect()
+        .collect())
 }
 
 /// Every message's events form an unbroken chain from its birth state (the row's state
 /// when nothing has changed yet, otherwise the first event's `from`, which is `pending`:
 /// only pending rows move) to its current state.
 pub(crate) async fn assert_events_complete(store: &Store) {
-    let rows = sqlx::query("SELECT id, state FROM message ORDER BY id")
-        .fetch_all(store.pool())
-        .await
-        .unwrap();
-    for row in rows {
-        let id: i64 = row.get("id");
-        let state: String = row.get("state");
+    let rows: Vec<(i64, String)> = with_pool!(store, |pool, sql| sqlx::query_as(sql(
+        "SELECT id, state FROM message ORDER BY id"
+    ))
+    .fetch_all(pool)
+    .await
+    .unwrap());
+    for (id, state) in rows {
         let chain = events(store, id).await;
         let Some(first) = chain.first() else {
             assert!(
@@ -177,20 +348,22 @@ pub(crate) async fn assert_events_complete(store: &Store) {
     }
 }
 
-pub(crate) async fn count(store: &Store, sql: &'static str) -> i64 {
-    sqlx::query_scalar(sql)
-        .fetch_one(store.pool())
+pub(crate) async fn count(store: &Store, text: &'static str) -> i64 {
+    with_pool!(store, |pool, sql| sqlx::query_scalar(sql(text))
+        .fetch_one(pool)
         .await
-        .unwrap()
+        .unwrap())
 }
 
 /// Every message id in the ledger, in row order (message ids are given by the ledger, see
 /// [`super::message_id`]).
 pub(crate) async fn message_ids(store: &Store) -> Vec<String> {
-    sqlx::query_scalar("SELECT message_id FROM message ORDER BY id")
-        .fetch_all(store.pool())
-        .await
-        .unwrap()
+    with_pool!(store, |pool, sql| sqlx::query_scalar(sql(
+        "SELECT message_id FROM message ORDER BY id"
+    ))
+    .fetch_all(pool)
+    .await
+    .unwrap())
 }
 
 /// Records the claimed message `c` as `sent` at `at`, with `provider_id`.

@@ -3,11 +3,12 @@
 
 use anyhow::Context;
 
-use super::{Millis, Store};
+use super::SqliteLedger;
+use crate::store::Millis;
 
-impl Store {
+impl SqliteLedger {
     /// The value stored under `key`, if any.
-    pub async fn kv_get(&self, key: &str) -> anyhow::Result<Option<String>> {
+    pub(crate) async fn kv_get(&self, key: &str) -> anyhow::Result<Option<String>> {
         sqlx::query_scalar("SELECT value FROM kv WHERE key = ?")
             .bind(key)
             .fetch_optional(self.pool())
@@ -16,7 +17,7 @@ impl Store {
     }
 
     /// Stores `value` under `key`, replacing any previous value; durable on return.
-    pub async fn kv_put(&self, key: &str, value: &str, now: Millis) -> anyhow::Result<()> {
+    pub(crate) async fn kv_put(&self, key: &str, value: &str, now: Millis) -> anyhow::Result<()> {
         let mut w = self.write().await?;
         sqlx::query(
             "INSERT INTO kv (key, value, updated_at) VALUES (?, ?, ?) \
@@ -35,7 +36,7 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::*;
+    use crate::store::test_support::*;
 
     #[tokio::test]
     async fn a_setting_round_trips_and_the_last_write_wins() {

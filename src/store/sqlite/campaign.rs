@@ -2,14 +2,15 @@
 
 use anyhow::Context;
 
-use super::{CampaignRow, Store};
+use super::SqliteLedger;
+use crate::store::CampaignRow;
 
-impl Store {
+impl SqliteLedger {
     /// Inserts or updates a campaign as loaded now from its file.
     ///
     /// `loaded_at` is the wall clock: it records when the file was read, which is a fact
     /// about this machine even under `simulate`'s virtual time.
-    pub async fn upsert_campaign(&self, c: &CampaignRow) -> anyhow::Result<()> {
+    pub(crate) async fn upsert_campaign(&self, c: &CampaignRow) -> anyhow::Result<()> {
         let now = chrono::Utc::now().timestamp_millis();
         let mut w = self.write().await?;
         sqlx::query(
@@ -34,7 +35,7 @@ impl Store {
 
     /// The steps of `campaign` the ledger knows (those with an occurrence enqueued or
     /// missed), sorted, for `retry`'s check of `--step`.
-    pub async fn steps_of(&self, campaign: &str) -> anyhow::Result<Vec<String>> {
+    pub(crate) async fn steps_of(&self, campaign: &str) -> anyhow::Result<Vec<String>> {
         sqlx::query_scalar("SELECT DISTINCT step FROM occurrence WHERE campaign = ? ORDER BY step")
             .bind(campaign)
             .fetch_all(self.pool())

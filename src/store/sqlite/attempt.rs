@@ -9,19 +9,21 @@ use std::collections::HashSet;
 use anyhow::Context;
 use sqlx::sqlite::SqliteConnection;
 
-use super::event::{self, Event};
+use super::SqliteLedger;
+use super::event;
 use super::values;
-use super::{MessageState, Millis, NewMessage, Outcome, OutcomeKind, Store};
+use crate::store::outcome::{Change, Try, event_of};
+use crate::store::{Millis, NewMessage, Outcome, OutcomeKind};
 
 /// Outcomes per fenced `UPDATE`: bounds the JSON text of one statement.
 const RECORD_ROWS: usize = 2_000;
 
-impl Store {
+impl SqliteLedger {
     /// Applies outcomes in one transaction: each moves its message on (`sent`, back to
     /// `pending` at the retry time, `failed`, `skipped`, `expired`), with an `attempt` row
     /// for tries that reached the provider and an event for every change. Outcomes whose
     /// fence no longer holds are ignored. Returns how many applied.
-    pub async fn record(&self, outcomes: &[Outcome], now: Millis) -> anyhow::Result<u64> {
+    pub(crate) async fn record(&self, outcomes: &[Outcome], now: Millis) -> anyhow::Result<u64> {
         self.record_with_fallbacks(outcomes, &[], now).await
     }
 
@@ -29,7 +31,7 @@ impl Store {
     /// `fallbacks` (rows offered by outcomes that ended a step channel's message `failed`,
     /// `fallback_of` naming it) whose outcome applied and whose recipient the ledger then
     /// shows no step channel reached (see [`super::fallback`]).
-    pub async fn record_with_fallbacks(
+    pub(crate) async fn record_with_fallbacks(
         &self,
         outcomes: &[Outcome],
         fallbacks: &[NewMessage],
@@ -76,65 +78,6 @@ impl Store {
         super::fallback::take_over(&mut w.tx, &offers, now).await?;
         w.commit().await?;
         Ok(count)
-    }
-}
-
-/// The columns one outcome writes; `None` keeps the stored value where the outcome has
-/// nothing to say (a `sent` keeps the last error of earlier tries).
-struct Change<'a> {
-    state: MessageState,
-    sent_at: Option<Millis>,
-    provider_id: Option<&'a str>,
-    next_attempt_at: Option<Millis>,
-    code: Option<&'a str>,
-    error: Option<&'a str>,
-    /// 1 when no try happened (skipped, expired): the attempt is given back, as `release`
-    /// does.
-    give_back: i64,
-}
-
-impl<'a> Change<'a> {
-    fn of(o: &'a Outcome) -> Change<'a> {
-        let base = Change {
-            state: MessageState::Sent,
-            sent_at: None,
-            provider_id: None,
-            next_attempt_at: None,
-            code: None,
-            error: None,
-            give_back: 0,
-        };
-        match &o.result {
-            OutcomeKind::Sent { provider_id } => Change {
-                sent_at: Some(o.started_at + o.duration_ms),
-                provider_id: provider_id.as_deref(),
-                ..base
-            },
-            OutcomeKind::Retry { at, code, error } => Change {
-                state: MessageState::Pending,
-                next_attempt_at: Some(*at),
-                code: code.as_deref(),
-                error: Some(error),
-                ..base
-            },
-            OutcomeKind::Failed { code, error } => Change {
-                state: MessageState::Failed,
-                code: code.as_deref(),
-                error: Some(error),
-                ..base
-            },
-            OutcomeKind::Skipped { reason } => Change {
-                state: MessageState::Skipped,
-                error: Some(reason),
-                give_back: 1,
-                ..base
-            },
-            OutcomeKind::Expired => Change {
-                state: MessageState::Expired,
-                give_back: 1,
-                ..base
-            },
-        }
     }
 }
 
@@ -279,69 +222,6 @@ fn change_rows(chunk: &[&Outcome]) -> anyhow::Result<String> {
     event::json(&rows)
 }
 
-fn event_of(o: &Outcome) -> Event {
-    let (to, detail) = match &o.result {
-        OutcomeKind::Sent { provider_id } => (
-            MessageState::Sent,
-            provider_id.as_ref().map(|id| format!("provider id {id}")),
-        ),
-        OutcomeKind::Retry { code, error, .. } => {
-            (MessageState::Pending, Some(with_code(code, error)))
-        }
-        OutcomeKind::Failed { code, error } => (MessageState::Failed, Some(with_code(code, error))),
-        OutcomeKind::Skipped { reason } => (MessageState::Skipped, Some(reason.clone())),
-        OutcomeKind::Expired => (MessageState::Expired, Some("window closed".to_owned())),
-    };
-    Event {
-        message: o.id,
-        from: MessageState::Sending,
-        to,
-        detail,
-    }
-}
-
-fn with_code(code: &Option<String>, error: &str) -> String {
-    match code {
-        Some(code) => format!("{code}: {error}"),
-        None => error.to_owned(),
-    }
-}
-
-/// An `attempt` row: a try that reached (or tried to reach) the provider.
-struct Try<'a> {
-    message: i64,
-    attempt: u32,
-    started_at: Millis,
-    duration_ms: i64,
-    outcome: &'static str,
-    code: Option<&'a str>,
-    error: Option<&'a str>,
-}
-
-impl<'a> Try<'a> {
-    fn of(o: &'a Outcome) -> Option<Try<'a>> {
-        let (outcome, code, error) = match &o.result {
-            OutcomeKind::Sent { .. } => ("sent", None, None),
-            OutcomeKind::Retry { code, error, .. } => {
-                ("transient", code.as_deref(), Some(error.as_str()))
-            }
-            OutcomeKind::Failed { code, error } => {
-                ("permanent", code.as_deref(), Some(error.as_str()))
-            }
-            OutcomeKind::Skipped { .. } | OutcomeKind::Expired => return None,
-        };
-        Some(Try {
-            message: o.id,
-            attempt: o.attempt,
-            started_at: o.started_at,
-            duration_ms: o.duration_ms,
-            outcome,
-            code,
-            error,
-        })
-    }
-}
-
 async fn insert_attempts(conn: &mut SqliteConnection, tries: &[Try<'_>]) -> anyhow::Result<()> {
     const SQL: &str = "INSERT INTO attempt (message_id, attempt, started_at, finished_at, \
         outcome, code, error, duration_ms) SELECT * FROM (VALUES {values}) \
@@ -373,8 +253,8 @@ mod tests {
 
     use sqlx::Row;
 
-    use super::super::test_support::*;
-    use super::super::{Claimed, Outcome, OutcomeKind};
+    use crate::store::test_support::*;
+    use crate::store::{Claimed, Outcome, OutcomeKind};
 
     const LEASE: Duration = Duration::from_secs(75);
 
@@ -601,9 +481,9 @@ mod tests {
             .map(|(c, r)| outcome(c, "w", r))
             .collect();
         assert_eq!(store.record(&outcomes, T0 + 2_000).await.unwrap(), 2);
-        let mut skipped = super::super::test_support::message(&occ, "r-skip", "sms");
+        let mut skipped = crate::store::test_support::message(&occ, "r-skip", "sms");
         skipped.address = None;
-        skipped.state = super::super::NewState::Skipped {
+        skipped.state = crate::store::NewState::Skipped {
             reason: "`+84 912.000.001` is not a Zalo account".into(),
         };
         store.insert_messages(&[skipped], T0).await.unwrap();

@@ -9,7 +9,8 @@ use std::collections::HashSet;
 
 use anyhow::Context;
 
-use super::{Millis, Store};
+use super::SqliteLedger;
+use crate::store::Millis;
 
 /// Why an address is suppressed, as stored in `suppression.reason`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -50,10 +51,10 @@ pub struct UnsubscribeTarget {
     pub address: Option<String>,
 }
 
-impl Store {
+impl SqliteLedger {
     /// Records `s` at `now`; true when the address was not suppressed before (the first
     /// suppression of an address is kept, later ones change nothing).
-    pub async fn suppress(&self, s: &Suppression<'_>, now: Millis) -> anyhow::Result<bool> {
+    pub(crate) async fn suppress(&self, s: &Suppression<'_>, now: Millis) -> anyhow::Result<bool> {
         let mut w = self.write().await?;
         let done = sqlx::query(
             "INSERT INTO suppression (address, channel_kind, reason, at, message) \
@@ -72,7 +73,7 @@ impl Store {
     }
 
     /// Whether `address` must not be sent to.
-    pub async fn is_suppressed(&self, address: &str) -> anyhow::Result<bool> {
+    pub(crate) async fn is_suppressed(&self, address: &str) -> anyhow::Result<bool> {
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM suppression WHERE address = ?")
             .bind(address.trim())
             .fetch_one(self.pool())
@@ -83,7 +84,10 @@ impl Store {
 
     /// Those of `addresses` (as given) that must not be sent to: one fixed statement for a
     /// claimed batch, the addresses as one JSON array, the answer as one row.
-    pub async fn suppressed_among(&self, addresses: &[String]) -> anyhow::Result<HashSet<String>> {
+    pub(crate) async fn suppressed_among(
+        &self,
+        addresses: &[String],
+    ) -> anyhow::Result<HashSet<String>> {
         let trimmed: Vec<&str> = addresses.iter().map(|a| a.trim()).collect();
         let rows: String = sqlx::query_scalar(
             "SELECT json_group_array(address) FROM suppression \
@@ -104,11 +108,11 @@ impl Store {
     }
 
     /// The message `message_id` names, for an unsubscribe link.
-    pub async fn unsubscribe_target(
+    pub(crate) async fn unsubscribe_target(
         &self,
         message_id: &str,
     ) -> anyhow::Result<Option<UnsubscribeTarget>> {
-        let Some(row_id) = super::message_row(message_id) else {
+        let Some(row_id) = crate::store::message_row(message_id) else {
             return Ok(None);
         };
         let row: Option<(String, String, Option<String>)> = sqlx::query_as(
@@ -129,8 +133,8 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::*;
     use super::*;
+    use crate::store::test_support::*;
 
     fn unsubscribe(address: &str) -> Suppression<'_> {
         Suppression {

@@ -4,16 +4,17 @@ use anyhow::Context;
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
-use super::{Millis, OccurrenceRow, Store, to_u32};
+use super::SqliteLedger;
+use crate::store::{Millis, OccurrenceRow, to_u32};
 
 /// One occurrence by its natural key.
 const SELECT_ONE: &str = "SELECT id, campaign, step, n, at, enqueued_at, missed_at FROM occurrence
      WHERE campaign = ? AND step = ? AND n = ?";
 
-impl Store {
+impl SqliteLedger {
     /// Gets the occurrence `n` of a step, creating it at `at` if it is new. An existing
     /// row keeps the instant it was created with.
-    pub async fn occurrence(
+    pub(crate) async fn occurrence(
         &self,
         campaign: &str,
         step: &str,
@@ -44,7 +45,7 @@ impl Store {
     }
 
     /// The occurrence `n` of a step, if it was ever seen.
-    pub async fn find_occurrence(
+    pub(crate) async fn find_occurrence(
         &self,
         campaign: &str,
         step: &str,
@@ -61,7 +62,7 @@ impl Store {
     }
 
     /// Records that an occurrence was missed (first seen too late); it will not be sent.
-    pub async fn mark_missed(&self, occurrence_id: i64, now: Millis) -> anyhow::Result<()> {
+    pub(crate) async fn mark_missed(&self, occurrence_id: i64, now: Millis) -> anyhow::Result<()> {
         let mut w = self.write().await?;
         sqlx::query("UPDATE occurrence SET missed_at = ? WHERE id = ? AND missed_at IS NULL AND enqueued_at IS NULL")
             .bind(now)
@@ -73,7 +74,11 @@ impl Store {
     }
 
     /// Marks an occurrence fully expanded. Only the first call sets the time.
-    pub async fn mark_enqueued(&self, occurrence_id: i64, now: Millis) -> anyhow::Result<()> {
+    pub(crate) async fn mark_enqueued(
+        &self,
+        occurrence_id: i64,
+        now: Millis,
+    ) -> anyhow::Result<()> {
         let mut w = self.write().await?;
         let done = sqlx::query(
             "UPDATE occurrence SET enqueued_at = ? WHERE id = ? AND enqueued_at IS NULL",
@@ -104,34 +109,4 @@ fn occurrence_row(row: &SqliteRow) -> anyhow::Result<OccurrenceRow> {
         enqueued_at: row.try_get("enqueued_at")?,
         missed_at: row.try_get("missed_at")?,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::super::test_support::*;
-
-    #[tokio::test]
-    async fn an_occurrence_is_created_once_and_marked_enqueued_once() {
-        let (_dir, store) = open().await;
-        store.upsert_campaign(&campaign("c")).await.unwrap();
-        let first = store.occurrence("c", "s", 2, T0).await.unwrap();
-        assert_eq!((first.n, first.at, first.enqueued_at), (2, T0, None));
-        let again = store.occurrence("c", "s", 2, T0 + MINUTE).await.unwrap();
-        assert_eq!(again, first);
-        assert_ne!(
-            store.occurrence("c", "s", 3, T0).await.unwrap().id,
-            first.id
-        );
-        store.mark_enqueued(first.id, T0 + 5).await.unwrap();
-        store.mark_enqueued(first.id, T0 + 9).await.unwrap();
-        let done = store.occurrence("c", "s", 2, T0).await.unwrap();
-        assert_eq!(done.enqueued_at, Some(T0 + 5));
-        assert!(store.mark_enqueued(9999, T0).await.is_err());
-    }
-
-    #[tokio::test]
-    async fn an_occurrence_needs_its_campaign() {
-        let (_dir, store) = open().await;
-        assert!(store.occurrence("ghost", "s", 0, T0).await.is_err());
-    }
 }

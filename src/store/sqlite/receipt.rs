@@ -17,8 +17,10 @@
 use anyhow::Context;
 use sqlx::sqlite::SqliteConnection;
 
-use super::event::{self, Event};
-use super::{MessageState, Millis, Store};
+use super::SqliteLedger;
+use super::event;
+use crate::store::outcome::Event;
+use crate::store::{MessageState, Millis};
 
 /// A `receipt_early` row: message, source, status, at, error, received_at.
 type EarlyRow = (i64, String, String, Option<Millis>, Option<String>, Millis);
@@ -90,10 +92,10 @@ pub enum ReceiptOutcome {
     Unchanged { state: MessageState },
 }
 
-impl Store {
+impl SqliteLedger {
     /// Applies `receipt` at `now`: records its callback id, and moves the message it names
     /// if that message is `sent`, with a `message_event`. A replay writes nothing.
-    pub async fn apply_receipt(
+    pub(crate) async fn apply_receipt(
         &self,
         receipt: &DeliveryReceipt<'_>,
         now: Millis,
@@ -106,7 +108,7 @@ impl Store {
     /// transaction: a burst of callbacks costs one commit, not one each. The outcomes
     /// come back in order; a callback id twice in the batch applies once (the second is a
     /// replay).
-    pub async fn apply_receipts(
+    pub(crate) async fn apply_receipts(
         &self,
         receipts: &[(DeliveryReceipt<'_>, Millis)],
     ) -> anyhow::Result<Vec<ReceiptOutcome>> {
@@ -134,7 +136,11 @@ impl Store {
     /// Applies the receipts kept in `receipt_early` whose message is now `sent`, and drops
     /// those whose message ended otherwise or that arrived before `stale`. Returns how many
     /// were applied. Reads first and writes only when there is something to do.
-    pub async fn apply_early_receipts(&self, stale: Millis, now: Millis) -> anyhow::Result<u64> {
+    pub(crate) async fn apply_early_receipts(
+        &self,
+        stale: Millis,
+        now: Millis,
+    ) -> anyhow::Result<u64> {
         let waiting: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM receipt_early")
             .fetch_one(self.pool())
             .await
@@ -178,7 +184,7 @@ impl Store {
 
     /// Forgets callback ids recorded before `before`; returns how many. Safe once
     /// `before` is older than the signature tolerance: such a replay is refused as stale.
-    pub async fn prune_callbacks(&self, before: Millis) -> anyhow::Result<u64> {
+    pub(crate) async fn prune_callbacks(&self, before: Millis) -> anyhow::Result<u64> {
         let mut w = self.write().await?;
         let done = sqlx::query("DELETE FROM callback_seen WHERE at < ?")
             .bind(before)
@@ -238,7 +244,7 @@ async fn find(
             MessageRef::Ours(id) => (
                 "SELECT id, state FROM message WHERE id = ? AND message_id = ? \
                  AND channel IN (SELECT value FROM json_each(?))",
-                super::message_row(id),
+                crate::store::message_row(id),
                 *id,
             ),
             MessageRef::Provider(id) => (
@@ -390,9 +396,9 @@ fn rfc3339(at: Millis) -> String {
 mod tests {
     use std::time::Duration;
 
-    use super::super::test_support::*;
-    use super::super::{Outcome, OutcomeKind};
     use super::*;
+    use crate::store::test_support::*;
+    use crate::store::{Outcome, OutcomeKind};
 
     /// Three e-mails: r0 `sent` (provider id `p0`), r1 still `sending`, r2 `pending`.
     async fn ledger() -> (tempfile::TempDir, Store, Vec<String>) {
@@ -501,8 +507,8 @@ mod tests {
             ),
         ];
         let outcomes = store.apply_receipts(&burst).await.unwrap();
-        let sent_id = super::super::message_row(&ids[0]).unwrap();
-        let sending_id = super::super::message_row(&ids[1]).unwrap();
+        let sent_id = crate::store::message_row(&ids[0]).unwrap();
+        let sending_id = crate::store::message_row(&ids[1]).unwrap();
         assert_eq!(
             outcomes,
             vec![

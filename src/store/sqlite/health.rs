@@ -6,7 +6,8 @@
 use anyhow::Context;
 use sqlx::Row;
 
-use super::{MessageState, Millis, Store, to_u64};
+use super::SqliteLedger;
+use crate::store::{MessageState, Millis, to_u64};
 
 /// Messages of one campaign on one channel in one state.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -19,9 +20,9 @@ pub struct StateCount {
     pub last_change: Millis,
 }
 
-impl Store {
+impl SqliteLedger {
     /// Succeeds when the database answers a trivial query.
-    pub async fn ping(&self) -> anyhow::Result<()> {
+    pub(crate) async fn ping(&self) -> anyhow::Result<()> {
         sqlx::query_scalar::<_, i64>("SELECT 1")
             .fetch_one(self.pool())
             .await
@@ -34,7 +35,7 @@ impl Store {
     /// is due. It walks the `message_due` index over every pending message, which takes
     /// about half a second on a ledger with 500,000 of them; the daemon asks
     /// [`Store::oldest_due_among`] its channels instead.
-    pub async fn oldest_due(&self, now: Millis) -> anyhow::Result<Option<Millis>> {
+    pub(crate) async fn oldest_due(&self, now: Millis) -> anyhow::Result<Option<Millis>> {
         sqlx::query_scalar(
             "SELECT MIN(next_attempt_at) FROM message \
              WHERE state = 'pending' AND next_attempt_at <= ? AND expires_at >= ?",
@@ -50,7 +51,7 @@ impl Store {
     /// in one index seek per channel: `message_due` is ordered by campaign, channel and
     /// due time, so the first due row of each channel is found without walking the rest.
     /// Under a millisecond whatever the backlog.
-    pub async fn oldest_due_among(
+    pub(crate) async fn oldest_due_among(
         &self,
         now: Millis,
         channels: &[(&str, &str)],
@@ -74,7 +75,7 @@ impl Store {
     /// ordered by campaign, channel and state, each with its latest change. One walk over
     /// every message: about a second with 2,000,000 of them, so the HTTP side keeps a slow
     /// count for a while (`web::figures`).
-    pub async fn state_counts(&self) -> anyhow::Result<Vec<StateCount>> {
+    pub(crate) async fn state_counts(&self) -> anyhow::Result<Vec<StateCount>> {
         let rows = sqlx::query(
             "SELECT campaign, channel, state, COUNT(*) AS n, MAX(updated_at) AS at \
              FROM message GROUP BY campaign, channel, state ORDER BY campaign, channel, state",
@@ -98,7 +99,7 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::*;
+    use crate::store::test_support::*;
 
     #[tokio::test]
     async fn the_oldest_due_message_is_the_earliest_pending_one_with_an_open_window() {

@@ -8,7 +8,8 @@
 use anyhow::Context;
 use sqlx::Row;
 
-use super::{Millis, Store, to_u64};
+use super::SqliteLedger;
+use crate::store::{Millis, to_u64};
 
 /// What was done, as stored in `audit.action`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -65,9 +66,9 @@ pub struct AuditRow {
     pub detail: Option<String>,
 }
 
-impl Store {
+impl SqliteLedger {
     /// Appends `entry` at `now`; durable on return. Returns the row id.
-    pub async fn audit(&self, entry: &AuditEntry<'_>, now: Millis) -> anyhow::Result<i64> {
+    pub(crate) async fn audit(&self, entry: &AuditEntry<'_>, now: Millis) -> anyhow::Result<i64> {
         let audience = entry
             .audience
             .map(i64::try_from)
@@ -93,7 +94,7 @@ impl Store {
     }
 
     /// The audit trail, oldest first; one campaign's when given.
-    pub async fn audit_log(&self, campaign: Option<&str>) -> anyhow::Result<Vec<AuditRow>> {
+    pub(crate) async fn audit_log(&self, campaign: Option<&str>) -> anyhow::Result<Vec<AuditRow>> {
         let rows = sqlx::query(
             "SELECT id, at, actor, action, campaign, content_hash, audience, detail FROM audit \
              WHERE ? IS NULL OR campaign = ? ORDER BY id",
@@ -122,8 +123,8 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::*;
     use super::*;
+    use crate::store::test_support::*;
 
     fn launch(campaign: &str) -> AuditEntry<'_> {
         AuditEntry {

@@ -12,7 +12,7 @@ use anyhow::Context;
 use sqlx::sqlite::SqliteConnection;
 
 use super::event::{self, Detail};
-use super::{MessageState, Millis, NewMessage};
+use crate::store::{MessageState, Millis, NewMessage};
 
 /// A sibling that may still reach the recipient (or did): anything but `failed`,
 /// `replaced`, or `skipped` for want of an address. A pruned row's address is gone, so a
@@ -110,15 +110,15 @@ async fn replace_failed(
 mod tests {
     use std::time::Duration;
 
-    use super::super::test_support::*;
-    use super::super::{Claimed, NewState, Outcome, OutcomeKind, Store};
     use super::*;
+    use crate::store::test_support::*;
+    use crate::store::{Claimed, NewState, Outcome, OutcomeKind, Store};
 
     const LEASE: Duration = Duration::from_secs(60);
 
     /// Recipient `r0` on zalo and email (the step's channels), e-mail skipped when
     /// `email` is false (no address).
-    async fn step(store: &Store, email: bool) -> (super::super::OccurrenceRow, Vec<Claimed>) {
+    async fn step(store: &Store, email: bool) -> (crate::store::OccurrenceRow, Vec<Claimed>) {
         let occ = seed(store).await;
         let zalo = message(&occ, "r0", "zalo");
         let mut mail = message(&occ, "r0", "email");
@@ -154,7 +154,7 @@ mod tests {
         }
     }
 
-    fn sms(occ: &super::super::OccurrenceRow, of: &Claimed) -> NewMessage {
+    fn sms(occ: &crate::store::OccurrenceRow, of: &Claimed) -> NewMessage {
         let mut m = message(occ, "r0", "sms");
         m.address = Some("84912000001".into());
         m.fallback_of = Some(of.id);
@@ -202,7 +202,7 @@ mod tests {
         );
         assert_events_complete(&store).await;
         // The same offer again (a repeated batch) adds nothing.
-        let mut w = store.write().await.unwrap();
+        let mut w = store.sqlite().write().await.unwrap();
         assert_eq!(take_over(&mut w.tx, &[&offer], T0 + 2).await.unwrap(), 0);
         w.commit().await.unwrap();
         assert_eq!(states(&store).await.len(), 3);

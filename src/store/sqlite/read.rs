@@ -7,12 +7,13 @@ use anyhow::Context;
 use futures::TryStreamExt as _;
 use sqlx::Row;
 
-use super::{MessageState, Millis, ReportRow, StatusRow, Store, to_u32, to_u64};
+use super::SqliteLedger;
+use crate::store::{MessageState, Millis, ReportRow, StatusRow, to_u32, to_u64};
 
-impl Store {
+impl SqliteLedger {
     /// Message counts by campaign, step, channel and state, ordered by campaign, step and
     /// channel; every state appears, zeros included. All campaigns when `campaign` is None.
-    pub async fn status(&self, campaign: Option<&str>) -> anyhow::Result<Vec<StatusRow>> {
+    pub(crate) async fn status(&self, campaign: Option<&str>) -> anyhow::Result<Vec<StatusRow>> {
         let sql = match campaign {
             Some(_) => {
                 "SELECT campaign, step, channel, state, COUNT(*) AS n FROM message \
@@ -50,7 +51,7 @@ impl Store {
     }
 
     /// One row per message of `campaign`, by occurrence time, step and insertion order.
-    pub async fn report(&self, campaign: &str) -> anyhow::Result<Vec<ReportRow>> {
+    pub(crate) async fn report(&self, campaign: &str) -> anyhow::Result<Vec<ReportRow>> {
         let mut rows = Vec::new();
         self.report_each(campaign, |r| {
             rows.push(r);
@@ -62,7 +63,7 @@ impl Store {
 
     /// [`Store::report`] a row at a time, as the database hands them over, so a campaign
     /// of millions is written out without being held in memory. Returns how many rows.
-    pub async fn report_each(
+    pub(crate) async fn report_each(
         &self,
         campaign: &str,
         mut each: impl FnMut(ReportRow) -> anyhow::Result<()>,
@@ -101,7 +102,7 @@ impl Store {
 
     /// Messages of `campaign` that are not final yet (`pending`, `sending`). A campaign is
     /// done only when this is 0 (docs/reliability.md#rule-4).
-    pub async fn open_count(&self, campaign: &str) -> anyhow::Result<u64> {
+    pub(crate) async fn open_count(&self, campaign: &str) -> anyhow::Result<u64> {
         let n: i64 = sqlx::query_scalar(
             // Two counts, so that each reads its own partial index (migration 0003); the
             // `+` keeps the second off the natural key, which would walk every row.
@@ -118,7 +119,7 @@ impl Store {
     /// When the dispatcher should next look: the earliest `next_attempt_at` of a `pending`
     /// message whose window is still open at `now` (closed ones wait for
     /// [`Store::expire_closed`], not for a send). May lie in the past: due already.
-    pub async fn next_due(&self, now: Millis) -> anyhow::Result<Option<Millis>> {
+    pub(crate) async fn next_due(&self, now: Millis) -> anyhow::Result<Option<Millis>> {
         sqlx::query_scalar(
             "SELECT MIN(next_attempt_at) FROM message \
              WHERE state = 'pending' AND expires_at >= ?",
@@ -134,8 +135,8 @@ impl Store {
 mod tests {
     use std::time::Duration;
 
-    use super::super::test_support::*;
-    use super::super::{MessageState, Outcome, OutcomeKind};
+    use crate::store::test_support::*;
+    use crate::store::{MessageState, Outcome, OutcomeKind};
 
     const LEASE: Duration = Duration::from_secs(75);
 

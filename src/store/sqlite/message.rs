@@ -6,20 +6,25 @@ use anyhow::Context;
 use sqlx::sqlite::SqliteConnection;
 use sqlx::{QueryBuilder, Sqlite};
 
+use super::SqliteLedger;
 use super::event::{self, Detail};
 use super::values;
-use super::{Claimed, MessageState, Millis, NewMessage, Store, millis, to_u32};
+use crate::store::{Claimed, MessageState, Millis, NewMessage, millis, to_u32};
 
 /// Rows per `INSERT` statement: 512 × 17 parameters stays well under SQLite's 32,766, and
 /// every full batch reuses one prepared statement.
 const INSERT_ROWS: usize = values::MAX_ROWS;
 
-impl Store {
+impl SqliteLedger {
     /// Inserts messages that do not exist yet — one per (campaign, step, occurrence,
     /// recipient, channel) — in one transaction. Returns how many rows were inserted:
     /// calling it again with the same rows inserts nothing. A row's birth needs no event:
     /// it is the row's `queued_at` and the state it was inserted in.
-    pub async fn insert_messages(&self, rows: &[NewMessage], now: Millis) -> anyhow::Result<u64> {
+    pub(crate) async fn insert_messages(
+        &self,
+        rows: &[NewMessage],
+        now: Millis,
+    ) -> anyhow::Result<u64> {
         if rows.is_empty() {
             return Ok(0);
         }
@@ -51,7 +56,7 @@ impl Store {
     /// `now + lease`: each moves to `sending` and its `attempts` goes up by one — the
     /// fencing token its outcome must carry. Oldest due first. Durable on return, before
     /// any network I/O. Messages whose window closed are left to [`Store::expire_closed`].
-    pub async fn claim(
+    pub(crate) async fn claim(
         &self,
         owner: &str,
         now: Millis,
@@ -65,7 +70,7 @@ impl Store {
 
     /// [`Store::claim`] on one channel of one campaign: what the pump asks for when that
     /// channel has room.
-    pub async fn claim_channel(
+    pub(crate) async fn claim_channel(
         &self,
         owner: &str,
         now: Millis,
@@ -378,9 +383,9 @@ async fn due_ids(
 mod tests {
     use std::collections::HashSet;
 
-    use super::super::NewState;
-    use super::super::test_support::*;
     use super::*;
+    use crate::store::NewState;
+    use crate::store::test_support::*;
 
     const LEASE: Duration = Duration::from_secs(75);
 
@@ -485,8 +490,8 @@ mod tests {
         let distinct: HashSet<&str> = ids.iter().map(|(_, _, m)| m.as_str()).collect();
         assert_eq!(distinct.len(), 3);
         for (id, tag, mid) in &ids {
-            assert_eq!(mid, &super::super::message_id(*id, tag));
-            assert_eq!(super::super::message_row(mid), Some(*id));
+            assert_eq!(mid, &crate::store::message_id(*id, tag));
+            assert_eq!(crate::store::message_row(mid), Some(*id));
         }
     }
 
@@ -552,7 +557,7 @@ mod tests {
         assert_eq!(first.attempt, 1);
         assert_eq!(
             first.message_id,
-            super::super::message_id(first.id, &rows[1].tag)
+            crate::store::message_id(first.id, &rows[1].tag)
         );
         assert_eq!(first.context, rows[1].context);
         assert_eq!(first.occurrence_id, occ.id);

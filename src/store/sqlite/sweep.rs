@@ -6,14 +6,19 @@ use anyhow::Context;
 use sqlx::sqlite::SqliteConnection;
 use sqlx::{AssertSqlSafe, Sqlite};
 
+use super::SqliteLedger;
 use super::event::{self, Detail};
-use super::{MessageState, Millis, Store};
+use crate::store::{MessageState, Millis};
 
-impl Store {
+impl SqliteLedger {
     /// Rescues leases that ran out before their outcome was recorded (the worker died or
     /// hung): back to `pending`, due now, or `failed` once `attempts >= max_attempts`.
     /// The attempt stays counted — it may have reached the provider.
-    pub async fn rescue_expired(&self, now: Millis, max_attempts: u32) -> anyhow::Result<u64> {
+    pub(crate) async fn rescue_expired(
+        &self,
+        now: Millis,
+        max_attempts: u32,
+    ) -> anyhow::Result<u64> {
         let mut w = self.write().await?;
         let failed: Vec<i64> = sqlx::query_scalar(
             "UPDATE message SET state = 'failed', \
@@ -48,7 +53,7 @@ impl Store {
 
     /// Graceful shutdown: gives back every lease `owner` holds. The rows return to
     /// `pending` with their attempt un-counted, since the try never happened.
-    pub async fn release(&self, owner: &str, now: Millis) -> anyhow::Result<u64> {
+    pub(crate) async fn release(&self, owner: &str, now: Millis) -> anyhow::Result<u64> {
         let mut w = self.write().await?;
         let released: Vec<i64> = sqlx::query_scalar(
             "UPDATE message SET state = 'pending', attempts = attempts - 1, \
@@ -77,7 +82,7 @@ impl Store {
     ///
     /// Finding them reads every pending row, so it happens outside the writer turn (WAL
     /// readers do not block writers); the write then moves only those still pending.
-    pub async fn expire_closed(&self, now: Millis) -> anyhow::Result<u64> {
+    pub(crate) async fn expire_closed(&self, now: Millis) -> anyhow::Result<u64> {
         let candidates: Vec<i64> =
             sqlx::query_scalar("SELECT id FROM message WHERE state = 'pending' AND expires_at < ?")
                 .bind(now)
@@ -109,7 +114,7 @@ impl Store {
     /// `to`, ending any lease, with `detail` in each event — cancelling, or pausing as
     /// `pending → cancelled` undone by [`Store::retry`]. A worker holding a lease on a
     /// moved row finds its fence broken and records nothing.
-    pub async fn set_state(
+    pub(crate) async fn set_state(
         &self,
         campaign: &str,
         step: Option<&str>,
@@ -143,7 +148,7 @@ impl Store {
     /// Puts a campaign's messages (one step's, when given) in `state` — usually `failed` —
     /// back to `pending`, due now, with `attempts` reset to 0 and `last_error` kept.
     /// `sending` is refused: resetting a live lease's attempt would break its fence.
-    pub async fn retry(
+    pub(crate) async fn retry(
         &self,
         campaign: &str,
         step: Option<&str>,
@@ -195,8 +200,8 @@ async fn move_rows<'q>(
 mod tests {
     use std::time::Duration;
 
-    use super::super::test_support::*;
     use super::*;
+    use crate::store::test_support::*;
 
     const LEASE: Duration = Duration::from_secs(75);
 
@@ -308,13 +313,13 @@ mod tests {
         )
         .await;
         assert_eq!(by_state, 2);
-        let late = super::super::Outcome {
+        let late = crate::store::Outcome {
             id: live.id,
             attempt: live.attempt,
             owner: "w".into(),
             started_at: T0,
             duration_ms: 1,
-            result: super::super::OutcomeKind::Sent { provider_id: None },
+            result: crate::store::OutcomeKind::Sent { provider_id: None },
         };
         assert_eq!(store.record(&[late], T0).await.unwrap(), 0);
         assert_eq!(seen(&store, live.id).await.state, "cancelled");

@@ -11,12 +11,13 @@ use std::collections::HashSet;
 
 use anyhow::Context;
 
-use super::{Millis, Store};
+use super::SqliteLedger;
+use crate::store::Millis;
 
-impl Store {
+impl SqliteLedger {
     /// Holds `campaign` at `now` on behalf of `by` (the dashboard's "pause"). Returns
     /// whether it was not held before. The campaign must be known to the ledger.
-    pub async fn hold_campaign(
+    pub(crate) async fn hold_campaign(
         &self,
         campaign: &str,
         by: &str,
@@ -39,7 +40,7 @@ impl Store {
 
     /// Lifts the operator hold of `campaign` (the dashboard's "resume"). Returns whether it
     /// was held.
-    pub async fn release_campaign(&self, campaign: &str) -> anyhow::Result<bool> {
+    pub(crate) async fn release_campaign(&self, campaign: &str) -> anyhow::Result<bool> {
         let mut w = self.write().await?;
         let done = sqlx::query("DELETE FROM campaign_pause WHERE campaign = ?")
             .bind(campaign)
@@ -51,7 +52,7 @@ impl Store {
     }
 
     /// The campaigns an operator holds.
-    pub async fn held_campaigns(&self) -> anyhow::Result<HashSet<String>> {
+    pub(crate) async fn held_campaigns(&self) -> anyhow::Result<HashSet<String>> {
         let ids: Vec<String> = sqlx::query_scalar("SELECT campaign FROM campaign_pause")
             .fetch_all(self.pool())
             .await
@@ -62,8 +63,8 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
-    use super::super::Store;
-    use super::super::test_support::*;
+    use crate::store::Store;
+    use crate::store::test_support::*;
 
     #[tokio::test]
     async fn a_pause_is_kept_until_resumed_and_survives_reopening() {

@@ -9,7 +9,8 @@ use std::collections::{BTreeMap, HashMap};
 use anyhow::Context;
 use sqlx::Row;
 
-use super::{CampaignRow, MessageState, Millis, StateCount, StatusRow, Store, to_u32, to_u64};
+use super::SqliteLedger;
+use crate::store::{CampaignRow, MessageState, Millis, StateCount, StatusRow, to_u32, to_u64};
 
 /// One occurrence of a step as the ledger knows it, with its messages counted by state
 /// (every state of [`MessageState::ALL`], zeros included).
@@ -62,9 +63,9 @@ pub struct FailedMessage {
     pub updated_at: Millis,
 }
 
-impl Store {
+impl SqliteLedger {
     /// Every campaign row, by id.
-    pub async fn campaign_rows(&self) -> anyhow::Result<Vec<CampaignRow>> {
+    pub(crate) async fn campaign_rows(&self) -> anyhow::Result<Vec<CampaignRow>> {
         let rows =
             sqlx::query("SELECT id, title, status, content_hash, file FROM campaign ORDER BY id")
                 .fetch_all(self.pool())
@@ -74,7 +75,7 @@ impl Store {
     }
 
     /// The campaign row `id`, if loaded once.
-    pub async fn campaign_row(&self, id: &str) -> anyhow::Result<Option<CampaignRow>> {
+    pub(crate) async fn campaign_row(&self, id: &str) -> anyhow::Result<Option<CampaignRow>> {
         let row =
             sqlx::query("SELECT id, title, status, content_hash, file FROM campaign WHERE id = ?")
                 .bind(id)
@@ -86,7 +87,7 @@ impl Store {
 
     /// The occurrences of `campaign` recorded so far, by time and step, with the states
     /// of their messages.
-    pub async fn occurrence_figures(
+    pub(crate) async fn occurrence_figures(
         &self,
         campaign: &str,
     ) -> anyhow::Result<Vec<OccurrenceFigures>> {
@@ -96,7 +97,7 @@ impl Store {
     /// `campaign`'s messages by step, channel and state (as [`Store::status`] counts
     /// them) and its occurrences as [`Store::occurrence_figures`] gives them, from one walk
     /// over the campaign's messages: the dashboard's campaign page needs both.
-    pub async fn campaign_breakdown(
+    pub(crate) async fn campaign_breakdown(
         &self,
         campaign: &str,
     ) -> anyhow::Result<(Vec<StatusRow>, Vec<OccurrenceFigures>)> {
@@ -184,7 +185,7 @@ impl Store {
     }
 
     /// The `limit` most recently failed messages of `campaign`, newest first.
-    pub async fn failed_messages(
+    pub(crate) async fn failed_messages(
         &self,
         campaign: &str,
         limit: u32,
@@ -216,7 +217,7 @@ impl Store {
 
     /// Messages of `campaign`'s `steps` that reached their provider (`sent` or
     /// `delivered`), counted by recipient key.
-    pub async fn reached_by_recipient(
+    pub(crate) async fn reached_by_recipient(
         &self,
         campaign: &str,
         steps: &[String],
@@ -260,10 +261,10 @@ fn zeros() -> Counts {
 mod tests {
     use std::time::Duration;
 
-    use super::super::test_support::*;
-    use super::super::{MessageState, Outcome, OutcomeKind};
+    use crate::store::test_support::*;
+    use crate::store::{MessageState, Outcome, OutcomeKind};
 
-    async fn fail_first(store: &super::Store, error: &str) {
+    async fn fail_first(store: &crate::store::Store, error: &str) {
         let c = store
             .claim("w", T0, Duration::from_secs(60), 1, &[])
             .await

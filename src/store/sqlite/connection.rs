@@ -1,4 +1,4 @@
-//! The ledger's connections: opening and migrating it, the one writer and its turn
+//! The SQLite ledger's connections: opening and migrating it, the one writer and its turn
 //! ([`Write`]), the readers beside it, and what a failed write leaves on record (see the
 //! module docs of [`super`] for why it is built this way).
 
@@ -13,7 +13,7 @@ use sqlx::sqlite::{
 use sqlx::{Connection as _, Sqlite, Transaction};
 use tokio::sync::{Mutex, MutexGuard};
 
-use super::{Millis, Store};
+use super::SqliteLedger;
 
 /// Connections that read, beside the one that writes.
 const READERS: u32 = 3;
@@ -22,7 +22,7 @@ const READERS: u32 = 3;
 pub(crate) struct Write<'a> {
     pub(crate) tx: Transaction<'static, Sqlite>,
     _turn: MutexGuard<'a, ()>,
-    store: &'a Store,
+    store: &'a SqliteLedger,
     /// While a failed write is on record: the connection's count of changed rows when
     /// this one began, so that only a commit that wrote something clears the failure.
     changes_before: Option<i64>,
@@ -53,17 +53,17 @@ async fn total_changes(tx: &mut Transaction<'static, Sqlite>) -> Result<i64, sql
         .await
 }
 
-impl Store {
+impl SqliteLedger {
     /// Opens (creating the file on first use) and migrates the ledger at `url`,
     /// e.g. `sqlite://loa.db`.
-    pub async fn open(url: &str) -> anyhow::Result<Store> {
+    pub(crate) async fn open(url: &str) -> anyhow::Result<SqliteLedger> {
         let options = connect_options(url)?;
         let writes = writer(options.clone(), url).await?;
         sqlx::migrate!("migrations/sqlite")
             .run(&writes)
             .await
             .with_context(|| format!("migrating the message ledger {url:?}"))?;
-        Ok(Store {
+        Ok(SqliteLedger {
             pool: readers(options, url).await?,
             writes,
             writer: Arc::new(Mutex::new(())),
@@ -71,28 +71,24 @@ impl Store {
         })
     }
 
-    /// Opens a ledger that must exist already, for the commands that read or repair one
-    /// (`status`, `report`, `retry`): opening creates the file, which left an empty
-    /// `loa.db` wherever they were run and then reported zero messages.
-    pub async fn open_existing(url: &str) -> anyhow::Result<Store> {
-        if url.starts_with("sqlite:") {
-            let options = SqliteConnectOptions::from_str(url)
-                .with_context(|| format!("bad database URL {url:?}"))?;
-            let file = options.get_filename();
-            if file != std::path::Path::new(":memory:") && !file.exists() {
-                anyhow::bail!(
-                    "there is no ledger at {}: `loa run` creates it; give the ledger you mean \
-                     with --database-url sqlite://FILE (or LOA_DATABASE_URL)",
-                    file.display()
-                );
-            }
+    /// Refuses a `sqlite:` URL whose file does not exist (see [`crate::store::Store::open_existing`]).
+    pub(crate) fn check_exists(url: &str) -> anyhow::Result<()> {
+        let options = SqliteConnectOptions::from_str(url)
+            .with_context(|| format!("bad database URL {url:?}"))?;
+        let file = options.get_filename();
+        if file != std::path::Path::new(":memory:") && !file.exists() {
+            anyhow::bail!(
+                "there is no ledger at {}: `loa run` creates it; give the ledger you mean \
+                 with --database-url sqlite://FILE (or LOA_DATABASE_URL)",
+                file.display()
+            );
         }
-        Self::open(url).await
+        Ok(())
     }
 
     /// Closes every connection, waiting for those in use; SQLite checkpoints the WAL when
     /// the last one closes. Later calls on any clone fail.
-    pub async fn close(&self) {
+    pub(crate) async fn close(&self) {
         self.pool.close().await;
         self.writes.close().await;
     }
@@ -120,22 +116,11 @@ impl Store {
 
     /// Why the last write to the ledger failed to begin or to commit (e.g. "database or
     /// disk is full (SQLite code 13)"), until a write that changed rows commits.
-    pub fn write_failure(&self) -> Option<String> {
+    pub(crate) fn write_failure(&self) -> Option<String> {
         self.failure
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .clone()
-    }
-
-    /// While a failed write is on record, tries a write of one row (`loa.write_check` in
-    /// `kv`, the time): its success clears the record. The daemon calls it every round,
-    /// so that a daemon with nothing else to write does not stay unhealthy once the
-    /// ledger takes writes again. Does nothing otherwise.
-    pub async fn check_writable(&self, now: Millis) {
-        if self.write_failure().is_some() {
-            // A failure is recorded by the write itself.
-            let _ = self.kv_put("loa.write_check", &now.to_string(), now).await;
-        }
     }
 
     /// Keeps the reason of a failed write, or forgets it after a success.
@@ -160,15 +145,8 @@ impl Store {
 }
 
 /// The connection settings of every connection to the ledger at `url` (see the module
-/// docs); a URL that is not SQLite is refused by name, its password masked.
+/// docs).
 fn connect_options(url: &str) -> anyhow::Result<SqliteConnectOptions> {
-    if !url.starts_with("sqlite:") {
-        anyhow::bail!(
-            "cannot open the database URL {:?}: the ledger is SQLite for now \
-             (--database-url sqlite://loa.db); PostgreSQL is not supported yet",
-            crate::mask::mask_url(url)
-        );
-    }
     Ok(SqliteConnectOptions::from_str(url)
         .with_context(|| format!("bad database URL {url:?}"))?
         .create_if_missing(true)
@@ -222,8 +200,7 @@ async fn readers(options: SqliteConnectOptions, url: &str) -> anyhow::Result<Sql
 mod tests {
     use std::time::Duration;
 
-    use super::super::test_support::*;
-    use super::*;
+    use crate::store::test_support::*;
 
     #[tokio::test]
     async fn opening_creates_the_file_with_durable_settings() {
@@ -281,35 +258,11 @@ mod tests {
         assert_eq!(claimed.len(), 3);
         drop(readers);
     }
-
-    #[tokio::test]
-    async fn a_bad_url_is_an_error_naming_it() {
-        let err = Store::open("mysql://nowhere").await.unwrap_err();
-        assert!(format!("{err:#}").contains("mysql://nowhere"));
-    }
-
-    #[tokio::test]
-    async fn a_url_that_is_not_sqlite_is_refused_by_name_without_its_password() {
-        let err = Store::open("postgres://loa:hunter2@127.0.0.1/loa")
-            .await
-            .expect_err("refused");
-        let text = format!("{err:#}");
-        assert!(
-            text.contains("postgres://loa:%5BREDACTED%5D@127.0.0.1/loa")
-                && text.contains("sqlite://loa.db"),
-            "{text}"
-        );
-        assert!(!text.contains("hunter2"), "{text}");
-        let err = Store::open("postgres://127.0.0.1/loa?password=hunter2")
-            .await
-            .expect_err("refused");
-        assert!(!format!("{err:#}").contains("hunter2"), "{err:#}");
-    }
 }
 
 #[cfg(test)]
 mod write_failure_tests {
-    use super::super::test_support::*;
+    use crate::store::test_support::*;
 
     #[tokio::test]
     async fn a_transaction_sqlite_rolled_back_by_itself_does_not_wedge_the_writer() {
@@ -318,7 +271,7 @@ mod write_failure_tests {
         assert_eq!(store.write_failure(), None);
         // What SQLite does on its own when a commit finds the disk full or hits an I/O
         // error: the transaction is gone, the connection still counts it as open.
-        let mut w = store.write().await.unwrap();
+        let mut w = store.sqlite().write().await.unwrap();
         sqlx::query("ROLLBACK").execute(&mut *w.tx).await.unwrap();
         let err = w.commit().await.expect_err("nothing left to commit");
         assert!(
@@ -343,7 +296,7 @@ mod write_failure_tests {
         let occ = seed(&store).await;
         // The writer connection alone, as a read-only file would have it.
         sqlx::query("PRAGMA query_only = 1")
-            .execute(&store.writes)
+            .execute(&store.sqlite().writes)
             .await
             .unwrap();
         let err = store
@@ -360,7 +313,7 @@ mod write_failure_tests {
         store.check_writable(T0).await;
         assert!(store.write_failure().is_some());
         sqlx::query("PRAGMA query_only = 0")
-            .execute(&store.writes)
+            .execute(&store.sqlite().writes)
             .await
             .unwrap();
         // With nothing else to write, the check finds the ledger writable again.

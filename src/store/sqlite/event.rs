@@ -10,7 +10,8 @@ use anyhow::Context;
 use serde::Serialize;
 use sqlx::sqlite::SqliteConnection;
 
-use super::{MessageState, Millis};
+use crate::store::outcome::Event;
+use crate::store::{MessageState, Millis};
 
 /// Where an event's detail comes from.
 #[derive(Clone, Copy, Debug)]
@@ -63,15 +64,6 @@ pub(super) async fn for_rows(
         .await
         .context("recording message events")?;
     Ok(())
-}
-
-/// An event whose detail is particular to its row.
-#[derive(Clone, Debug)]
-pub(super) struct Event {
-    pub message: i64,
-    pub from: MessageState,
-    pub to: MessageState,
-    pub detail: Option<String>,
 }
 
 /// Writes `events`, all at `at`, as bound `VALUES` lists (see [`super::values`]).

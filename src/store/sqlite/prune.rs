@@ -17,7 +17,8 @@
 
 use anyhow::Context;
 
-use super::{Millis, Store};
+use super::SqliteLedger;
+use crate::store::Millis;
 
 /// Messages looked at per write.
 pub(crate) const PRUNE_BATCH: u32 = 10_000;
@@ -56,10 +57,10 @@ const EARLY_RECEIPTS: &str = concat!(
     pruned_in_batch!()
 );
 
-impl Store {
+impl SqliteLedger {
     /// How many messages [`Store::prune_personal_data`] would clear for `before` (one walk
     /// over the ledger).
-    pub async fn prunable(&self, before: Millis) -> anyhow::Result<u64> {
+    pub(crate) async fn prunable(&self, before: Millis) -> anyhow::Result<u64> {
         let sql = format!(
             "SELECT COUNT(*) FROM message WHERE pruned_at IS NULL AND updated_at < ? AND {ENDED}"
         );
@@ -68,13 +69,13 @@ impl Store {
             .fetch_one(self.pool())
             .await
             .context("counting the messages to prune")?;
-        Ok(super::to_u64(n))
+        Ok(crate::store::to_u64(n))
     }
 
     /// Clears the personal data of every message that ended before `before` (see the
     /// module docs), stamping it `now`, `batch` ids per write; `progress` hears the
     /// messages pruned so far after each write. Pruning again finds nothing new.
-    pub async fn prune_personal_data(
+    pub(crate) async fn prune_personal_data(
         &self,
         before: Millis,
         now: Millis,
@@ -151,9 +152,9 @@ impl Store {
 mod tests {
     use std::time::Duration;
 
-    use super::super::MessageState;
-    use super::super::test_support::*;
     use super::*;
+    use crate::store::MessageState;
+    use crate::store::test_support::*;
 
     const DAY: Millis = 86_400_000;
 
@@ -252,13 +253,13 @@ mod tests {
             .unwrap();
         let failed: Vec<_> = claimed
             .iter()
-            .map(|c| super::super::Outcome {
+            .map(|c| crate::store::Outcome {
                 id: c.id,
                 attempt: c.attempt,
                 owner: "w".into(),
                 started_at: T0,
                 duration_ms: 5,
-                result: super::super::OutcomeKind::Failed {
+                result: crate::store::OutcomeKind::Failed {
                     code: Some("550".into()),
                     error: "550 mailbox unavailable".into(),
                 },
@@ -287,13 +288,13 @@ mod tests {
             .claim("w", T0, Duration::from_secs(60), 2, &[])
             .await
             .unwrap();
-        let outcome = |c: &super::super::Claimed, at: Millis| super::super::Outcome {
+        let outcome = |c: &crate::store::Claimed, at: Millis| crate::store::Outcome {
             id: c.id,
             attempt: c.attempt,
             owner: "w".into(),
             started_at: at,
             duration_ms: 5,
-            result: super::super::OutcomeKind::Failed {
+            result: crate::store::OutcomeKind::Failed {
                 code: Some("550".into()),
                 error: "550 mailbox of Nguyen Van A unavailable".into(),
             },

@@ -1,0 +1,233 @@
+//! The PostgreSQL ledger's connections: opening and migrating it, its write transactions
+//! ([`Write`]) and what a failed write leaves on record.
+//!
+//! sqlx 0.9.0 does not set `TCP_NODELAY` on PostgreSQL connections (transact-rs/sqlx#4335,
+//! fixed upstream after that release), so over TCP a statement written in two segments
+//! waits out Nagle's algorithm against the server's delayed ACK: about 40 ms where the
+//! round trip is 0.05 ms. A server on this machine is therefore reached through its Unix
+//! socket (`/var/run/postgresql`, Debian's and the PGDG packages' directory, or `/tmp`,
+//! PostgreSQL's own default) whenever the URL names `localhost`, `127.0.0.1` or `::1` and
+//! that socket exists; a test holds the round trip under 10 ms. A remote server is reached
+//! over TCP and pays the stall until sqlx ships the fix.
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{PgPool, Postgres, Transaction};
+
+use super::PgLedger;
+
+/// Connections per daemon: enough for the pump's claims, the outcome writer, the sweeps
+/// and the dashboard's reads at once; several daemons share the server's
+/// `max_connections` (100 by default).
+const CONNECTIONS: u32 = 8;
+
+/// Where PostgreSQL's packages put the server's socket, in the order tried.
+const SOCKET_DIRS: [&str; 2] = ["/var/run/postgresql", "/tmp"];
+
+/// A write transaction; dropping it rolls back.
+pub(crate) struct Write<'a> {
+    pub(crate) tx: Transaction<'static, Postgres>,
+    ledger: &'a PgLedger,
+    /// Set while a failed write is on record: only a commit that wrote clears it.
+    check_wrote: bool,
+}
+
+impl Write<'_> {
+    pub(crate) async fn commit(mut self) -> anyhow::Result<()> {
+        // A commit that wrote nothing does not show that the ledger takes writes again.
+        let wrote = !self.check_wrote
+            || sqlx::query_scalar::<_, bool>("SELECT txid_current_if_assigned() IS NOT NULL")
+                .fetch_one(&mut *self.tx)
+                .await
+                .unwrap_or(false);
+        let committed = self.tx.commit().await;
+        match &committed {
+            Err(e) => self.ledger.note_write(Some(e)),
+            Ok(()) if wrote => self.ledger.note_write(None),
+            Ok(()) => {}
+        }
+        committed.context("committing to the message ledger")
+    }
+}
+
+impl PgLedger {
+    /// Opens and migrates the ledger at `url` (`postgres://…` or `postgresql://…`).
+    /// Several daemons may do so at once: sqlx's migrator holds an advisory lock.
+    pub(crate) async fn open(url: &str) -> anyhow::Result<PgLedger> {
+        let shown = crate::mask::mask_url(url);
+        let options = connect_options(url)?;
+        let pool = PgPoolOptions::new()
+            .max_connections(CONNECTIONS)
+            .connect_with(options)
+            .await
+            .with_context(|| format!("opening the message ledger {shown:?}"))?;
+        sqlx::migrate!("migrations/postgres")
+            .run(&pool)
+            .await
+            .with_context(|| format!("migrating the message ledger {shown:?}"))?;
+        Ok(PgLedger {
+            pool,
+            failure: Arc::default(),
+        })
+    }
+
+    pub(crate) async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// Begins a write transaction. PostgreSQL takes concurrent writers itself: no turn
+    /// to wait for.
+    pub(crate) async fn write(&self) -> anyhow::Result<Write<'_>> {
+        let begun = self.pool.begin().await;
+        if let Err(e) = &begun {
+            self.note_write(Some(e));
+        }
+        Ok(Write {
+            tx: begun.context("beginning a write to the message ledger")?,
+            ledger: self,
+            check_wrote: self.write_failure().is_some(),
+        })
+    }
+
+    /// See [`crate::store::Store::write_failure`].
+    pub(crate) fn write_failure(&self) -> Option<String> {
+        self.failure
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    fn note_write(&self, error: Option<&sqlx::Error>) {
+        let reason = error.map(|e| match e {
+            sqlx::Error::Database(db) => match db.code() {
+                Some(code) => format!("{} (SQLSTATE {code})", db.message()),
+                None => db.message().to_owned(),
+            },
+            other => other.to_string(),
+        });
+        *self
+            .failure
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = reason;
+    }
+
+    /// The pool, for reads.
+    pub(crate) fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+}
+
+/// The settings of every connection to `url`: a local server through its socket (see the
+/// module docs), the slow-statement log at debug for reads as on SQLite.
+fn connect_options(url: &str) -> anyhow::Result<PgConnectOptions> {
+    let options = PgConnectOptions::from_str(url)
+        .with_context(|| format!("bad database URL {:?}", crate::mask::mask_url(url)))?;
+    let options = match local_socket(&options, SOCKET_DIRS.map(Path::new)) {
+        Some(dir) => options.socket(dir),
+        None => options,
+    };
+    Ok(sqlx::ConnectOptions::log_slow_statements(
+        options,
+        log::LevelFilter::Debug,
+        Duration::from_secs(1),
+    ))
+}
+
+/// The directory of the local server's socket when `options` name this machine over TCP
+/// and the socket for its port exists in one of `dirs`.
+fn local_socket<'a>(
+    options: &PgConnectOptions,
+    dirs: impl IntoIterator<Item = &'a Path>,
+) -> Option<PathBuf> {
+    let host = options.get_host();
+    if options.get_socket().is_some() || !["localhost", "127.0.0.1", "::1", "[::1]"].contains(&host)
+    {
+        return None;
+    }
+    let socket = format!(".s.PGSQL.{}", options.get_port());
+    dirs.into_iter()
+        .find(|dir| dir.join(&socket).exists())
+        .map(Path::to_path_buf)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use sqlx::Connection as _;
+    use sqlx::postgres::PgConnection;
+
+    use super::*;
+    use crate::store::test_support::*;
+
+    /// The median of 50 round trips (`SELECT $1`, prepared once) on `conn`.
+    async fn median_round_trip(conn: &mut PgConnection) -> Duration {
+        let mut times = Vec::with_capacity(50);
+        for i in 0..50_i64 {
+            let started = Instant::now();
+            let back: i64 = sqlx::query_scalar("SELECT $1::bigint")
+                .bind(i)
+                .fetch_one(&mut *conn)
+                .await
+                .unwrap();
+            times.push(started.elapsed());
+            assert_eq!(back, i);
+        }
+        times.sort();
+        times[times.len() / 2]
+    }
+
+    #[tokio::test]
+    async fn a_round_trip_to_the_local_server_takes_well_under_ten_milliseconds() {
+        let Some(db) = pg_database().await else {
+            return;
+        };
+        // The ledger's own settings for the URL a user would give: 127.0.0.1 over TCP.
+        let options = connect_options(&db.url()).unwrap();
+        let mut conn = PgConnection::connect_with(&options).await.unwrap();
+        let median = median_round_trip(&mut conn).await;
+        conn.close().await.unwrap();
+        // Over TCP, sqlx 0.9.0's missing TCP_NODELAY costs about 40 ms here.
+        let tcp: PgConnectOptions = db.url().parse().unwrap();
+        let mut tcp = PgConnection::connect_with(&tcp).await.unwrap();
+        let over_tcp = median_round_trip(&mut tcp).await;
+        tcp.close().await.unwrap();
+        eprintln!("median round trip: {median:?} through the ledger's path, {over_tcp:?} over TCP");
+        assert!(median < Duration::from_millis(10), "{median:?}");
+    }
+
+    #[test]
+    fn a_local_server_is_reached_through_its_socket_and_a_remote_one_over_tcp() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(".s.PGSQL.5433"), "").unwrap();
+        let dirs = || [Path::new("/nonexistent"), dir.path()];
+        let parse = |url: &str| PgConnectOptions::from_str(url).unwrap();
+        for url in [
+            "postgres://loa@localhost:5433/loa",
+            "postgres://loa@127.0.0.1:5433/loa",
+            "postgresql://loa@[::1]:5433/loa",
+        ] {
+            assert_eq!(
+                local_socket(&parse(url), dirs()).as_deref(),
+                Some(dir.path()),
+                "{url}"
+            );
+        }
+        for url in [
+            // Another port: no socket for it here.
+            "postgres://loa@localhost:5432/loa",
+            "postgres://loa@db.example.vn:5433/loa",
+            "postgres://loa@10.0.0.5:5433/loa",
+        ] {
+            assert_eq!(local_socket(&parse(url), dirs()), None, "{url}");
+        }
+        // A socket the URL names itself is kept.
+        let named = parse("postgres://loa@localhost:5433/loa?host=/run/pg");
+        assert_eq!(local_socket(&named, dirs()), None);
+    }
+}

@@ -1,0 +1,47 @@
+//! The ledger on PostgreSQL: one database shared by several daemons (`postgres://…`).
+//!
+//! The same contract as [`super::sqlite`], file for file, done the way the job queues
+//! built on PostgreSQL do it (River, Oban, graphile-worker, Solid Queue):
+//!
+//! - **Claims** choose due rows with `FOR UPDATE SKIP LOCKED` in a CTE and lease them with
+//!   `UPDATE … RETURNING`, so two daemons claiming at once never take the same message and
+//!   never wait on each other's rows.
+//! - **Fencing** is SQLite's: every write about a try is conditional on `(id, attempts,
+//!   lease_owner, state = 'sending')`.
+//! - **Batches** (enqueue, outcomes, events) are bound as one array per column and read
+//!   with `UNNEST`: one statement and one round trip a batch, whatever its size, and a
+//!   handful of statement texts each prepared once per connection.
+//! - **Exactly once across daemons**: an occurrence is created by `INSERT … ON CONFLICT
+//!   DO NOTHING` on its natural key, messages likewise; every sweep is one conditional
+//!   `UPDATE`, safe to run on every daemon at once.
+//!
+//! PostgreSQL has real concurrent writers, so there is no writer turn as on SQLite: each
+//! write is a short transaction on a pooled connection. What a failed write leaves on
+//! record ([`PgLedger::write_failure`]) follows the same rule as SQLite's.
+//!
+//! # Layout
+//!
+//! Each file implements the [`super::Store`] methods its name says on [`PgLedger`];
+//! besides them, `connection` opens and migrates the database (and avoids TCP for a local
+//! server, see there) and `event` writes `message_event` rows.
+
+mod campaign;
+mod connection;
+mod occurrence;
+
+use std::sync::Arc;
+
+use sqlx::PgPool;
+
+/// The PostgreSQL ledger. Cheap to clone: clones share one pool.
+#[derive(Clone, Debug)]
+pub(crate) struct PgLedger {
+    pool: PgPool,
+    /// Why the last write failed, until one that changed rows commits.
+    failure: Arc<std::sync::Mutex<Option<String>>>,
+}
+
+/// The error of a [`super::Store`] method not written for PostgreSQL yet.
+pub(super) fn missing(method: &str) -> anyhow::Error {
+    anyhow::anyhow!("Store::{method} is not available on PostgreSQL yet")
+}
