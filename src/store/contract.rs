@@ -92,7 +92,7 @@ impl Store {
     /// calling it again with the same rows inserts nothing. A row's birth needs no event:
     /// it is the row's `queued_at` and the state it was inserted in.
     pub async fn insert_messages(&self, rows: &[NewMessage], now: Millis) -> anyhow::Result<u64> {
-        sqlite_only!(self.insert_messages(rows, now))
+        dispatch!(self.insert_messages(rows, now))
     }
 
     /// Leases up to `limit` due messages (`pending`, `next_attempt_at <= now`, window still
@@ -108,7 +108,7 @@ impl Store {
         limit: u32,
         channels: &[String],
     ) -> anyhow::Result<Vec<Claimed>> {
-        sqlite_only!(self.claim(owner, now, lease, limit, channels))
+        dispatch!(self.claim(owner, now, lease, limit, channels))
     }
 
     /// [`Store::claim`] on one channel of one campaign: what the pump asks for when that
@@ -122,7 +122,7 @@ impl Store {
         campaign: &str,
         channel: &str,
     ) -> anyhow::Result<Vec<Claimed>> {
-        sqlite_only!(self.claim_channel(owner, now, lease, limit, campaign, channel))
+        dispatch!(self.claim_channel(owner, now, lease, limit, campaign, channel))
     }
 
     // Outcomes (attempt.rs).
@@ -132,7 +132,7 @@ impl Store {
     /// for tries that reached the provider and an event for every change. Outcomes whose
     /// fence no longer holds are ignored. Returns how many applied.
     pub async fn record(&self, outcomes: &[Outcome], now: Millis) -> anyhow::Result<u64> {
-        sqlite_only!(self.record(outcomes, now))
+        dispatch!(self.record(outcomes, now))
     }
 
     /// [`Store::record`], and in the same transaction the step's fallback for each of
@@ -145,7 +145,7 @@ impl Store {
         fallbacks: &[NewMessage],
         now: Millis,
     ) -> anyhow::Result<u64> {
-        sqlite_only!(self.record_with_fallbacks(outcomes, fallbacks, now))
+        dispatch!(self.record_with_fallbacks(outcomes, fallbacks, now))
     }
 
     // Sweeps (sweep.rs).
@@ -154,13 +154,13 @@ impl Store {
     /// hung): back to `pending`, due now, or `failed` once `attempts >= max_attempts`.
     /// The attempt stays counted — it may have reached the provider.
     pub async fn rescue_expired(&self, now: Millis, max_attempts: u32) -> anyhow::Result<u64> {
-        sqlite_only!(self.rescue_expired(now, max_attempts))
+        dispatch!(self.rescue_expired(now, max_attempts))
     }
 
     /// Graceful shutdown: gives back every lease `owner` holds. The rows return to
     /// `pending` with their attempt un-counted, since the try never happened.
     pub async fn release(&self, owner: &str, now: Millis) -> anyhow::Result<u64> {
-        sqlite_only!(self.release(owner, now))
+        dispatch!(self.release(owner, now))
     }
 
     /// Expires `pending` messages whose window closed (`expires_at < now`).
@@ -168,7 +168,7 @@ impl Store {
     /// Finding them reads every pending row, so it happens outside the writer turn (WAL
     /// readers do not block writers); the write then moves only those still pending.
     pub async fn expire_closed(&self, now: Millis) -> anyhow::Result<u64> {
-        sqlite_only!(self.expire_closed(now))
+        dispatch!(self.expire_closed(now))
     }
 
     /// Moves a campaign's messages (one step's, when given) that are in one of `from` to
@@ -184,7 +184,7 @@ impl Store {
         detail: &str,
         now: Millis,
     ) -> anyhow::Result<u64> {
-        sqlite_only!(self.set_state(campaign, step, from, to, detail, now))
+        dispatch!(self.set_state(campaign, step, from, to, detail, now))
     }
 
     /// Puts a campaign's messages (one step's, when given) in `state` — usually `failed` —
@@ -197,7 +197,7 @@ impl Store {
         state: MessageState,
         now: Millis,
     ) -> anyhow::Result<u64> {
-        sqlite_only!(self.retry(campaign, step, state, now))
+        dispatch!(self.retry(campaign, step, state, now))
     }
 
     // Reads (read.rs).
@@ -205,12 +205,12 @@ impl Store {
     /// Message counts by campaign, step, channel and state, ordered by campaign, step and
     /// channel; every state appears, zeros included. All campaigns when `campaign` is None.
     pub async fn status(&self, campaign: Option<&str>) -> anyhow::Result<Vec<StatusRow>> {
-        sqlite_only!(self.status(campaign))
+        dispatch!(self.status(campaign))
     }
 
     /// One row per message of `campaign`, by occurrence time, step and insertion order.
     pub async fn report(&self, campaign: &str) -> anyhow::Result<Vec<ReportRow>> {
-        sqlite_only!(self.report(campaign))
+        dispatch!(self.report(campaign))
     }
 
     /// [`Store::report`] a row at a time, as the database hands them over, so a campaign
@@ -220,20 +220,20 @@ impl Store {
         campaign: &str,
         each: impl FnMut(ReportRow) -> anyhow::Result<()>,
     ) -> anyhow::Result<u64> {
-        sqlite_only!(self.report_each(campaign, each))
+        dispatch!(self.report_each(campaign, each))
     }
 
     /// Messages of `campaign` that are not final yet (`pending`, `sending`). A campaign is
     /// done only when this is 0 (docs/reliability.md#rule-4).
     pub async fn open_count(&self, campaign: &str) -> anyhow::Result<u64> {
-        sqlite_only!(self.open_count(campaign))
+        dispatch!(self.open_count(campaign))
     }
 
     /// When the dispatcher should next look: the earliest `next_attempt_at` of a `pending`
     /// message whose window is still open at `now` (closed ones wait for
     /// [`Store::expire_closed`], not for a send). May lie in the past: due already.
     pub async fn next_due(&self, now: Millis) -> anyhow::Result<Option<Millis>> {
-        sqlite_only!(self.next_due(now))
+        dispatch!(self.next_due(now))
     }
 
     // Health (health.rs).

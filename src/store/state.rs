@@ -6,6 +6,9 @@
 //! CHECK constraint (last rebuilt by migration 0009) allows exactly [`MessageState::ALL`];
 //! a test below reads the migrated schema to keep the two in step.
 //!
+//! The same conversions serve PostgreSQL, where a state is `TEXT` too and a batch binds its
+//! states as one `text[]`.
+//!
 //! SQL text still names states as literals where the query planner needs them: SQLite
 //! uses a partial index (`message_due … WHERE state = 'pending'`, `message_leased … WHERE
 //! state = 'sending'`) only when the query's own `WHERE` has that literal term, which a
@@ -17,10 +20,11 @@ use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
-use sqlx::Sqlite;
 use sqlx::encode::IsNull;
 use sqlx::error::BoxDynError;
+use sqlx::postgres::{PgArgumentBuffer, PgHasArrayType, PgTypeInfo, PgValueRef};
 use sqlx::sqlite::{SqliteArgumentsBuffer, SqliteTypeInfo, SqliteValueRef};
+use sqlx::{Postgres, Sqlite};
 
 /// Where a message is in its life (see `docs/` for the state machine). `Replaced`: it
 /// failed on its channel and the step's fallback took its recipient over (migration 0009).
@@ -161,6 +165,35 @@ impl sqlx::Encode<'_, Sqlite> for MessageState {
 impl<'r> sqlx::Decode<'r, Sqlite> for MessageState {
     fn decode(value: SqliteValueRef<'r>) -> Result<Self, BoxDynError> {
         Ok(<&str as sqlx::Decode<'r, Sqlite>>::decode(value)?.parse()?)
+    }
+}
+
+impl sqlx::Type<Postgres> for MessageState {
+    fn type_info() -> PgTypeInfo {
+        <str as sqlx::Type<Postgres>>::type_info()
+    }
+
+    fn compatible(ty: &PgTypeInfo) -> bool {
+        <str as sqlx::Type<Postgres>>::compatible(ty)
+    }
+}
+
+/// Batches bind states as one `text[]` (see `store::postgres`).
+impl PgHasArrayType for MessageState {
+    fn array_type_info() -> PgTypeInfo {
+        <&str as PgHasArrayType>::array_type_info()
+    }
+}
+
+impl sqlx::Encode<'_, Postgres> for MessageState {
+    fn encode_by_ref(&self, buf: &mut PgArgumentBuffer) -> Result<IsNull, BoxDynError> {
+        <&str as sqlx::Encode<'_, Postgres>>::encode_by_ref(&self.as_str(), buf)
+    }
+}
+
+impl<'r> sqlx::Decode<'r, Postgres> for MessageState {
+    fn decode(value: PgValueRef<'r>) -> Result<Self, BoxDynError> {
+        Ok(<&str as sqlx::Decode<'r, Postgres>>::decode(value)?.parse()?)
     }
 }
 

@@ -6,4 +6,8 @@
 //!
 //! [`on_both!`]: super::test_support::on_both
 
+mod attempt;
+mod message;
 mod occurrence;
+mod read;
+mod sweep;

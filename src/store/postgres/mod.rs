@@ -25,9 +25,14 @@
 //! besides them, `connection` opens and migrates the database (and avoids TCP for a local
 //! server, see there) and `event` writes `message_event` rows.
 
+mod attempt;
 mod campaign;
 mod connection;
+mod fallback;
+mod message;
 mod occurrence;
+mod read;
+mod sweep;
 
 use std::sync::Arc;
 

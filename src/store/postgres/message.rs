@@ -1,0 +1,290 @@
+//! `message`: inserting expanded messages and claiming due ones.
+//!
+//! Inserting binds one array per column and reads them with `UNNEST`: one statement for a
+//! chunk of [`INSERT_ROWS`] rows, `ON CONFLICT DO NOTHING` on the natural key. Claiming is
+//! one statement: the due rows chosen `FOR UPDATE SKIP LOCKED` (rows another daemon is
+//! claiming are passed over, not waited for), leased by an `UPDATE … RETURNING`, their
+//! events inserted from what it returned.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use sqlx::Row;
+use sqlx::postgres::PgRow;
+
+use super::PgLedger;
+use crate::store::{Claimed, Millis, NewMessage, millis, to_u32};
+
+/// Rows per statement: bounds the arrays one statement carries (a few MB of contexts).
+const INSERT_ROWS: usize = 10_000;
+
+/// The claim, before its `WHERE` narrows to a scope: `$1` now, `$2` owner, `$3` lease
+/// end, `$4` limit; a scope's own parameters follow.
+const CLAIM: &str = "WITH due AS (SELECT id FROM message \
+        WHERE state = 'pending' AND next_attempt_at <= $1 AND expires_at >= $1 {scope} \
+        ORDER BY next_attempt_at, id LIMIT $4 FOR UPDATE SKIP LOCKED), \
+    leased AS (UPDATE message AS m SET state = 'sending', attempts = m.attempts + 1, \
+        lease_owner = $2, lease_until = $3, updated_at = $1 FROM due WHERE m.id = due.id \
+        AND m.state = 'pending' \
+        RETURNING m.id, m.message_id, m.campaign, m.step, m.channel, m.recipient, \
+        m.address, m.attempts, m.occurrence_at, m.occurrence_n, m.occurrence_id, \
+        m.expires_at, m.context, m.fallback_of, m.next_attempt_at), \
+    events AS (INSERT INTO message_event (message, at, from_state, to_state, detail) \
+        SELECT id, $1, 'pending', 'sending', 'attempt ' || attempts || ' by ' || $2 \
+        FROM leased) \
+    SELECT * FROM leased ORDER BY next_attempt_at, id";
+
+impl PgLedger {
+    pub(crate) async fn insert_messages(
+        &self,
+        rows: &[NewMessage],
+        now: Millis,
+    ) -> anyhow::Result<u64> {
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        let mut w = self.write().await?;
+        let mut inserted = 0;
+        for chunk in rows.chunks(INSERT_ROWS) {
+            inserted += insert_chunk(&mut w.tx, chunk, now).await?;
+        }
+        w.commit().await?;
+        Ok(inserted)
+    }
+
+    pub(crate) async fn claim(
+        &self,
+        owner: &str,
+        now: Millis,
+        lease: Duration,
+        limit: u32,
+        channels: &[String],
+    ) -> anyhow::Result<Vec<Claimed>> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let lease_until = now + millis(lease);
+        let sql = if channels.is_empty() {
+            CLAIM.replace("{scope}", "")
+        } else {
+            CLAIM.replace("{scope}", "AND channel = ANY($5)")
+        };
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(now)
+            .bind(owner)
+            .bind(lease_until)
+            .bind(i64::from(limit));
+        if !channels.is_empty() {
+            query = query.bind(channels);
+        }
+        let rows = query
+            .fetch_all(self.pool())
+            .await
+            .with_context(|| format!("claiming messages for {owner}"))?;
+        rows.iter().map(claimed).collect()
+    }
+
+    pub(crate) async fn claim_channel(
+        &self,
+        owner: &str,
+        now: Millis,
+        lease: Duration,
+        limit: u32,
+        campaign: &str,
+        channel: &str,
+    ) -> anyhow::Result<Vec<Claimed>> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let sql = CLAIM.replace("{scope}", "AND campaign = $5 AND channel = $6");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(now)
+            .bind(owner)
+            .bind(now + millis(lease))
+            .bind(i64::from(limit))
+            .bind(campaign)
+            .bind(channel)
+            .fetch_all(self.pool())
+            .await
+            .with_context(|| format!("claiming messages for {owner}"))?;
+        rows.iter().map(claimed).collect()
+    }
+}
+
+/// One `INSERT … SELECT … FROM UNNEST(…) ON CONFLICT DO NOTHING`; returns how many rows
+/// were new. A skip reason may quote the address it could not use: it is kept masked.
+async fn insert_chunk(
+    conn: &mut sqlx::PgConnection,
+    chunk: &[NewMessage],
+    now: Millis,
+) -> anyhow::Result<u64> {
+    let mut tag = Vec::with_capacity(chunk.len());
+    let mut campaign = Vec::with_capacity(chunk.len());
+    let mut step = Vec::with_capacity(chunk.len());
+    let mut occurrence_id = Vec::with_capacity(chunk.len());
+    let mut occurrence_at = Vec::with_capacity(chunk.len());
+    let mut occurrence_n = Vec::with_capacity(chunk.len());
+    let mut recipient = Vec::with_capacity(chunk.len());
+    let mut channel = Vec::with_capacity(chunk.len());
+    let mut fallback_of = Vec::with_capacity(chunk.len());
+    let mut address = Vec::with_capacity(chunk.len());
+    let mut state = Vec::with_capacity(chunk.len());
+    let mut next_attempt_at = Vec::with_capacity(chunk.len());
+    let mut expires_at = Vec::with_capacity(chunk.len());
+    let mut context = Vec::with_capacity(chunk.len());
+    let mut last_error = Vec::with_capacity(chunk.len());
+    for m in chunk {
+        let (born, reason) = m.state.state_and_reason();
+        tag.push(m.tag.as_str());
+        campaign.push(m.campaign.as_str());
+        step.push(m.step.as_str());
+        occurrence_id.push(m.occurrence_id);
+        occurrence_at.push(m.occurrence_at);
+        occurrence_n.push(i64::from(m.occurrence_n));
+        recipient.push(m.recipient.as_str());
+        channel.push(m.channel.as_str());
+        fallback_of.push(m.fallback_of);
+        address.push(m.address.as_deref());
+        state.push(born);
+        next_attempt_at.push(m.next_attempt_at);
+        expires_at.push(m.expires_at);
+        context.push(m.context.as_str());
+        last_error.push(reason.map(|r| crate::mask::mask_text(r, "").into_owned()));
+    }
+    let done = sqlx::query(
+        "INSERT INTO message (tag, campaign, step, occurrence_id, occurrence_at, \
+         occurrence_n, recipient, channel, fallback_of, address, state, attempts, \
+         next_attempt_at, expires_at, context, last_error, queued_at, updated_at) \
+         SELECT tag, campaign, step, occurrence_id, occurrence_at, occurrence_n, recipient, \
+         channel, fallback_of, address, state, 0, next_attempt_at, expires_at, context, \
+         last_error, $1, $1 \
+         FROM UNNEST($2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], \
+             $7::bigint[], $8::text[], $9::text[], $10::bigint[], $11::text[], $12::text[], \
+             $13::bigint[], $14::bigint[], $15::text[], $16::text[]) \
+         AS u (tag, campaign, step, occurrence_id, occurrence_at, occurrence_n, recipient, \
+             channel, fallback_of, address, state, next_attempt_at, expires_at, context, \
+             last_error) \
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(now)
+    .bind(tag)
+    .bind(campaign)
+    .bind(step)
+    .bind(occurrence_id)
+    .bind(occurrence_at)
+    .bind(occurrence_n)
+    .bind(recipient)
+    .bind(channel)
+    .bind(fallback_of)
+    .bind(address)
+    .bind(state)
+    .bind(next_attempt_at)
+    .bind(expires_at)
+    .bind(context)
+    .bind(last_error)
+    .execute(&mut *conn)
+    .await
+    .context("inserting messages")?;
+    Ok(done.rows_affected())
+}
+
+/// A leased row as [`Claimed`].
+fn claimed(row: &PgRow) -> anyhow::Result<Claimed> {
+    Ok(Claimed {
+        id: row.try_get("id")?,
+        message_id: row.try_get("message_id")?,
+        campaign: row.try_get("campaign")?,
+        step: row.try_get("step")?,
+        channel: row.try_get("channel")?,
+        recipient: row.try_get("recipient")?,
+        address: row.try_get("address")?,
+        attempt: to_u32(row.try_get("attempts")?, "attempts")?,
+        occurrence_at: row.try_get("occurrence_at")?,
+        occurrence_n: to_u32(row.try_get("occurrence_n")?, "occurrence number")?,
+        occurrence_id: row.try_get("occurrence_id")?,
+        expires_at: row.try_get("expires_at")?,
+        context: row.try_get("context")?,
+        fallback_of: row.try_get("fallback_of")?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use super::*;
+    use crate::store::Store;
+    use crate::store::test_support::*;
+
+    const LEASE: Duration = Duration::from_secs(75);
+
+    #[tokio::test]
+    async fn two_daemons_claiming_at_once_never_get_the_same_message() {
+        let Some(db) = pg_database().await else {
+            return;
+        };
+        // Two daemons: two stores, each with its own pool, on one database.
+        let first = Store::open_postgres(&db.url()).await.unwrap();
+        let second = Store::open_postgres(&db.url()).await.unwrap();
+        let occ = seed(&first).await;
+        insert(&first, &occ, 3000).await;
+        let claimers: Vec<_> = [first.clone(), second.clone()]
+            .into_iter()
+            .flat_map(|store| [store.clone(), store])
+            .enumerate()
+            .map(|(w, store)| {
+                tokio::spawn(async move {
+                    let owner = format!("daemon{}-w{w}", w / 2);
+                    let mut mine = Vec::new();
+                    loop {
+                        let batch = store.claim(&owner, T0, LEASE, 50, &[]).await.unwrap();
+                        if batch.is_empty() {
+                            return mine;
+                        }
+                        mine.extend(batch.into_iter().map(|c| c.id));
+                    }
+                })
+            })
+            .collect();
+        let mut all = Vec::new();
+        for claimer in claimers {
+            let mine = claimer.await.unwrap();
+            assert!(!mine.is_empty(), "each claimer got some");
+            all.extend(mine);
+        }
+        let distinct: HashSet<i64> = all.iter().copied().collect();
+        assert_eq!((all.len(), distinct.len()), (3000, 3000));
+        assert_eq!(
+            count(&first, "SELECT COUNT(*) FROM message_event").await,
+            3000
+        );
+        first.close().await;
+        second.close().await;
+    }
+
+    #[tokio::test]
+    async fn a_claim_passes_over_rows_another_daemon_holds_instead_of_waiting() {
+        let Some((_db, store)) = open_pg().await else {
+            return;
+        };
+        let occ = seed(&store).await;
+        let ids = insert(&store, &occ, 4).await;
+        // Another daemon in the middle of its claim holds the two oldest rows.
+        let mut other = store.pg_pool().begin().await.unwrap();
+        sqlx::query("SELECT id FROM message WHERE id = ANY($1) FOR UPDATE")
+            .bind(&ids[..2])
+            .fetch_all(&mut *other)
+            .await
+            .unwrap();
+        let claimed =
+            tokio::time::timeout(Duration::from_secs(2), store.claim("w", T0, LEASE, 10, &[]))
+                .await
+                .expect("the claim did not wait for the other daemon")
+                .unwrap();
+        let got: Vec<i64> = claimed.iter().map(|c| c.id).collect();
+        assert_eq!(got, ids[2..]);
+        other.rollback().await.unwrap();
+        let rest = store.claim("w", T0, LEASE, 10, &[]).await.unwrap();
+        assert_eq!(rest.iter().map(|c| c.id).collect::<Vec<_>>(), ids[..2]);
+    }
+}
