@@ -7,10 +7,6 @@
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
-use super::sqlite::audit::AuditRow;
-use super::sqlite::prune::Pruned;
-use super::sqlite::suppression::UnsubscribeTarget;
-
 use super::open::Ledger;
 use super::*;
 
@@ -240,7 +236,7 @@ impl Store {
 
     /// Succeeds when the database answers a trivial query.
     pub async fn ping(&self) -> anyhow::Result<()> {
-        sqlite_only!(self.ping())
+        dispatch!(self.ping())
     }
 
     /// When the oldest message due at `now` became due: the smallest `next_attempt_at` of a
@@ -249,7 +245,7 @@ impl Store {
     /// about half a second on a ledger with 500,000 of them; the daemon asks
     /// [`Store::oldest_due_among`] its channels instead.
     pub async fn oldest_due(&self, now: Millis) -> anyhow::Result<Option<Millis>> {
-        sqlite_only!(self.oldest_due(now))
+        dispatch!(self.oldest_due(now))
     }
 
     /// [`Store::oldest_due`] among the messages of `channels` (campaign, channel) only,
@@ -261,7 +257,7 @@ impl Store {
         now: Millis,
         channels: &[(&str, &str)],
     ) -> anyhow::Result<Option<Millis>> {
-        sqlite_only!(self.oldest_due_among(now, channels))
+        dispatch!(self.oldest_due_among(now, channels))
     }
 
     /// Message counts by campaign, channel and state (states with no message left out),
@@ -269,7 +265,7 @@ impl Store {
     /// every message: about a second with 2,000,000 of them, so the HTTP side keeps a slow
     /// count for a while (`web::figures`).
     pub async fn state_counts(&self) -> anyhow::Result<Vec<StateCount>> {
-        sqlite_only!(self.state_counts())
+        dispatch!(self.state_counts())
     }
 
     // Receipts (receipt.rs).
@@ -313,18 +309,18 @@ impl Store {
     /// Records `s` at `now`; true when the address was not suppressed before (the first
     /// suppression of an address is kept, later ones change nothing).
     pub async fn suppress(&self, s: &Suppression<'_>, now: Millis) -> anyhow::Result<bool> {
-        sqlite_only!(self.suppress(s, now))
+        dispatch!(self.suppress(s, now))
     }
 
     /// Whether `address` must not be sent to.
     pub async fn is_suppressed(&self, address: &str) -> anyhow::Result<bool> {
-        sqlite_only!(self.is_suppressed(address))
+        dispatch!(self.is_suppressed(address))
     }
 
     /// Those of `addresses` (as given) that must not be sent to: one fixed statement for a
     /// claimed batch, the addresses as one JSON array, the answer as one row.
     pub async fn suppressed_among(&self, addresses: &[String]) -> anyhow::Result<HashSet<String>> {
-        sqlite_only!(self.suppressed_among(addresses))
+        dispatch!(self.suppressed_among(addresses))
     }
 
     /// The message `message_id` names, for an unsubscribe link.
@@ -332,19 +328,19 @@ impl Store {
         &self,
         message_id: &str,
     ) -> anyhow::Result<Option<UnsubscribeTarget>> {
-        sqlite_only!(self.unsubscribe_target(message_id))
+        dispatch!(self.unsubscribe_target(message_id))
     }
 
     // Settings (kv.rs).
 
     /// The value stored under `key`, if any.
     pub async fn kv_get(&self, key: &str) -> anyhow::Result<Option<String>> {
-        sqlite_only!(self.kv_get(key))
+        dispatch!(self.kv_get(key))
     }
 
     /// Stores `value` under `key`, replacing any previous value; durable on return.
     pub async fn kv_put(&self, key: &str, value: &str, now: Millis) -> anyhow::Result<()> {
-        sqlite_only!(self.kv_put(key, value, now))
+        dispatch!(self.kv_put(key, value, now))
     }
 
     // Operator holds (pause.rs).
@@ -357,18 +353,18 @@ impl Store {
         by: &str,
         now: Millis,
     ) -> anyhow::Result<bool> {
-        sqlite_only!(self.hold_campaign(campaign, by, now))
+        dispatch!(self.hold_campaign(campaign, by, now))
     }
 
     /// Lifts the operator hold of `campaign` (the dashboard's "resume"). Returns whether it
     /// was held.
     pub async fn release_campaign(&self, campaign: &str) -> anyhow::Result<bool> {
-        sqlite_only!(self.release_campaign(campaign))
+        dispatch!(self.release_campaign(campaign))
     }
 
     /// The campaigns an operator holds.
     pub async fn held_campaigns(&self) -> anyhow::Result<HashSet<String>> {
-        sqlite_only!(self.held_campaigns())
+        dispatch!(self.held_campaigns())
     }
 
     // The dashboard (overview.rs).
@@ -425,12 +421,12 @@ impl Store {
 
     /// Appends `entry` at `now`; durable on return. Returns the row id.
     pub async fn audit(&self, entry: &AuditEntry<'_>, now: Millis) -> anyhow::Result<i64> {
-        sqlite_only!(self.audit(entry, now))
+        dispatch!(self.audit(entry, now))
     }
 
     /// The audit trail, oldest first; one campaign's when given.
     pub async fn audit_log(&self, campaign: Option<&str>) -> anyhow::Result<Vec<AuditRow>> {
-        sqlite_only!(self.audit_log(campaign))
+        dispatch!(self.audit_log(campaign))
     }
 
     // Retention (prune.rs).

@@ -94,13 +94,13 @@ use anyhow::Context;
 pub(crate) use id::message_row;
 pub use id::{content_hash, message_id, message_tag};
 use open::Ledger;
-pub(crate) use sqlite::audit::{AuditAction, AuditEntry};
+pub(crate) use sqlite::audit::{AuditAction, AuditEntry, AuditRow};
 pub(crate) use sqlite::health::StateCount;
 pub(crate) use sqlite::overview::{CampaignTotals, FailedMessage, OccurrenceFigures};
-pub(crate) use sqlite::prune::PRUNE_BATCH;
+pub(crate) use sqlite::prune::{PRUNE_BATCH, Pruned};
 pub(crate) use sqlite::receipt::{DeliveryReceipt, MessageRef, ReceiptOutcome};
 pub use sqlite::receipt::{ReceiptStatus, delivery_time};
-pub(crate) use sqlite::suppression::{Suppression, SuppressionReason};
+pub(crate) use sqlite::suppression::{Suppression, SuppressionReason, UnsubscribeTarget};
 pub use state::MessageState;
 
 /// A UTC instant in milliseconds since the Unix epoch.

@@ -7,7 +7,12 @@
 //! [`on_both!`]: super::test_support::on_both
 
 mod attempt;
+mod audit;
+mod health;
+mod kv;
 mod message;
 mod occurrence;
+mod pause;
 mod read;
+mod suppression;
 mod sweep;

@@ -30,10 +30,13 @@ impl PgLedger {
     }
 
     pub(crate) async fn steps_of(&self, campaign: &str) -> anyhow::Result<Vec<String>> {
-        sqlx::query_scalar("SELECT DISTINCT step FROM occurrence WHERE campaign = $1 ORDER BY step")
-            .bind(campaign)
-            .fetch_all(self.pool())
-            .await
-            .with_context(|| format!("reading the steps of campaign {campaign:?}"))
+        sqlx::query_scalar(
+            "SELECT DISTINCT step COLLATE \"C\" FROM occurrence WHERE campaign = $1 \
+             ORDER BY 1",
+        )
+        .bind(campaign)
+        .fetch_all(self.pool())
+        .await
+        .with_context(|| format!("reading the steps of campaign {campaign:?}"))
     }
 }

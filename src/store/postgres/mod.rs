@@ -15,6 +15,10 @@
 //!   DO NOTHING` on its natural key, messages likewise; every sweep is one conditional
 //!   `UPDATE`, safe to run on every daemon at once.
 //!
+//! Text is ordered byte by byte (`COLLATE "C"`), as SQLite orders it, so that `report`
+//! and the dashboard list rows in the same order on both backends whatever the database's
+//! locale.
+//!
 //! PostgreSQL has real concurrent writers, so there is no writer turn as on SQLite: each
 //! write is a short transaction on a pooled connection. What a failed write leaves on
 //! record ([`PgLedger::write_failure`]) follows the same rule as SQLite's.
@@ -26,12 +30,17 @@
 //! server, see there) and `event` writes `message_event` rows.
 
 mod attempt;
+mod audit;
 mod campaign;
 mod connection;
 mod fallback;
+mod health;
+mod kv;
 mod message;
 mod occurrence;
+mod pause;
 mod read;
+mod suppression;
 mod sweep;
 
 use std::sync::Arc;

@@ -61,7 +61,7 @@ impl PgLedger {
         let mut rows = sqlx::query(
             "SELECT campaign, step, occurrence_at, recipient, channel, address, state, \
                  attempts, last_error, queued_at, sent_at, delivered_at \
-             FROM message WHERE campaign = $1 ORDER BY occurrence_at, step, id",
+             FROM message WHERE campaign = $1 ORDER BY occurrence_at, step COLLATE \"C\", id",
         )
         .bind(campaign)
         .fetch(self.pool());
