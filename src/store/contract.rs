@@ -371,12 +371,12 @@ impl Store {
 
     /// Every campaign row, by id.
     pub async fn campaign_rows(&self) -> anyhow::Result<Vec<CampaignRow>> {
-        sqlite_only!(self.campaign_rows())
+        dispatch!(self.campaign_rows())
     }
 
     /// The campaign row `id`, if loaded once.
     pub async fn campaign_row(&self, id: &str) -> anyhow::Result<Option<CampaignRow>> {
-        sqlite_only!(self.campaign_row(id))
+        dispatch!(self.campaign_row(id))
     }
 
     /// The occurrences of `campaign` recorded so far, by time and step, with the states
@@ -385,7 +385,7 @@ impl Store {
         &self,
         campaign: &str,
     ) -> anyhow::Result<Vec<OccurrenceFigures>> {
-        sqlite_only!(self.occurrence_figures(campaign))
+        dispatch!(self.occurrence_figures(campaign))
     }
 
     /// `campaign`'s messages by step, channel and state (as [`Store::status`] counts
@@ -395,7 +395,7 @@ impl Store {
         &self,
         campaign: &str,
     ) -> anyhow::Result<(Vec<StatusRow>, Vec<OccurrenceFigures>)> {
-        sqlite_only!(self.campaign_breakdown(campaign))
+        dispatch!(self.campaign_breakdown(campaign))
     }
 
     /// The `limit` most recently failed messages of `campaign`, newest first.
@@ -404,7 +404,7 @@ impl Store {
         campaign: &str,
         limit: u32,
     ) -> anyhow::Result<Vec<FailedMessage>> {
-        sqlite_only!(self.failed_messages(campaign, limit))
+        dispatch!(self.failed_messages(campaign, limit))
     }
 
     /// Messages of `campaign`'s `steps` that reached their provider (`sent` or
@@ -414,7 +414,7 @@ impl Store {
         campaign: &str,
         steps: &[String],
     ) -> anyhow::Result<HashMap<String, u64>> {
-        sqlite_only!(self.reached_by_recipient(campaign, steps))
+        dispatch!(self.reached_by_recipient(campaign, steps))
     }
 
     // Audit (audit.rs).

@@ -47,6 +47,7 @@
 //!   table's CHECK constraint
 //! - `outcome`: what an attempt's outcome writes — the new state, the `attempt` row, the
 //!   event — the same on both backends
+//! - `overview`: the dashboard's figures, counted from the rows either backend reads
 //! - `id`: [`message_tag`] and [`message_id`], the deterministic provider-facing id
 //! - `sqlite`, `postgres`: the backends, one file per table or concern:
 //!   - `campaign`: [`Store::upsert_campaign`]
@@ -78,6 +79,7 @@ mod contract;
 mod id;
 mod open;
 mod outcome;
+mod overview;
 // Reached only through `Store::open_postgres` (tests) until `Store::open` takes it.
 #[cfg_attr(not(test), allow(dead_code))]
 mod postgres;
@@ -94,9 +96,9 @@ use anyhow::Context;
 pub(crate) use id::message_row;
 pub use id::{content_hash, message_id, message_tag};
 use open::Ledger;
+pub(crate) use overview::{CampaignTotals, FailedMessage, OccurrenceFigures};
 pub(crate) use sqlite::audit::{AuditAction, AuditEntry, AuditRow};
 pub(crate) use sqlite::health::StateCount;
-pub(crate) use sqlite::overview::{CampaignTotals, FailedMessage, OccurrenceFigures};
 pub(crate) use sqlite::prune::{PRUNE_BATCH, Pruned};
 pub(crate) use sqlite::receipt::{DeliveryReceipt, MessageRef, ReceiptOutcome};
 pub use sqlite::receipt::{ReceiptStatus, delivery_time};

@@ -12,6 +12,7 @@ mod health;
 mod kv;
 mod message;
 mod occurrence;
+mod overview;
 mod pause;
 mod read;
 mod suppression;

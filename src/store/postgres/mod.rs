@@ -38,6 +38,7 @@ mod health;
 mod kv;
 mod message;
 mod occurrence;
+mod overview;
 mod pause;
 mod read;
 mod suppression;

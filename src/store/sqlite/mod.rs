@@ -41,7 +41,7 @@ pub(super) mod health;
 mod kv;
 mod message;
 mod occurrence;
-pub(super) mod overview;
+mod overview;
 mod pause;
 pub(super) mod prune;
 mod read;
