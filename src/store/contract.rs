@@ -434,7 +434,7 @@ impl Store {
     /// How many messages [`Store::prune_personal_data`] would clear for `before` (one walk
     /// over the ledger).
     pub async fn prunable(&self, before: Millis) -> anyhow::Result<u64> {
-        sqlite_only!(self.prunable(before))
+        dispatch!(self.prunable(before))
     }
 
     /// Clears the personal data of every message that ended before `before` (see the
@@ -447,6 +447,6 @@ impl Store {
         batch: u32,
         progress: impl FnMut(u64),
     ) -> anyhow::Result<Pruned> {
-        sqlite_only!(self.prune_personal_data(before, now, batch, progress))
+        dispatch!(self.prune_personal_data(before, now, batch, progress))
     }
 }

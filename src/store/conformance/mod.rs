@@ -14,6 +14,7 @@ mod message;
 mod occurrence;
 mod overview;
 mod pause;
+mod prune;
 mod read;
 mod suppression;
 mod sweep;

@@ -40,6 +40,7 @@ mod message;
 mod occurrence;
 mod overview;
 mod pause;
+mod prune;
 mod read;
 mod suppression;
 mod sweep;
