@@ -1,8 +1,6 @@
 //! [`Store`]'s methods, each a `match` over the backend (see the module docs of
 //! [`super`]): the docs here are the contract both backends keep.
 //!
-//! A method not yet written for PostgreSQL says so as an error; no user reaches one, since
-//! [`Store::open`] refuses PostgreSQL URLs until every method is there.
 
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
@@ -16,16 +14,6 @@ macro_rules! dispatch {
         match &$self.ledger {
             Ledger::Sqlite(l) => l.$method($($arg),*).await,
             Ledger::Postgres(l) => l.$method($($arg),*).await,
-        }
-    };
-}
-
-/// [`dispatch!`] for a method PostgreSQL does not have yet.
-macro_rules! sqlite_only {
-    ($self:ident . $method:ident ( $($arg:expr),* )) => {
-        match &$self.ledger {
-            Ledger::Sqlite(l) => l.$method($($arg),*).await,
-            Ledger::Postgres(_) => Err(super::postgres::missing(stringify!($method))),
         }
     };
 }
@@ -277,7 +265,7 @@ impl Store {
         receipt: &DeliveryReceipt<'_>,
         now: Millis,
     ) -> anyhow::Result<ReceiptOutcome> {
-        sqlite_only!(self.apply_receipt(receipt, now))
+        dispatch!(self.apply_receipt(receipt, now))
     }
 
     /// [`Store::apply_receipt`] for several receipts, each at its own time, in one
@@ -288,20 +276,20 @@ impl Store {
         &self,
         receipts: &[(DeliveryReceipt<'_>, Millis)],
     ) -> anyhow::Result<Vec<ReceiptOutcome>> {
-        sqlite_only!(self.apply_receipts(receipts))
+        dispatch!(self.apply_receipts(receipts))
     }
 
     /// Applies the receipts kept in `receipt_early` whose message is now `sent`, and drops
     /// those whose message ended otherwise or that arrived before `stale`. Returns how many
     /// were applied. Reads first and writes only when there is something to do.
     pub async fn apply_early_receipts(&self, stale: Millis, now: Millis) -> anyhow::Result<u64> {
-        sqlite_only!(self.apply_early_receipts(stale, now))
+        dispatch!(self.apply_early_receipts(stale, now))
     }
 
     /// Forgets callback ids recorded before `before`; returns how many. Safe once
     /// `before` is older than the signature tolerance: such a replay is refused as stale.
     pub async fn prune_callbacks(&self, before: Millis) -> anyhow::Result<u64> {
-        sqlite_only!(self.prune_callbacks(before))
+        dispatch!(self.prune_callbacks(before))
     }
 
     // Suppressions (suppression.rs).

@@ -48,6 +48,8 @@
 //! - `outcome`: what an attempt's outcome writes — the new state, the `attempt` row, the
 //!   event — the same on both backends
 //! - `overview`: the dashboard's figures, counted from the rows either backend reads
+//! - `receipt`: delivery receipts — their types and rules (what moves, which time is
+//!   believed, how an early one waits)
 //! - `id`: [`message_tag`] and [`message_id`], the deterministic provider-facing id
 //! - `sqlite`, `postgres`: the backends, one file per table or concern:
 //!   - `campaign`: [`Store::upsert_campaign`]
@@ -80,6 +82,7 @@ mod id;
 mod open;
 mod outcome;
 mod overview;
+mod receipt;
 // Reached only through `Store::open_postgres` (tests) until `Store::open` takes it.
 #[cfg_attr(not(test), allow(dead_code))]
 mod postgres;
@@ -97,11 +100,11 @@ pub(crate) use id::message_row;
 pub use id::{content_hash, message_id, message_tag};
 use open::Ledger;
 pub(crate) use overview::{CampaignTotals, FailedMessage, OccurrenceFigures};
+pub(crate) use receipt::{DeliveryReceipt, MessageRef, ReceiptOutcome};
+pub use receipt::{ReceiptStatus, delivery_time};
 pub(crate) use sqlite::audit::{AuditAction, AuditEntry, AuditRow};
 pub(crate) use sqlite::health::StateCount;
 pub(crate) use sqlite::prune::{PRUNE_BATCH, Pruned};
-pub(crate) use sqlite::receipt::{DeliveryReceipt, MessageRef, ReceiptOutcome};
-pub use sqlite::receipt::{ReceiptStatus, delivery_time};
 pub(crate) use sqlite::suppression::{Suppression, SuppressionReason, UnsubscribeTarget};
 pub use state::MessageState;
 

@@ -8,6 +8,7 @@
 
 mod attempt;
 mod audit;
+mod fallback;
 mod health;
 mod kv;
 mod message;
@@ -16,5 +17,6 @@ mod overview;
 mod pause;
 mod prune;
 mod read;
+mod receipt;
 mod suppression;
 mod sweep;

@@ -113,3 +113,84 @@ async fn offer(conn: &mut PgConnection, f: &NewMessage, now: Millis) -> anyhow::
     }
     Ok(true)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use crate::store::test_support::*;
+    use crate::store::{Outcome, OutcomeKind, Store};
+
+    #[tokio::test]
+    async fn two_daemons_failing_a_recipients_last_two_channels_at_once_send_the_fallback() {
+        let Some(db) = pg_database().await else {
+            return;
+        };
+        let daemons = [
+            Store::open_postgres(&db.url()).await.unwrap(),
+            Store::open_postgres(&db.url()).await.unwrap(),
+        ];
+        let occ = seed(&daemons[0]).await;
+        let recipients: Vec<String> = (0..40).map(|i| format!("r{i}")).collect();
+        let rows: Vec<_> = recipients
+            .iter()
+            .flat_map(|r| [message(&occ, r, "email"), message(&occ, r, "zalo")])
+            .collect();
+        daemons[0].insert_messages(&rows, T0).await.unwrap();
+        let lease = Duration::from_secs(60);
+        let claimed = daemons[0].claim("w", T0, lease, 80, &[]).await.unwrap();
+        // Each recipient's e-mail fails on one daemon and its Zalo message on the other,
+        // at the same moment, each offering the SMS fallback.
+        let tasks: Vec<_> = daemons
+            .iter()
+            .zip(["email", "zalo"])
+            .map(|(d, channel)| {
+                let d = d.clone();
+                let mine: Vec<_> = claimed
+                    .iter()
+                    .filter(|c| c.channel == channel)
+                    .cloned()
+                    .collect();
+                let occ = occ.clone();
+                tokio::spawn(async move {
+                    for c in mine {
+                        let failed = Outcome {
+                            id: c.id,
+                            attempt: c.attempt,
+                            owner: "w".into(),
+                            started_at: T0,
+                            duration_ms: 1,
+                            result: OutcomeKind::Failed {
+                                code: None,
+                                error: "refused".into(),
+                            },
+                        };
+                        let mut sms = message(&occ, &c.recipient, "sms");
+                        sms.fallback_of = Some(c.id);
+                        d.record_with_fallbacks(&[failed], &[sms], T0 + 1)
+                            .await
+                            .unwrap();
+                    }
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await.unwrap();
+        }
+        let store = &daemons[0];
+        assert_eq!(
+            count(store, "SELECT COUNT(*) FROM message WHERE channel = 'sms'").await,
+            40,
+            "every recipient got its fallback"
+        );
+        assert_eq!(
+            count(
+                store,
+                "SELECT COUNT(*) FROM message WHERE state = 'replaced'"
+            )
+            .await,
+            80
+        );
+        assert_events_complete(store).await;
+    }
+}

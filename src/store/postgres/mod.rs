@@ -42,6 +42,7 @@ mod overview;
 mod pause;
 mod prune;
 mod read;
+mod receipt;
 mod suppression;
 mod sweep;
 
@@ -55,9 +56,4 @@ pub(crate) struct PgLedger {
     pool: PgPool,
     /// Why the last write failed, until one that changed rows commits.
     failure: Arc<std::sync::Mutex<Option<String>>>,
-}
-
-/// The error of a [`super::Store`] method not written for PostgreSQL yet.
-pub(super) fn missing(method: &str) -> anyhow::Error {
-    anyhow::anyhow!("Store::{method} is not available on PostgreSQL yet")
 }

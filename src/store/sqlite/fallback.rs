@@ -108,14 +108,11 @@ async fn replace_failed(
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use super::*;
     use crate::store::test_support::*;
     use crate::store::{Claimed, NewState, Outcome, OutcomeKind, Store};
-
+    use std::time::Duration;
     const LEASE: Duration = Duration::from_secs(60);
-
     /// Recipient `r0` on zalo and email (the step's channels), e-mail skipped when
     /// `email` is false (no address).
     async fn step(store: &Store, email: bool) -> (crate::store::OccurrenceRow, Vec<Claimed>) {
@@ -132,7 +129,6 @@ mod tests {
         let claimed = store.claim("w", T0, LEASE, 10, &[]).await.unwrap();
         (occ, claimed)
     }
-
     fn failed(c: &Claimed) -> Outcome {
         outcome(
             c,
@@ -142,7 +138,6 @@ mod tests {
             },
         )
     }
-
     fn outcome(c: &Claimed, result: OutcomeKind) -> Outcome {
         Outcome {
             id: c.id,
@@ -153,21 +148,18 @@ mod tests {
             result,
         }
     }
-
     fn sms(occ: &crate::store::OccurrenceRow, of: &Claimed) -> NewMessage {
         let mut m = message(occ, "r0", "sms");
         m.address = Some("84912000001".into());
         m.fallback_of = Some(of.id);
         m
     }
-
     async fn states(store: &Store) -> Vec<(String, String)> {
         sqlx::query_as("SELECT channel, state FROM message ORDER BY channel")
             .fetch_all(store.pool())
             .await
             .unwrap()
     }
-
     fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
         list.iter()
             .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
@@ -214,96 +206,6 @@ mod tests {
                 .await
                 .unwrap(),
             0
-        );
-    }
-
-    #[tokio::test]
-    async fn no_fallback_while_a_sibling_may_still_reach_the_recipient_or_did() {
-        let (_dir, store) = open().await;
-        let (occ, claimed) = step(&store, true).await;
-        let (zalo, email) = (&claimed[0], &claimed[1]);
-        assert_eq!(
-            (zalo.channel.as_str(), email.channel.as_str()),
-            ("zalo", "email")
-        );
-        // Zalo fails while the e-mail is still in flight: no SMS.
-        let offer = sms(&occ, zalo);
-        store
-            .record_with_fallbacks(&[failed(zalo)], &[offer], T0 + 1)
-            .await
-            .unwrap();
-        assert_eq!(
-            states(&store).await,
-            pairs(&[("email", "sending"), ("zalo", "failed")])
-        );
-        // The e-mail goes: still no SMS, and zalo's failure stays a failure.
-        let sent = outcome(email, OutcomeKind::Sent { provider_id: None });
-        store
-            .record_with_fallbacks(&[sent], &[], T0 + 2)
-            .await
-            .unwrap();
-        assert_eq!(
-            states(&store).await,
-            pairs(&[("email", "sent"), ("zalo", "failed")])
-        );
-    }
-
-    #[tokio::test]
-    async fn when_the_last_channel_fails_the_fallback_goes_once_even_for_two_offers_in_one_batch() {
-        let (_dir, store) = open().await;
-        let (occ, claimed) = step(&store, true).await;
-        let (zalo, email) = (&claimed[0], &claimed[1]);
-        let outcomes = [failed(zalo), failed(email)];
-        let offers = [sms(&occ, zalo), sms(&occ, email)];
-        store
-            .record_with_fallbacks(&outcomes, &offers, T0 + 1)
-            .await
-            .unwrap();
-        assert_eq!(
-            states(&store).await,
-            pairs(&[
-                ("email", "replaced"),
-                ("sms", "pending"),
-                ("zalo", "replaced")
-            ])
-        );
-        assert_events_complete(&store).await;
-    }
-
-    #[tokio::test]
-    async fn an_outcome_whose_fence_failed_offers_nothing() {
-        let (_dir, store) = open().await;
-        let (occ, claimed) = step(&store, false).await;
-        let zalo = &claimed[0];
-        let mut stale = failed(zalo);
-        stale.owner = "someone-else".into();
-        store
-            .record_with_fallbacks(&[stale], &[sms(&occ, zalo)], T0 + 1)
-            .await
-            .unwrap();
-        assert_eq!(
-            states(&store).await,
-            pairs(&[("email", "skipped"), ("zalo", "sending")])
-        );
-    }
-
-    #[tokio::test]
-    async fn a_fallback_without_an_address_is_skipped_and_the_failure_stays_visible() {
-        let (_dir, store) = open().await;
-        let (occ, claimed) = step(&store, false).await;
-        let zalo = &claimed[0];
-        let mut offer = sms(&occ, zalo);
-        offer.address = None;
-        offer.state = NewState::Skipped {
-            reason: "no phone for the fallback".into(),
-        };
-        store
-            .record_with_fallbacks(&[failed(zalo)], &[offer], T0 + 1)
-            .await
-            .unwrap();
-        assert_eq!(
-            states(&store).await,
-            pairs(&[("email", "skipped"), ("sms", "skipped"), ("zalo", "failed")])
         );
     }
 

@@ -45,7 +45,7 @@ mod overview;
 mod pause;
 pub(super) mod prune;
 mod read;
-pub(super) mod receipt;
+mod receipt;
 pub(super) mod suppression;
 mod sweep;
 mod values;
