@@ -51,6 +51,8 @@
 //! - `receipt`: delivery receipts — their types and rules (what moves, which time is
 //!   believed, how an early one waits)
 //! - `id`: [`message_tag`] and [`message_id`], the deterministic provider-facing id
+//! - `types`: the public types of the smaller tables (audit, suppressions, retention,
+//!   health counts)
 //! - `sqlite`, `postgres`: the backends, one file per table or concern:
 //!   - `campaign`: [`Store::upsert_campaign`]
 //!   - `occurrence`: [`Store::occurrence`], [`Store::mark_enqueued`]
@@ -90,6 +92,7 @@ mod sqlite;
 mod state;
 #[cfg(test)]
 pub(crate) mod test_support;
+mod types;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -102,11 +105,11 @@ use open::Ledger;
 pub(crate) use overview::{CampaignTotals, FailedMessage, OccurrenceFigures};
 pub(crate) use receipt::{DeliveryReceipt, MessageRef, ReceiptOutcome};
 pub use receipt::{ReceiptStatus, delivery_time};
-pub(crate) use sqlite::audit::{AuditAction, AuditEntry, AuditRow};
-pub(crate) use sqlite::health::StateCount;
-pub(crate) use sqlite::prune::{PRUNE_BATCH, Pruned};
-pub(crate) use sqlite::suppression::{Suppression, SuppressionReason, UnsubscribeTarget};
 pub use state::MessageState;
+pub(crate) use types::{
+    AuditAction, AuditEntry, AuditRow, PRUNE_BATCH, Pruned, StateCount, Suppression,
+    SuppressionReason, UnsubscribeTarget,
+};
 
 /// A UTC instant in milliseconds since the Unix epoch.
 pub(crate) type Millis = i64;

@@ -9,62 +9,7 @@ use anyhow::Context;
 use sqlx::Row;
 
 use super::SqliteLedger;
-use crate::store::{Millis, to_u64};
-
-/// What was done, as stored in `audit.action`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum AuditAction {
-    Launch,
-    Pause,
-    Resume,
-    Cancel,
-    Edit,
-    Retry,
-    Login,
-    Logout,
-}
-
-impl AuditAction {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Launch => "launch",
-            Self::Pause => "pause",
-            Self::Resume => "resume",
-            Self::Cancel => "cancel",
-            Self::Edit => "edit",
-            Self::Retry => "retry",
-            Self::Login => "login",
-            Self::Logout => "logout",
-        }
-    }
-}
-
-/// One entry to append.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct AuditEntry<'a> {
-    /// Who: a staff name, `cli:<user>`, `dashboard`; never a recipient.
-    pub actor: &'a str,
-    pub action: AuditAction,
-    pub campaign: Option<&'a str>,
-    /// [`super::content_hash`] of the campaign file acted on.
-    pub content_hash: Option<&'a str>,
-    /// Recipients the action concerns, when known.
-    pub audience: Option<u64>,
-    pub detail: Option<&'a str>,
-}
-
-/// One stored audit row.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct AuditRow {
-    pub id: i64,
-    pub at: Millis,
-    pub actor: String,
-    pub action: String,
-    pub campaign: Option<String>,
-    pub content_hash: Option<String>,
-    pub audience: Option<u64>,
-    pub detail: Option<String>,
-}
+use crate::store::{AuditEntry, AuditRow, Millis, to_u64};
 
 impl SqliteLedger {
     /// Appends `entry` at `now`; durable on return. Returns the row id.

@@ -7,18 +7,7 @@ use anyhow::Context;
 use sqlx::Row;
 
 use super::SqliteLedger;
-use crate::store::{MessageState, Millis, to_u64};
-
-/// Messages of one campaign on one channel in one state.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct StateCount {
-    pub campaign: String,
-    pub channel: String,
-    pub state: MessageState,
-    pub count: u64,
-    /// The latest `updated_at` among them.
-    pub last_change: Millis,
-}
+use crate::store::{Millis, StateCount, to_u64};
 
 impl SqliteLedger {
     /// Succeeds when the database answers a trivial query.

@@ -31,22 +31,22 @@
 //! - `fallback`: the step's fallback taking over a recipient, inside `record`
 //! - `values`: batches bound as `VALUES` lists (outcomes, attempts, events)
 
-pub(super) mod attempt;
-pub(super) mod audit;
+mod attempt;
+mod audit;
 mod campaign;
 mod connection;
 mod event;
 mod fallback;
-pub(super) mod health;
+mod health;
 mod kv;
 mod message;
 mod occurrence;
 mod overview;
 mod pause;
-pub(super) mod prune;
+mod prune;
 mod read;
 mod receipt;
-pub(super) mod suppression;
+mod suppression;
 mod sweep;
 mod values;
 

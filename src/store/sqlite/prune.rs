@@ -12,25 +12,13 @@
 //! attempt and event rows themselves (outcome, code, times, states) and the audit trail.
 //! The suppression list is kept too: it is how an opt-out goes on being honoured.
 //!
-//! Rows are walked by id, [`PRUNE_BATCH`] at a time, each batch its own short write, so a
+//! Rows are walked by id, [`PRUNE_BATCH`](crate::store::PRUNE_BATCH) at a time, each batch its own short write, so a
 //! daemon sending from the same ledger waits for one batch at most.
 
 use anyhow::Context;
 
 use super::SqliteLedger;
-use crate::store::Millis;
-
-/// Messages looked at per write.
-pub(crate) const PRUNE_BATCH: u32 = 10_000;
-
-/// What one prune did.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct Pruned {
-    /// Messages whose personal data was cleared.
-    pub messages: u64,
-    /// Writes it took.
-    pub batches: u64,
-}
+use crate::store::{Millis, Pruned};
 
 /// A final state, written as `=` chains like the table's CHECK (migration 0007).
 const ENDED: &str = "(state = 'sent' OR state = 'delivered' OR state = 'failed' \

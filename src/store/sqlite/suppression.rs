@@ -10,46 +10,7 @@ use std::collections::HashSet;
 use anyhow::Context;
 
 use super::SqliteLedger;
-use crate::store::Millis;
-
-/// Why an address is suppressed, as stored in `suppression.reason`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SuppressionReason {
-    Unsubscribed,
-    Bounced,
-    Complained,
-    Operator,
-}
-
-impl SuppressionReason {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Unsubscribed => "unsubscribed",
-            Self::Bounced => "bounced",
-            Self::Complained => "complained",
-            Self::Operator => "operator",
-        }
-    }
-}
-
-/// A suppression to record.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Suppression<'a> {
-    pub address: &'a str,
-    /// `smtp`, `zalo_zns`, `webhook`; None for every channel.
-    pub channel_kind: Option<&'a str>,
-    pub reason: SuppressionReason,
-    /// The `message_id` whose link or receipt caused it.
-    pub message: Option<&'a str>,
-}
-
-/// The message an unsubscribe link names, as the page needs it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct UnsubscribeTarget {
-    pub campaign: String,
-    pub channel: String,
-    pub address: Option<String>,
-}
+use crate::store::{Millis, Suppression, UnsubscribeTarget};
 
 impl SqliteLedger {
     /// Records `s` at `now`; true when the address was not suppressed before (the first
