@@ -18,6 +18,18 @@ macro_rules! dispatch {
     };
 }
 
+/// [`dispatch!`] for a method that writes: on PostgreSQL, a failure that says the ledger
+/// does not take writes is kept for [`Store::write_failure`] (SQLite's writer keeps its own,
+/// see `sqlite::connection`).
+macro_rules! dispatch_write {
+    ($self:ident . $method:ident ( $($arg:expr),* )) => {
+        match &$self.ledger {
+            Ledger::Sqlite(l) => l.$method($($arg),*).await,
+            Ledger::Postgres(l) => l.$method($($arg),*).await.inspect_err(|e| l.note_error(e)),
+        }
+    };
+}
+
 impl Store {
     // Campaigns (campaign.rs).
 
@@ -26,7 +38,7 @@ impl Store {
     /// `loaded_at` is the wall clock: it records when the file was read, which is a fact
     /// about this machine even under `simulate`'s virtual time.
     pub async fn upsert_campaign(&self, c: &CampaignRow) -> anyhow::Result<()> {
-        dispatch!(self.upsert_campaign(c))
+        dispatch_write!(self.upsert_campaign(c))
     }
 
     /// The steps of `campaign` the ledger knows (those with an occurrence enqueued or
@@ -46,7 +58,7 @@ impl Store {
         n: u32,
         at: Millis,
     ) -> anyhow::Result<OccurrenceRow> {
-        dispatch!(self.occurrence(campaign, step, n, at))
+        dispatch_write!(self.occurrence(campaign, step, n, at))
     }
 
     /// The occurrence `n` of a step, if it was ever seen.
@@ -61,12 +73,12 @@ impl Store {
 
     /// Records that an occurrence was missed (first seen too late); it will not be sent.
     pub async fn mark_missed(&self, occurrence_id: i64, now: Millis) -> anyhow::Result<()> {
-        dispatch!(self.mark_missed(occurrence_id, now))
+        dispatch_write!(self.mark_missed(occurrence_id, now))
     }
 
     /// Marks an occurrence fully expanded. Only the first call sets the time.
     pub async fn mark_enqueued(&self, occurrence_id: i64, now: Millis) -> anyhow::Result<()> {
-        dispatch!(self.mark_enqueued(occurrence_id, now))
+        dispatch_write!(self.mark_enqueued(occurrence_id, now))
     }
 
     // Messages: insert and claim (message.rs).
@@ -76,7 +88,7 @@ impl Store {
     /// calling it again with the same rows inserts nothing. A row's birth needs no event:
     /// it is the row's `queued_at` and the state it was inserted in.
     pub async fn insert_messages(&self, rows: &[NewMessage], now: Millis) -> anyhow::Result<u64> {
-        dispatch!(self.insert_messages(rows, now))
+        dispatch_write!(self.insert_messages(rows, now))
     }
 
     /// Leases up to `limit` due messages (`pending`, `next_attempt_at <= now`, window still
@@ -92,7 +104,7 @@ impl Store {
         limit: u32,
         channels: &[String],
     ) -> anyhow::Result<Vec<Claimed>> {
-        dispatch!(self.claim(owner, now, lease, limit, channels))
+        dispatch_write!(self.claim(owner, now, lease, limit, channels))
     }
 
     /// [`Store::claim`] on one channel of one campaign: what the pump asks for when that
@@ -106,7 +118,7 @@ impl Store {
         campaign: &str,
         channel: &str,
     ) -> anyhow::Result<Vec<Claimed>> {
-        dispatch!(self.claim_channel(owner, now, lease, limit, campaign, channel))
+        dispatch_write!(self.claim_channel(owner, now, lease, limit, campaign, channel))
     }
 
     // Outcomes (attempt.rs).
@@ -116,7 +128,7 @@ impl Store {
     /// for tries that reached the provider and an event for every change. Outcomes whose
     /// fence no longer holds are ignored. Returns how many applied.
     pub async fn record(&self, outcomes: &[Outcome], now: Millis) -> anyhow::Result<u64> {
-        dispatch!(self.record(outcomes, now))
+        dispatch_write!(self.record(outcomes, now))
     }
 
     /// [`Store::record`], and in the same transaction the step's fallback for each of
@@ -129,7 +141,7 @@ impl Store {
         fallbacks: &[NewMessage],
         now: Millis,
     ) -> anyhow::Result<u64> {
-        dispatch!(self.record_with_fallbacks(outcomes, fallbacks, now))
+        dispatch_write!(self.record_with_fallbacks(outcomes, fallbacks, now))
     }
 
     // Sweeps (sweep.rs).
@@ -138,13 +150,13 @@ impl Store {
     /// hung): back to `pending`, due now, or `failed` once `attempts >= max_attempts`.
     /// The attempt stays counted — it may have reached the provider.
     pub async fn rescue_expired(&self, now: Millis, max_attempts: u32) -> anyhow::Result<u64> {
-        dispatch!(self.rescue_expired(now, max_attempts))
+        dispatch_write!(self.rescue_expired(now, max_attempts))
     }
 
     /// Graceful shutdown: gives back every lease `owner` holds. The rows return to
     /// `pending` with their attempt un-counted, since the try never happened.
     pub async fn release(&self, owner: &str, now: Millis) -> anyhow::Result<u64> {
-        dispatch!(self.release(owner, now))
+        dispatch_write!(self.release(owner, now))
     }
 
     /// Expires `pending` messages whose window closed (`expires_at < now`).
@@ -152,7 +164,7 @@ impl Store {
     /// Finding them reads every pending row, so it happens outside the writer turn (WAL
     /// readers do not block writers); the write then moves only those still pending.
     pub async fn expire_closed(&self, now: Millis) -> anyhow::Result<u64> {
-        dispatch!(self.expire_closed(now))
+        dispatch_write!(self.expire_closed(now))
     }
 
     /// Moves a campaign's messages (one step's, when given) that are in one of `from` to
@@ -168,7 +180,7 @@ impl Store {
         detail: &str,
         now: Millis,
     ) -> anyhow::Result<u64> {
-        dispatch!(self.set_state(campaign, step, from, to, detail, now))
+        dispatch_write!(self.set_state(campaign, step, from, to, detail, now))
     }
 
     /// Puts a campaign's messages (one step's, when given) in `state` — usually `failed` —
@@ -181,7 +193,7 @@ impl Store {
         state: MessageState,
         now: Millis,
     ) -> anyhow::Result<u64> {
-        dispatch!(self.retry(campaign, step, state, now))
+        dispatch_write!(self.retry(campaign, step, state, now))
     }
 
     // Reads (read.rs).
@@ -265,7 +277,7 @@ impl Store {
         receipt: &DeliveryReceipt<'_>,
         now: Millis,
     ) -> anyhow::Result<ReceiptOutcome> {
-        dispatch!(self.apply_receipt(receipt, now))
+        dispatch_write!(self.apply_receipt(receipt, now))
     }
 
     /// [`Store::apply_receipt`] for several receipts, each at its own time, in one
@@ -276,20 +288,20 @@ impl Store {
         &self,
         receipts: &[(DeliveryReceipt<'_>, Millis)],
     ) -> anyhow::Result<Vec<ReceiptOutcome>> {
-        dispatch!(self.apply_receipts(receipts))
+        dispatch_write!(self.apply_receipts(receipts))
     }
 
     /// Applies the receipts kept in `receipt_early` whose message is now `sent`, and drops
     /// those whose message ended otherwise or that arrived before `stale`. Returns how many
     /// were applied. Reads first and writes only when there is something to do.
     pub async fn apply_early_receipts(&self, stale: Millis, now: Millis) -> anyhow::Result<u64> {
-        dispatch!(self.apply_early_receipts(stale, now))
+        dispatch_write!(self.apply_early_receipts(stale, now))
     }
 
     /// Forgets callback ids recorded before `before`; returns how many. Safe once
     /// `before` is older than the signature tolerance: such a replay is refused as stale.
     pub async fn prune_callbacks(&self, before: Millis) -> anyhow::Result<u64> {
-        dispatch!(self.prune_callbacks(before))
+        dispatch_write!(self.prune_callbacks(before))
     }
 
     // Suppressions (suppression.rs).
@@ -297,7 +309,7 @@ impl Store {
     /// Records `s` at `now`; true when the address was not suppressed before (the first
     /// suppression of an address is kept, later ones change nothing).
     pub async fn suppress(&self, s: &Suppression<'_>, now: Millis) -> anyhow::Result<bool> {
-        dispatch!(self.suppress(s, now))
+        dispatch_write!(self.suppress(s, now))
     }
 
     /// Whether `address` must not be sent to.
@@ -328,7 +340,7 @@ impl Store {
 
     /// Stores `value` under `key`, replacing any previous value; durable on return.
     pub async fn kv_put(&self, key: &str, value: &str, now: Millis) -> anyhow::Result<()> {
-        dispatch!(self.kv_put(key, value, now))
+        dispatch_write!(self.kv_put(key, value, now))
     }
 
     // Operator holds (pause.rs).
@@ -341,13 +353,13 @@ impl Store {
         by: &str,
         now: Millis,
     ) -> anyhow::Result<bool> {
-        dispatch!(self.hold_campaign(campaign, by, now))
+        dispatch_write!(self.hold_campaign(campaign, by, now))
     }
 
     /// Lifts the operator hold of `campaign` (the dashboard's "resume"). Returns whether it
     /// was held.
     pub async fn release_campaign(&self, campaign: &str) -> anyhow::Result<bool> {
-        dispatch!(self.release_campaign(campaign))
+        dispatch_write!(self.release_campaign(campaign))
     }
 
     /// The campaigns an operator holds.
@@ -409,7 +421,7 @@ impl Store {
 
     /// Appends `entry` at `now`; durable on return. Returns the row id.
     pub async fn audit(&self, entry: &AuditEntry<'_>, now: Millis) -> anyhow::Result<i64> {
-        dispatch!(self.audit(entry, now))
+        dispatch_write!(self.audit(entry, now))
     }
 
     /// The audit trail, oldest first; one campaign's when given.
@@ -435,6 +447,6 @@ impl Store {
         batch: u32,
         progress: impl FnMut(u64),
     ) -> anyhow::Result<Pruned> {
-        dispatch!(self.prune_personal_data(before, now, batch, progress))
+        dispatch_write!(self.prune_personal_data(before, now, batch, progress))
     }
 }

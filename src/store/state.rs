@@ -269,6 +269,33 @@ mod tests {
         assert!(err.to_string().contains("CHECK constraint failed"), "{err}");
     }
 
+    #[tokio::test]
+    async fn on_postgres_every_state_goes_in_and_reads_back_and_another_word_does_not() {
+        let Some((_db, store)) = open_pg().await else {
+            return;
+        };
+        let occ = seed(&store).await;
+        insert(&store, &occ, 1).await;
+        let pool = store.pg_pool();
+        for state in MessageState::ALL {
+            sqlx::query("UPDATE message SET state = $1")
+                .bind(state)
+                .execute(pool)
+                .await
+                .unwrap();
+            let stored: MessageState = sqlx::query_scalar("SELECT state FROM message")
+                .fetch_one(pool)
+                .await
+                .unwrap();
+            assert_eq!(stored, state);
+        }
+        let err = sqlx::query("UPDATE message SET state = 'paused'")
+            .execute(pool)
+            .await
+            .expect_err("not a state");
+        assert!(err.to_string().contains("message_state_check"), "{err}");
+    }
+
     #[test]
     fn every_state_quoted_in_the_stores_sql_is_a_state() {
         let sources = [
@@ -282,6 +309,15 @@ mod tests {
             include_str!("sqlite/read.rs"),
             include_str!("sqlite/receipt.rs"),
             include_str!("sqlite/sweep.rs"),
+            include_str!("postgres/attempt.rs"),
+            include_str!("postgres/fallback.rs"),
+            include_str!("postgres/health.rs"),
+            include_str!("postgres/message.rs"),
+            include_str!("postgres/overview.rs"),
+            include_str!("postgres/prune.rs"),
+            include_str!("postgres/read.rs"),
+            include_str!("postgres/receipt.rs"),
+            include_str!("postgres/sweep.rs"),
         ];
         let mut seen = 0;
         for source in sources {
@@ -307,6 +343,6 @@ mod tests {
                 }
             }
         }
-        assert!(seen > 30, "{seen}");
+        assert!(seen > 50, "{seen}");
     }
 }

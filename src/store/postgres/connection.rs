@@ -102,6 +102,30 @@ impl PgLedger {
             .clone()
     }
 
+    /// Keeps the reason of a failed write when it says the ledger takes no writes now —
+    /// the server gone or shutting down (SQLSTATE classes 08, 57), a read-only
+    /// transaction (25006, a standby), the disk full or another resource out (53), an I/O
+    /// error (58) — rather than something wrong with this one write.
+    pub(crate) fn note_error(&self, error: &anyhow::Error) {
+        let refused = error.chain().find_map(|cause| {
+            let e = cause.downcast_ref::<sqlx::Error>()?;
+            let refuses = match e {
+                sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+                    ["08", "53", "57", "58"]
+                        .iter()
+                        .any(|class| code.starts_with(class))
+                        || code == "25006"
+                }),
+                sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => true,
+                _ => false,
+            };
+            refuses.then_some(e)
+        });
+        if let Some(e) = refused {
+            self.note_write(Some(e));
+        }
+    }
+
     fn note_write(&self, error: Option<&sqlx::Error>) {
         let reason = error.map(|e| match e {
             sqlx::Error::Database(db) => match db.code() {
@@ -199,6 +223,76 @@ mod tests {
         tcp.close().await.unwrap();
         eprintln!("median round trip: {median:?} through the ledger's path, {over_tcp:?} over TCP");
         assert!(median < Duration::from_millis(10), "{median:?}");
+    }
+
+    /// Makes the test database refuse writes (as a standby does) or take them again, and
+    /// ends every other session so that the pool reconnects with the setting.
+    async fn read_only(db: &PgDatabase, on: bool) {
+        let mut admin = PgConnection::connect(&db.url()).await.unwrap();
+        let setting = if on { "on" } else { "off" };
+        let name = db.url().rsplit('/').next().unwrap().to_owned();
+        sqlx::query("SET default_transaction_read_only = off")
+            .execute(&mut admin)
+            .await
+            .unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "ALTER DATABASE {name} SET default_transaction_read_only = {setting}"
+        )))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+        sqlx::query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+        )
+        .execute(&mut admin)
+        .await
+        .unwrap();
+        admin.close().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_ledger_that_refuses_writes_is_reported_until_a_write_goes_through() {
+        let Some(db) = pg_database().await else {
+            return;
+        };
+        let store = crate::store::Store::open_postgres(&db.url()).await.unwrap();
+        let occ = seed(&store).await;
+        read_only(&db, true).await;
+        let err = store
+            .insert_messages(&messages(&occ, 3), T0)
+            .await
+            .expect_err("read-only");
+        assert!(format!("{err:#}").contains("read-only"), "{err:#}");
+        assert_eq!(
+            store.write_failure().as_deref(),
+            Some("cannot execute INSERT in a read-only transaction (SQLSTATE 25006)")
+        );
+        // A write refused for its own sake is no sign of the ledger's health.
+        assert!(store.mark_enqueued(9999, T0).await.is_err());
+        assert!(store.write_failure().is_some());
+        // Reads go on meanwhile.
+        store.ping().await.unwrap();
+        store.check_writable(T0).await;
+        assert!(store.write_failure().is_some());
+        read_only(&db, false).await;
+        // With nothing else to write, the check finds the ledger writable again.
+        store.check_writable(T0).await;
+        assert_eq!(store.write_failure(), None);
+        assert_eq!(
+            store.insert_messages(&messages(&occ, 3), T0).await.unwrap(),
+            3
+        );
+        store.close().await;
+    }
+
+    #[tokio::test]
+    async fn a_write_that_fails_for_its_own_sake_is_not_a_ledger_failure() {
+        let Some((_db, store)) = open_pg().await else {
+            return;
+        };
+        assert!(store.occurrence("ghost", "s", 0, T0).await.is_err());
+        assert_eq!(store.write_failure(), None);
     }
 
     #[test]
