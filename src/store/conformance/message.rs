@@ -191,4 +191,62 @@ on_both! {
             assert_eq!(crate::store::message_row(mid), Some(*id));
         }
     }
+
+    /// Rows of one occurrence go in with their shared columns bound once; rows of several
+    /// occurrences column by column. Both must store the same thing.
+    async fn rows_of_one_occurrence_and_of_several_are_stored_alike(store) {
+        let occ = seed(&store).await;
+        let other = store.occurrence("c", "s", 1, T0 + MINUTE).await.unwrap();
+        let mut one = messages(&occ, 2);
+        one[1].state = NewState::Skipped {
+            reason: "no email address".to_owned(),
+        };
+        one[1].address = None;
+        let mut mixed = vec![message(&other, "r0", "email"), message(&occ, "r9", "sms")];
+        mixed[1].fallback_of = Some(1);
+        assert_eq!(store.insert_messages(&one, T0).await.unwrap(), 2);
+        assert_eq!(store.insert_messages(&mixed, T0 + 1).await.unwrap(), 2);
+        let columns = "campaign, step, occurrence_id, occurrence_at, occurrence_n, recipient, \
+            channel, fallback_of, address, state, next_attempt_at, expires_at, context, \
+            last_error, queued_at, updated_at";
+        let select = if store.is_postgres() {
+            format!("SELECT json_build_array({columns})::text FROM message ORDER BY id")
+        } else {
+            format!("SELECT json_array({columns}) FROM message ORDER BY id")
+        };
+        let stored: Vec<String> = with_pool!(store, |pool, sql| sqlx::query_scalar(sql(&select))
+            .fetch_all(pool)
+            .await
+            .unwrap());
+        let written = one
+            .iter()
+            .map(|m| (m, T0))
+            .chain(mixed.iter().map(|m| (m, T0 + 1)));
+        assert_eq!(stored.len(), 4);
+        for (row, (m, now)) in stored.iter().zip(written) {
+            let (state, reason) = m.state.state_and_reason();
+            let want = serde_json::json!([
+                m.campaign,
+                m.step,
+                m.occurrence_id,
+                m.occurrence_at,
+                m.occurrence_n,
+                m.recipient,
+                m.channel,
+                m.fallback_of,
+                m.address,
+                state,
+                m.next_attempt_at,
+                m.expires_at,
+                m.context,
+                reason,
+                now,
+                now
+            ]);
+            let got: serde_json::Value = serde_json::from_str(row).unwrap();
+            assert_eq!(got, want, "{}", m.recipient);
+        }
+        assert_eq!(store.insert_messages(&one, T0).await.unwrap(), 0);
+        assert_eq!(store.insert_messages(&mixed, T0).await.unwrap(), 0);
+    }
 }

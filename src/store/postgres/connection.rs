@@ -148,7 +148,7 @@ impl PgLedger {
 
 /// The settings of every connection to `url`: a local server through its socket (see the
 /// module docs), the slow-statement log at debug for reads as on SQLite.
-fn connect_options(url: &str) -> anyhow::Result<PgConnectOptions> {
+pub(super) fn connect_options(url: &str) -> anyhow::Result<PgConnectOptions> {
     let options = PgConnectOptions::from_str(url)
         .with_context(|| format!("bad database URL {:?}", crate::mask::mask_url(url)))?;
     let options = match local_socket(&options, SOCKET_DIRS.map(Path::new)) {

@@ -112,81 +112,104 @@ impl PgLedger {
 }
 
 /// One `INSERT … SELECT … FROM UNNEST(…) ON CONFLICT DO NOTHING`; returns how many rows
-/// were new. A skip reason may quote the address it could not use: it is kept masked.
+/// were new. The columns the rows of one occurrence share (all of an enqueue batch) are
+/// bound once, as on SQLite; rows of several occurrences bind every column as an array.
+/// A skip reason may quote the address it could not use: it is kept masked.
 async fn insert_chunk(
     conn: &mut sqlx::PgConnection,
     chunk: &[NewMessage],
     now: Millis,
 ) -> anyhow::Result<u64> {
-    let mut tag = Vec::with_capacity(chunk.len());
-    let mut campaign = Vec::with_capacity(chunk.len());
-    let mut step = Vec::with_capacity(chunk.len());
-    let mut occurrence_id = Vec::with_capacity(chunk.len());
-    let mut occurrence_at = Vec::with_capacity(chunk.len());
-    let mut occurrence_n = Vec::with_capacity(chunk.len());
-    let mut recipient = Vec::with_capacity(chunk.len());
-    let mut channel = Vec::with_capacity(chunk.len());
-    let mut fallback_of = Vec::with_capacity(chunk.len());
-    let mut address = Vec::with_capacity(chunk.len());
+    let first = shared(&chunk[0]);
+    let one_occurrence = chunk.iter().all(|m| shared(m) == first);
+    let column = |f: fn(&NewMessage) -> i64| chunk.iter().map(f).collect::<Vec<i64>>();
+    let text = |f: fn(&NewMessage) -> &str| chunk.iter().map(f).collect::<Vec<&str>>();
     let mut state = Vec::with_capacity(chunk.len());
-    let mut next_attempt_at = Vec::with_capacity(chunk.len());
-    let mut expires_at = Vec::with_capacity(chunk.len());
-    let mut context = Vec::with_capacity(chunk.len());
     let mut last_error = Vec::with_capacity(chunk.len());
     for m in chunk {
         let (born, reason) = m.state.state_and_reason();
-        tag.push(m.tag.as_str());
-        campaign.push(m.campaign.as_str());
-        step.push(m.step.as_str());
-        occurrence_id.push(m.occurrence_id);
-        occurrence_at.push(m.occurrence_at);
-        occurrence_n.push(i64::from(m.occurrence_n));
-        recipient.push(m.recipient.as_str());
-        channel.push(m.channel.as_str());
-        fallback_of.push(m.fallback_of);
-        address.push(m.address.as_deref());
         state.push(born);
-        next_attempt_at.push(m.next_attempt_at);
-        expires_at.push(m.expires_at);
-        context.push(m.context.as_str());
         last_error.push(reason.map(|r| crate::mask::mask_text(r, "").into_owned()));
     }
-    let done = sqlx::query(
-        "INSERT INTO message (tag, campaign, step, occurrence_id, occurrence_at, \
-         occurrence_n, recipient, channel, fallback_of, address, state, attempts, \
-         next_attempt_at, expires_at, context, last_error, queued_at, updated_at) \
-         SELECT tag, campaign, step, occurrence_id, occurrence_at, occurrence_n, recipient, \
-         channel, fallback_of, address, state, 0, next_attempt_at, expires_at, context, \
-         last_error, $1, $1 \
-         FROM UNNEST($2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], \
-             $7::bigint[], $8::text[], $9::text[], $10::bigint[], $11::text[], $12::text[], \
-             $13::bigint[], $14::bigint[], $15::text[], $16::text[]) \
-         AS u (tag, campaign, step, occurrence_id, occurrence_at, occurrence_n, recipient, \
-             channel, fallback_of, address, state, next_attempt_at, expires_at, context, \
-             last_error) \
-         ON CONFLICT DO NOTHING",
-    )
-    .bind(now)
-    .bind(tag)
-    .bind(campaign)
-    .bind(step)
-    .bind(occurrence_id)
-    .bind(occurrence_at)
-    .bind(occurrence_n)
-    .bind(recipient)
-    .bind(channel)
-    .bind(fallback_of)
-    .bind(address)
-    .bind(state)
-    .bind(next_attempt_at)
-    .bind(expires_at)
-    .bind(context)
-    .bind(last_error)
-    .execute(&mut *conn)
-    .await
-    .context("inserting messages")?;
+    let query = if one_occurrence {
+        sqlx::query(INSERT_SHARED)
+            .bind(now)
+            .bind(chunk[0].campaign.clone())
+            .bind(chunk[0].step.clone())
+            .bind(chunk[0].occurrence_id)
+            .bind(chunk[0].occurrence_at)
+            .bind(i64::from(chunk[0].occurrence_n))
+            .bind(chunk[0].next_attempt_at)
+            .bind(chunk[0].expires_at)
+    } else {
+        sqlx::query(INSERT_EACH)
+            .bind(now)
+            .bind(text(|m| &m.campaign))
+            .bind(text(|m| &m.step))
+            .bind(column(|m| m.occurrence_id))
+            .bind(column(|m| m.occurrence_at))
+            .bind(column(|m| i64::from(m.occurrence_n)))
+            .bind(column(|m| m.next_attempt_at))
+            .bind(column(|m| m.expires_at))
+    };
+    let done = query
+        .bind(text(|m| &m.tag))
+        .bind(text(|m| &m.recipient))
+        .bind(text(|m| &m.channel))
+        .bind(chunk.iter().map(|m| m.fallback_of).collect::<Vec<_>>())
+        .bind(
+            chunk
+                .iter()
+                .map(|m| m.address.as_deref())
+                .collect::<Vec<_>>(),
+        )
+        .bind(state)
+        .bind(text(|m| &m.context))
+        .bind(last_error)
+        .execute(&mut *conn)
+        .await
+        .context("inserting messages")?;
     Ok(done.rows_affected())
 }
+
+/// The columns the rows of one occurrence have in common.
+fn shared(m: &NewMessage) -> (&str, &str, i64, Millis, u32, Millis, Millis) {
+    (
+        m.campaign.as_str(),
+        m.step.as_str(),
+        m.occurrence_id,
+        m.occurrence_at,
+        m.occurrence_n,
+        m.next_attempt_at,
+        m.expires_at,
+    )
+}
+
+/// [`insert_chunk`] for one occurrence: `$1` now, `$2`…`$8` the shared columns, `$9`…`$16`
+/// one array per column of its own.
+const INSERT_SHARED: &str = "INSERT INTO message (campaign, step, occurrence_id, \
+    occurrence_at, occurrence_n, next_attempt_at, expires_at, queued_at, updated_at, \
+    attempts, tag, recipient, channel, fallback_of, address, state, context, last_error) \
+    SELECT $2, $3, $4, $5, $6, $7, $8, $1, $1, 0, u.* \
+    FROM UNNEST($9::text[], $10::text[], $11::text[], $12::bigint[], $13::text[], \
+        $14::text[], $15::text[], $16::text[]) \
+    AS u (tag, recipient, channel, fallback_of, address, state, context, last_error) \
+    ON CONFLICT DO NOTHING";
+
+/// [`insert_chunk`] for rows of several occurrences: the shared columns as arrays too.
+const INSERT_EACH: &str = "INSERT INTO message (campaign, step, occurrence_id, \
+    occurrence_at, occurrence_n, next_attempt_at, expires_at, queued_at, updated_at, \
+    attempts, tag, recipient, channel, fallback_of, address, state, context, last_error) \
+    SELECT u.campaign, u.step, u.occurrence_id, u.occurrence_at, u.occurrence_n, \
+    u.next_attempt_at, u.expires_at, $1, $1, 0, u.tag, u.recipient, u.channel, \
+    u.fallback_of, u.address, u.state, u.context, u.last_error \
+    FROM UNNEST($2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[], \
+        $7::bigint[], $8::bigint[], $9::text[], $10::text[], $11::text[], $12::bigint[], \
+        $13::text[], $14::text[], $15::text[], $16::text[]) \
+    AS u (campaign, step, occurrence_id, occurrence_at, occurrence_n, next_attempt_at, \
+        expires_at, tag, recipient, channel, fallback_of, address, state, context, \
+        last_error) \
+    ON CONFLICT DO NOTHING";
 
 /// A leased row as [`Claimed`].
 fn claimed(row: &PgRow) -> anyhow::Result<Claimed> {
@@ -211,6 +234,8 @@ fn claimed(row: &PgRow) -> anyhow::Result<Claimed> {
 #[cfg(test)]
 mod tests {
     use std::collections::HashSet;
+
+    use sqlx::Connection as _;
 
     use super::*;
     use crate::store::Store;
@@ -260,6 +285,70 @@ mod tests {
         );
         first.close().await;
         second.close().await;
+    }
+
+    /// Enqueue into PostgreSQL next to the server's own `COPY` of the same rows, in one run
+    /// (`cargo test --lib enqueue_next_to_copy -- --ignored --nocapture`; the figures of a
+    /// debug build understate loa's side a little).
+    #[tokio::test]
+    #[ignore = "a measurement, not a check"]
+    async fn enqueue_next_to_copy() {
+        let Some((db, store)) = open_pg().await else {
+            return;
+        };
+        const N: usize = 200_000;
+        let occ = seed(&store).await;
+        let rows: Vec<NewMessage> = messages(&occ, N);
+        // The ceiling first: the same rows under other recipient keys, as CSV, copied into
+        // the ledger's own table (its keys, indexes and foreign keys), over the same socket.
+        let options = super::super::connection::connect_options(&db.url()).unwrap();
+        let mut conn = sqlx::PgConnection::connect_with(&options).await.unwrap();
+        let mut csv = String::new();
+        for m in &rows {
+            csv.push_str(&format!(
+                "{},{},{},{},{},{},{}-copy,{},,{},pending,0,{},{},\"{}\",,{},{}\n",
+                m.tag,
+                m.campaign,
+                m.step,
+                m.occurrence_id,
+                m.occurrence_at,
+                m.occurrence_n,
+                m.recipient,
+                m.channel,
+                m.address.as_deref().unwrap_or_default(),
+                m.next_attempt_at,
+                m.expires_at,
+                m.context.replace('"', "\"\""),
+                T0,
+                T0
+            ));
+        }
+        let started = std::time::Instant::now();
+        let mut copy = conn
+            .copy_in_raw(
+                "COPY message (tag, campaign, step, occurrence_id, occurrence_at, \
+                 occurrence_n, recipient, channel, fallback_of, address, state, attempts, \
+                 next_attempt_at, expires_at, context, last_error, queued_at, updated_at) \
+                 FROM STDIN WITH (FORMAT csv)",
+            )
+            .await
+            .unwrap();
+        copy.send(csv.as_bytes()).await.unwrap();
+        assert_eq!(copy.finish().await.unwrap(), N as u64);
+        let ceiling = started.elapsed();
+        let started = std::time::Instant::now();
+        for batch in rows.chunks(10_000) {
+            store.insert_messages(batch, T0).await.unwrap();
+        }
+        let loa = started.elapsed();
+        let rate = |d: Duration| N as f64 / d.as_secs_f64();
+        eprintln!(
+            "{N} messages: loa {loa:.2?} ({:.0} rows/s), COPY {ceiling:.2?} ({:.0} rows/s): \
+             {:.0} % of COPY",
+            rate(loa),
+            rate(ceiling),
+            100.0 * ceiling.as_secs_f64() / loa.as_secs_f64()
+        );
     }
 
     #[tokio::test]
