@@ -325,3 +325,99 @@ mod tests {
         assert_eq!(local_socket(&named, dirs()), None);
     }
 }
+
+#[cfg(test)]
+mod reopen_tests {
+    use std::time::Duration;
+
+    use crate::store::test_support::*;
+    use crate::store::{Outcome, OutcomeKind, Store};
+
+    #[tokio::test]
+    async fn reopening_the_database_keeps_everything_and_its_fences() {
+        let Some(db) = pg_database().await else {
+            return;
+        };
+        let first = Store::open_postgres(&db.url()).await.unwrap();
+        let occ = seed(&first).await;
+        insert(&first, &occ, 10).await;
+        let claimed = first
+            .claim("w", T0, Duration::from_secs(75), 4, &[])
+            .await
+            .unwrap();
+        let sent = |c: &crate::store::Claimed| Outcome {
+            id: c.id,
+            attempt: c.attempt,
+            owner: "w".into(),
+            started_at: T0,
+            duration_ms: 3,
+            result: OutcomeKind::Sent { provider_id: None },
+        };
+        let outcomes: Vec<Outcome> = claimed.iter().map(sent).collect();
+        first.record(&outcomes[..3], T0 + 5).await.unwrap();
+        first
+            .kv_put("zalo.refresh_token", "secret-1", T0)
+            .await
+            .unwrap();
+        first.hold_campaign("c", "staff", T0).await.unwrap();
+        let status = first.status(None).await.unwrap();
+        let report = first.report("c").await.unwrap();
+        first.close().await;
+
+        // Opening again migrates nothing twice and finds every row.
+        let second = Store::open_postgres(&db.url()).await.unwrap();
+        assert_eq!(second.status(None).await.unwrap(), status);
+        assert_eq!(second.report("c").await.unwrap(), report);
+        assert_eq!(second.open_count("c").await.unwrap(), 7);
+        assert_eq!(
+            second
+                .kv_get("zalo.refresh_token")
+                .await
+                .unwrap()
+                .as_deref(),
+            Some("secret-1")
+        );
+        assert!(second.held_campaigns().await.unwrap().contains("c"));
+        assert_eq!(second.occurrence("c", "s", 0, T0 + 1).await.unwrap(), occ);
+        assert_eq!(
+            second
+                .insert_messages(&messages(&occ, 10), T0)
+                .await
+                .unwrap(),
+            0
+        );
+        assert_events_complete(&second).await;
+        // The lease still held survives too, and its fence with it.
+        assert_eq!(
+            second.record(&[sent(&claimed[3])], T0 + 10).await.unwrap(),
+            1
+        );
+        assert_eq!(
+            second.record(&[sent(&claimed[3])], T0 + 11).await.unwrap(),
+            0
+        );
+    }
+
+    #[tokio::test]
+    async fn daemons_starting_at_once_on_an_empty_database_migrate_it_once() {
+        let Some(db) = pg_database().await else {
+            return;
+        };
+        let url = db.url();
+        let starts: Vec<_> = (0..6)
+            .map(|_| {
+                let url = url.clone();
+                tokio::spawn(async move { Store::open_postgres(&url).await })
+            })
+            .collect();
+        let mut stores = Vec::new();
+        for start in starts {
+            stores.push(start.await.unwrap().expect("every daemon opens the ledger"));
+        }
+        let applied = count(&stores[0], "SELECT COUNT(*) FROM _sqlx_migrations").await;
+        assert_eq!(applied, 1);
+        for store in stores {
+            store.close().await;
+        }
+    }
+}
