@@ -161,8 +161,9 @@ impl Store {
 
     /// Expires `pending` messages whose window closed (`expires_at < now`).
     ///
-    /// Finding them reads every pending row, so it happens outside the writer turn (WAL
-    /// readers do not block writers); the write then moves only those still pending.
+    /// On SQLite, finding them reads every pending row, so it happens outside the writer
+    /// turn (WAL readers do not block writers); the write then moves only those still
+    /// pending. On PostgreSQL it is one statement, safe on every daemon at once.
     pub async fn expire_closed(&self, now: Millis) -> anyhow::Result<u64> {
         dispatch_write!(self.expire_closed(now))
     }
@@ -242,7 +243,7 @@ impl Store {
     /// When the oldest message due at `now` became due: the smallest `next_attempt_at` of a
     /// `pending` message at or before `now` whose window is still open. None when nothing
     /// is due. It walks the `message_due` index over every pending message, which takes
-    /// about half a second on a ledger with 500,000 of them; the daemon asks
+    /// about half a second on a SQLite ledger with 500,000 of them; the daemon asks
     /// [`Store::oldest_due_among`] its channels instead.
     pub async fn oldest_due(&self, now: Millis) -> anyhow::Result<Option<Millis>> {
         dispatch!(self.oldest_due(now))
@@ -251,7 +252,7 @@ impl Store {
     /// [`Store::oldest_due`] among the messages of `channels` (campaign, channel) only,
     /// in one index seek per channel: `message_due` is ordered by campaign, channel and
     /// due time, so the first due row of each channel is found without walking the rest.
-    /// Under a millisecond whatever the backlog.
+    /// Under a millisecond whatever the backlog (measured on SQLite).
     pub async fn oldest_due_among(
         &self,
         now: Millis,
@@ -261,9 +262,9 @@ impl Store {
     }
 
     /// Message counts by campaign, channel and state (states with no message left out),
-    /// ordered by campaign, channel and state, each with its latest change. One walk over
-    /// every message: about a second with 2,000,000 of them, so the HTTP side keeps a slow
-    /// count for a while (`web::figures`).
+    /// ordered by campaign, channel and state (byte order on both backends), each with its
+    /// latest change. One walk over every message: about a second with 2,000,000 of them
+    /// on SQLite, so the HTTP side keeps a slow count for a while (`web::figures`).
     pub async fn state_counts(&self) -> anyhow::Result<Vec<StateCount>> {
         dispatch!(self.state_counts())
     }
@@ -318,7 +319,8 @@ impl Store {
     }
 
     /// Those of `addresses` (as given) that must not be sent to: one fixed statement for a
-    /// claimed batch, the addresses as one JSON array, the answer as one row.
+    /// claimed batch, whatever its size. Case is ignored as the backend's collation does
+    /// (ASCII on SQLite, every script on PostgreSQL; see each backend's `suppression`).
     pub async fn suppressed_among(&self, addresses: &[String]) -> anyhow::Result<HashSet<String>> {
         dispatch!(self.suppressed_among(addresses))
     }

@@ -29,9 +29,10 @@
 //!   SQLite's own SQL (`json_each` batches, planner hints, `BEGIN IMMEDIATE`); its module
 //!   docs say why.
 //! - `postgres` (`postgres://…`): one database shared by several daemons, claims with
-//!   `FOR UPDATE SKIP LOCKED`, batches bound as arrays (`UNNEST`). Written method by method
-//!   with the same file names as `sqlite`; until every method is there, [`Store::open`]
-//!   refuses PostgreSQL URLs and only the store's own tests open one.
+//!   `FOR UPDATE SKIP LOCKED`, batches bound as arrays (`UNNEST`), with the same file names
+//!   as `sqlite`. Every method is there and the store's tests run on it (`conformance`),
+//!   but [`Store::open`] still refuses PostgreSQL URLs: only those tests open one
+//!   (`Store::open_postgres`) until the daemon's own tests run on it too.
 //!
 //! What does not depend on the backend stays here: the public types below, [`MessageState`]
 //! (`state`), the message ids (`id`), the masking of stored texts, and how an outcome
@@ -61,7 +62,10 @@
 //!   - `sweep`: state changes over many rows — rescue, release, expiry, cancel, retry
 //!   - `prune`: [`Store::prune_personal_data`], retention: personal data of messages that
 //!     ended long ago cleared, the rows and their counts kept
-//!   - `event`: `message_event` rows, written by all of the above
+//!   - `fallback`: the step's fallback taking a recipient over, inside `record`
+//!   - `connection`: opening, migrating, the write transactions
+//!   - `event` (SQLite): `message_event` rows, written by all of the above; PostgreSQL
+//!     writes them in the statement that makes the change
 //!   - `read`: [`Store::status`], [`Store::report`], [`Store::open_count`],
 //!     [`Store::next_due`]
 //!   - `health`: [`Store::ping`], [`Store::oldest_due`], [`Store::state_counts`] (for `web`)
@@ -75,6 +79,7 @@
 //!     [`Store::campaign_breakdown`], [`Store::failed_messages`],
 //!     [`Store::reached_by_recipient`]
 //!   - `audit`: [`Store::audit`], [`Store::audit_log`] — append-only (triggers)
+//! - `conformance` (tests only): the store's tests, each run on both backends
 //! - `test_support` (tests only): a fresh ledger per backend, seeded rows, checks
 
 #[cfg(test)]

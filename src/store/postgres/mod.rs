@@ -12,22 +12,27 @@
 //!   with `UNNEST`: one statement and one round trip a batch, whatever its size, and a
 //!   handful of statement texts each prepared once per connection.
 //! - **Exactly once across daemons**: an occurrence is created by `INSERT … ON CONFLICT
-//!   DO NOTHING` on its natural key, messages likewise; every sweep is one conditional
-//!   `UPDATE`, safe to run on every daemon at once.
+//!   DO NOTHING` on its natural key, messages likewise. The housekeeping sweeps (rescue,
+//!   release, expiry) take their rows `FOR UPDATE SKIP LOCKED`, safe on every daemon at
+//!   once. What SQLite's one writer made atomic by itself is locked here: a receipt reads
+//!   its message `FOR UPDATE`, a step's fallback is decided under an advisory lock on its
+//!   recipient.
 //!
 //! Text is ordered byte by byte (`COLLATE "C"`), as SQLite orders it, so that `report`
 //! and the dashboard list rows in the same order on both backends whatever the database's
 //! locale.
 //!
 //! PostgreSQL has real concurrent writers, so there is no writer turn as on SQLite: each
-//! write is a short transaction on a pooled connection. What a failed write leaves on
-//! record ([`PgLedger::write_failure`]) follows the same rule as SQLite's.
+//! write is a short transaction on a pooled connection. A write the server refuses (gone,
+//! read-only, disk full) is kept for `/healthz` ([`PgLedger::write_failure`]) until a
+//! write that changed rows commits, as on SQLite.
 //!
 //! # Layout
 //!
 //! Each file implements the [`super::Store`] methods its name says on [`PgLedger`];
 //! besides them, `connection` opens and migrates the database (and avoids TCP for a local
-//! server, see there) and `event` writes `message_event` rows.
+//! server, see there) and `fallback` decides a step's fallback inside `record`. There is no
+//! `event`: each change inserts its `message_event` rows in its own statement.
 
 mod attempt;
 mod audit;
