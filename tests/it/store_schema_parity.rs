@@ -8,7 +8,9 @@
 //!   generated or not, and whether the row id is assigned by the database (SQLite's
 //!   INTEGER PRIMARY KEY, an identity column on PostgreSQL);
 //! - the primary key, unique constraints and indexes, and the other indexes, by column
-//!   list, collation (SQLite's NOCASE = PostgreSQL's `nocase`) and partial predicate;
+//!   list, collation (SQLite's NOCASE = PostgreSQL's `nocase`) and partial predicate (a
+//!   PostgreSQL index ending in the row id has the key of SQLite's, which ends in it
+//!   implicitly);
 //! - foreign keys (columns → table.columns, and what a delete of the parent does);
 //! - CHECK constraints, a list of allowed values compared as a set (`state = 'a' OR
 //!   state = 'b'` on SQLite is `state IN ('a', 'b')` on PostgreSQL);
@@ -345,6 +347,20 @@ async fn postgres_table(conn: &mut PgConnection, name: &str) -> Table {
                 table.indexes.insert(key);
             }
         }
+    }
+    // Every SQLite index ends in the row id by itself; a PostgreSQL index that names it
+    // last (migrations/postgres/0002) has SQLite's key.
+    if let [id] = table.primary_key.as_slice() {
+        let id = id.clone();
+        table.indexes = std::mem::take(&mut table.indexes)
+            .into_iter()
+            .map(|mut index| {
+                if index.columns.len() > 1 && index.columns.last() == Some(&id) {
+                    index.columns.pop();
+                }
+                index
+            })
+            .collect();
     }
     let keys = sqlx::query(
         "SELECT array(SELECT a.attname::text FROM unnest(c.conkey) WITH ORDINALITY AS k(n, o) \

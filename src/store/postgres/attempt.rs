@@ -157,3 +157,65 @@ async fn apply(
         .await
         .context("recording outcomes")
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use crate::store::test_support::*;
+    use crate::store::{Outcome, OutcomeKind, Store};
+
+    /// Claims and records 50,000 messages, 500 a batch, one channel's as one daemon's pump
+    /// does.
+    async fn claim_and_record(store: &Store) -> Duration {
+        let occ = seed(store).await;
+        for chunk in messages(&occ, 50_000).chunks(10_000) {
+            store.insert_messages(chunk, T0).await.unwrap();
+        }
+        let started = Instant::now();
+        loop {
+            let lease = Duration::from_secs(60);
+            let claimed = store
+                .claim_channel("w", T0, lease, 500, "c", "email")
+                .await
+                .unwrap();
+            if claimed.is_empty() {
+                return started.elapsed();
+            }
+            let sent: Vec<Outcome> = claimed
+                .iter()
+                .map(|c| Outcome {
+                    id: c.id,
+                    attempt: c.attempt,
+                    owner: "w".into(),
+                    started_at: T0,
+                    duration_ms: 1,
+                    result: OutcomeKind::Sent {
+                        provider_id: Some(format!("p{}", c.id)),
+                    },
+                })
+                .collect();
+            store.record(&sent, T0 + 1).await.unwrap();
+        }
+    }
+
+    /// The ledger's side of delivery on both backends, in one run
+    /// (`cargo test --lib claim_and_record_on_both -- --ignored --nocapture`).
+    #[tokio::test]
+    #[ignore = "a measurement, not a check"]
+    async fn claim_and_record_on_both() {
+        let (_dir, sqlite) = open().await;
+        let on_sqlite = claim_and_record(&sqlite).await;
+        let Some((_db, pg)) = open_pg().await else {
+            return;
+        };
+        let on_pg = claim_and_record(&pg).await;
+        let rate = |d: Duration| 50_000.0 / d.as_secs_f64();
+        eprintln!(
+            "claim + record of 50,000 messages, 500 a batch: SQLite {on_sqlite:.2?} \
+             ({:.0}/s), PostgreSQL {on_pg:.2?} ({:.0}/s)",
+            rate(on_sqlite),
+            rate(on_pg)
+        );
+    }
+}

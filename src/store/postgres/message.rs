@@ -4,7 +4,9 @@
 //! chunk of [`INSERT_ROWS`] rows, `ON CONFLICT DO NOTHING` on the natural key. Claiming is
 //! one statement: the due rows chosen `FOR UPDATE SKIP LOCKED` (rows another daemon is
 //! claiming are passed over, not waited for), leased by an `UPDATE … RETURNING`, their
-//! events inserted from what it returned.
+//! events inserted from what it returned. A channel's claim (the pump's) reads the
+//! `message_due` index in the claim's order (migrations/postgres/0002); a claim over every
+//! campaign, which the daemon does not make, sorts the due rows it finds.
 
 use std::time::Duration;
 
@@ -348,6 +350,22 @@ mod tests {
             rate(loa),
             rate(ceiling),
             100.0 * ceiling.as_secs_f64() / loa.as_secs_f64()
+        );
+    }
+
+    #[tokio::test]
+    async fn the_claim_index_hands_rows_over_in_the_claims_order() {
+        let Some((_db, store)) = open_pg().await else {
+            return;
+        };
+        let definition: String =
+            sqlx::query_scalar("SELECT indexdef FROM pg_indexes WHERE indexname = 'message_due'")
+                .fetch_one(store.pg_pool())
+                .await
+                .unwrap();
+        assert!(
+            definition.contains("(campaign, channel, next_attempt_at, id)"),
+            "{definition}"
         );
     }
 
