@@ -123,3 +123,65 @@ fn occurrence_row(row: &PgRow) -> anyhow::Result<OccurrenceRow> {
         missed_at: row.try_get("missed_at")?,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use tokio::sync::Barrier;
+
+    use crate::store::Store;
+    use crate::store::test_support::*;
+
+    #[tokio::test]
+    async fn three_daemons_starting_together_enqueue_each_occurrence_once() {
+        let Some(db) = pg_database().await else {
+            return;
+        };
+        let mut daemons = Vec::new();
+        for _ in 0..3 {
+            daemons.push(Store::open_postgres(&db.url()).await.unwrap());
+        }
+        daemons[0].upsert_campaign(&campaign("c")).await.unwrap();
+        // Twenty occurrences; for each, the three daemons start its expansion at once.
+        for n in 0..20 {
+            let barrier = Arc::new(Barrier::new(3));
+            let runs: Vec<_> = daemons
+                .iter()
+                .map(|d| {
+                    let (d, barrier) = (d.clone(), barrier.clone());
+                    tokio::spawn(async move {
+                        barrier.wait().await;
+                        let occ = d.occurrence("c", "s", n, T0).await.unwrap();
+                        let inserted = d.insert_messages(&messages(&occ, 50), T0).await.unwrap();
+                        d.mark_enqueued(occ.id, T0 + 1).await.unwrap();
+                        (occ.id, inserted)
+                    })
+                })
+                .collect();
+            let mut ids = Vec::new();
+            let mut inserted = 0;
+            for run in runs {
+                let (id, n) = run.await.unwrap();
+                ids.push(id);
+                inserted += n;
+            }
+            ids.dedup();
+            assert_eq!((ids.len(), inserted), (1, 50), "occurrence {n}");
+        }
+        let store = &daemons[0];
+        assert_eq!(count(store, "SELECT COUNT(*) FROM occurrence").await, 20);
+        assert_eq!(count(store, "SELECT COUNT(*) FROM message").await, 1000);
+        assert_eq!(
+            count(
+                store,
+                "SELECT COUNT(*) FROM occurrence WHERE enqueued_at IS NULL"
+            )
+            .await,
+            0
+        );
+        for d in &daemons {
+            d.close().await;
+        }
+    }
+}

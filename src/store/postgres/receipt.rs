@@ -16,7 +16,7 @@ use crate::store::receipt::{
     DeliveryReceipt, EarlyRow, MessageRef, ReceiptOutcome, ReceiptStatus, delivered_detail,
     delivery_time, early_status, failed_detail, masked,
 };
-use crate::store::{MessageState, Millis, to_u64};
+use crate::store::{MessageState, Millis};
 
 impl PgLedger {
     pub(crate) async fn apply_receipt(
@@ -89,9 +89,7 @@ impl PgLedger {
             .await
             .context("pruning callback ids")?;
         w.commit().await?;
-        Ok(to_u64(
-            i64::try_from(done.rows_affected()).unwrap_or(i64::MAX),
-        ))
+        Ok(done.rows_affected())
     }
 }
 
