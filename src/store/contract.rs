@@ -1,6 +1,6 @@
 //! [`Store`]'s methods, each a `match` over the backend (see the module docs of
-//! [`super`]): the docs here are the contract both backends keep.
-//!
+//! [`super`]): the docs here are the contract both backends keep, and `conformance` runs
+//! the store's tests against each.
 
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;

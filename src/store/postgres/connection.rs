@@ -1,14 +1,16 @@
 //! The PostgreSQL ledger's connections: opening and migrating it, its write transactions
 //! ([`Write`]) and what a failed write leaves on record.
 //!
-//! sqlx 0.9.0 does not set `TCP_NODELAY` on PostgreSQL connections (transact-rs/sqlx#4335,
-//! fixed upstream after that release), so over TCP a statement written in two segments
-//! waits out Nagle's algorithm against the server's delayed ACK: about 40 ms where the
-//! round trip is 0.05 ms. A server on this machine is therefore reached through its Unix
-//! socket (`/var/run/postgresql`, Debian's and the PGDG packages' directory, or `/tmp`,
-//! PostgreSQL's own default) whenever the URL names `localhost`, `127.0.0.1` or `::1` and
-//! that socket exists; a test holds the round trip under 10 ms. A remote server is reached
-//! over TCP and pays the stall until sqlx ships the fix.
+//! sqlx 0.9.0 (the version in Cargo.lock) does not set `TCP_NODELAY` on PostgreSQL
+//! connections (transact-rs/sqlx#4336 fixes it, in no release yet): over TCP, a write that
+//! leaves a short last segment behind unacknowledged data (a `COPY`, a large batch) waits
+//! out Nagle's algorithm against the server's delayed ACK, about 40 ms. A server on this
+//! machine is therefore reached through its Unix socket (`/var/run/postgresql`, Debian's
+//! and the PGDG packages' directory, or `/tmp`, PostgreSQL's own default) whenever the URL
+//! names `localhost`, `127.0.0.1` or `::1` and that socket exists: no TCP, no Nagle. A test
+//! holds the median round trip on that path under 10 ms (about 0.05 ms measured). A remote
+//! server is reached over TCP; one-statement round trips do not stall there (each waits
+//! for its answer before the next write), batches may, until sqlx ships the fix.
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
