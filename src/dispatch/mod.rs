@@ -105,6 +105,8 @@ struct Slot {
     sending: Arc<Semaphore>,
     /// Leases the pump holds on this channel: [`LEASES_PER_SEND`] × its `concurrency`.
     leases: Arc<Semaphore>,
+    /// The channel's `timeout`, which bounds how long one send may take.
+    timeout: Duration,
     /// Until when the provider paused this channel ([`gate::Held::ChannelBackoff`]).
     backoff_until: Mutex<Option<Millis>>,
 }
@@ -157,6 +159,7 @@ impl Dispatcher {
                     bucket,
                     sending: Arc::new(Semaphore::new(ch.concurrency)),
                     leases: Arc::new(Semaphore::new(lease_window(ch.concurrency))),
+                    timeout: ch.timeout,
                     backoff_until: Mutex::new(None),
                 };
                 slots.insert((c.id.clone(), name.clone()), slot);

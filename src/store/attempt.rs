@@ -134,6 +134,12 @@ impl<'a> Change<'a> {
                 give_back: 1,
                 ..base
             },
+            // Due as it was, its last error and code kept: nothing was tried.
+            OutcomeKind::Released => Change {
+                state: MessageState::Pending,
+                give_back: 1,
+                ..base
+            },
         }
     }
 }
@@ -237,9 +243,10 @@ async fn apply_other(
         provider_id = CASE WHEN o.state = 'sent' THEN o.provider_id \
             ELSE message.provider_id END, \
         next_attempt_at = COALESCE(o.next_at, message.next_attempt_at), \
-        last_code = CASE WHEN o.state IN ('pending', 'failed') THEN o.code \
-            ELSE message.last_code END, \
-        last_error = CASE WHEN o.state IN ('pending', 'failed', 'skipped') THEN o.error \
+        last_code = CASE WHEN o.error IS NOT NULL AND o.state IN ('pending', 'failed') \
+            THEN o.code ELSE message.last_code END, \
+        last_error = CASE WHEN o.error IS NOT NULL \
+            AND o.state IN ('pending', 'failed', 'skipped') THEN o.error \
             ELSE message.last_error END, \
         attempts = message.attempts - o.give_back, \
         lease_owner = NULL, lease_until = NULL, updated_at = ?2 \
@@ -291,6 +298,10 @@ fn event_of(o: &Outcome) -> Event {
         OutcomeKind::Failed { code, error } => (MessageState::Failed, Some(with_code(code, error))),
         OutcomeKind::Skipped { reason } => (MessageState::Skipped, Some(reason.clone())),
         OutcomeKind::Expired => (MessageState::Expired, Some("window closed".to_owned())),
+        OutcomeKind::Released => (
+            MessageState::Pending,
+            Some("released unsent: too little of its lease was left".to_owned()),
+        ),
     };
     Event {
         message: o.id,
@@ -328,7 +339,9 @@ impl<'a> Try<'a> {
             OutcomeKind::Failed { code, error } => {
                 ("permanent", code.as_deref(), Some(error.as_str()))
             }
-            OutcomeKind::Skipped { .. } | OutcomeKind::Expired => return None,
+            OutcomeKind::Skipped { .. } | OutcomeKind::Expired | OutcomeKind::Released => {
+                return None;
+            }
         };
         Some(Try {
             message: o.id,
@@ -572,6 +585,49 @@ mod tests {
             .await
             .unwrap();
         assert_eq!((again.len(), again[0].id, again[0].attempt), (1, retry, 2));
+    }
+
+    /// A message released unsent (its turn came too late in its lease) is due again as it
+    /// was: its attempt given back, the last try's error and code kept, no `attempt` row.
+    #[tokio::test]
+    async fn a_released_outcome_gives_the_attempt_back_and_keeps_the_last_error() {
+        let (_dir, store) = open().await;
+        let occ = seed(&store).await;
+        insert(&store, &occ, 1).await;
+        let first = store.claim("w", T0, LEASE, 1, &[]).await.unwrap().remove(0);
+        let retry = OutcomeKind::Retry {
+            at: T0 + MINUTE,
+            code: Some("451".into()),
+            error: "try later".into(),
+        };
+        store
+            .record(&[outcome(&first, "w", retry)], T0)
+            .await
+            .unwrap();
+        let second = store
+            .claim("w", T0 + MINUTE, LEASE, 1, &[])
+            .await
+            .unwrap()
+            .remove(0);
+        assert_eq!(second.attempt, 2);
+        let released = outcome(&second, "w", OutcomeKind::Released);
+        assert_eq!(store.record(&[released], T0 + 2 * MINUTE).await.unwrap(), 1);
+
+        let row = seen(&store, second.id).await;
+        assert_eq!(
+            (row.state.as_str(), row.attempts, row.next_attempt_at),
+            ("pending", 1, T0 + MINUTE)
+        );
+        assert_eq!(row.last_error.as_deref(), Some("try later"));
+        assert_eq!(row.last_code.as_deref(), Some("451"));
+        assert_eq!((row.lease_owner, row.lease_until), (None, None));
+        assert_eq!(count(&store, "SELECT COUNT(*) FROM attempt").await, 1);
+        assert_events_complete(&store).await;
+        let again = store
+            .claim("w", T0 + 2 * MINUTE, LEASE, 1, &[])
+            .await
+            .unwrap();
+        assert_eq!((again.len(), again[0].attempt), (1, 2));
     }
 
     /// Issue 14 item 16: whatever a provider or a skip quotes, the ledger keeps masked —

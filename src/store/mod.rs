@@ -234,6 +234,10 @@ pub enum OutcomeKind {
     Skipped { reason: String },
     /// Its window closed before it could go; no try happened.
     Expired,
+    /// Claimed but never tried: too little of its lease was left when its turn came (the
+    /// channel was slow). Back to `pending` as it was, the attempt given back, as
+    /// [`Store::release`] does.
+    Released,
 }
 
 impl OutcomeKind {
@@ -257,7 +261,7 @@ impl OutcomeKind {
             OutcomeKind::Skipped { reason } => OutcomeKind::Skipped {
                 reason: mask(reason)?,
             },
-            OutcomeKind::Sent { .. } | OutcomeKind::Expired => return None,
+            OutcomeKind::Sent { .. } | OutcomeKind::Expired | OutcomeKind::Released => return None,
         })
     }
 }
