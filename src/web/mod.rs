@@ -11,7 +11,9 @@
 //! - [`unsubscribe`]: `GET`/`POST /unsubscribe/{token}` — signed links
 //!   ([`unsubscribe_token`]) that record suppressions.
 //! - [`session`]: `/login`, `/logout` — staff sessions (HttpOnly, SameSite=Strict
-//!   cookie) with a CSRF token; [`session::Staff`] guards the dashboard's routes.
+//!   cookie) with a CSRF token, opened by a staff account's name and password or, while no
+//!   account exists, `LOA_ADMIN_TOKEN`; [`session::Staff`] guards the dashboard's routes
+//!   with the role each needs ([`ROUTES`]).
 //! - [`dashboard`]: `/`, `/campaigns/{id}` and its pause, resume and retry buttons — the
 //!   staff dashboard (Vietnamese, or English with `?lang=en`), over the ledger and the
 //!   loaded [`Workspace`] ([`WebState::with_workspace`]); while it is off,
@@ -57,6 +59,7 @@ use axum::http::{HeaderMap, header};
 use futures::StreamExt as _;
 use tokio_util::sync::CancellationToken;
 
+use crate::account::Role;
 use crate::campaign::{Live, Workspace};
 use crate::log_limit::LogLimit;
 use crate::store::{Millis, Store};
@@ -284,8 +287,9 @@ pub enum Access {
     Signed,
     /// A signed unsubscribe link.
     Link,
-    /// A staff session (and a CSRF token for changes).
-    Staff,
+    /// A staff session whose role is at least this one (and a CSRF token for changes);
+    /// a lower role is answered 403 (docs/accounts.md#roles).
+    Staff(Role),
 }
 
 /// Every route [`router`] serves — method, path, who may call it — so that tests can walk
@@ -299,12 +303,24 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     ("POST", "/unsubscribe/{token}", Access::Link),
     ("GET", "/login", Access::Public),
     ("POST", "/login", Access::Public),
-    ("POST", "/logout", Access::Staff),
-    ("GET", "/", Access::Staff),
-    ("GET", "/campaigns/{id}", Access::Staff),
-    ("POST", "/campaigns/{id}/pause", Access::Staff),
-    ("POST", "/campaigns/{id}/resume", Access::Staff),
-    ("POST", "/campaigns/{id}/retry", Access::Staff),
+    ("POST", "/logout", Access::Staff(Role::Viewer)),
+    ("GET", "/", Access::Staff(Role::Viewer)),
+    ("GET", "/campaigns/{id}", Access::Staff(Role::Viewer)),
+    (
+        "POST",
+        "/campaigns/{id}/pause",
+        Access::Staff(Role::Operator),
+    ),
+    (
+        "POST",
+        "/campaigns/{id}/resume",
+        Access::Staff(Role::Operator),
+    ),
+    (
+        "POST",
+        "/campaigns/{id}/retry",
+        Access::Staff(Role::Operator),
+    ),
 ];
 
 /// Every route; anything else is 404.

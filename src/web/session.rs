@@ -1,17 +1,25 @@
-//! Staff sessions for the dashboard (`LOA_ADMIN_TOKEN`, docs/http.md#dashboard): the basis of
-//! R14 (docs/reliability.md#r14).
+//! Staff sessions for the dashboard (docs/http.md#dashboard, docs/accounts.md): the basis
+//! of R14 (docs/reliability.md#r14).
 //!
-//! `POST /login` with the admin token (form field `token`, compared in constant time)
-//! opens a session: a random 256-bit id in the cookie `loa_session` — `HttpOnly`,
-//! `SameSite=Strict`, `Path=/`, 8 hours, and `Secure` when the daemon is served over HTTPS
-//! — and a random CSRF token that every state-changing form must carry back
-//! ([`Staff::check_csrf`]). Sessions live in memory: a restart logs everyone out. After 5
-//! failed logins within 60 s a client gets 429 until the window passes. Logins and logouts
-//! go to the audit trail.
+//! `POST /login` opens a session with a staff account's name and password (form fields
+//! `name` and `password`, verified against the account's Argon2id hash off the async
+//! threads, two at a time at most), or — while the ledger has no account yet — with the
+//! admin token (form field `token`, compared in constant time), which acts as an `admin`
+//! named `token` in the audit trail. A session is a random 256-bit id in the cookie
+//! `loa_session` — `HttpOnly`, `SameSite=Strict`, `Path=/`, 8 hours, and `Secure` when the
+//! daemon is served over HTTPS — and a random CSRF token that every state-changing form must
+//! carry back ([`Staff::check_csrf`]). Sessions live in memory: a restart logs everyone out.
+//! After 5 failed logins within 60 s (wrong token, unknown name, wrong password, disabled
+//! account alike) a client gets 429 until the window passes. Logins and logouts go to the
+//! audit trail, under the account's name.
 //!
-//! [`Staff`] is the extractor the dashboard's routes take (`super::dashboard`): without a
-//! live session they answer 401 (pages redirect to `/login` instead). Without
-//! `LOA_ADMIN_TOKEN` the dashboard is off: `/login` and `/` are 404.
+//! Every request re-reads the session's account: a disabled account, a changed password or
+//! (for a token session) a first account ends the session there and then, and the role in
+//! force is the one stored now. [`Staff`] is the extractor the dashboard's routes take
+//! (`super::dashboard`): without a live session they answer 401 (pages redirect to `/login`
+//! instead); [`Staff::require`] answers 403 to a role below the route's ([`super::ROUTES`]).
+//! Without `LOA_ADMIN_TOKEN` and without any account the dashboard is off: `/login` and `/`
+//! are 404.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -28,9 +36,11 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
+use tokio::sync::Semaphore;
 
 use super::WebState;
 use super::error::WebError;
+use crate::account::{self, Password, Role, TOKEN_ACTOR};
 use crate::store::{AuditAction, AuditEntry, Millis};
 
 /// The session cookie's name.
@@ -41,15 +51,36 @@ const FAILURE_WINDOW: Millis = 60_000;
 const MAX_FORM: usize = 4 * 1024;
 /// Clients with failed logins kept before old ones are swept.
 const MAX_CLIENTS: usize = 1024;
+/// Password checks at once: each takes 19 MiB and tens of milliseconds of a core.
+const HASHING_AT_ONCE: usize = 2;
 
 /// Live sessions and recent failed logins, in memory.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Sessions {
     secure: bool,
-    /// SHA-256 of the session id → (CSRF token, expiry).
-    live: Mutex<HashMap<[u8; 32], (String, Millis)>>,
+    /// SHA-256 of the session id → the session.
+    live: Mutex<HashMap<[u8; 32], Live>>,
     /// Client → times of its recent failed logins.
     failures: Mutex<HashMap<String, Vec<Millis>>>,
+    /// Turns for password checks.
+    hashing: Semaphore,
+}
+
+/// One open session.
+#[derive(Clone, Debug)]
+struct Live {
+    csrf: String,
+    expires: Millis,
+    holder: Holder,
+}
+
+/// Who logged in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Holder {
+    /// With `LOA_ADMIN_TOKEN`, while no account exists.
+    Token,
+    /// With an account's password, as it was set at `password_at`.
+    Account { name: String, password_at: Millis },
 }
 
 impl Sessions {
@@ -57,25 +88,30 @@ impl Sessions {
     pub fn new(secure: bool) -> Sessions {
         Sessions {
             secure,
-            ..Sessions::default()
+            live: Mutex::default(),
+            failures: Mutex::default(),
+            hashing: Semaphore::new(HASHING_AT_ONCE),
         }
     }
 
-    /// Opens a session at `now`: (cookie value, CSRF token).
-    fn open(&self, now: Millis) -> Result<(String, String), WebError> {
+    /// Opens a session for `holder` at `now`: (cookie value, CSRF token).
+    fn open(&self, holder: Holder, now: Millis) -> Result<(String, String), WebError> {
         let (id, csrf) = (random()?, random()?);
         let mut live = self.live.lock().unwrap_or_else(|e| e.into_inner());
-        live.retain(|_, (_, expires)| *expires > now);
-        live.insert(digest(&id), (csrf.clone(), now + TTL));
+        live.retain(|_, l| l.expires > now);
+        let session = Live {
+            csrf: csrf.clone(),
+            expires: now + TTL,
+            holder,
+        };
+        live.insert(digest(&id), session);
         Ok((id, csrf))
     }
 
-    /// The CSRF token of the live session `id`.
-    fn csrf(&self, id: &str, now: Millis) -> Option<String> {
+    /// The live session `id`.
+    fn get(&self, id: &str, now: Millis) -> Option<Live> {
         let live = self.live.lock().unwrap_or_else(|e| e.into_inner());
-        live.get(&digest(id))
-            .filter(|(_, expires)| *expires > now)
-            .map(|(csrf, _)| csrf.clone())
+        live.get(&digest(id)).filter(|l| l.expires > now).cloned()
     }
 
     fn close(&self, id: &str) {
@@ -127,9 +163,22 @@ fn digest(id: &str) -> [u8; 32] {
 pub(crate) struct Staff {
     pub csrf: String,
     session: String,
+    /// Who the audit trail names: the account, or `token`.
+    pub actor: String,
+    /// The role in force now.
+    pub role: Role,
 }
 
 impl Staff {
+    /// Refuses (403) a request from a role below `needed`.
+    pub(crate) fn require(&self, needed: Role) -> Result<(), WebError> {
+        if self.role.allows(needed) {
+            Ok(())
+        } else {
+            Err(WebError::Forbidden)
+        }
+    }
+
     /// Refuses (403) a state change whose form or `X-CSRF-Token` did not carry this
     /// session's CSRF token.
     pub(crate) fn check_csrf(&self, given: Option<&str>) -> Result<(), WebError> {
@@ -153,17 +202,57 @@ impl FromRequestParts<WebState> for Staff {
     type Rejection = WebError;
 
     async fn from_request_parts(parts: &mut Parts, state: &WebState) -> Result<Staff, WebError> {
-        state.keys().admin_token().ok_or(WebError::NotFound)?;
+        if !dashboard_on(state).await? {
+            return Err(WebError::NotFound);
+        }
         let session = session_cookie(&parts.headers).ok_or(WebError::Unauthorized)?;
-        let csrf = state
-            .sessions()
-            .csrf(session, state.now())
+        let sessions = state.sessions();
+        let live = sessions
+            .get(session, state.now())
             .ok_or(WebError::Unauthorized)?;
+        let Some((actor, role)) = holder_now(state, &live.holder).await? else {
+            sessions.close(session);
+            return Err(WebError::Unauthorized);
+        };
         Ok(Staff {
-            csrf,
+            csrf: live.csrf,
             session: session.to_owned(),
+            actor,
+            role,
         })
     }
+}
+
+/// Whether the dashboard is on: an admin token is set, or the ledger has an account.
+pub(super) async fn dashboard_on(state: &WebState) -> Result<bool, WebError> {
+    if state.keys().admin_token().is_some() {
+        return Ok(true);
+    }
+    state
+        .store()
+        .has_accounts()
+        .await
+        .map_err(WebError::internal)
+}
+
+/// The session holder's name and role as the ledger says now; `None` once the session
+/// must end: its account is disabled or gone, or its password changed since the login; a
+/// token session once an account exists.
+async fn holder_now(state: &WebState, holder: &Holder) -> Result<Option<(String, Role)>, WebError> {
+    let store = state.store();
+    Ok(match holder {
+        Holder::Token => {
+            let accounts = store.has_accounts().await.map_err(WebError::internal)?;
+            let token = state.keys().admin_token().is_some();
+            (token && !accounts).then(|| (TOKEN_ACTOR.to_owned(), Role::Admin))
+        }
+        Holder::Account { name, password_at } => store
+            .account(name)
+            .await
+            .map_err(WebError::internal)?
+            .filter(|a| !a.is_disabled() && a.password_at == *password_at)
+            .map(|a| (a.name, a.role)),
+    })
 }
 
 /// The `loa_session` value of the `Cookie` headers.
@@ -182,17 +271,33 @@ pub(super) fn router() -> Router<WebState> {
         .route("/logout", post(logout))
 }
 
+/// The form asks for a name and a password once an account exists, for the admin token
+/// before.
 async fn login_page(State(state): State<WebState>) -> Result<Html<&'static str>, WebError> {
-    state.keys().admin_token().ok_or(WebError::NotFound)?;
-    Ok(Html(LOGIN_PAGE))
+    let accounts = state
+        .store()
+        .has_accounts()
+        .await
+        .map_err(WebError::internal)?;
+    if accounts {
+        Ok(Html(ACCOUNT_LOGIN_PAGE))
+    } else if state.keys().admin_token().is_some() {
+        Ok(Html(TOKEN_LOGIN_PAGE))
+    } else {
+        Err(WebError::NotFound)
+    }
 }
 
 async fn login(State(state): State<WebState>, request: Request) -> Result<Response, WebError> {
-    let token = state
-        .keys()
-        .admin_token()
-        .ok_or(WebError::NotFound)?
-        .clone();
+    let token = state.keys().admin_token().cloned();
+    let accounts = state
+        .store()
+        .has_accounts()
+        .await
+        .map_err(WebError::internal)?;
+    if token.is_none() && !accounts {
+        return Err(WebError::NotFound);
+    }
     let client = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
@@ -204,17 +309,32 @@ async fn login(State(state): State<WebState>, request: Request) -> Result<Respon
     }
     let (parts, body) = request.into_parts();
     let form = super::read_limited(body, &parts.headers, MAX_FORM).await?;
-    let given = field(&form, "token").unwrap_or_default();
-    if !bool::from(given.as_bytes().ct_eq(token.expose().as_bytes())) {
+    let holder = match (field(&form, "name"), token) {
+        (Some(name), _) if accounts => {
+            let password = Password::given(field(&form, "password").unwrap_or_default());
+            account_login(&state, &name, password).await?
+        }
+        (_, Some(token)) if !accounts => {
+            let given = field(&form, "token").unwrap_or_default();
+            bool::from(given.as_bytes().ct_eq(token.expose().as_bytes())).then_some(Holder::Token)
+        }
+        _ => None,
+    };
+    let Some(holder) = holder else {
         sessions.failed(&client, now);
         // Any client can cause this line: at most one per 10 s, with the count left out.
+        // Never the name typed: it may be a password typed in the wrong field.
         if let Some(left_out) = state.log_line("login refused") {
             tracing::warn!(left_out, "dashboard login refused");
         }
         return Err(WebError::Unauthorized);
-    }
-    let (id, _csrf) = sessions.open(now)?;
-    audit(&state, AuditAction::Login).await?;
+    };
+    let actor = match &holder {
+        Holder::Token => TOKEN_ACTOR.to_owned(),
+        Holder::Account { name, .. } => name.clone(),
+    };
+    let (id, _csrf) = sessions.open(holder, now)?;
+    audit(&state, &actor, AuditAction::Login).await?;
     let mut response = Redirect::to("/").into_response();
     let cookie = sessions.cookie(&id, TTL / 1000);
     response.headers_mut().insert(header::SET_COOKIE, cookie);
@@ -229,16 +349,52 @@ async fn logout(
 ) -> Result<Response, WebError> {
     staff.check_form(&headers, body).await?;
     state.sessions().close(&staff.session);
-    audit(&state, AuditAction::Logout).await?;
+    audit(&state, &staff.actor, AuditAction::Logout).await?;
     let mut response = Redirect::to("/login").into_response();
     let cookie = state.sessions().cookie("", 0);
     response.headers_mut().insert(header::SET_COOKIE, cookie);
     Ok(response)
 }
 
-async fn audit(state: &WebState, action: AuditAction) -> Result<(), WebError> {
+/// The session of account `name` if `password` is its password and it is enabled. An
+/// unknown or malformed name is checked against a decoy hash, so that it takes as long as
+/// a wrong password and the answer does not tell which names exist.
+async fn account_login(
+    state: &WebState,
+    name: &str,
+    password: Password,
+) -> Result<Option<Holder>, WebError> {
+    let found = match account::check_name(name) {
+        Ok(()) => state
+            .store()
+            .account(name)
+            .await
+            .map_err(WebError::internal)?,
+        Err(_) => None,
+    };
+    let stored = found
+        .as_ref()
+        .map_or_else(|| account::decoy().clone(), |a| a.password_hash.clone());
+    let _turn = state
+        .sessions()
+        .hashing
+        .acquire()
+        .await
+        .map_err(|e| WebError::internal(e.into()))?;
+    let matches = tokio::task::spawn_blocking(move || account::verify(&password, &stored))
+        .await
+        .map_err(|e| WebError::internal(e.into()))?;
+    Ok(found
+        .filter(|a| matches && !a.is_disabled())
+        .map(|a| Holder::Account {
+            name: a.name,
+            password_at: a.password_at,
+        }))
+}
+
+async fn audit(state: &WebState, actor: &str, action: AuditAction) -> Result<(), WebError> {
     let entry = AuditEntry {
-        actor: "dashboard",
+        actor,
         action,
         campaign: None,
         content_hash: None,
@@ -260,14 +416,34 @@ pub(super) fn field(form: &[u8], name: &str) -> Option<String> {
         .map(|(_, v)| v.into_owned())
 }
 
-const LOGIN_PAGE: &str = "<!doctype html>\n<html lang=\"vi\">\n<head>\n<meta charset=\"utf-8\">\n\
-<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-<meta name=\"robots\" content=\"noindex\">\n<title>Đăng nhập — loa</title>\n\
-<style>body{margin:0;font:15px/1.45 system-ui,sans-serif;background:#f5f7f9;color:#1c2733}\
-main{max-width:22rem;margin:12vh auto;padding:1.2rem;background:#fff;border:1px solid #d9e1e8;\
-border-radius:8px}label,input,button{display:block;width:100%;box-sizing:border-box;font:inherit}\
-input{margin:.3rem 0 .8rem;padding:.45rem}button{padding:.45rem;border:0;border-radius:6px;\
-background:#0b5cab;color:#fff}</style>\n</head>\n<body>\n\
-<main>\n<h1>Đăng nhập</h1>\n<form method=\"post\" action=\"/login\">\n\
-<label>Mã truy cập <input type=\"password\" name=\"token\" autocomplete=\"current-password\"></label>\n\
-<button type=\"submit\">Đăng nhập</button>\n</form>\n</main>\n</body>\n</html>\n";
+/// The login page: `fields` between the form's tags.
+macro_rules! login_page {
+    ($fields:literal) => {
+        concat!(
+            "<!doctype html>\n<html lang=\"vi\">\n<head>\n<meta charset=\"utf-8\">\n",
+            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n",
+            "<meta name=\"robots\" content=\"noindex\">\n<title>Đăng nhập — loa</title>\n",
+            "<style>body{margin:0;font:15px/1.45 system-ui,sans-serif;background:#f5f7f9;color:#1c2733}",
+            "main{max-width:22rem;margin:12vh auto;padding:1.2rem;background:#fff;border:1px solid #d9e1e8;",
+            "border-radius:8px}label,input,button{display:block;width:100%;box-sizing:border-box;font:inherit}",
+            "input{margin:.3rem 0 .8rem;padding:.45rem}button{padding:.45rem;border:0;border-radius:6px;",
+            "background:#0b5cab;color:#fff}</style>\n</head>\n<body>\n",
+            "<main>\n<h1>Đăng nhập</h1>\n<form method=\"post\" action=\"/login\">\n",
+            $fields,
+            "<button type=\"submit\">Đăng nhập</button>\n</form>\n</main>\n</body>\n</html>\n"
+        )
+    };
+}
+
+/// While no account exists: the admin token.
+const TOKEN_LOGIN_PAGE: &str = login_page!(
+    "<label>Mã truy cập <input type=\"password\" name=\"token\" autocomplete=\"current-password\"></label>\n"
+);
+
+/// Once an account exists: its name and password.
+const ACCOUNT_LOGIN_PAGE: &str = login_page!(
+    "<label>Tên tài khoản <input type=\"text\" name=\"name\" autocomplete=\"username\" \
+     autocapitalize=\"none\" spellcheck=\"false\" required></label>\n\
+     <label>Mật khẩu <input type=\"password\" name=\"password\" \
+     autocomplete=\"current-password\" required></label>\n"
+);

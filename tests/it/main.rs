@@ -56,6 +56,7 @@ mod support;
 mod validate;
 mod validate_later;
 mod validate_one_round;
+mod web_accounts;
 mod web_callbacks;
 mod web_dashboard;
 mod web_privacy;
