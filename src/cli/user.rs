@@ -29,6 +29,7 @@ pub enum UserCommand {
     /// Add a staff account; its password is read from standard input, or asked for on a
     /// terminal.
     Add {
+        /// The account's name: 1 to 64 of a-z, 0-9, '.', '_', '-' (e.g. lan.nguyen).
         #[arg(value_parser = name())]
         name: String,
         /// What the account may do: viewer, operator, approver or admin (each role also
@@ -38,12 +39,14 @@ pub enum UserCommand {
     },
     /// Set a new password (read as for `add`); the account's dashboard sessions end.
     Passwd {
+        /// The account's name: 1 to 64 of a-z, 0-9, '.', '_', '-' (e.g. lan.nguyen).
         #[arg(value_parser = name())]
         name: String,
     },
     /// Disable an account: it cannot log in, and its dashboard sessions end at their next
     /// request. The name stays taken (the audit trail names it).
     Disable {
+        /// The account's name: 1 to 64 of a-z, 0-9, '.', '_', '-' (e.g. lan.nguyen).
         #[arg(value_parser = name())]
         name: String,
     },
