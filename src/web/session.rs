@@ -312,7 +312,7 @@ async fn login(State(state): State<WebState>, request: Request) -> Result<Respon
     let holder = match (field(&form, "name"), token) {
         (Some(name), _) if accounts => {
             let password = Password::given(field(&form, "password").unwrap_or_default());
-            account_login(&state, &name, password).await?
+            account_login(&state, &client, &name, password).await?
         }
         (_, Some(token)) if !accounts => {
             let given = field(&form, "token").unwrap_or_default();
@@ -361,6 +361,7 @@ async fn logout(
 /// a wrong password and the answer does not tell which names exist.
 async fn account_login(
     state: &WebState,
+    client: &str,
     name: &str,
     password: Password,
 ) -> Result<Option<Holder>, WebError> {
@@ -372,18 +373,25 @@ async fn account_login(
             .map_err(WebError::internal)?,
         Err(_) => None,
     };
-    let stored = found
-        .as_ref()
-        .map_or_else(|| account::decoy().clone(), |a| a.password_hash.clone());
+    let stored = found.as_ref().map(|a| a.password_hash.clone());
     let _turn = state
         .sessions()
         .hashing
         .acquire()
         .await
         .map_err(|e| WebError::internal(e.into()))?;
-    let matches = tokio::task::spawn_blocking(move || account::verify(&password, &stored))
-        .await
-        .map_err(|e| WebError::internal(e.into()))?;
+    // Guesses sent at once all passed the limit before any failed: those still waiting
+    // for a turn when it is reached cost no hashing.
+    if state.sessions().blocked(client, state.now()) {
+        return Err(WebError::TooManyRequests);
+    }
+    let matches = tokio::task::spawn_blocking(move || {
+        // The decoy is made once, on first use: on this thread too.
+        let stored = stored.as_ref().unwrap_or_else(|| account::decoy());
+        account::verify(&password, stored)
+    })
+    .await
+    .map_err(|e| WebError::internal(e.into()))?;
     Ok(found
         .filter(|a| matches && !a.is_disabled())
         .map(|a| Holder::Account {

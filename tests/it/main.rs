@@ -26,6 +26,7 @@ mod channel_zalo;
 mod cli_manners;
 mod cli_user;
 mod concurrency;
+mod daemon_accounts;
 mod daemon_log_flood;
 mod daemon_pause;
 mod daemon_reload;
