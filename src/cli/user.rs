@@ -193,10 +193,7 @@ fn now() -> i64 {
 
 /// One audit row by whoever runs the command.
 async fn audit(store: &Store, action: AuditAction, detail: &str) -> Result<()> {
-    let actor = format!(
-        "cli:{}",
-        std::env::var("USER").unwrap_or_else(|_| "loa".into())
-    );
+    let actor = cli_actor();
     let entry = AuditEntry {
         actor: &actor,
         action,
@@ -206,6 +203,72 @@ async fn audit(store: &Store, action: AuditAction, detail: &str) -> Result<()> {
         detail: Some(detail),
     };
     store.audit(&entry, now()).await.map(|_| ())
+}
+
+/// The audit trail's name for a command run with `--user NAME`: the account's, once its
+/// password (read as for `add`, asked for once) matches, the account is enabled and its
+/// role allows `needed`; without `--user`, `cli:<system user>`.
+pub(super) async fn act_as(store: &Store, user: Option<&str>, needed: Role) -> Result<String> {
+    let Some(name) = user else {
+        return Ok(cli_actor());
+    };
+    account::check_name(name).map_err(anyhow::Error::msg)?;
+    let Some(found) = store.account(name).await? else {
+        return Err(crate::store::AccountError::Unknown(name.to_owned()).into());
+    };
+    anyhow::ensure!(
+        !found.is_disabled(),
+        "account {name:?} is disabled; `loa user list` shows the accounts"
+    );
+    let prompt = format!("Mật khẩu của {name} (password): ");
+    let stored = found.password_hash.clone();
+    let matches = tokio::task::spawn_blocking(move || {
+        read_password(&prompt).map(|given| account::verify(&given, &stored))
+    })
+    .await??;
+    anyhow::ensure!(matches, "wrong password for account {name:?}");
+    anyhow::ensure!(
+        found.role.allows(needed),
+        "account {name:?} is a {}; this command needs the role {needed} or above          (docs/accounts.md#roles)",
+        found.role
+    );
+    Ok(found.name)
+}
+
+/// `cli:<system user>`: who the audit trail names for a command run without `--user`.
+fn cli_actor() -> String {
+    format!(
+        "cli:{}",
+        std::env::var("USER").unwrap_or_else(|_| "loa".into())
+    )
+}
+
+/// A password to check: the first line of standard input when it is not a terminal, else
+/// asked for once without echo.
+fn read_password(prompt: &str) -> Result<Password> {
+    if std::io::stdin().is_terminal() {
+        let given =
+            rpassword::prompt_password(prompt).context("reading the password from the terminal")?;
+        return Ok(Password::given(given));
+    }
+    Ok(Password::given(first_line()?))
+}
+
+/// The first line of standard input, without its line end; an error when there is none.
+fn first_line() -> Result<String> {
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("reading the password from standard input")?;
+    let line = line.strip_suffix('\n').unwrap_or(&line);
+    let line = line.strip_suffix('\r').unwrap_or(line);
+    anyhow::ensure!(
+        !line.is_empty(),
+        "no password on standard input: pipe it in on one line, e.g. \
+         `printf '%s\\n' \"$PASSWORD\" | loa …`, or run the command in a terminal to be asked"
+    );
+    Ok(line.to_owned())
 }
 
 /// A new password, read and checked, then hashed off the async threads.
@@ -230,19 +293,7 @@ fn read_new_password() -> Result<Password> {
         );
         return Ok(password);
     }
-    let mut line = String::new();
-    stdin
-        .lock()
-        .read_line(&mut line)
-        .context("reading the password from standard input")?;
-    let line = line.strip_suffix('\n').unwrap_or(&line);
-    let line = line.strip_suffix('\r').unwrap_or(line);
-    anyhow::ensure!(
-        !line.is_empty(),
-        "no password on standard input: pipe it in on one line, e.g. \
-         `printf '%s\\n' \"$PASSWORD\" | loa user …`, or run the command in a terminal to be asked"
-    );
-    Password::new(line.to_owned()).map_err(anyhow::Error::msg)
+    Password::new(first_line()?).map_err(anyhow::Error::msg)
 }
 
 #[cfg(test)]

@@ -177,3 +177,57 @@ fn list_passwd_and_disable_need_an_existing_ledger() {
     }
     assert!(!ws.db().exists());
 }
+
+#[tokio::test]
+async fn retry_with_user_acts_as_an_operator_account_whose_password_matches() {
+    use crate::support::workspace::EXAMPLE;
+    const CAMPAIGN: &str = "bhyt-hssv-2026-2027";
+    let ws = Workspace::example();
+    ws.loa(&["simulate", EXAMPLE, "--to", "2026-09-07"]).ok();
+    let db = "sqlite://outbox/.simulate/bhyt-hssv-2026-2027.db";
+    let loa = |args: &[&str], input: &str| {
+        let mut all = vec!["--database-url", db];
+        all.extend_from_slice(args);
+        ws.loa_input(&all, input)
+    };
+    for (name, role) in [("lan", "operator"), ("xem", "viewer"), ("cu", "admin")] {
+        loa(
+            &["user", "add", name, "--role", role],
+            &format!("{FIRST}\n"),
+        )
+        .ok();
+    }
+    loa(&["user", "disable", "cu"], "").ok();
+    let retry = |user: &str, input: &str| loa(&["retry", CAMPAIGN, "--user", user], input);
+    let refused = [
+        (
+            retry("lan", "mật khẩu sai 2026\n"),
+            "wrong password for account \"lan\"",
+        ),
+        (
+            retry("xem", &format!("{FIRST}\n")),
+            "needs the role operator",
+        ),
+        (retry("cu", &format!("{FIRST}\n")), "is disabled"),
+        (
+            retry("ghost", &format!("{FIRST}\n")),
+            "no account \"ghost\"",
+        ),
+        (retry("lan", ""), "no password on standard input"),
+    ];
+    for (run, why) in &refused {
+        assert_eq!(run.code(), 1, "{why}: {}", run.stdout());
+        assert!(run.stderr().contains(why), "{why}: {}", run.stderr());
+        assert!(!run.stderr().contains(FIRST), "{}", run.stderr());
+    }
+    retry("lan", &format!("{FIRST}\n")).ok();
+    let options =
+        SqliteConnectOptions::new().filename(ws.path("outbox/.simulate/bhyt-hssv-2026-2027.db"));
+    let mut conn = SqliteConnection::connect_with(&options).await.unwrap();
+    let retries: Vec<(String,)> =
+        sqlx::query_as("SELECT actor FROM audit WHERE action = 'retry' ORDER BY id")
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
+    assert_eq!(retries, [("lan".to_owned(),)]);
+}
