@@ -10,10 +10,10 @@
 //!   delivery receipts ([`signature`] verifies them), applied through the ledger.
 //! - [`unsubscribe`]: `GET`/`POST /unsubscribe/{token}` — signed links
 //!   ([`unsubscribe_token`]) that record suppressions.
-//! - [`session`]: `/login`, `/logout` — staff sessions (HttpOnly, SameSite=Strict
-//!   cookie) with a CSRF token, opened by a staff account's name and password or, while no
-//!   account exists, `LOA_ADMIN_TOKEN`; [`session::Staff`] guards the dashboard's routes
-//!   with the role each needs ([`ROUTES`]).
+//! - [`session`]: staff sessions (HttpOnly, SameSite=Strict cookie) with a CSRF token and
+//!   the failed-login limit; [`session::Staff`] guards the dashboard's routes with the role
+//!   each needs ([`ROUTES`]). [`login`]: `/login`, `/logout` — a staff account's name and
+//!   password or, while no account exists, `LOA_ADMIN_TOKEN`.
 //! - [`dashboard`]: `/`, `/campaigns/{id}` and its pause, resume and retry buttons — the
 //!   staff dashboard (Vietnamese, or English with `?lang=en`), over the ledger and the
 //!   loaded [`Workspace`] ([`WebState::with_workspace`]); while it is off,
@@ -41,6 +41,7 @@ pub mod figures;
 pub(crate) mod health;
 pub(crate) mod keys;
 pub(crate) mod listen;
+mod login;
 pub(crate) mod metrics;
 mod receipts;
 pub(crate) mod session;
@@ -330,7 +331,7 @@ pub(crate) fn router(state: WebState) -> Router {
         .merge(metrics::router())
         .merge(callback::router())
         .merge(unsubscribe::router())
-        .merge(session::router())
+        .merge(login::router())
         .merge(dashboard::router())
         // Without LOA_ADMIN_TOKEN, `/` says how to turn the dashboard on.
         .layer(axum::middleware::from_fn_with_state(

@@ -1,9 +1,9 @@
 //! Staff sessions for the dashboard (docs/http.md#dashboard, docs/accounts.md): the basis
 //! of R14 (docs/reliability.md#r14).
 //!
-//! `POST /login` opens a session with a staff account's name and password (form fields
-//! `name` and `password`, verified against the account's Argon2id hash off the async
-//! threads, two at a time at most), or — while the ledger has no account yet — with the
+//! `POST /login` ([`super::login`]) opens a session with a staff account's name and
+//! password (form fields `name` and `password`, verified against the account's Argon2id
+//! hash off the async threads, two at a time at most), or — while the ledger has no account yet — with the
 //! admin token (form field `token`, compared in constant time), which acts as an `admin`
 //! named `token` in the audit trail. A session is a random 256-bit id in the cookie
 //! `loa_session` — `HttpOnly`, `SameSite=Strict`, `Path=/`, 8 hours, and `Secure` when the
@@ -22,16 +22,12 @@
 //! are 404.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::Mutex;
 
-use axum::Router;
 use axum::body::Body;
-use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, header};
-use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
@@ -40,15 +36,15 @@ use tokio::sync::Semaphore;
 
 use super::WebState;
 use super::error::WebError;
-use crate::account::{self, Password, Role, TOKEN_ACTOR};
-use crate::store::{AuditAction, AuditEntry, Millis};
+use crate::account::{Role, TOKEN_ACTOR};
+use crate::store::Millis;
 
 /// The session cookie's name.
 pub(crate) const COOKIE: &str = "loa_session";
-const TTL: Millis = 8 * 3600 * 1000;
+pub(super) const TTL: Millis = 8 * 3600 * 1000;
 const MAX_FAILURES: usize = 5;
 const FAILURE_WINDOW: Millis = 60_000;
-const MAX_FORM: usize = 4 * 1024;
+pub(super) const MAX_FORM: usize = 4 * 1024;
 /// Clients with failed logins kept before old ones are swept.
 const MAX_CLIENTS: usize = 1024;
 /// Password checks at once: each takes 19 MiB and tens of milliseconds of a core.
@@ -63,7 +59,7 @@ pub struct Sessions {
     /// Client → times of its recent failed logins.
     failures: Mutex<HashMap<String, Vec<Millis>>>,
     /// Turns for password checks.
-    hashing: Semaphore,
+    pub(super) hashing: Semaphore,
 }
 
 /// One open session.
@@ -76,7 +72,7 @@ struct Live {
 
 /// Who logged in.
 #[derive(Clone, Debug, PartialEq, Eq)]
-enum Holder {
+pub(super) enum Holder {
     /// With `LOA_ADMIN_TOKEN`, while no account exists.
     Token,
     /// With an account's password, as it was set at `password_at`.
@@ -95,7 +91,7 @@ impl Sessions {
     }
 
     /// Opens a session for `holder` at `now`: (cookie value, CSRF token).
-    fn open(&self, holder: Holder, now: Millis) -> Result<(String, String), WebError> {
+    pub(super) fn open(&self, holder: Holder, now: Millis) -> Result<(String, String), WebError> {
         let (id, csrf) = (random()?, random()?);
         let mut live = self.live.lock().unwrap_or_else(|e| e.into_inner());
         live.retain(|_, l| l.expires > now);
@@ -114,20 +110,20 @@ impl Sessions {
         live.get(&digest(id)).filter(|l| l.expires > now).cloned()
     }
 
-    fn close(&self, id: &str) {
+    pub(super) fn close(&self, id: &str) {
         let mut live = self.live.lock().unwrap_or_else(|e| e.into_inner());
         live.remove(&digest(id));
     }
 
     /// Whether `client` has used up its failed logins at `now`.
-    fn blocked(&self, client: &str, now: Millis) -> bool {
+    pub(super) fn blocked(&self, client: &str, now: Millis) -> bool {
         let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
         let recent = failures.entry(client.to_owned()).or_default();
         recent.retain(|t| now - t < FAILURE_WINDOW);
         recent.len() >= MAX_FAILURES
     }
 
-    fn failed(&self, client: &str, now: Millis) {
+    pub(super) fn failed(&self, client: &str, now: Millis) {
         let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
         // Bounded memory under many clients: forget those with no recent failure.
         if failures.len() >= MAX_CLIENTS {
@@ -136,7 +132,7 @@ impl Sessions {
         failures.entry(client.to_owned()).or_default().push(now);
     }
 
-    fn cookie(&self, value: &str, max_age: i64) -> HeaderValue {
+    pub(super) fn cookie(&self, value: &str, max_age: i64) -> HeaderValue {
         let secure = if self.secure { "; Secure" } else { "" };
         let text = format!(
             "{COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}"
@@ -162,7 +158,7 @@ fn digest(id: &str) -> [u8; 32] {
 #[derive(Clone, Debug)]
 pub(crate) struct Staff {
     pub csrf: String,
-    session: String,
+    pub(super) session: String,
     /// Who the audit trail names: the account, or `token`.
     pub actor: String,
     /// The role in force now.
@@ -265,193 +261,9 @@ fn session_cookie(headers: &HeaderMap) -> Option<&str> {
         .find_map(|pair| pair.trim().strip_prefix(COOKIE)?.strip_prefix('='))
 }
 
-pub(super) fn router() -> Router<WebState> {
-    Router::new()
-        .route("/login", get(login_page).post(login))
-        .route("/logout", post(logout))
-}
-
-/// The form asks for a name and a password once an account exists, for the admin token
-/// before.
-async fn login_page(State(state): State<WebState>) -> Result<Html<&'static str>, WebError> {
-    let accounts = state
-        .store()
-        .has_accounts()
-        .await
-        .map_err(WebError::internal)?;
-    if accounts {
-        Ok(Html(ACCOUNT_LOGIN_PAGE))
-    } else if state.keys().admin_token().is_some() {
-        Ok(Html(TOKEN_LOGIN_PAGE))
-    } else {
-        Err(WebError::NotFound)
-    }
-}
-
-async fn login(State(state): State<WebState>, request: Request) -> Result<Response, WebError> {
-    let token = state.keys().admin_token().cloned();
-    let accounts = state
-        .store()
-        .has_accounts()
-        .await
-        .map_err(WebError::internal)?;
-    if token.is_none() && !accounts {
-        return Err(WebError::NotFound);
-    }
-    let client = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map_or_else(|| "unknown".to_owned(), |c| c.0.ip().to_string());
-    let now = state.now();
-    let sessions = state.sessions();
-    if sessions.blocked(&client, now) {
-        return Err(WebError::TooManyRequests);
-    }
-    let (parts, body) = request.into_parts();
-    let form = super::read_limited(body, &parts.headers, MAX_FORM).await?;
-    let holder = match (field(&form, "name"), token) {
-        (Some(name), _) if accounts => {
-            let password = Password::given(field(&form, "password").unwrap_or_default());
-            account_login(&state, &client, &name, password).await?
-        }
-        (_, Some(token)) if !accounts => {
-            let given = field(&form, "token").unwrap_or_default();
-            bool::from(given.as_bytes().ct_eq(token.expose().as_bytes())).then_some(Holder::Token)
-        }
-        _ => None,
-    };
-    let Some(holder) = holder else {
-        sessions.failed(&client, now);
-        // Any client can cause this line: at most one per 10 s, with the count left out.
-        // Never the name typed: it may be a password typed in the wrong field.
-        if let Some(left_out) = state.log_line("login refused") {
-            tracing::warn!(left_out, "dashboard login refused");
-        }
-        return Err(WebError::Unauthorized);
-    };
-    let actor = match &holder {
-        Holder::Token => TOKEN_ACTOR.to_owned(),
-        Holder::Account { name, .. } => name.clone(),
-    };
-    let (id, _csrf) = sessions.open(holder, now)?;
-    audit(&state, &actor, AuditAction::Login).await?;
-    let mut response = Redirect::to("/").into_response();
-    let cookie = sessions.cookie(&id, TTL / 1000);
-    response.headers_mut().insert(header::SET_COOKIE, cookie);
-    Ok(response)
-}
-
-async fn logout(
-    State(state): State<WebState>,
-    staff: Staff,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<Response, WebError> {
-    staff.check_form(&headers, body).await?;
-    state.sessions().close(&staff.session);
-    audit(&state, &staff.actor, AuditAction::Logout).await?;
-    let mut response = Redirect::to("/login").into_response();
-    let cookie = state.sessions().cookie("", 0);
-    response.headers_mut().insert(header::SET_COOKIE, cookie);
-    Ok(response)
-}
-
-/// The session of account `name` if `password` is its password and it is enabled. An
-/// unknown or malformed name is checked against a decoy hash, so that it takes as long as
-/// a wrong password and the answer does not tell which names exist.
-async fn account_login(
-    state: &WebState,
-    client: &str,
-    name: &str,
-    password: Password,
-) -> Result<Option<Holder>, WebError> {
-    let found = match account::check_name(name) {
-        Ok(()) => state
-            .store()
-            .account(name)
-            .await
-            .map_err(WebError::internal)?,
-        Err(_) => None,
-    };
-    let stored = found.as_ref().map(|a| a.password_hash.clone());
-    let _turn = state
-        .sessions()
-        .hashing
-        .acquire()
-        .await
-        .map_err(|e| WebError::internal(e.into()))?;
-    // Guesses sent at once all passed the limit before any failed: those still waiting
-    // for a turn when it is reached cost no hashing.
-    if state.sessions().blocked(client, state.now()) {
-        return Err(WebError::TooManyRequests);
-    }
-    let matches = tokio::task::spawn_blocking(move || {
-        // The decoy is made once, on first use: on this thread too.
-        let stored = stored.as_ref().unwrap_or_else(|| account::decoy());
-        account::verify(&password, stored)
-    })
-    .await
-    .map_err(|e| WebError::internal(e.into()))?;
-    Ok(found
-        .filter(|a| matches && !a.is_disabled())
-        .map(|a| Holder::Account {
-            name: a.name,
-            password_at: a.password_at,
-        }))
-}
-
-async fn audit(state: &WebState, actor: &str, action: AuditAction) -> Result<(), WebError> {
-    let entry = AuditEntry {
-        actor,
-        action,
-        campaign: None,
-        content_hash: None,
-        audience: None,
-        detail: None,
-    };
-    state
-        .store()
-        .audit(&entry, state.now())
-        .await
-        .map(|_| ())
-        .map_err(WebError::internal)
-}
-
 /// A field of an `application/x-www-form-urlencoded` body.
 pub(super) fn field(form: &[u8], name: &str) -> Option<String> {
     url::form_urlencoded::parse(form)
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.into_owned())
 }
-
-/// The login page: `fields` between the form's tags.
-macro_rules! login_page {
-    ($fields:literal) => {
-        concat!(
-            "<!doctype html>\n<html lang=\"vi\">\n<head>\n<meta charset=\"utf-8\">\n",
-            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n",
-            "<meta name=\"robots\" content=\"noindex\">\n<title>Đăng nhập — loa</title>\n",
-            "<style>body{margin:0;font:15px/1.45 system-ui,sans-serif;background:#f5f7f9;color:#1c2733}",
-            "main{max-width:22rem;margin:12vh auto;padding:1.2rem;background:#fff;border:1px solid #d9e1e8;",
-            "border-radius:8px}label,input,button{display:block;width:100%;box-sizing:border-box;font:inherit}",
-            "input{margin:.3rem 0 .8rem;padding:.45rem}button{padding:.45rem;border:0;border-radius:6px;",
-            "background:#0b5cab;color:#fff}</style>\n</head>\n<body>\n",
-            "<main>\n<h1>Đăng nhập</h1>\n<form method=\"post\" action=\"/login\">\n",
-            $fields,
-            "<button type=\"submit\">Đăng nhập</button>\n</form>\n</main>\n</body>\n</html>\n"
-        )
-    };
-}
-
-/// While no account exists: the admin token.
-const TOKEN_LOGIN_PAGE: &str = login_page!(
-    "<label>Mã truy cập <input type=\"password\" name=\"token\" autocomplete=\"current-password\"></label>\n"
-);
-
-/// Once an account exists: its name and password.
-const ACCOUNT_LOGIN_PAGE: &str = login_page!(
-    "<label>Tên tài khoản <input type=\"text\" name=\"name\" autocomplete=\"username\" \
-     autocapitalize=\"none\" spellcheck=\"false\" required></label>\n\
-     <label>Mật khẩu <input type=\"password\" name=\"password\" \
-     autocomplete=\"current-password\" required></label>\n"
-);
