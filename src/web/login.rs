@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use subtle::ConstantTimeEq;
@@ -39,6 +39,21 @@ async fn login_page(State(state): State<WebState>) -> Result<Html<&'static str>,
     } else {
         Err(WebError::NotFound)
     }
+}
+
+/// A refused login: 401 with the form again and one fixed sentence (nothing typed is
+/// echoed, and the sentence does not say whether the name exists).
+fn refused(accounts: bool) -> Response {
+    let page = if accounts {
+        ACCOUNT_LOGIN_REFUSED
+    } else {
+        TOKEN_LOGIN_REFUSED
+    };
+    let mut response = (StatusCode::UNAUTHORIZED, Html(page)).into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
 }
 
 async fn login(State(state): State<WebState>, request: Request) -> Result<Response, WebError> {
@@ -80,7 +95,7 @@ async fn login(State(state): State<WebState>, request: Request) -> Result<Respon
         if let Some(left_out) = state.log_line("login refused") {
             tracing::warn!(left_out, "dashboard login refused");
         }
-        return Err(WebError::Unauthorized);
+        return Ok(refused(accounts));
     };
     let actor = match &holder {
         Holder::Token => TOKEN_ACTOR.to_owned(),
@@ -170,9 +185,9 @@ async fn audit(state: &WebState, actor: &str, action: AuditAction) -> Result<(),
         .map_err(WebError::internal)
 }
 
-/// The login page: `fields` between the form's tags.
+/// The login page: `note` above the form, `fields` between the form's tags.
 macro_rules! login_page {
-    ($fields:literal) => {
+    ($note:expr, $fields:expr) => {
         concat!(
             "<!doctype html>\n<html lang=\"vi\">\n<head>\n<meta charset=\"utf-8\">\n",
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n",
@@ -181,23 +196,44 @@ macro_rules! login_page {
             "main{max-width:22rem;margin:12vh auto;padding:1.2rem;background:#fff;border:1px solid #d9e1e8;",
             "border-radius:8px}label,input,button{display:block;width:100%;box-sizing:border-box;font:inherit}",
             "input{margin:.3rem 0 .8rem;padding:.45rem}button{padding:.45rem;border:0;border-radius:6px;",
-            "background:#0b5cab;color:#fff}</style>\n</head>\n<body>\n",
-            "<main>\n<h1>Đăng nhập</h1>\n<form method=\"post\" action=\"/login\">\n",
+            "background:#0b5cab;color:#fff}.refused{color:#a32020}</style>\n</head>\n<body>\n",
+            "<main>\n<h1>Đăng nhập</h1>\n",
+            $note,
+            "<form method=\"post\" action=\"/login\">\n",
             $fields,
             "<button type=\"submit\">Đăng nhập</button>\n</form>\n</main>\n</body>\n</html>\n"
         )
     };
 }
 
+/// The admin token's field.
+macro_rules! token_field {
+    () => {
+        "<label>Mã truy cập <input type=\"password\" name=\"token\" \
+         autocomplete=\"current-password\"></label>\n"
+    };
+}
+
+/// An account's fields.
+macro_rules! account_fields {
+    () => {
+        "<label>Tên tài khoản <input type=\"text\" name=\"name\" autocomplete=\"username\" \
+         autocapitalize=\"none\" spellcheck=\"false\" required></label>\n\
+         <label>Mật khẩu <input type=\"password\" name=\"password\" \
+         autocomplete=\"current-password\" required></label>\n"
+    };
+}
+
 /// While no account exists: the admin token.
-const TOKEN_LOGIN_PAGE: &str = login_page!(
-    "<label>Mã truy cập <input type=\"password\" name=\"token\" autocomplete=\"current-password\"></label>\n"
+const TOKEN_LOGIN_PAGE: &str = login_page!("", token_field!());
+const TOKEN_LOGIN_REFUSED: &str = login_page!(
+    "<p class=\"refused\" role=\"alert\">Mã truy cập không đúng.</p>\n",
+    token_field!()
 );
 
 /// Once an account exists: its name and password.
-const ACCOUNT_LOGIN_PAGE: &str = login_page!(
-    "<label>Tên tài khoản <input type=\"text\" name=\"name\" autocomplete=\"username\" \
-     autocapitalize=\"none\" spellcheck=\"false\" required></label>\n\
-     <label>Mật khẩu <input type=\"password\" name=\"password\" \
-     autocomplete=\"current-password\" required></label>\n"
+const ACCOUNT_LOGIN_PAGE: &str = login_page!("", account_fields!());
+const ACCOUNT_LOGIN_REFUSED: &str = login_page!(
+    "<p class=\"refused\" role=\"alert\">Tên tài khoản hoặc mật khẩu không đúng.</p>\n",
+    account_fields!()
 );

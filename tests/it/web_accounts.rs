@@ -70,6 +70,8 @@ async fn session(app: &WebApp, http: &reqwest::Client, name: &str) -> (String, S
         .and_then(|s| s.split('"').next())
         .expect("a CSRF field")
         .to_owned();
+    let role = app.store.account(name).await.unwrap().unwrap().role;
+    assert!(page.contains(&format!("data-role=\"{role}\"")), "{page}");
     (cookie, csrf)
 }
 
@@ -206,8 +208,15 @@ async fn the_right_password_logs_in_a_wrong_one_is_401_and_the_sixth_failure_is_
         login(&app, &http, &form("lan", decomposed)).await.status(),
         303
     );
+    let refused = login(&app, &http, &form("lan", "mật khẩu sai 2026")).await;
+    assert_eq!(refused.status(), 401);
+    let page = refused.text().await.unwrap();
+    assert!(
+        page.contains("role=\"alert\"") && page.contains("name=\"password\""),
+        "the form again, with why: {page}"
+    );
+    assert!(!page.contains("mật khẩu sai"), "nothing typed is echoed");
     for wrong in [
-        form("lan", "mật khẩu sai 2026"),
         form("lan", ""),
         form("nobody", PASSWORD),
         form("Not A Name", PASSWORD),

@@ -106,6 +106,7 @@ impl Page {
         ctx.insert("t", &self.lang.texts());
         ctx.insert("csrf", &staff.csrf);
         ctx.insert("who", &staff.actor);
+        ctx.insert("role", staff.role.as_str());
         ctx.insert("can_operate", &staff.role.allows(Role::Operator));
         ctx.insert("flash", &self.flash);
         ctx.insert("states", &MessageState::ALL);
