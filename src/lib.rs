@@ -26,7 +26,7 @@
 //!    every provider answer as transient, permanent or pausing the channel. Beside it
 //!    [`store`]: the message ledger in SQLite — campaigns, occurrences, one row per message
 //!    with its state machine, fenced claims and outcomes, attempts, state events, settings,
-//!    delivery receipts and suppressions.
+//!    delivery receipts, suppressions, the audit trail and staff accounts.
 //! 6. [`campaign`]: YAML spec types, loading with `${NAME}` substitution, validation into a
 //!    [`campaign::Campaign`] with located diagnostics, data and template checks, the template
 //!    context, and which recipients a step selects.
@@ -44,11 +44,13 @@
 //!    I/O — the channel builds on them and `loa validate` checks them with the same code),
 //!    [`links`] (signed unsubscribe tokens), [`suggest`] ("did you mean …?"), and
 //!    [`log_limit`] (log lines a client can cause, written at most once per kind per
-//!    interval with the count left out).
+//!    interval with the count left out), and [`account`] (staff roles, account names,
+//!    Argon2id password hashes — the CLI, the ledger and the dashboard's login share them).
 
 #![forbid(unsafe_code)]
 #![warn(unreachable_pub)]
 
+pub mod account;
 pub mod audience;
 pub mod campaign;
 pub mod channel;

@@ -15,6 +15,7 @@ mod retry;
 mod run;
 mod simulate;
 mod status;
+mod user;
 mod validate;
 
 use std::path::PathBuf;
@@ -117,6 +118,8 @@ pub enum Command {
     Retry(retry::Args),
     /// Clear the personal data of messages that ended more than N days ago.
     Prune(prune::Args),
+    /// Staff accounts of the dashboard: add, passwd, disable, list.
+    User(user::Args),
 }
 
 /// Entry point used by `main.rs`.
@@ -142,6 +145,7 @@ pub fn main() -> ExitCode {
         Command::Report(a) => block_on(report::run(&cli.global, a)),
         Command::Retry(a) => block_on(retry::run(&cli.global, a)),
         Command::Prune(a) => block_on(prune::run(&cli.global, a)),
+        Command::User(a) => block_on(user::run(&cli.global, a)),
     };
     match result {
         Ok(code) => code,

@@ -146,6 +146,11 @@ async fn say_what_is_on(
     let now = chrono::Utc::now();
     let other = heartbeat::other(store, owner, now.timestamp_millis()).await;
     heartbeat::beat(store, owner, now.timestamp_millis()).await;
+    let accounts = store
+        .accounts()
+        .await
+        .ok()
+        .map(|all| (all.len(), all.iter().filter(|a| !a.is_disabled()).count()));
     startup::log(&startup::lines(&startup::Facts {
         ws,
         env: &web.env,
@@ -153,6 +158,7 @@ async fn say_what_is_on(
         addr,
         other,
         now,
+        accounts,
     }));
 }
 

@@ -24,6 +24,8 @@ pub(crate) struct Facts<'a> {
     pub addr: SocketAddr,
     pub other: Option<Other>,
     pub now: DateTime<Utc>,
+    /// Staff accounts in the ledger: (all, enabled); `None`: they could not be read.
+    pub accounts: Option<(usize, usize)>,
 }
 
 /// One line of the block; `warn` lines call for the operator's attention.
@@ -71,16 +73,21 @@ pub(crate) fn log(lines: &[Line]) {
 }
 
 fn dashboard(f: &Facts<'_>) -> Line {
-    if f.env.admin_token.is_some() {
-        let base = f.public_url.trim_end_matches('/');
-        info(format!(
-            "dashboard: on at {base}/ (log in with LOA_ADMIN_TOKEN)"
-        ))
-    } else {
-        info(
-            "dashboard: off (set LOA_ADMIN_TOKEN, at least 16 characters, to turn it on)"
+    let base = f.public_url.trim_end_matches('/');
+    match (f.accounts, f.env.admin_token.is_some()) {
+        (Some((all, enabled)), _) if all > 0 => info(format!(
+            "dashboard: on at {base}/ (log in with a staff account, {enabled} of {all} \
+             enabled: `loa user list`; LOA_ADMIN_TOKEN is not accepted once accounts exist)"
+        )),
+        (_, true) => info(format!(
+            "dashboard: on at {base}/ (log in with LOA_ADMIN_TOKEN until the first staff \
+             account is added with `loa user add`)"
+        )),
+        (_, false) => info(
+            "dashboard: off (set LOA_ADMIN_TOKEN, at least 16 characters, or add a staff \
+             account with `loa user add NAME --role admin`, to turn it on)"
                 .to_owned(),
-        )
+        ),
     }
 }
 

@@ -64,9 +64,12 @@
 //! - `overview`: what the dashboard reads — [`Store::occurrence_figures`],
 //!   [`Store::campaign_breakdown`], [`Store::failed_messages`], [`Store::reached_by_recipient`]
 //! - `audit`: [`Store::audit`], [`Store::audit_log`] — append-only (SQLite triggers)
+//! - `account`: [`Store::add_account`], [`Store::account`], [`Store::accounts`] — staff
+//!   accounts, their roles and password hashes (issue 17)
 //! - `values`: batches bound as `VALUES` lists (outcomes, attempts, events)
 //! - `id`: [`message_tag`] and [`message_id`], the deterministic provider-facing id
 
+mod account;
 mod attempt;
 mod audit;
 mod campaign;
@@ -98,6 +101,7 @@ use anyhow::Context;
 use sqlx::sqlite::SqlitePool;
 use tokio::sync::Mutex;
 
+pub use account::{AccountError, AccountRow};
 pub(crate) use audit::{AuditAction, AuditEntry};
 pub(crate) use health::StateCount;
 pub(crate) use id::message_row;

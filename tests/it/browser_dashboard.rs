@@ -1,7 +1,7 @@
 //! The dashboard in a real browser: Debian's headless chromium, driven over the W3C
 //! WebDriver protocol by chromedriver, logs in to a running `loa run`, opens the campaign's
 //! timeline, presses Pause, sees the campaign shown paused only, and the daemon stops
-//! sending.
+//! sending; staff accounts log in by name and password, each with its role (issue 17).
 //!
 //! Needs `/usr/bin/chromium` and `/usr/bin/chromedriver` (Debian packages `chromium`,
 //! `chromium-driver`; `.ci/run` installs them). Without them the test says so and passes,
@@ -61,4 +61,60 @@ async fn staff_log_in_see_the_timeline_and_pause_the_daemon_in_a_browser() {
     );
     assert_eq!(later, settled, "the daemon kept sending after Pause");
     assert!(later < 30);
+}
+
+/// Issue 17 (docs/accounts.md): accounts made with `loa user add` log in by name and
+/// password in the browser; a viewer sees the campaign without its buttons, an operator
+/// presses Pause, and the header names who is logged in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staff_accounts_log_in_by_name_and_only_an_operator_gets_the_pause_button() {
+    if !browser::available() {
+        return;
+    }
+    const PASSWORD: &str = "mật khẩu trình duyệt 2026";
+    let (sink, ws, daemon) = sending_slowly(30, |ws| {
+        for (name, role) in [("xem", "viewer"), ("lan.nguyen", "operator")] {
+            ws.loa_input(
+                &["user", "add", name, "--role", role],
+                &format!("{PASSWORD}\n"),
+            )
+            .ok();
+        }
+        Daemon::start_with(ws, &Tuning::default(), &[])
+    })
+    .await;
+    let base = format!("http://127.0.0.1:{}", daemon.port(&ws).await);
+    let browser = Browser::start().await;
+    let log_in = |name: &'static str| {
+        let browser = &browser;
+        let base = &base;
+        async move {
+            browser.go(&format!("{base}/login")).await;
+            browser.type_into("input[name=name]", name).await;
+            browser.type_into("input[name=password]", PASSWORD).await;
+            browser.click("form button[type=submit]").await;
+            browser.source_with("/campaigns/rel").await;
+            browser.go(&format!("{base}/campaigns/rel")).await;
+            browser.source_with("class=\"tl\"").await
+        }
+    };
+    let viewer = log_in("xem").await;
+    assert!(
+        viewer.contains("data-account=\"xem\""),
+        "the header names xem"
+    );
+    assert!(
+        !viewer.contains("/pause\""),
+        "a viewer sees no Pause button"
+    );
+    let operator = log_in("lan.nguyen").await;
+    assert!(operator.contains("data-account=\"lan.nguyen\""));
+    browser.click("form[action$='/pause'] button").await;
+    let after = browser.source_with("/resume").await;
+    assert!(after.contains("data-campaign-state=\"operator_paused\""));
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let settled = sink.received_count();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(sink.received_count(), settled, "still sending after Pause");
+    println!("browser: viewer without buttons, operator paused at {settled} of 30 sent");
 }

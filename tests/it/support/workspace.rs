@@ -95,6 +95,23 @@ impl Workspace {
         Run(cmd.output().expect("run loa"))
     }
 
+    /// [`Workspace::loa`] with `input` on its standard input (a pipe, not a terminal).
+    pub fn loa_input(&self, args: &[&str], input: &str) -> Run {
+        use std::io::Write as _;
+        let mut child = self
+            .command(args, &[])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start loa");
+        let mut stdin = child.stdin.take().expect("stdin");
+        // A command that refuses early may not read it all: a broken pipe is its answer.
+        let _ = stdin.write_all(input.as_bytes());
+        drop(stdin);
+        Run(child.wait_with_output().expect("output"))
+    }
+
     /// [`Workspace::loa_with`] for a command that might not end (a daemon that must refuse
     /// to start, a render that must be stopped): the test fails after `limit`, having
     /// killed it, so that it cannot hang the suite.
