@@ -133,6 +133,16 @@ impl Workspace {
         Run(child.wait_with_output().expect("output"))
     }
 
+    /// Starts `loa ARGS` in the workspace, its output discarded, for a test that watches the
+    /// process while it runs.
+    pub fn spawn_loa(&self, args: &[&str]) -> std::process::Child {
+        self.command(args, &[])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start loa")
+    }
+
     fn command(&self, args: &[&str], env: &[(&str, &str)]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_loa"));
         cmd.args(args).current_dir(self.root());
