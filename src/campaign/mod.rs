@@ -7,6 +7,7 @@
 //! [`Workspace::load`] composes these steps for all campaign files and the templates.
 
 mod check;
+pub(crate) mod content;
 pub(crate) mod context;
 pub(crate) mod count;
 pub(crate) mod data_check;
@@ -29,6 +30,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 pub use check::suggest;
+pub use content::{approval_hash, approvers_needed};
 pub use data_check::DataScan;
 pub(crate) use data_dirs::set_data_dirs;
 pub(crate) use diagnostic::Diagnostic;
