@@ -1,0 +1,249 @@
+//! Four-eyes approval through the real daemon (issue 17, acceptance 1; docs/approval.md):
+//! `loa run` with approval on, a real SMTP sink on loopback, and `loa submit` / `loa
+//! approve` run beside it. An `active` campaign never approved sends nothing; once one
+//! account requested and another approved it, it sends; an edited template waits for a
+//! new approval while the approved version keeps sending; the requester cannot approve
+//! its own request; the audit trail names each account.
+
+use std::time::Duration;
+
+use crate::support::campaign::CampaignBuilder;
+use crate::support::daemon::{Daemon, Tuning, log_tail, until};
+use crate::support::ledger;
+use crate::support::mime::Part;
+use crate::support::smtp_sink::{Received, SmtpSink};
+use crate::support::workspace::Workspace;
+
+const PASSWORD: &str = "mật khẩu của phòng truyền thông";
+const OLD_TEXT: &str = "hãy tham gia bảo hiểm y tế";
+const NEW_TEXT: &str = "Nhắc lại lần hai";
+
+fn body(r: &Received) -> String {
+    Part::parse(&r.text()).decoded_body()
+}
+
+/// `loa COMMAND rel --user NAME` with the password on standard input: (exit code, stderr).
+fn act(ws: &Workspace, command: &str, name: &str) -> (i32, String) {
+    let run = ws.loa_input(&[command, "rel", "--user", name], &format!("{PASSWORD}\n"));
+    (run.code(), format!("{}{}", run.stdout(), run.stderr()))
+}
+
+/// Rewrites a file so that its modification time surely moves on.
+fn rewrite(path: &std::path::Path, text: &str) {
+    std::thread::sleep(Duration::from_millis(20));
+    std::fs::write(path, text).expect("rewrite");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_active_campaign_sends_only_the_version_another_account_approved() {
+    let sink = SmtpSink::start().await;
+    let ws = CampaignBuilder::new(20)
+        .smtp("mail", &sink.url(), &["rate: 10/s"])
+        .step("s1", &["mail"])
+        .build();
+    for name in ["lan", "minh", "xem"] {
+        let role = if name == "xem" {
+            "operator"
+        } else {
+            "approver"
+        };
+        let run = ws.loa_input(
+            &["user", "add", name, "--role", role],
+            &format!("{PASSWORD}\n"),
+        );
+        assert_eq!(run.code(), 0, "{}", run.stderr());
+    }
+    let db = ws.db();
+    let _daemon = Daemon::start_with(&ws, &Tuning::default(), &[("LOA_APPROVAL", "on")]);
+
+    // Never approved: nothing goes out, and the log says why.
+    let said = until(
+        Duration::from_secs(20),
+        Duration::from_millis(50),
+        || async { log_tail(&ws, 40).contains("the campaign sends nothing") },
+    )
+    .await;
+    assert!(
+        said,
+        "no word of the missing approval:\n{}",
+        log_tail(&ws, 30)
+    );
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(sink.received_count(), 0, "an unapproved campaign sent");
+    assert!(ledger::messages(&db).await.is_empty());
+
+    // An approval without a request, and an operator's approval, are refused.
+    let (code, said) = act(&ws, "approve", "minh");
+    assert_eq!(code, 1, "{said}");
+    assert!(said.contains("request it first"), "{said}");
+    let (code, said) = act(&ws, "submit", "lan");
+    assert_eq!(code, 0, "{said}");
+    let (code, said) = act(&ws, "approve", "xem");
+    assert_eq!(code, 1, "{said}");
+    assert!(said.contains("needs the role approver"), "{said}");
+    // The requester cannot approve its own request.
+    let (code, said) = act(&ws, "approve", "lan");
+    assert_eq!(code, 1, "{said}");
+    assert!(said.contains("cannot also approve"), "{said}");
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(
+        sink.received_count(),
+        0,
+        "sent on the requester's own approval"
+    );
+
+    // Another account approves: s1, due a minute ago and within the grace, goes out.
+    let (code, said) = act(&ws, "approve", "minh");
+    assert_eq!(code, 0, "{said}");
+    let started = until(
+        Duration::from_secs(20),
+        Duration::from_millis(20),
+        || async { sink.received_count() >= 3 },
+    )
+    .await;
+    assert!(
+        started,
+        "not sent after the approval:\n{}",
+        log_tail(&ws, 30)
+    );
+
+    // The template is edited while s1 is sending, and a step s2 added: the new version
+    // waits for approval, the approved one goes on with its own text.
+    let template = ws.root().join("templates/note/text.tera");
+    rewrite(
+        &template,
+        &format!("{NEW_TEXT} cho {{{{ row.id }}}}: hạn là 31/12."),
+    );
+    let file = ws.root().join("campaigns/rel.yaml");
+    let yaml = std::fs::read_to_string(&file).unwrap();
+    let s1 = yaml[yaml.find("  - id: s1").unwrap()..].replace("id: s1", "id: s2");
+    rewrite(&file, &format!("{yaml}{s1}"));
+    let awaiting = until(
+        Duration::from_secs(20),
+        Duration::from_millis(50),
+        || async { log_tail(&ws, 60).contains("the approved version keeps sending") },
+    )
+    .await;
+    assert!(
+        awaiting,
+        "no word of the waiting edit:\n{}",
+        log_tail(&ws, 30)
+    );
+    let s1_done = until(
+        Duration::from_secs(30),
+        Duration::from_millis(50),
+        || async { sink.received_count() >= 20 },
+    )
+    .await;
+    assert!(
+        s1_done,
+        "the approved version stopped:\n{}",
+        log_tail(&ws, 30)
+    );
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let received = sink.received();
+    assert_eq!(received.len(), 20, "s2 went out before its approval");
+    assert!(
+        received.iter().all(|r| body(r).contains(OLD_TEXT)),
+        "the unapproved text went out"
+    );
+    assert!(
+        ledger::messages(&db).await.iter().all(|m| m.step == "s1"),
+        "s2 was enqueued before its approval"
+    );
+
+    // The new version: requested by minh this time, approved by lan.
+    let (code, said) = act(&ws, "submit", "minh");
+    assert_eq!(code, 0, "{said}");
+    let (code, said) = act(&ws, "approve", "minh");
+    assert_eq!(code, 1, "{said}");
+    let (code, said) = act(&ws, "approve", "lan");
+    assert_eq!(code, 0, "{said}");
+    let s2_done = until(
+        Duration::from_secs(30),
+        Duration::from_millis(50),
+        || async { sink.received_count() >= 40 },
+    )
+    .await;
+    assert!(
+        s2_done,
+        "s2 not sent after its approval:\n{}",
+        log_tail(&ws, 30)
+    );
+    let received = sink.received();
+    let new: Vec<_> = received
+        .iter()
+        .filter(|r| body(r).contains(NEW_TEXT))
+        .collect();
+    assert_eq!(
+        new.len(),
+        20,
+        "the approved new text reached {} mails",
+        new.len()
+    );
+    assert_eq!(received.len(), 40);
+
+    // The audit trail names each account for each request and approval.
+    let trail: Vec<(String, String)> = ledger::audit(&db)
+        .await
+        .into_iter()
+        .filter(|(_, action, _)| action == "submit" || action == "approve")
+        .map(|(actor, action, _)| (actor, action))
+        .collect();
+    let want = [
+        ("lan", "submit"),
+        ("minh", "approve"),
+        ("minh", "submit"),
+        ("lan", "approve"),
+    ];
+    let want: Vec<(String, String)> = want
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+    assert_eq!(trail, want);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_daemon_with_an_outbox_does_not_wait_for_approval_and_says_so() {
+    let ws = CampaignBuilder::new(2)
+        .smtp("mail", "smtp://127.0.0.1:9", &[])
+        .step("s1", &["mail"])
+        .build();
+    let _daemon = Daemon::start_with(
+        &ws,
+        &Tuning::default(),
+        &[("LOA_APPROVAL", "on"), ("LOA_OUTBOX", "outbox")],
+    );
+    let outbox = ws.root().join("outbox");
+    let delivered = until(
+        Duration::from_secs(20),
+        Duration::from_millis(50),
+        || async { files_under(&outbox) >= 2 },
+    )
+    .await;
+    assert!(
+        delivered,
+        "not delivered to the outbox:\n{}",
+        log_tail(&ws, 30)
+    );
+    let log = std::fs::read_to_string(ws.log()).unwrap();
+    assert!(
+        log.contains("approval is not awaited with --outbox"),
+        "{log}"
+    );
+    assert!(log.contains("approval: off"), "{log}");
+}
+
+/// How many files are under `dir`, at any depth.
+fn files_under(dir: &std::path::Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| match e.path().is_dir() {
+            true => files_under(&e.path()),
+            false => 1,
+        })
+        .sum()
+}
