@@ -15,7 +15,7 @@ CREATE TABLE approval (
     content_hash TEXT   NOT NULL,
     action       TEXT   NOT NULL CHECK (action IN ('request', 'approve')),
     account      TEXT   NOT NULL,
-    approvers    BIGINT NOT NULL CHECK (approvers IN (1, 2)),
+    approvers    BIGINT NOT NULL CHECK (approvers >= 1) CHECK (approvers <= 2),
     at           BIGINT NOT NULL,
     UNIQUE (campaign, content_hash, action, account)
 );

@@ -16,7 +16,7 @@ CREATE TABLE approval (
     content_hash TEXT    NOT NULL,
     action       TEXT    NOT NULL CHECK (action IN ('request', 'approve')),
     account      TEXT    NOT NULL,
-    approvers    INTEGER NOT NULL CHECK (approvers IN (1, 2)),
+    approvers    INTEGER NOT NULL CHECK (approvers >= 1) CHECK (approvers <= 2),
     at           INTEGER NOT NULL,
     UNIQUE (campaign, content_hash, action, account)
 ) STRICT;

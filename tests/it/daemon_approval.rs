@@ -3,10 +3,12 @@
 //! approve` run beside it. An `active` campaign never approved sends nothing; once one
 //! account requested and another approved it, it sends; an edited template waits for a
 //! new approval while the approved version keeps sending; the requester cannot approve
-//! its own request; the audit trail names each account.
+//! its own request, on the command line as on the dashboard; the audit trail names each
+//! account.
 
 use std::time::Duration;
 
+use crate::daemon_accounts::{PASSWORD, log_in};
 use crate::support::campaign::CampaignBuilder;
 use crate::support::daemon::{Daemon, Tuning, log_tail, until};
 use crate::support::ledger;
@@ -14,7 +16,6 @@ use crate::support::mime::Part;
 use crate::support::smtp_sink::{Received, SmtpSink};
 use crate::support::workspace::Workspace;
 
-const PASSWORD: &str = "mật khẩu của phòng truyền thông";
 const OLD_TEXT: &str = "hãy tham gia bảo hiểm y tế";
 const NEW_TEXT: &str = "Nhắc lại lần hai";
 
@@ -26,6 +27,27 @@ fn body(r: &Received) -> String {
 fn act(ws: &Workspace, command: &str, name: &str) -> (i32, String) {
     let run = ws.loa_input(&[command, "rel", "--user", name], &format!("{PASSWORD}\n"));
     (run.code(), format!("{}{}", run.stdout(), run.stderr()))
+}
+
+/// Presses a button of the campaign page as the session `cookie`: where it sends the
+/// browser back to.
+async fn press(
+    http: &reqwest::Client,
+    base: &str,
+    button: &str,
+    cookie: &str,
+    csrf: &str,
+) -> String {
+    let r = http
+        .post(format!("{base}/campaigns/rel/{button}"))
+        .header("cookie", cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("csrf={csrf}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303, "{button}");
+    r.headers()["location"].to_str().unwrap().to_owned()
 }
 
 /// Rewrites a file so that its modification time surely moves on.
@@ -54,7 +76,12 @@ async fn an_active_campaign_sends_only_the_version_another_account_approved() {
         assert_eq!(run.code(), 0, "{}", run.stderr());
     }
     let db = ws.db();
-    let _daemon = Daemon::start_with(&ws, &Tuning::default(), &[("LOA_APPROVAL", "on")]);
+    let daemon = Daemon::start_with(&ws, &Tuning::default(), &[("LOA_APPROVAL", "on")]);
+    let base = format!("http://127.0.0.1:{}", daemon.port(&ws).await);
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
 
     // Never approved: nothing goes out, and the log says why.
     let said = until(
@@ -71,6 +98,12 @@ async fn an_active_campaign_sends_only_the_version_another_account_approved() {
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(sink.received_count(), 0, "an unapproved campaign sent");
     assert!(ledger::messages(&db).await.is_empty());
+    let (_, _, page) = log_in(&http, &base, "lan").await;
+    assert!(
+        page.contains("data-approval=\"not_requested\"")
+            && page.contains("data-sending=\"nothing\""),
+        "the page does not say the campaign waits for approval"
+    );
 
     // An approval without a request, and an operator's approval, are refused.
     let (code, said) = act(&ws, "approve", "minh");
@@ -152,13 +185,35 @@ async fn an_active_campaign_sends_only_the_version_another_account_approved() {
         "s2 was enqueued before its approval"
     );
 
-    // The new version: requested by minh this time, approved by lan.
-    let (code, said) = act(&ws, "submit", "minh");
-    assert_eq!(code, 0, "{said}");
-    let (code, said) = act(&ws, "approve", "minh");
-    assert_eq!(code, 1, "{said}");
-    let (code, said) = act(&ws, "approve", "lan");
-    assert_eq!(code, 0, "{said}");
+    // The new version, on the dashboard: minh requests it, cannot approve it, lan does.
+    let (minh, minh_csrf, page) = log_in(&http, &base, "minh").await;
+    assert!(
+        page.contains("data-sending=\"older\""),
+        "the page does not say the approved version keeps sending"
+    );
+    let back = press(&http, &base, "submit", &minh, &minh_csrf).await;
+    assert!(back.ends_with("?done=submitted"), "{back}");
+    let (_, _, page) = log_in(&http, &base, "minh").await;
+    assert!(page.contains("data-approval=\"awaiting\""));
+    assert!(
+        !page.contains("rel/approve\""),
+        "the requester is offered the approve button"
+    );
+    let back = press(&http, &base, "approve", &minh, &minh_csrf).await;
+    assert!(back.ends_with("?done=own_request"), "{back}");
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(
+        sink.received_count(),
+        20,
+        "sent on the requester's own approval"
+    );
+    let (lan, lan_csrf, page) = log_in(&http, &base, "lan").await;
+    assert!(
+        page.contains("rel/approve\""),
+        "another approver is not offered the button"
+    );
+    let back = press(&http, &base, "approve", &lan, &lan_csrf).await;
+    assert!(back.ends_with("?done=approved"), "{back}");
     let s2_done = until(
         Duration::from_secs(30),
         Duration::from_millis(50),
