@@ -29,25 +29,35 @@ fn act(ws: &Workspace, command: &str, name: &str) -> (i32, String) {
     (run.code(), format!("{}{}", run.stdout(), run.stderr()))
 }
 
-/// Presses a button of the campaign page as the session `cookie`: where it sends the
-/// browser back to.
+/// Presses a button of the campaign page as the session `cookie`, for the `version` the
+/// page showed: where it sends the browser back to.
 async fn press(
     http: &reqwest::Client,
     base: &str,
     button: &str,
     cookie: &str,
     csrf: &str,
+    version: &str,
 ) -> String {
     let r = http
         .post(format!("{base}/campaigns/rel/{button}"))
         .header("cookie", cookie)
         .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!("csrf={csrf}"))
+        .body(format!("csrf={csrf}&version={version}"))
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 303, "{button}");
     r.headers()["location"].to_str().unwrap().to_owned()
+}
+
+/// The approval hash the campaign page shows for the files on disk.
+fn shown_version(page: &str) -> String {
+    let after = page
+        .split("data-version>")
+        .nth(1)
+        .expect("the version on the page");
+    after.split('<').next().unwrap().to_owned()
 }
 
 /// Rewrites a file so that its modification time surely moves on.
@@ -191,7 +201,8 @@ async fn an_active_campaign_sends_only_the_version_another_account_approved() {
         page.contains("data-sending=\"older\""),
         "the page does not say the approved version keeps sending"
     );
-    let back = press(&http, &base, "submit", &minh, &minh_csrf).await;
+    let version = shown_version(&page);
+    let back = press(&http, &base, "submit", &minh, &minh_csrf, &version).await;
     assert!(back.ends_with("?done=submitted"), "{back}");
     let (_, _, page) = log_in(&http, &base, "minh").await;
     assert!(page.contains("data-approval=\"awaiting\""));
@@ -199,7 +210,7 @@ async fn an_active_campaign_sends_only_the_version_another_account_approved() {
         !page.contains("rel/approve\""),
         "the requester is offered the approve button"
     );
-    let back = press(&http, &base, "approve", &minh, &minh_csrf).await;
+    let back = press(&http, &base, "approve", &minh, &minh_csrf, &version).await;
     assert!(back.ends_with("?done=own_request"), "{back}");
     tokio::time::sleep(Duration::from_millis(800)).await;
     assert_eq!(
@@ -212,7 +223,12 @@ async fn an_active_campaign_sends_only_the_version_another_account_approved() {
         page.contains("rel/approve\""),
         "another approver is not offered the button"
     );
-    let back = press(&http, &base, "approve", &lan, &lan_csrf).await;
+    assert_eq!(shown_version(&page), version);
+    // An approval of what an older page showed records nothing.
+    let stale = "0".repeat(32);
+    let back = press(&http, &base, "approve", &lan, &lan_csrf, &stale).await;
+    assert!(back.ends_with("?done=changed"), "{back}");
+    let back = press(&http, &base, "approve", &lan, &lan_csrf, &version).await;
     assert!(back.ends_with("?done=approved"), "{back}");
     let s2_done = until(
         Duration::from_secs(30),
@@ -301,4 +317,51 @@ fn files_under(dir: &std::path::Path) -> usize {
             false => 1,
         })
         .sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_restart_files_that_match_no_approved_version_send_nothing() {
+    let sink = SmtpSink::start().await;
+    let ws = CampaignBuilder::new(3)
+        .smtp("mail", &sink.url(), &[])
+        .step("s1", &["mail"])
+        .build();
+    for name in ["lan", "minh"] {
+        let add = ["user", "add", name, "--role", "approver"];
+        assert_eq!(ws.loa_input(&add, &format!("{PASSWORD}\n")).code(), 0);
+    }
+    // Approved while no daemon runs, then the template is edited before the start.
+    assert_eq!(act(&ws, "submit", "lan").0, 0);
+    assert_eq!(act(&ws, "approve", "minh").0, 0);
+    let template = ws.root().join("templates/note/text.tera");
+    let approved = std::fs::read_to_string(&template).unwrap();
+    rewrite(&template, "Kính gửi {{ row.id }}: nội dung chưa duyệt.");
+    let _daemon = Daemon::start_with(&ws, &Tuning::default(), &[("LOA_APPROVAL", "on")]);
+    let said = until(
+        Duration::from_secs(20),
+        Duration::from_millis(50),
+        || async { log_tail(&ws, 40).contains("the campaign sends nothing") },
+    )
+    .await;
+    assert!(
+        said,
+        "no word of the unapproved files:\n{}",
+        log_tail(&ws, 30)
+    );
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(sink.received_count(), 0, "the unapproved text went out");
+    // Put back as approved, the files match an approved version again: it sends.
+    rewrite(&template, &approved);
+    let sent = until(
+        Duration::from_secs(20),
+        Duration::from_millis(50),
+        || async { sink.received_count() >= 3 },
+    )
+    .await;
+    assert!(
+        sent,
+        "the approved version did not send:\n{}",
+        log_tail(&ws, 30)
+    );
+    assert!(sink.received().iter().all(|r| body(r).contains(OLD_TEXT)));
 }

@@ -3,8 +3,9 @@
 //! what the running daemon sends; the "request approval" (operator) and "approve"
 //! (approver) buttons.
 //!
-//! Both buttons act on the version loaded now, named by its approval hash, and check the
-//! session's CSRF token as the other buttons do. The ledger refuses an approval by the
+//! Both buttons act on the version on disk, named by its approval hash, and check the
+//! session's CSRF token as the other buttons do. The page's form carries the hash it showed;
+//! when the files changed since, nothing is recorded and the page says so. The ledger refuses an approval by the
 //! account that requested the version; the page then says so (a fixed text).
 
 use std::sync::Arc;
@@ -22,7 +23,7 @@ use crate::campaign::{Sending, Status, Workspace, approval_hash, approvers_neede
 use crate::store::{ApprovalError, ApprovalStep};
 use crate::web::WebState;
 use crate::web::error::WebError;
-use crate::web::session::Staff;
+use crate::web::session::{Staff, field};
 
 /// What the campaign page shows of approval.
 #[derive(Debug, Serialize)]
@@ -144,7 +145,7 @@ async fn act(
     needed: Role,
 ) -> Result<Response, WebError> {
     staff.require(needed)?;
-    staff.check_form(headers, body).await?;
+    let form = staff.checked_form(headers, body).await?;
     let back = |done: &str| Ok(Redirect::to(&format!("{}?done={done}", href(id))).into_response());
     let Some(ws) = state.workspace() else {
         return back("no_version");
@@ -152,6 +153,11 @@ async fn act(
     let Some(version) = version(ws, id).await.map_err(WebError::internal)? else {
         return back("no_version");
     };
+    // What the page showed is what is requested or approved: files changed since are a
+    // version nobody has looked at.
+    if field(&form, "version").is_some_and(|shown| shown != version.0) {
+        return back("changed");
+    }
     let step = ApprovalStep {
         campaign: id,
         hash: &version.0,

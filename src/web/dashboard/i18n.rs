@@ -218,6 +218,11 @@ const WORDS: &[(&str, &str, &str)] = &[
         "Nobody has requested approval of this version.",
     ),
     (
+        "done_changed",
+        "Tệp chiến dịch đã thay đổi sau khi trang được mở: hãy xem lại phiên bản mới rồi bấm lại.",
+        "The campaign files changed since the page was shown: look at the new version and press again.",
+    ),
+    (
         "done_no_version",
         "Không có tệp chiến dịch đã nạp để duyệt.",
         "No loaded campaign file to approve.",

@@ -339,7 +339,7 @@ fn flash(query: Option<&str>, lang: Lang) -> Option<String> {
         "paused" => Some(texts["done_paused"].to_owned()),
         "resumed" => Some(texts["done_resumed"].to_owned()),
         "submitted" | "approved" | "approved_one" | "own_request" | "not_requested"
-        | "no_version" => Some(texts[format!("done_{done}").as_str()].to_owned()),
+        | "no_version" | "changed" => Some(texts[format!("done_{done}").as_str()].to_owned()),
         "retried" => {
             let n: u64 = query_field(query, "n")?.parse().ok()?;
             Some(format!("{} {n}", texts["done_retried"]))
