@@ -136,3 +136,93 @@ fn say(c: &Campaign, now: &Sending, before: Option<&Sending>) {
         ),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::sync::Arc;
+
+    use super::Approvals;
+    use crate::campaign::{
+        DataScan, EnvPolicy, LoadOptions, Sending, Status, Workspace, approval_hash,
+    };
+    use crate::store::{ApprovalStep, Store};
+
+    fn load(dir: &Path) -> Arc<Workspace> {
+        let opts = LoadOptions {
+            env: EnvPolicy::Optional,
+            data: DataScan::Headers,
+        };
+        let (ws, diags) = Workspace::load(&[dir.join("campaigns")], &dir.join("templates"), opts);
+        Arc::new(ws.unwrap_or_else(|| panic!("{diags}")))
+    }
+
+    fn files(dir: &Path) {
+        crate::campaign::test_support::three_people_and_a_note(dir);
+        let yaml = "campaign: a1\ntitle: A1\nstatus: active\ntimezone: UTC\n\
+             period: { start: 2026-09-01, end: 2026-09-30 }\n\
+             audiences:\n  people:\n    source: data/people.csv\n    key: id\n\
+             channels:\n  mail:\n    type: smtp\n    url: \"smtp://127.0.0.1:2525\"\n    \
+             from: \"Loa <loa@example.test>\"\nsteps:\n  - id: s0\n    audience: people\n    \
+             channel: mail\n    template: note\n    send: { at: \"2026-09-02 08:00\" }\n";
+        std::fs::write(dir.join("campaigns/a1.yaml"), yaml).unwrap();
+    }
+
+    async fn approve(store: &Store, hash: &str) {
+        let step = |account| ApprovalStep {
+            campaign: "a1",
+            hash,
+            account,
+            needed: 1,
+        };
+        store.request_approval(&step("lan"), 1).await.unwrap();
+        store.approve(&step("minh"), 2).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_campaign_sends_its_approved_version_and_keeps_it_while_an_edit_waits() {
+        let dir = tempfile::tempdir().unwrap();
+        files(dir.path());
+        let url = format!("sqlite://{}", dir.path().join("loa.db").display());
+        let store = Store::open(&url).await.unwrap();
+        let mut approvals = Approvals::default();
+
+        // Never approved: held, so that nothing is enqueued or sent.
+        let v1 = load(dir.path());
+        let h1 = approval_hash(&v1.campaigns[0], &v1.templates).unwrap();
+        let sending = approvals.sending(&store, &v1).await.unwrap();
+        assert_eq!(sending.campaigns[0].status, Status::Paused);
+        let waiting = Sending::Nothing {
+            waiting: h1.clone(),
+        };
+        assert_eq!(approvals.standing()["a1"], waiting);
+
+        // Approved: noticed, and sent as loaded.
+        approve(&store, &h1).await;
+        assert!(approvals.approved_since(&store).await.unwrap());
+        let sending = approvals.sending(&store, &v1).await.unwrap();
+        assert_eq!(sending.campaigns[0].status, Status::Active);
+        assert!(sending.pinned.is_empty());
+
+        // An edited template: the approved version goes on, with its own templates.
+        std::fs::write(dir.path().join("templates/note/text.tera"), "Chưa duyệt").unwrap();
+        let v2 = load(dir.path());
+        let h2 = approval_hash(&v2.campaigns[0], &v2.templates).unwrap();
+        let sending = approvals.sending(&store, &v2).await.unwrap();
+        assert_eq!(sending.campaigns[0].status, Status::Active);
+        assert!(Arc::ptr_eq(&sending.pinned["a1"], &v1));
+        let older = Sending::Older {
+            running: h1,
+            waiting: h2.clone(),
+        };
+        assert_eq!(approvals.standing()["a1"], older);
+        assert!(!approvals.approved_since(&store).await.unwrap());
+
+        // Its approval replaces it.
+        approve(&store, &h2).await;
+        assert!(approvals.approved_since(&store).await.unwrap());
+        let sending = approvals.sending(&store, &v2).await.unwrap();
+        assert!(sending.pinned.is_empty());
+        assert_eq!(approvals.standing()["a1"], Sending::Approved(h2));
+    }
+}
