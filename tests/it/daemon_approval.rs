@@ -108,7 +108,20 @@ async fn an_active_campaign_sends_only_the_version_another_account_approved() {
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(sink.received_count(), 0, "an unapproved campaign sent");
     assert!(ledger::messages(&db).await.is_empty());
-    let (_, _, page) = log_in(&http, &base, "lan").await;
+    let (lan, _, page) = log_in(&http, &base, "lan").await;
+    let list = http
+        .get(format!("{base}/"))
+        .header("cookie", &lan)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        list.contains("data-awaiting-approval"),
+        "the list does not say it waits"
+    );
     assert!(
         page.contains("data-approval=\"not_requested\"")
             && page.contains("data-sending=\"nothing\""),

@@ -160,7 +160,18 @@ async fn index(
     let page = Page::of(&uri, &headers);
     let campaigns = view::campaigns(&state).await.map_err(WebError::internal)?;
     let mut ctx = tera::Context::new();
+    // Campaigns whose version on disk waits for approval (docs/approval.md).
+    let awaiting: Vec<&str> = campaigns
+        .iter()
+        .map(|c| c.id.as_str())
+        .filter(|id| {
+            state
+                .sending(id)
+                .is_some_and(|s| !matches!(s, crate::campaign::Sending::Approved(_)))
+        })
+        .collect();
     ctx.insert("campaigns", &campaigns);
+    ctx.insert("awaiting", &awaiting);
     ctx.insert("has_workspace", &state.workspace().is_some());
     ctx.insert("refused_edit", &state.refused_edit());
     page.render("index.html", ctx, &staff)
