@@ -4,6 +4,7 @@
 //! Raw arguments become a validated [`Cli`] once; each command returns an exit code:
 //! 0 when all is well, 1 when the input has problems or the work failed, 2 for usage errors.
 
+mod approval;
 mod argv;
 mod format;
 mod plan;
@@ -120,6 +121,11 @@ pub enum Command {
     Prune(prune::Args),
     /// Staff accounts of the dashboard: add, passwd, disable, list.
     User(user::Args),
+    /// Request approval of a campaign as its files are now (role operator or above).
+    Submit(approval::Args),
+    /// Approve a campaign as its files are now, as another account than the requester
+    /// (role approver or above).
+    Approve(approval::Args),
 }
 
 /// Entry point used by `main.rs`.
@@ -146,6 +152,8 @@ pub fn main() -> ExitCode {
         Command::Retry(a) => block_on(retry::run(&cli.global, a)),
         Command::Prune(a) => block_on(prune::run(&cli.global, a)),
         Command::User(a) => block_on(user::run(&cli.global, a)),
+        Command::Submit(a) => block_on(approval::submit(&cli.global, a)),
+        Command::Approve(a) => block_on(approval::approve(&cli.global, a)),
     };
     match result {
         Ok(code) => code,

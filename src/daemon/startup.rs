@@ -26,6 +26,8 @@ pub(crate) struct Facts<'a> {
     pub now: DateTime<Utc>,
     /// Staff accounts in the ledger: (all, enabled); `None`: they could not be read.
     pub accounts: Option<(usize, usize)>,
+    /// Whether only approved versions are sent (off with `--outbox` or `--approval off`).
+    pub approval: bool,
 }
 
 /// One line of the block; `warn` lines call for the operator's attention.
@@ -48,6 +50,7 @@ pub(crate) fn lines(f: &Facts<'_>) -> Vec<Line> {
     let mut out = vec![dashboard(f)];
     out.extend(callbacks(f));
     out.push(public_url(f.public_url, f.addr));
+    out.push(approval(f.approval));
     out.extend(periods(f.ws, f.now));
     if let Some(o) = &f.other {
         out.push(warn(format!(
@@ -88,6 +91,23 @@ fn dashboard(f: &Facts<'_>) -> Line {
              account with `loa user add NAME --role admin`, to turn it on)"
                 .to_owned(),
         ),
+    }
+}
+
+/// Whether active campaigns wait for four-eyes approval (docs/approval.md).
+fn approval(on: bool) -> Line {
+    if on {
+        info(
+            "approval: on (an active campaign sends only a version approved with `loa submit` \
+             and `loa approve`, or the dashboard's buttons)"
+                .to_owned(),
+        )
+    } else {
+        info(
+            "approval: off (--outbox, or --approval off: active campaigns send as they are on \
+             disk)"
+                .to_owned(),
+        )
     }
 }
 

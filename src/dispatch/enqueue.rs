@@ -187,7 +187,7 @@ fn produce(
     let c = &ws.campaigns[campaign];
     let s = &c.steps[step];
     let shared = Shared::for_where(c, s, o.at, o.n);
-    let condition = Where::new(&ws.renderer, c, s);
+    let condition = Where::new(ws.renderer_of(&c.id), c, s);
     let joined = joins(c, &s.audience)?;
     let mut candidates = Candidates::open(c, &s.audience, &joined)?;
     let mut out = Batches {

@@ -27,6 +27,10 @@ pub enum AuditAction {
     UserPasswd,
     /// `loa user disable`; the detail names the account.
     UserDisable,
+    /// `loa submit` or the dashboard's "request approval"; the actor is the account.
+    Submit,
+    /// `loa approve` or the dashboard's "approve"; the actor is the account.
+    Approve,
 }
 
 impl AuditAction {
@@ -43,6 +47,8 @@ impl AuditAction {
             Self::UserAdd => "user_add",
             Self::UserPasswd => "user_passwd",
             Self::UserDisable => "user_disable",
+            Self::Submit => "submit",
+            Self::Approve => "approve",
         }
     }
 }

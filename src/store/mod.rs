@@ -66,10 +66,14 @@
 //! - `audit`: [`Store::audit`], [`Store::audit_log`] — append-only (SQLite triggers)
 //! - `account`: [`Store::add_account`], [`Store::account`], [`Store::accounts`] — staff
 //!   accounts, their roles and password hashes (issue 17)
+//! - `approval`: [`Store::request_approval`], [`Store::approve`],
+//!   [`Store::version_approval`], [`Store::last_approved`] — four-eyes approval of each
+//!   version of a campaign (issue 17)
 //! - `values`: batches bound as `VALUES` lists (outcomes, attempts, events)
 //! - `id`: [`message_tag`] and [`message_id`], the deterministic provider-facing id
 
 mod account;
+mod approval;
 mod attempt;
 mod audit;
 mod campaign;
@@ -102,6 +106,7 @@ use sqlx::sqlite::SqlitePool;
 use tokio::sync::Mutex;
 
 pub use account::{AccountError, AccountRow};
+pub use approval::{ApprovalError, ApprovalStep, VersionApproval};
 pub(crate) use audit::{AuditAction, AuditEntry};
 pub(crate) use health::StateCount;
 pub(crate) use id::message_row;

@@ -215,6 +215,20 @@ impl WebState {
         self.inner.workspace.as_ref().map(|l| l.current())
     }
 
+    /// What the running daemon sends of `campaign` under four-eyes approval; `None` without
+    /// a daemon, with approval off, or for a campaign that is not `active`.
+    pub(crate) fn sending(&self, campaign: &str) -> Option<crate::campaign::Sending> {
+        self.inner.workspace.as_ref()?.sending(campaign)
+    }
+
+    /// Whether the running daemon sends only approved versions (docs/approval.md).
+    pub(crate) fn approval_on(&self) -> bool {
+        self.inner
+            .workspace
+            .as_ref()
+            .is_some_and(|l| l.approval_on())
+    }
+
     /// Why the latest edit of the workspace was refused, while it is.
     pub fn refused_edit(&self) -> Option<String> {
         self.inner.workspace.as_ref().and_then(|l| l.refused())
@@ -321,6 +335,16 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
         "POST",
         "/campaigns/{id}/retry",
         Access::Staff(Role::Operator),
+    ),
+    (
+        "POST",
+        "/campaigns/{id}/submit",
+        Access::Staff(Role::Operator),
+    ),
+    (
+        "POST",
+        "/campaigns/{id}/approve",
+        Access::Staff(Role::Approver),
     ),
 ];
 

@@ -185,12 +185,22 @@ impl Staff {
     /// Reads a small form body (at most 4 KiB) and refuses it (403) unless its `csrf`
     /// field, or the `X-CSRF-Token` header, carries this session's token.
     pub(crate) async fn check_form(&self, headers: &HeaderMap, body: Body) -> Result<(), WebError> {
+        self.checked_form(headers, body).await.map(|_| ())
+    }
+
+    /// [`Staff::check_form`], returning the form's bytes for the other fields.
+    pub(crate) async fn checked_form(
+        &self,
+        headers: &HeaderMap,
+        body: Body,
+    ) -> Result<Vec<u8>, WebError> {
         let form = super::read_limited(body, headers, MAX_FORM).await?;
         let given = field(&form, "csrf").or_else(|| {
             let h = headers.get("x-csrf-token")?.to_str().ok()?;
             Some(h.to_owned())
         });
-        self.check_csrf(given.as_deref())
+        self.check_csrf(given.as_deref())?;
+        Ok(form.to_vec())
     }
 }
 
@@ -262,7 +272,7 @@ fn session_cookie(headers: &HeaderMap) -> Option<&str> {
 }
 
 /// A field of an `application/x-www-form-urlencoded` body.
-pub(super) fn field(form: &[u8], name: &str) -> Option<String> {
+pub(crate) fn field(form: &[u8], name: &str) -> Option<String> {
     url::form_urlencoded::parse(form)
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.into_owned())

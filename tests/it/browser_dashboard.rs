@@ -1,7 +1,8 @@
 //! The dashboard in a real browser: Debian's headless chromium, driven over the W3C
 //! WebDriver protocol by chromedriver, logs in to a running `loa run`, opens the campaign's
 //! timeline, presses Pause, sees the campaign shown paused only, and the daemon stops
-//! sending; staff accounts log in by name and password, each with its role (issue 17).
+//! sending; staff accounts log in by name and password, each with its role, and request and
+//! approve a campaign (issue 17).
 //!
 //! Needs `/usr/bin/chromium` and `/usr/bin/chromedriver` (Debian packages `chromium`,
 //! `chromium-driver`; `.ci/run` installs them). Without them the test says so and passes,
@@ -117,4 +118,61 @@ async fn staff_accounts_log_in_by_name_and_only_an_operator_gets_the_pause_butto
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(sink.received_count(), settled, "still sending after Pause");
     println!("browser: viewer without buttons, operator paused at {settled} of 30 sent");
+}
+
+/// Four-eyes approval in the browser (issue 17, docs/approval.md): an active campaign that
+/// nobody approved sends nothing; an operator presses "request approval", is offered no
+/// "approve" button; an approver presses it and the daemon sends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_requests_approval_and_an_approver_approves_in_a_browser() {
+    if !browser::available() {
+        return;
+    }
+    const PASSWORD: &str = "mật khẩu trình duyệt 2026";
+    let sink = crate::support::smtp_sink::SmtpSink::start().await;
+    let ws = crate::support::campaign::CampaignBuilder::new(3)
+        .smtp("mail", &sink.url(), &[])
+        .step("s1", &["mail"])
+        .build();
+    for (name, role) in [("lan.nguyen", "operator"), ("minh.tran", "approver")] {
+        let add = ["user", "add", name, "--role", role];
+        assert_eq!(ws.loa_input(&add, &format!("{PASSWORD}\n")).code(), 0);
+    }
+    let daemon = Daemon::start_with(&ws, &Tuning::default(), &[("LOA_APPROVAL", "on")]);
+    let base = format!("http://127.0.0.1:{}", daemon.port(&ws).await);
+    let browser = Browser::start().await;
+    let log_in = |name: &'static str| {
+        let browser = &browser;
+        let base = &base;
+        async move {
+            browser.go(&format!("{base}/login")).await;
+            browser.type_into("input[name=name]", name).await;
+            browser.type_into("input[name=password]", PASSWORD).await;
+            browser.click("form button[type=submit]").await;
+            browser.source_with("/campaigns/rel").await;
+            browser.go(&format!("{base}/campaigns/rel")).await;
+            browser.source_with("data-approval=").await
+        }
+    };
+    let operator = log_in("lan.nguyen").await;
+    assert!(operator.contains("data-sending=\"nothing\""), "{operator}");
+    browser.click("form[action$='/submit'] button").await;
+    let after = browser.source_with("data-approval=\"awaiting\"").await;
+    assert!(
+        !after.contains("/approve\""),
+        "the requester is offered the approve button"
+    );
+    assert_eq!(sink.received_count(), 0, "sent before the approval");
+    let approver = log_in("minh.tran").await;
+    assert!(approver.contains("/approve\""), "no approve button");
+    browser.click("form[action$='/approve'] button").await;
+    browser.source_with("data-approval=\"approved\"").await;
+    let sent = crate::support::daemon::until(
+        Duration::from_secs(20),
+        Duration::from_millis(50),
+        || async { sink.received_count() >= 3 },
+    )
+    .await;
+    assert!(sent, "not sent after the approval in the browser");
+    println!("browser: requested by lan.nguyen, approved by minh.tran, 3 of 3 sent");
 }

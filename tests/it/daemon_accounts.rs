@@ -11,7 +11,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 use crate::support::daemon::{Daemon, Tuning, log_tail, sending_slowly};
 use crate::support::workspace::Workspace;
 
-const PASSWORD: &str = "mật khẩu của phòng truyền thông";
+pub(crate) const PASSWORD: &str = "mật khẩu của phòng truyền thông";
 
 fn form(name: &str) -> String {
     url::form_urlencoded::Serializer::new(String::new())
@@ -21,7 +21,11 @@ fn form(name: &str) -> String {
 }
 
 /// Logs in as `name`: the cookie pair and the CSRF token of the campaign page, and the page.
-async fn log_in(http: &reqwest::Client, base: &str, name: &str) -> (String, String, String) {
+pub(crate) async fn log_in(
+    http: &reqwest::Client,
+    base: &str,
+    name: &str,
+) -> (String, String, String) {
     let ok = http
         .post(format!("{base}/login"))
         .header("content-type", "application/x-www-form-urlencoded")

@@ -27,6 +27,7 @@ mod cli_manners;
 mod cli_user;
 mod concurrency;
 mod daemon_accounts;
+mod daemon_approval;
 mod daemon_log_flood;
 mod daemon_pause;
 mod daemon_reload;

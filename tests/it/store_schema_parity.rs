@@ -633,7 +633,7 @@ async fn the_postgresql_ledger_has_the_tables_keys_indexes_and_checks_of_the_sql
     let postgres = postgres_schema(&mut postgres_ledger(&db).await).await;
     // The reading itself must have found something on each side to compare.
     let message = &sqlite.tables["message"];
-    assert_eq!(sqlite.tables.len(), 12, "{:?}", sqlite.tables.keys());
+    assert_eq!(sqlite.tables.len(), 13, "{:?}", sqlite.tables.keys());
     assert!(
         message.checks.iter().any(|c| c.contains("replaced")),
         "{:?}",

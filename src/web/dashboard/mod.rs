@@ -9,6 +9,8 @@
 //!   occurrences as marks, close ones sharing a mark), past occurrences with their
 //!   figures (50 a page, `?page=N`, the latest page by default), the funnel per step and
 //!   channel, the failures (masked), coverage per school, and the buttons below.
+//! - `POST /campaigns/{id}/submit`, `/approve` — four-eyes approval of the version
+//!   loaded now ([`approval`], docs/approval.md): operator and approver.
 //! - `POST /campaigns/{id}/pause`, `/resume`, `/retry` — an operator pause stored in the
 //!   ledger ([`Store::hold_campaign`]; the dispatcher holds paused campaigns), its end,
 //!   and failed messages back in the queue ([`Store::retry`]). Each needs the session's
@@ -25,6 +27,7 @@
 //! [`Store::hold_campaign`]: crate::store::Store::hold_campaign
 //! [`Store::retry`]: crate::store::Store::retry
 
+mod approval;
 mod coverage;
 pub(crate) mod i18n;
 mod numbers;
@@ -55,6 +58,8 @@ pub(super) fn router() -> Router<WebState> {
         .route("/campaigns/{id}/pause", post(pause))
         .route("/campaigns/{id}/resume", post(resume))
         .route("/campaigns/{id}/retry", post(retry))
+        .route("/campaigns/{id}/submit", post(approval::submit))
+        .route("/campaigns/{id}/approve", post(approval::approve))
 }
 
 /// The dashboard's templates, compiled once.
@@ -155,7 +160,18 @@ async fn index(
     let page = Page::of(&uri, &headers);
     let campaigns = view::campaigns(&state).await.map_err(WebError::internal)?;
     let mut ctx = tera::Context::new();
+    // Campaigns whose version on disk waits for approval (docs/approval.md).
+    let awaiting: Vec<&str> = campaigns
+        .iter()
+        .map(|c| c.id.as_str())
+        .filter(|id| {
+            state
+                .sending(id)
+                .is_some_and(|s| !matches!(s, crate::campaign::Sending::Approved(_)))
+        })
+        .collect();
     ctx.insert("campaigns", &campaigns);
+    ctx.insert("awaiting", &awaiting);
     ctx.insert("has_workspace", &state.workspace().is_some());
     ctx.insert("refused_edit", &state.refused_edit());
     page.render("index.html", ctx, &staff)
@@ -180,6 +196,10 @@ async fn campaign(
         .ok_or(WebError::NotFound)?;
     ctx.insert("has_workspace", &state.workspace().is_some());
     ctx.insert("refused_edit", &state.refused_edit());
+    let approval = approval::view(&state, &id, &staff, page.lang)
+        .await
+        .map_err(WebError::internal)?;
+    ctx.insert("approval", &approval);
     page.render("campaign.html", ctx, &staff)
 }
 
@@ -329,6 +349,8 @@ fn flash(query: Option<&str>, lang: Lang) -> Option<String> {
     match done.as_str() {
         "paused" => Some(texts["done_paused"].to_owned()),
         "resumed" => Some(texts["done_resumed"].to_owned()),
+        "submitted" | "approved" | "approved_one" | "own_request" | "not_requested"
+        | "no_version" | "changed" => Some(texts[format!("done_{done}").as_str()].to_owned()),
         "retried" => {
             let n: u64 = query_field(query, "n")?.parse().ok()?;
             Some(format!("{} {n}", texts["done_retried"]))

@@ -13,7 +13,8 @@ pub const EXAMPLE: &str = "campaigns/bhyt-hssv-2026-2027.yaml";
 /// Every variable through which the environment running the tests could change what loa
 /// does; cleared (with its `_FILE` form) before each `loa` a test starts, which then sets
 /// only what it means to.
-const LOA_VARIABLES: [&str; 12] = [
+const LOA_VARIABLES: [&str; 13] = [
+    "LOA_APPROVAL",
     "LOA_SMTP_URL",
     "ZALO_ACCESS_TOKEN",
     "SMS_GATEWAY_URL",
