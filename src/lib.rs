@@ -13,7 +13,8 @@
 //!
 //! 1. [`cli`]: one file per command; parses arguments once, returns an exit code.
 //! 2. [`daemon`]: composes store, dispatcher, scheduler and web from one settings value;
-//!    hot reload of edited campaigns, data and templates; shutdown on SIGINT/SIGTERM.
+//!    hot reload of edited campaigns, data and templates; four-eyes approval (which version
+//!    of each active campaign it sends); shutdown on SIGINT/SIGTERM.
 //! 3. [`dispatch`]: enqueue (occurrences → message rows), housekeeping (lease rescue,
 //!    expiry), campaign registration, and claim → send → record, retry policy, rate limits.
 //!    Beside it [`web`]: the HTTP side — `/healthz`, `/metrics`, signed delivery callbacks
@@ -26,10 +27,10 @@
 //!    every provider answer as transient, permanent or pausing the channel. Beside it
 //!    [`store`]: the message ledger in SQLite — campaigns, occurrences, one row per message
 //!    with its state machine, fenced claims and outcomes, attempts, state events, settings,
-//!    delivery receipts and suppressions.
+//!    delivery receipts, suppressions, the audit trail, staff accounts and approvals.
 //! 6. [`campaign`]: YAML spec types, loading with `${NAME}` substitution, validation into a
 //!    [`campaign::Campaign`] with located diagnostics, data and template checks, the template
-//!    context, and which recipients a step selects.
+//!    context, which recipients a step selects, and the approval hash of its content.
 //! 7. [`mask`]: hides addresses and credentials in texts (provider errors, skip reasons,
 //!    URLs) before the ledger keeps them and wherever they are shown; it reads phone
 //!    numbers as the audience does.
@@ -44,11 +45,13 @@
 //!    I/O — the channel builds on them and `loa validate` checks them with the same code),
 //!    [`links`] (signed unsubscribe tokens), [`suggest`] ("did you mean …?"), and
 //!    [`log_limit`] (log lines a client can cause, written at most once per kind per
-//!    interval with the count left out).
+//!    interval with the count left out), and [`account`] (staff roles, account names,
+//!    Argon2id password hashes — the CLI, the ledger and the dashboard's login share them).
 
 #![forbid(unsafe_code)]
 #![warn(unreachable_pub)]
 
+pub mod account;
 pub mod audience;
 pub mod campaign;
 pub mod channel;

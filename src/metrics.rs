@@ -63,13 +63,14 @@ impl AttemptClass {
         }
     }
 
-    /// The class of an outcome; None for outcomes that made no try (skipped, expired).
+    /// The class of an outcome; None for outcomes that made no try (skipped, expired,
+    /// released).
     pub fn of(result: &OutcomeKind) -> Option<AttemptClass> {
         match result {
             OutcomeKind::Sent { .. } => Some(Self::Sent),
             OutcomeKind::Retry { .. } => Some(Self::Transient),
             OutcomeKind::Failed { .. } => Some(Self::Permanent),
-            OutcomeKind::Skipped { .. } | OutcomeKind::Expired => None,
+            OutcomeKind::Skipped { .. } | OutcomeKind::Expired | OutcomeKind::Released => None,
         }
     }
 }

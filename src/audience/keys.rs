@@ -5,8 +5,11 @@
 //! it holds for every row. A `HashMap<String, u64>` spent about 80 bytes a key on it (a
 //! string's 24 bytes and its own allocation, the line, and a table kept at most 7/8 full
 //! that copies itself whole to grow): 165 MB of the 241 MiB `loa plan` peaked at over
-//! 2,000,000 students. Here the keys' text sits end to end in one buffer and the table holds
-//! 4-byte entry numbers: about 30 bytes a key (issue 19).
+//! 2,000,000 students. Here the keys' text sits end to end in buffers of 1 MiB, each
+//! allocated once at its full size, and the table, the ends and the lines take 4 bytes
+//! each: about 26 bytes a key of 10 characters, with no buffer ever copied to grow. One
+//! buffer growing by doubling (the first version) held up to twice the text and, while it
+//! copied itself, three times: 72–88 MB at 2,000,000 keys against about 52 MB now.
 //!
 //! The table is written here rather than taken from hashbrown's `HashTable<u32>`, which
 //! was tried with the same buffer: `loa plan` over 2,000,000 students took 18.5–20.6 s and
@@ -23,12 +26,19 @@ pub(crate) struct FirstLines<S = RandomState> {
     /// Open addressing with linear probing: the number of an entry plus one, 0 for a free
     /// slot. Never more than half full, so a probe for a new key ends after a slot or two.
     slots: Vec<u32>,
-    /// The text of every key, one after the other: entry `i` is `text[ends[i - 1]..ends[i]]`.
-    text: String,
+    /// The text of every key, one after the other in chunks of [`CHUNK`] bytes; a key never
+    /// spans two chunks. Position `p` is byte `p % CHUNK` of chunk `p / CHUNK`.
+    chunks: Vec<String>,
+    /// Where each entry's key ends (a position); it starts where the one before ended, or at
+    /// the start of its own chunk when it did not fit in the one before's ([`Self::key`]).
     ends: Vec<u32>,
     /// The line of each entry's first row.
-    lines: Vec<u64>,
+    lines: Vec<u32>,
 }
+
+/// Bytes of key text per chunk. A key is one cell, at most 64 KiB
+/// (docs/data-files.md#size-limits), so it always fits in one.
+const CHUNK: usize = 1 << 20;
 
 impl FirstLines {
     pub(crate) fn new() -> Self {
@@ -50,7 +60,7 @@ impl<S: BuildHasher> FirstLines<S> {
         FirstLines {
             hasher,
             slots: vec![0; Self::FIRST_SLOTS],
-            text: String::new(),
+            chunks: vec![String::new()],
             ends: Vec::new(),
             lines: Vec::new(),
         }
@@ -65,13 +75,14 @@ impl<S: BuildHasher> FirstLines<S> {
         loop {
             match self.slots[at] {
                 0 => break,
-                n if self.key(n as usize - 1) == key => return self.lines[n as usize - 1],
+                n if self.key(n as usize - 1) == key => {
+                    return u64::from(self.lines[n as usize - 1]);
+                }
                 _ => at = (at + 1) & mask,
             }
         }
-        self.text.push_str(key);
-        self.ends.push(offset(self.text.len()));
-        self.lines.push(line);
+        self.push_text(key);
+        self.lines.push(offset(line as usize));
         self.slots[at] = offset(self.lines.len());
         if 2 * self.lines.len() > self.slots.len() {
             self.grow();
@@ -85,12 +96,34 @@ impl<S: BuildHasher> FirstLines<S> {
         self.lines.len()
     }
 
+    /// Appends `key` to the last chunk, or to a new one when it does not fit, and notes
+    /// where it ends. The first chunk grows as small audiences need; later ones are
+    /// allocated whole.
+    fn push_text(&mut self, key: &str) {
+        let last = self.chunks.len() - 1;
+        if self.chunks[last].len() + key.len() > CHUNK && !self.chunks[last].is_empty() {
+            self.chunks
+                .push(String::with_capacity(CHUNK.max(key.len())));
+        }
+        let last = self.chunks.len() - 1;
+        self.chunks[last].push_str(key);
+        self.ends
+            .push(offset(last * CHUNK + self.chunks[last].len()));
+    }
+
     fn key(&self, entry: usize) -> &str {
-        let start = match entry {
+        let end = self.ends[entry] as usize;
+        let before = match entry {
             0 => 0,
             i => self.ends[i - 1] as usize,
         };
-        &self.text[start..self.ends[entry] as usize]
+        if end == before {
+            return "";
+        }
+        // The chunk of its last byte.
+        let chunk = (end - 1) / CHUNK;
+        let start = before.max(chunk * CHUNK);
+        &self.chunks[chunk][start - chunk * CHUNK..end - chunk * CHUNK]
     }
 
     /// Twice the slots, every entry placed again by its key's hash.
@@ -108,10 +141,10 @@ impl<S: BuildHasher> FirstLines<S> {
     }
 }
 
-/// A count or an offset as stored: 4 bytes, as no audience holds 4 GiB of key text or 4
-/// billion rows (the memory for them would have run out long before).
+/// A count, a position or a line as stored: 4 bytes, as no audience holds 4 GiB of key text
+/// or 4 billion rows (the memory for them would have run out long before).
 fn offset(n: usize) -> u32 {
-    u32::try_from(n).expect("an audience file's keys fit in 4 GiB")
+    u32::try_from(n).expect("an audience file's keys and lines fit in 4 bytes")
 }
 
 #[cfg(test)]
@@ -166,5 +199,40 @@ mod tests {
         assert_eq!(seen.first("Nguyễn", 300_000), 300_000);
         assert_eq!(seen.first("Nguyễn", 300_001), 300_000);
         assert_eq!(seen.len(), 100_001);
+    }
+
+    /// Keys of every length from 0 to 3,000 bytes fill several chunks, so many keys meet a
+    /// chunk's end: each is still found whole, and an empty key after a chunk's last key too.
+    #[test]
+    fn keys_that_meet_the_end_of_a_chunk_start_the_next_and_are_read_whole() {
+        let mut seen = FirstLines::new();
+        let key = |i: u64| format!("{i}:{}", "đ".repeat((i % 1_500) as usize));
+        let n = 3_000u64;
+        for i in 0..n {
+            assert_eq!(seen.first(&key(i), i + 2), i + 2);
+        }
+        assert_eq!(seen.first("", 10_000), 10_000);
+        assert!(seen.chunks.len() > 3, "{} chunks", seen.chunks.len());
+        for i in 0..n {
+            assert_eq!(seen.first(&key(i), 20_000 + i), i + 2, "key {i}");
+        }
+        assert_eq!(seen.first("", 10_001), 10_000);
+        assert!(seen.chunks.iter().all(|c| c.len() <= CHUNK));
+    }
+
+    /// A chunk filled to its last byte, then an empty key: it ends where the chunk ends,
+    /// with no chunk after it yet.
+    #[test]
+    fn an_empty_key_after_a_full_chunk_is_found() {
+        let mut seen = FirstLines::new();
+        let half = "x".repeat(CHUNK / 2);
+        assert_eq!(seen.first(&half, 2), 2);
+        assert_eq!(seen.first(&"y".repeat(CHUNK / 2), 3), 3);
+        assert_eq!(seen.chunks.len(), 1);
+        assert_eq!(seen.first("", 4), 4);
+        assert_eq!(seen.first("", 5), 4);
+        assert_eq!(seen.first("z", 6), 6);
+        assert_eq!(seen.chunks.len(), 2);
+        assert_eq!((seen.first("z", 7), seen.first(&half, 8)), (6, 2));
     }
 }

@@ -2,6 +2,7 @@
 //! replaces it when an edit loads cleanly (hot reload), and the dashboard, which shows it
 //! together with the problems of the last edit that was refused.
 
+use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use super::Workspace;
@@ -10,6 +11,22 @@ pub struct Live {
     current: RwLock<Arc<Workspace>>,
     /// The problems of the latest edit, while it is refused; `None` once one loads.
     refused: RwLock<Option<String>>,
+    /// What the daemon sends of each `active` campaign under four-eyes approval; `None`
+    /// when approval is off for this daemon (docs/approval.md).
+    sending: RwLock<Option<HashMap<String, Sending>>>,
+}
+
+/// What the daemon sends of an `active` campaign under approval (docs/approval.md).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Sending {
+    /// The version on disk, approved: its approval hash.
+    Approved(String),
+    /// The version on disk (`waiting`) awaits approval; the approved version `running`
+    /// keeps sending.
+    Older { running: String, waiting: String },
+    /// The version on disk (`waiting`) awaits approval and no approved version was loaded
+    /// since the start: the campaign sends nothing.
+    Nothing { waiting: String },
 }
 
 impl Live {
@@ -17,7 +34,28 @@ impl Live {
         Live {
             current: RwLock::new(ws),
             refused: RwLock::new(None),
+            sending: RwLock::new(None),
         }
+    }
+
+    /// What the daemon now sends of each campaign under approval (`None`: approval off).
+    pub fn set_sending(&self, sending: Option<HashMap<String, Sending>>) {
+        *self.sending.write().unwrap_or_else(|e| e.into_inner()) = sending;
+    }
+
+    /// What the daemon sends of `campaign`; `None` when approval is off or the campaign is
+    /// not `active`.
+    pub fn sending(&self, campaign: &str) -> Option<Sending> {
+        let all = self.sending.read().unwrap_or_else(|e| e.into_inner());
+        all.as_ref()?.get(campaign).cloned()
+    }
+
+    /// Whether this daemon sends only approved versions.
+    pub fn approval_on(&self) -> bool {
+        self.sending
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some()
     }
 
     /// The version in force.
@@ -56,6 +94,7 @@ mod tests {
             campaigns: Vec::with_capacity(n),
             renderer,
             templates: format!("t{n}").into(),
+            pinned: Default::default(),
         })
     }
 

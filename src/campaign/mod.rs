@@ -7,6 +7,7 @@
 //! [`Workspace::load`] composes these steps for all campaign files and the templates.
 
 mod check;
+pub(crate) mod content;
 pub(crate) mod context;
 pub(crate) mod count;
 pub(crate) mod data_check;
@@ -29,12 +30,13 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 pub use check::suggest;
+pub use content::{approval_hash, approvers_needed};
 pub use data_check::DataScan;
 pub(crate) use data_dirs::set_data_dirs;
 pub(crate) use diagnostic::Diagnostic;
 pub use diagnostic::Diagnostics;
 pub(crate) use lint::parts_for;
-pub(crate) use live::Live;
+pub(crate) use live::{Live, Sending};
 pub use load::EnvPolicy;
 pub(crate) use model::{Audience, Status};
 pub use model::{
@@ -60,6 +62,9 @@ pub struct Workspace {
     pub campaigns: Vec<Campaign>,
     pub renderer: Renderer,
     pub templates: PathBuf,
+    /// Campaigns that keep sending an older, approved version (docs/approval.md): the
+    /// workspace that version was loaded in, whose templates render it. Empty as loaded.
+    pub pinned: HashMap<String, std::sync::Arc<Workspace>>,
 }
 
 impl Workspace {
@@ -120,8 +125,17 @@ impl Workspace {
             campaigns,
             renderer,
             templates: templates.to_path_buf(),
+            pinned: HashMap::new(),
         });
         (ws, diags)
+    }
+
+    /// The renderer of `campaign`'s templates: the workspace's own, or that of the older
+    /// approved version the campaign keeps sending.
+    pub fn renderer_of(&self, campaign: &str) -> &Renderer {
+        self.pinned
+            .get(campaign)
+            .map_or(&self.renderer, |ws| &ws.renderer)
     }
 
     pub fn campaign(&self, id_or_file: &str) -> Option<&Campaign> {

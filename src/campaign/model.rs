@@ -61,6 +61,9 @@ pub struct Campaign {
     pub channels: IndexMap<String, Channel>,
     pub messages: IndexMap<String, Vec<String>>,
     pub steps: Vec<Step>,
+    /// `approval: { second_above: N }`: a step reaching more than N recipients needs a
+    /// second approver (docs/approval.md).
+    pub second_approver_above: Option<u64>,
 }
 
 impl Campaign {

@@ -27,6 +27,15 @@ pub(crate) struct CampaignSpec {
     pub messages: IndexMap<String, Vec<String>>,
     #[serde(default)]
     pub steps: Vec<StepSpec>,
+    /// Four-eyes approval rules (docs/approval.md).
+    pub approval: Option<ApprovalSpec>,
+}
+
+/// `approval:`: when a version needs a second approver.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct ApprovalSpec {
+    /// A step reaching more than this many recipients needs a second, different approver.
+    pub second_above: Option<Number>,
 }
 
 #[derive(Debug, Default, Deserialize)]

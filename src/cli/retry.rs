@@ -1,4 +1,6 @@
-//! `loa retry CAMPAIGN [--step S] [--state failed]`: puts messages back in the queue.
+//! `loa retry CAMPAIGN [--step S] [--state failed] [--user NAME]`: puts messages back in the
+//! queue; with `--user`, as that staff account (role `operator` or above, its password read
+//! from standard input or asked for), which the audit row then names.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -8,6 +10,7 @@ use chrono::Utc;
 
 use super::Global;
 use super::format::thousands;
+use crate::account::Role;
 use crate::store::{AuditAction, AuditEntry, MessageState, Store};
 
 #[derive(Debug, clap::Args)]
@@ -18,6 +21,10 @@ pub struct Args {
     /// Which messages to re-queue: failed (default) or expired.
     #[arg(long, default_value = MessageState::Failed.as_str(), value_parser = retryable())]
     pub state: MessageState,
+    /// Act as this staff account (role operator or above; its password is read from standard
+    /// input, or asked for on a terminal): the audit trail names it instead of the system user.
+    #[arg(long, value_name = "NAME")]
+    pub user: Option<String>,
 }
 
 /// The states `--state` accepts, listed by `--help` and in clap's error for another word.
@@ -34,6 +41,7 @@ pub(super) async fn run(global: &Global, args: &Args) -> Result<ExitCode> {
     if let Some(step) = &args.step {
         super::known_step(&store, &args.campaign, step).await?;
     }
+    let actor = super::user::act_as(&store, args.user.as_deref(), Role::Operator).await?;
     let n = store
         .retry(
             &args.campaign,
@@ -56,10 +64,6 @@ pub(super) async fn run(global: &Global, args: &Args) -> Result<ExitCode> {
             .as_deref()
             .map(|s| format!(" in step {s}"))
             .unwrap_or_default()
-    );
-    let actor = format!(
-        "cli:{}",
-        std::env::var("USER").unwrap_or_else(|_| "loa".into())
     );
     let entry = AuditEntry {
         actor: &actor,

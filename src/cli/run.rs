@@ -37,6 +37,11 @@ pub struct Args {
     /// ones are recorded as missed.
     #[arg(long, env = "LOA_GRACE_MINUTES", default_value_t = 60)]
     pub grace_minutes: u64,
+    /// Four-eyes approval (docs/approval.md): `on` (default) sends only approved versions
+    /// of active campaigns; `off` sends them as they are on disk, for an office where one
+    /// person does everything. Not awaited with --outbox, where nothing leaves the machine.
+    #[arg(long, env = "LOA_APPROVAL", default_value = "on", value_parser = ["on", "off"])]
+    pub approval: String,
     #[command(flatten)]
     pub tuning: Tuning,
 }
@@ -114,6 +119,7 @@ fn settings(global: &Global, args: &Args) -> Result<daemon::Settings> {
         campaigns: global.campaigns.clone(),
         templates: global.templates.clone(),
         outbox: global.outbox.clone(),
+        approval: args.approval == "on",
         rounds,
         dispatch,
         web: WebConfig {

@@ -35,6 +35,8 @@ pub struct Daemon {
     web_config: WebConfig,
     metrics: Arc<Metrics>,
     outbox: Option<PathBuf>,
+    /// Send only approved versions (docs/approval.md).
+    approval: bool,
 }
 
 impl Daemon {
@@ -83,6 +85,7 @@ impl Daemon {
             web,
             web_config: settings.web,
             metrics,
+            approval: settings.approval && settings.outbox.is_none(),
             outbox: settings.outbox,
         }))
     }
@@ -103,6 +106,11 @@ impl Daemon {
                 "loa: delivering to files under {} (--outbox); Ctrl-C to stop",
                 dir.display()
             );
+            // Approval gates what leaves the machine, and nothing does here.
+            eprintln!(
+                "loa: approval is not awaited with --outbox: every active campaign is \
+                 delivered to the files as it is on disk (docs/approval.md)"
+            );
         }
         // After the outbox line, so that the block stands together.
         say_what_is_on(
@@ -111,6 +119,7 @@ impl Daemon {
             &self.ws,
             &self.web_config,
             web.addr,
+            self.approval,
         )
         .await;
         let running = super::run(
@@ -121,6 +130,7 @@ impl Daemon {
             &self.owner,
             stop.clone(),
             Some(self.reload),
+            self.approval.then(super::approval::Approvals::default),
         )
         .await;
         stop.cancel();
@@ -142,10 +152,16 @@ async fn say_what_is_on(
     ws: &Workspace,
     web: &WebConfig,
     addr: std::net::SocketAddr,
+    approval: bool,
 ) {
     let now = chrono::Utc::now();
     let other = heartbeat::other(store, owner, now.timestamp_millis()).await;
     heartbeat::beat(store, owner, now.timestamp_millis()).await;
+    let accounts = store
+        .accounts()
+        .await
+        .ok()
+        .map(|all| (all.len(), all.iter().filter(|a| !a.is_disabled()).count()));
     startup::log(&startup::lines(&startup::Facts {
         ws,
         env: &web.env,
@@ -153,6 +169,8 @@ async fn say_what_is_on(
         addr,
         other,
         now,
+        accounts,
+        approval,
     }));
 }
 

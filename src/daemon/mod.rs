@@ -14,6 +14,7 @@
 //! recorded by then (the disk is full, say) leave their messages leased, and they are sent
 //! again after the restart — at most once, as after a crash.
 
+pub(crate) mod approval;
 mod assemble;
 mod heartbeat;
 pub(crate) mod reload;
@@ -54,6 +55,10 @@ pub(crate) const RELEASE_WITHIN: Duration = Duration::from_secs(3);
 
 /// The dispatcher of one version of the workspace, pumping in its own task.
 struct Running {
+    /// The files as loaded (what reload watches, registers and the dashboard shows).
+    loaded: Arc<Workspace>,
+    /// What the dispatcher sends from: `loaded`, or under approval the versions approved
+    /// ([`approval`]).
     ws: Arc<Workspace>,
     dispatcher: Arc<Dispatcher>,
     pump: tokio::task::JoinHandle<()>,
@@ -62,11 +67,17 @@ struct Running {
 }
 
 impl Running {
-    fn start(ws: Arc<Workspace>, dispatcher: Dispatcher, stop: &CancellationToken) -> Running {
+    fn start(
+        loaded: Arc<Workspace>,
+        ws: Arc<Workspace>,
+        dispatcher: Dispatcher,
+        stop: &CancellationToken,
+    ) -> Running {
         let dispatcher = Arc::new(dispatcher);
         let stop = stop.child_token();
         let pump = tokio::spawn(Arc::clone(&dispatcher).pump(stop.clone()));
         Running {
+            loaded,
             ws,
             dispatcher,
             pump,
@@ -97,7 +108,9 @@ impl Running {
 
 /// Runs until `stop` is cancelled: the dispatcher's pump in its own task, housekeeping
 /// and (with `reload`) a look for edited files every poll. Then waits for the sends in
-/// flight and releases this process's leases.
+/// flight and releases this process's leases. With `approvals` (docs/approval.md) the
+/// dispatcher sends only approved versions, and is rebuilt when a waiting one is approved.
+#[allow(clippy::too_many_arguments)]
 async fn run(
     store: Store,
     ws: Arc<Workspace>,
@@ -106,6 +119,7 @@ async fn run(
     owner: &str,
     stop: CancellationToken,
     reload: Option<Reload>,
+    mut approvals: Option<approval::Approvals>,
 ) -> Result<()> {
     register_audited(&store, &ws).await?;
     info!(campaigns = ws.campaigns.len(), "loa daemon started");
@@ -121,10 +135,19 @@ async fn run(
         last_beat: None,
     };
     let mut seen = reload.as_ref().map(|r| reload::fingerprint(&r.watch, &ws));
-    let mut running = Running::start(ws, dispatcher, &stop);
+    let (sending, dispatcher) = match (&mut approvals, &reload) {
+        (Some(a), Some(r)) => {
+            let sending = a.sending(&store, &ws).await?;
+            r.live.set_sending(Some(a.standing()));
+            let dispatcher = (r.build)(Arc::clone(&sending))?;
+            (sending, dispatcher)
+        }
+        _ => (Arc::clone(&ws), dispatcher),
+    };
+    let mut running = Running::start(ws, sending, dispatcher, &stop);
     while !stop.is_cancelled() {
         if let Some(r) = &reload {
-            running = reloaded(&store, r, running, &mut seen, &stop).await?;
+            running = reloaded(&store, r, running, &mut seen, &stop, approvals.as_mut()).await?;
         }
         if !keeper.round(&store, &running, &stop).await {
             break;
@@ -212,25 +235,55 @@ async fn wind_down(
 }
 
 /// `running`, or its successor on the edited workspace when the watched files changed and
-/// load cleanly (see [`reload`]).
+/// load cleanly (see [`reload`]), or on the same files when a version that waited for
+/// approval was approved ([`approval`]).
 async fn reloaded(
     store: &Store,
     r: &Reload,
     running: Running,
     seen: &mut Option<u64>,
     stop: &CancellationToken,
+    approvals: Option<&mut approval::Approvals>,
 ) -> Result<Running> {
-    let now = reload::fingerprint(&r.watch, &running.ws);
-    if *seen == Some(now) {
-        return Ok(running);
-    }
+    let now = reload::fingerprint(&r.watch, &running.loaded);
+    let edited = *seen != Some(now);
     // Whatever the outcome, this version of the files has been looked at.
     *seen = Some(now);
-    let Some(new) = reload::load(r) else {
+    let approved = match &approvals {
+        Some(a) if !edited => match a.approved_since(store).await {
+            Ok(approved) => approved,
+            Err(e) => {
+                warn!(error = %format!("{e:#}"), "reading the approvals failed; trying again");
+                false
+            }
+        },
+        _ => false,
+    };
+    let new = if edited {
+        match reload::load(r) {
+            Some(new) => Arc::new(new),
+            None => return Ok(running),
+        }
+    } else if approved {
+        Arc::clone(&running.loaded)
+    } else {
         return Ok(running);
     };
-    let new = Arc::new(new);
-    let dispatcher = match (r.build)(Arc::clone(&new)) {
+    let sending = match approvals {
+        Some(a) => match a.sending(store, &new).await {
+            Ok(sending) => {
+                r.live.set_sending(Some(a.standing()));
+                sending
+            }
+            Err(e) => {
+                warn!(error = %format!("{e:#}"), "checking the approvals of the edited workspace failed; the last good version keeps running");
+                *seen = None;
+                return Ok(running);
+            }
+        },
+        None => Arc::clone(&new),
+    };
+    let dispatcher = match (r.build)(Arc::clone(&sending)) {
         Ok(d) => d,
         Err(e) => {
             warn!(error = %format!("{e:#}"), "the edited workspace cannot be dispatched; the last good version keeps running");
@@ -239,17 +292,19 @@ async fn reloaded(
     };
     let old = Arc::clone(&running.ws);
     running.finish(stop).await?;
-    if let Err(e) = reload::cancel_removed(store, &old, &new).await {
+    if let Err(e) = reload::cancel_removed(store, &old, &sending).await {
         warn!(error = %format!("{e:#}"), "cancelling removed steps failed; trying at the next edit");
     }
     register_audited(store, &new).await?;
     r.live.replace(Arc::clone(&new));
-    info!(
-        campaigns = new.campaigns.len(),
-        "reloaded the edited workspace"
-    );
+    if edited {
+        info!(
+            campaigns = new.campaigns.len(),
+            "reloaded the edited workspace"
+        );
+    }
     *seen = Some(reload::fingerprint(&r.watch, &new));
-    Ok(Running::start(new, dispatcher, stop))
+    Ok(Running::start(new, sending, dispatcher, stop))
 }
 
 /// The first occurrence after `now` of any active campaign: (campaign, step, local time).

@@ -26,6 +26,9 @@ pub struct Settings {
     /// Deliver to files under this folder instead of the providers (`--outbox`); missing
     /// secrets are then only warnings.
     pub outbox: Option<PathBuf>,
+    /// Send only approved versions of `active` campaigns (docs/approval.md); on unless
+    /// `loa run --approval off`. Not applied with `outbox`, where nothing leaves the machine.
+    pub approval: bool,
     pub rounds: Rounds,
     /// The dispatcher's; the daemon fills in the unsubscribe key and the metrics.
     pub dispatch: dispatch::Settings,

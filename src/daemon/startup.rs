@@ -24,6 +24,10 @@ pub(crate) struct Facts<'a> {
     pub addr: SocketAddr,
     pub other: Option<Other>,
     pub now: DateTime<Utc>,
+    /// Staff accounts in the ledger: (all, enabled); `None`: they could not be read.
+    pub accounts: Option<(usize, usize)>,
+    /// Whether only approved versions are sent (off with `--outbox` or `--approval off`).
+    pub approval: bool,
 }
 
 /// One line of the block; `warn` lines call for the operator's attention.
@@ -46,6 +50,7 @@ pub(crate) fn lines(f: &Facts<'_>) -> Vec<Line> {
     let mut out = vec![dashboard(f)];
     out.extend(callbacks(f));
     out.push(public_url(f.public_url, f.addr));
+    out.push(approval(f.approval));
     out.extend(periods(f.ws, f.now));
     if let Some(o) = &f.other {
         out.push(warn(format!(
@@ -71,14 +76,36 @@ pub(crate) fn log(lines: &[Line]) {
 }
 
 fn dashboard(f: &Facts<'_>) -> Line {
-    if f.env.admin_token.is_some() {
-        let base = f.public_url.trim_end_matches('/');
-        info(format!(
-            "dashboard: on at {base}/ (log in with LOA_ADMIN_TOKEN)"
-        ))
+    let base = f.public_url.trim_end_matches('/');
+    match (f.accounts, f.env.admin_token.is_some()) {
+        (Some((all, enabled)), _) if all > 0 => info(format!(
+            "dashboard: on at {base}/ (log in with a staff account, {enabled} of {all} \
+             enabled: `loa user list`; LOA_ADMIN_TOKEN is not accepted once accounts exist)"
+        )),
+        (_, true) => info(format!(
+            "dashboard: on at {base}/ (log in with LOA_ADMIN_TOKEN until the first staff \
+             account is added with `loa user add`)"
+        )),
+        (_, false) => info(
+            "dashboard: off (set LOA_ADMIN_TOKEN, at least 16 characters, or add a staff \
+             account with `loa user add NAME --role admin`, to turn it on)"
+                .to_owned(),
+        ),
+    }
+}
+
+/// Whether active campaigns wait for four-eyes approval (docs/approval.md).
+fn approval(on: bool) -> Line {
+    if on {
+        info(
+            "approval: on (an active campaign sends only a version approved with `loa submit` \
+             and `loa approve`, or the dashboard's buttons)"
+                .to_owned(),
+        )
     } else {
         info(
-            "dashboard: off (set LOA_ADMIN_TOKEN, at least 16 characters, to turn it on)"
+            "approval: off (--outbox, or --approval off: active campaigns send as they are on \
+             disk)"
                 .to_owned(),
         )
     }

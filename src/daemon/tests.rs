@@ -41,6 +41,7 @@ fn settings(dir: &Path) -> Settings {
         campaigns: dir.join("campaigns"),
         templates: dir.join("templates"),
         outbox: Some(dir.join("outbox")),
+        approval: true,
         rounds: Rounds {
             poll: Duration::from_millis(100),
             ..Rounds::default()

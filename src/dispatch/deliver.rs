@@ -163,8 +163,12 @@ impl Dispatcher {
             .map_err(|e| format!("stored data unreadable: {e}"))?;
         let address = m.address.clone().unwrap_or_default();
         let (ws, kind, body) = (Arc::clone(&self.ws), ch.kind, ch.body.clone());
-        let (template, to, message_id) =
-            (step.template.clone(), address.clone(), m.message_id.clone());
+        let (template, to, message_id, id) = (
+            step.template.clone(),
+            address.clone(),
+            m.message_id.clone(),
+            campaign.id.clone(),
+        );
         let rendered = crate::render::off_thread(move || {
             let target = Target {
                 kind,
@@ -173,7 +177,7 @@ impl Dispatcher {
                 address: &to,
                 message_id: &message_id,
             };
-            render(&ws.renderer, &target, &mut ctx)
+            render(ws.renderer_of(&id), &target, &mut ctx)
         })
         .await
         .map_err(|e| format!("template error: {e}"))?;

@@ -31,7 +31,7 @@ use tokio_util::task::TaskTracker;
 use tracing::warn;
 
 use super::{Dispatcher, Slot, failpoint};
-use crate::store::{Claimed, Millis, NewMessage, Outcome};
+use crate::store::{Claimed, Millis, NewMessage, Outcome, OutcomeKind};
 
 /// Outcomes written per transaction at most.
 const RECORD_BATCH: usize = 2_000;
@@ -45,6 +45,17 @@ enum Next {
     Token(Duration),
     /// At the next poll, or when a lease comes free or the daemon enqueues.
     Poll,
+}
+
+/// Time a channel's outcome needs, after its send, to be written before the lease ends.
+const TIME_TO_RECORD: Duration = Duration::from_secs(5);
+
+/// How much of its lease a message must have left for its send to start: two of the
+/// channel's timeouts (an SMTP session may be opened before the message goes, a Zalo token
+/// refreshed) and the time to record the outcome; never more than half the lease, so that a
+/// message whose turn comes at once always goes, however short the lease.
+fn time_to_send(timeout: Duration, lease: Duration) -> Millis {
+    (timeout * 2 + TIME_TO_RECORD).min(lease / 2).as_millis() as Millis
 }
 
 /// One finished send on its way to the ledger, holding its lease until then.
@@ -125,7 +136,9 @@ impl Dispatcher {
                     None => Next::Now,
                 });
             }
-            self.start_sends(slot, claimed, tx, sends).await?;
+            let lease_until = now + self.settings.lease.as_millis() as Millis;
+            self.start_sends(slot, claimed, lease_until, tx, sends)
+                .await?;
         }
         Ok(next)
     }
@@ -155,17 +168,22 @@ impl Dispatcher {
     }
 
     /// One send task per claimed message, each holding one of the channel's leases until
-    /// the recorder has written its outcome. A ledger error here (the suppression lookup)
-    /// leaves the claimed rows leased; the lease rescue gives them back.
+    /// the recorder has written its outcome. A message whose turn comes with less of its
+    /// lease left (`lease_until`) than a send may take ([`time_to_send`]) is not sent but
+    /// released, so that no lease runs out while its message is on its way: the rescue
+    /// would offer it again and it could go twice. A ledger error here (the suppression
+    /// lookup) leaves the claimed rows leased; the lease rescue gives them back.
     async fn start_sends(
         self: &Arc<Self>,
         slot: &Slot,
         claimed: Vec<Claimed>,
+        lease_until: Millis,
         tx: &mpsc::UnboundedSender<Done>,
         sends: &TaskTracker,
     ) -> Result<()> {
         let contexts = Arc::new(self.contexts(&claimed));
         let suppressed = self.suppressed(&claimed).await?;
+        let last_start = lease_until - time_to_send(slot.timeout, self.settings.lease);
         for m in claimed {
             let opted_out = m.address.as_ref().is_some_and(|a| suppressed.contains(a));
             // Only the claimer takes leases, and it claimed no more than it saw free.
@@ -176,7 +194,12 @@ impl Dispatcher {
             let sending = Arc::clone(&slot.sending);
             sends.spawn(async move {
                 let turn = sending.acquire_owned().await.expect("never closed");
-                let (outcome, fallback) = me.deliver(m, Utc::now(), &contexts, opted_out).await;
+                let now = Utc::now();
+                let (outcome, fallback) = if now.timestamp_millis() > last_start {
+                    (me.released(&m, now.timestamp_millis()), None)
+                } else {
+                    me.deliver(m, now, &contexts, opted_out).await
+                };
                 drop(turn);
                 let done = Done {
                     outcome,
@@ -188,6 +211,18 @@ impl Dispatcher {
             });
         }
         Ok(())
+    }
+
+    /// The outcome of a claimed message given back unsent ([`OutcomeKind::Released`]).
+    fn released(&self, m: &Claimed, now: Millis) -> Outcome {
+        Outcome {
+            id: m.id,
+            attempt: m.attempt,
+            owner: self.settings.owner.clone(),
+            started_at: now,
+            duration_ms: 0,
+            result: OutcomeKind::Released,
+        }
     }
 
     /// Writes outcomes as they arrive, in batches, until every sender is gone.

@@ -5,8 +5,10 @@
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
+use super::approval::ApprovalAct;
 use super::open::Ledger;
 use super::*;
+use crate::account::{PasswordHash, Role};
 
 /// Calls the backend's method of the same name.
 macro_rules! dispatch {
@@ -124,7 +126,8 @@ impl Store {
     // Outcomes (attempt.rs).
 
     /// Applies outcomes in one transaction: each moves its message on (`sent`, back to
-    /// `pending` at the retry time, `failed`, `skipped`, `expired`), with an `attempt` row
+    /// `pending` at the retry time or as it was when released, `failed`, `skipped`,
+    /// `expired`), with an `attempt` row
     /// for tries that reached the provider and an event for every change. Outcomes whose
     /// fence no longer holds are ignored. Returns how many applied.
     pub async fn record(&self, outcomes: &[Outcome], now: Millis) -> anyhow::Result<u64> {
@@ -429,6 +432,110 @@ impl Store {
     /// The audit trail, oldest first; one campaign's when given.
     pub async fn audit_log(&self, campaign: Option<&str>) -> anyhow::Result<Vec<AuditRow>> {
         dispatch!(self.audit_log(campaign))
+    }
+
+    // Staff accounts (account.rs).
+
+    /// Adds an account at `now`. Fails with [`AccountError::Exists`] when the name is
+    /// taken, by an enabled or a disabled account.
+    pub async fn add_account(
+        &self,
+        name: &str,
+        role: Role,
+        hash: &PasswordHash,
+        now: Millis,
+    ) -> anyhow::Result<()> {
+        dispatch_write!(self.add_account(name, role, hash, now))
+    }
+
+    /// Replaces the password of account `name` at `now`; its open sessions end. Fails with
+    /// [`AccountError::Unknown`] when there is no such account.
+    pub async fn set_password(
+        &self,
+        name: &str,
+        hash: &PasswordHash,
+        now: Millis,
+    ) -> anyhow::Result<()> {
+        dispatch_write!(self.set_password(name, hash, now))
+    }
+
+    /// Disables account `name` at `now`. Returns whether it was enabled until now
+    /// (disabling twice keeps the first time).
+    pub async fn disable_account(&self, name: &str, now: Millis) -> anyhow::Result<bool> {
+        dispatch_write!(self.disable_account(name, now))
+    }
+
+    /// Account `name`, enabled or not.
+    pub async fn account(&self, name: &str) -> anyhow::Result<Option<AccountRow>> {
+        dispatch!(self.account(name))
+    }
+
+    /// Every account, by name.
+    pub async fn accounts(&self) -> anyhow::Result<Vec<AccountRow>> {
+        dispatch!(self.accounts())
+    }
+
+    /// Whether any account exists, enabled or not: while none does, `LOA_ADMIN_TOKEN` is the
+    /// way into the dashboard.
+    pub async fn has_accounts(&self) -> anyhow::Result<bool> {
+        dispatch!(self.has_accounts())
+    }
+
+    // Four-eyes approval (approval.rs): the backends store and read the rows, the counting
+    // is [`VersionApproval`]'s, the same on both.
+
+    /// Records that `step.account` requests approval of the version `step.hash`, with its
+    /// audit row in the same transaction. Requesting again is no new row.
+    pub async fn request_approval(
+        &self,
+        step: &ApprovalStep<'_>,
+        now: Millis,
+    ) -> anyhow::Result<()> {
+        dispatch_write!(self.approval_row(step, ApprovalAct::Request, now))
+    }
+
+    /// Records `step.account`'s approval of the version `step.hash` (with its audit row)
+    /// and returns where the version stands now. Refused when nobody requested it
+    /// ([`ApprovalError::NotRequested`]), or when the account requested it itself
+    /// ([`ApprovalError::OwnRequest`]).
+    pub async fn approve(
+        &self,
+        step: &ApprovalStep<'_>,
+        now: Millis,
+    ) -> anyhow::Result<VersionApproval> {
+        let before = self.version_approval(step.campaign, step.hash).await?;
+        if before.requested_by.is_empty() {
+            return Err(ApprovalError::NotRequested(step.campaign.to_owned()).into());
+        }
+        if before.requested_by.iter().any(|a| a == step.account) {
+            return Err(ApprovalError::OwnRequest(step.account.to_owned()).into());
+        }
+        dispatch_write!(self.approval_row(step, ApprovalAct::Approve, now))?;
+        self.version_approval(step.campaign, step.hash).await
+    }
+
+    /// Where the version `hash` of `campaign` stands.
+    pub async fn version_approval(
+        &self,
+        campaign: &str,
+        hash: &str,
+    ) -> anyhow::Result<VersionApproval> {
+        let rows = dispatch!(self.approval_rows(campaign, hash))?;
+        Ok(VersionApproval::of(rows))
+    }
+
+    /// The approval hash of the version of `campaign` approved last, and when.
+    pub async fn last_approved(&self, campaign: &str) -> anyhow::Result<Option<(String, Millis)>> {
+        let hashes = dispatch!(self.approved_hashes(campaign))?;
+        let mut best: Option<(String, Millis)> = None;
+        for hash in hashes {
+            if let Some(at) = self.version_approval(campaign, &hash).await?.approved_at
+                && best.as_ref().is_none_or(|(_, b)| at > *b)
+            {
+                best = Some((hash, at));
+            }
+        }
+        Ok(best)
     }
 
     // Retention (prune.rs).

@@ -51,6 +51,10 @@
 //! - `overview`: the dashboard's figures, counted from the rows either backend reads
 //! - `receipt`: delivery receipts — their types and rules (what moves, which time is
 //!   believed, how an early one waits)
+//! - `account`: [`AccountRow`], [`AccountError`] — staff accounts, their roles and password
+//!   hashes (issue 17)
+//! - `approval`: [`VersionApproval`], [`ApprovalStep`], [`ApprovalError`] — four-eyes
+//!   approval of each version of a campaign, counted from either backend's rows (issue 17)
 //! - `id`: [`message_tag`] and [`message_id`], the deterministic provider-facing id
 //! - `types`: the public types of the smaller tables (audit, suppressions, retention,
 //!   health counts)
@@ -79,9 +83,15 @@
 //!     [`Store::campaign_breakdown`], [`Store::failed_messages`],
 //!     [`Store::reached_by_recipient`]
 //!   - `audit`: [`Store::audit`], [`Store::audit_log`] — append-only (triggers)
+//!   - `account`: [`Store::add_account`], [`Store::account`], [`Store::accounts`] — staff
+//!     accounts
+//!   - `approval`: the rows behind [`Store::request_approval`], [`Store::approve`],
+//!     [`Store::version_approval`], [`Store::last_approved`]
 //! - `conformance` (tests only): the store's tests, each run on both backends
 //! - `test_support` (tests only): a fresh ledger per backend, seeded rows, checks
 
+mod account;
+mod approval;
 #[cfg(test)]
 mod conformance;
 mod contract;
@@ -104,6 +114,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 
+pub use account::{AccountError, AccountRow};
+pub use approval::{ApprovalError, ApprovalStep, VersionApproval};
 pub(crate) use id::message_row;
 pub use id::{content_hash, message_id, message_tag};
 use open::Ledger;
@@ -234,6 +246,10 @@ pub enum OutcomeKind {
     Skipped { reason: String },
     /// Its window closed before it could go; no try happened.
     Expired,
+    /// Claimed but never tried: too little of its lease was left when its turn came (the
+    /// channel was slow). Back to `pending` as it was, the attempt given back, as
+    /// [`Store::release`] does.
+    Released,
 }
 
 impl OutcomeKind {
@@ -257,7 +273,7 @@ impl OutcomeKind {
             OutcomeKind::Skipped { reason } => OutcomeKind::Skipped {
                 reason: mask(reason)?,
             },
-            OutcomeKind::Sent { .. } | OutcomeKind::Expired => return None,
+            OutcomeKind::Sent { .. } | OutcomeKind::Expired | OutcomeKind::Released => return None,
         })
     }
 }

@@ -13,7 +13,9 @@ pub(crate) struct Event {
 }
 
 /// The columns one outcome writes; `None` keeps the stored value where the outcome has
-/// nothing to say (a `sent` keeps the last error of earlier tries).
+/// nothing to say (a `sent` keeps the last error of earlier tries, and so does a release,
+/// back to `pending` with no error of its own: each backend's SQL writes `last_error` and
+/// `last_code` only when `error` is set).
 pub(crate) struct Change<'a> {
     pub(crate) state: MessageState,
     pub(crate) sent_at: Option<Millis>,
@@ -21,8 +23,8 @@ pub(crate) struct Change<'a> {
     pub(crate) next_attempt_at: Option<Millis>,
     pub(crate) code: Option<&'a str>,
     pub(crate) error: Option<&'a str>,
-    /// 1 when no try happened (skipped, expired): the attempt is given back, as `release`
-    /// does.
+    /// 1 when no try happened (skipped, expired, released): the attempt is given back, as
+    /// `release` does.
     pub(crate) give_back: i64,
 }
 
@@ -67,6 +69,12 @@ impl<'a> Change<'a> {
                 give_back: 1,
                 ..base
             },
+            // Due as it was, its last error and code kept: nothing was tried.
+            OutcomeKind::Released => Change {
+                state: MessageState::Pending,
+                give_back: 1,
+                ..base
+            },
         }
     }
 }
@@ -83,6 +91,10 @@ pub(crate) fn event_of(o: &Outcome) -> Event {
         OutcomeKind::Failed { code, error } => (MessageState::Failed, Some(with_code(code, error))),
         OutcomeKind::Skipped { reason } => (MessageState::Skipped, Some(reason.clone())),
         OutcomeKind::Expired => (MessageState::Expired, Some("window closed".to_owned())),
+        OutcomeKind::Released => (
+            MessageState::Pending,
+            Some("released unsent: too little of its lease was left".to_owned()),
+        ),
     };
     Event {
         message: o.id,
@@ -120,7 +132,9 @@ impl<'a> Try<'a> {
             OutcomeKind::Failed { code, error } => {
                 ("permanent", code.as_deref(), Some(error.as_str()))
             }
-            OutcomeKind::Skipped { .. } | OutcomeKind::Expired => return None,
+            OutcomeKind::Skipped { .. } | OutcomeKind::Expired | OutcomeKind::Released => {
+                return None;
+            }
         };
         Some(Try {
             message: o.id,

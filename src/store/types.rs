@@ -17,6 +17,16 @@ pub enum AuditAction {
     Retry,
     Login,
     Logout,
+    /// `loa user add` (issue 17); the detail names the account and its role.
+    UserAdd,
+    /// `loa user passwd`; the detail names the account, never the password.
+    UserPasswd,
+    /// `loa user disable`; the detail names the account.
+    UserDisable,
+    /// `loa submit` or the dashboard's "request approval"; the actor is the account.
+    Submit,
+    /// `loa approve` or the dashboard's "approve"; the actor is the account.
+    Approve,
 }
 
 impl AuditAction {
@@ -30,6 +40,11 @@ impl AuditAction {
             Self::Retry => "retry",
             Self::Login => "login",
             Self::Logout => "logout",
+            Self::UserAdd => "user_add",
+            Self::UserPasswd => "user_passwd",
+            Self::UserDisable => "user_disable",
+            Self::Submit => "submit",
+            Self::Approve => "approve",
         }
     }
 }
@@ -37,7 +52,8 @@ impl AuditAction {
 /// One entry to append.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AuditEntry<'a> {
-    /// Who: a staff name, `cli:<user>`, `dashboard`; never a recipient.
+    /// Who: an account name, `token` (a `LOA_ADMIN_TOKEN` login), `cli:<user>`; never a
+    /// recipient.
     pub actor: &'a str,
     pub action: AuditAction,
     pub campaign: Option<&'a str>,

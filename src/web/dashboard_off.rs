@@ -1,4 +1,4 @@
-//! `GET /` while the dashboard is off (no `LOA_ADMIN_TOKEN`): a page that says how to turn
+//! `GET /` while the dashboard is off (no `LOA_ADMIN_TOKEN` and no staff account): a page that says how to turn
 //! it on, instead of the router's empty "not found".
 //!
 //! It answers 404, as every switched-off route does (docs/reliability.md#r14): the
@@ -20,10 +20,12 @@ pub(crate) const PAGE: &str = r#"<!doctype html>
 </head><body>
 <h1 id="off">Bảng điều khiển đang tắt</h1>
 <p>Đặt biến môi trường <code>LOA_ADMIN_TOKEN</code> (ít nhất 16 ký tự) cho <code>loa run</code>
-rồi khởi động lại; sau đó đăng nhập tại <a href="/login">/login</a> bằng mã đó.</p>
+rồi khởi động lại; sau đó đăng nhập tại <a href="/login">/login</a> bằng mã đó. Hoặc tạo
+tài khoản cán bộ bằng <code>loa user add TÊN --role admin</code>.</p>
 <h2 lang="en">The dashboard is off</h2>
 <p lang="en">Set the environment variable <code>LOA_ADMIN_TOKEN</code> (at least 16 characters)
-for <code>loa run</code> and restart it; then log in at <a href="/login">/login</a> with that token.</p>
+for <code>loa run</code> and restart it; then log in at <a href="/login">/login</a> with that token.
+Or add a staff account with <code>loa user add NAME --role admin</code>.</p>
 <p lang="en">Health, metrics, callbacks and unsubscribe links work without it (docs/http.md).</p>
 </body></html>
 "#;
@@ -35,7 +37,8 @@ pub(super) async fn answer(
     next: Next,
 ) -> Response {
     let root = request.method() == Method::GET && request.uri().path() == "/";
-    if !root || state.keys().admin_token().is_some() {
+    // A ledger that cannot be read: the route itself answers (500), as it would anyway.
+    if !root || super::session::dashboard_on(&state).await.unwrap_or(true) {
         return next.run(request).await;
     }
     let mut response = (StatusCode::NOT_FOUND, Html(PAGE)).into_response();

@@ -10,8 +10,10 @@
 //!   delivery receipts ([`signature`] verifies them), applied through the ledger.
 //! - [`unsubscribe`]: `GET`/`POST /unsubscribe/{token}` — signed links
 //!   ([`unsubscribe_token`]) that record suppressions.
-//! - [`session`]: `/login`, `/logout` — staff sessions (HttpOnly, SameSite=Strict
-//!   cookie) with a CSRF token; [`session::Staff`] guards the dashboard's routes.
+//! - [`session`]: staff sessions (HttpOnly, SameSite=Strict cookie) with a CSRF token and
+//!   the failed-login limit; [`session::Staff`] guards the dashboard's routes with the role
+//!   each needs ([`ROUTES`]). [`login`]: `/login`, `/logout` — a staff account's name and
+//!   password or, while no account exists, `LOA_ADMIN_TOKEN`.
 //! - [`dashboard`]: `/`, `/campaigns/{id}` and its pause, resume and retry buttons — the
 //!   staff dashboard (Vietnamese, or English with `?lang=en`), over the ledger and the
 //!   loaded [`Workspace`] ([`WebState::with_workspace`]); while it is off,
@@ -39,6 +41,7 @@ pub mod figures;
 pub(crate) mod health;
 pub(crate) mod keys;
 pub(crate) mod listen;
+mod login;
 pub(crate) mod metrics;
 mod receipts;
 pub(crate) mod session;
@@ -57,6 +60,7 @@ use axum::http::{HeaderMap, header};
 use futures::StreamExt as _;
 use tokio_util::sync::CancellationToken;
 
+use crate::account::Role;
 use crate::campaign::{Live, Workspace};
 use crate::log_limit::LogLimit;
 use crate::store::{Millis, Store};
@@ -211,6 +215,20 @@ impl WebState {
         self.inner.workspace.as_ref().map(|l| l.current())
     }
 
+    /// What the running daemon sends of `campaign` under four-eyes approval; `None` without
+    /// a daemon, with approval off, or for a campaign that is not `active`.
+    pub(crate) fn sending(&self, campaign: &str) -> Option<crate::campaign::Sending> {
+        self.inner.workspace.as_ref()?.sending(campaign)
+    }
+
+    /// Whether the running daemon sends only approved versions (docs/approval.md).
+    pub(crate) fn approval_on(&self) -> bool {
+        self.inner
+            .workspace
+            .as_ref()
+            .is_some_and(|l| l.approval_on())
+    }
+
     /// Why the latest edit of the workspace was refused, while it is.
     pub fn refused_edit(&self) -> Option<String> {
         self.inner.workspace.as_ref().and_then(|l| l.refused())
@@ -284,8 +302,9 @@ pub enum Access {
     Signed,
     /// A signed unsubscribe link.
     Link,
-    /// A staff session (and a CSRF token for changes).
-    Staff,
+    /// A staff session whose role is at least this one (and a CSRF token for changes);
+    /// a lower role is answered 403 (docs/accounts.md#roles).
+    Staff(Role),
 }
 
 /// Every route [`router`] serves — method, path, who may call it — so that tests can walk
@@ -299,12 +318,34 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     ("POST", "/unsubscribe/{token}", Access::Link),
     ("GET", "/login", Access::Public),
     ("POST", "/login", Access::Public),
-    ("POST", "/logout", Access::Staff),
-    ("GET", "/", Access::Staff),
-    ("GET", "/campaigns/{id}", Access::Staff),
-    ("POST", "/campaigns/{id}/pause", Access::Staff),
-    ("POST", "/campaigns/{id}/resume", Access::Staff),
-    ("POST", "/campaigns/{id}/retry", Access::Staff),
+    ("POST", "/logout", Access::Staff(Role::Viewer)),
+    ("GET", "/", Access::Staff(Role::Viewer)),
+    ("GET", "/campaigns/{id}", Access::Staff(Role::Viewer)),
+    (
+        "POST",
+        "/campaigns/{id}/pause",
+        Access::Staff(Role::Operator),
+    ),
+    (
+        "POST",
+        "/campaigns/{id}/resume",
+        Access::Staff(Role::Operator),
+    ),
+    (
+        "POST",
+        "/campaigns/{id}/retry",
+        Access::Staff(Role::Operator),
+    ),
+    (
+        "POST",
+        "/campaigns/{id}/submit",
+        Access::Staff(Role::Operator),
+    ),
+    (
+        "POST",
+        "/campaigns/{id}/approve",
+        Access::Staff(Role::Approver),
+    ),
 ];
 
 /// Every route; anything else is 404.
@@ -314,7 +355,7 @@ pub(crate) fn router(state: WebState) -> Router {
         .merge(metrics::router())
         .merge(callback::router())
         .merge(unsubscribe::router())
-        .merge(session::router())
+        .merge(login::router())
         .merge(dashboard::router())
         // Without LOA_ADMIN_TOKEN, `/` says how to turn the dashboard on.
         .layer(axum::middleware::from_fn_with_state(

@@ -1,55 +1,82 @@
-//! Staff sessions for the dashboard (`LOA_ADMIN_TOKEN`, docs/http.md#dashboard): the basis of
-//! R14 (docs/reliability.md#r14).
+//! Staff sessions for the dashboard (docs/http.md#dashboard, docs/accounts.md): the basis
+//! of R14 (docs/reliability.md#r14).
 //!
-//! `POST /login` with the admin token (form field `token`, compared in constant time)
-//! opens a session: a random 256-bit id in the cookie `loa_session` — `HttpOnly`,
-//! `SameSite=Strict`, `Path=/`, 8 hours, and `Secure` when the daemon is served over HTTPS
-//! — and a random CSRF token that every state-changing form must carry back
-//! ([`Staff::check_csrf`]). Sessions live in memory: a restart logs everyone out. After 5
-//! failed logins within 60 s a client gets 429 until the window passes. Logins and logouts
-//! go to the audit trail.
+//! `POST /login` ([`super::login`]) opens a session with a staff account's name and
+//! password (form fields `name` and `password`, verified against the account's Argon2id
+//! hash off the async threads, two at a time at most), or — while the ledger has no account yet — with the
+//! admin token (form field `token`, compared in constant time), which acts as an `admin`
+//! named `token` in the audit trail. A session is a random 256-bit id in the cookie
+//! `loa_session` — `HttpOnly`, `SameSite=Strict`, `Path=/`, 8 hours, and `Secure` when the
+//! daemon is served over HTTPS — and a random CSRF token that every state-changing form must
+//! carry back ([`Staff::check_csrf`]). Sessions live in memory: a restart logs everyone out.
+//! After 5 failed logins within 60 s (wrong token, unknown name, wrong password, disabled
+//! account alike) a client gets 429 until the window passes. Logins and logouts go to the
+//! audit trail, under the account's name.
 //!
-//! [`Staff`] is the extractor the dashboard's routes take (`super::dashboard`): without a
-//! live session they answer 401 (pages redirect to `/login` instead). Without
-//! `LOA_ADMIN_TOKEN` the dashboard is off: `/login` and `/` are 404.
+//! Every request re-reads the session's account: a disabled account, a changed password or
+//! (for a token session) a first account ends the session there and then, and the role in
+//! force is the one stored now. [`Staff`] is the extractor the dashboard's routes take
+//! (`super::dashboard`): without a live session they answer 401 (pages redirect to `/login`
+//! instead); [`Staff::require`] answers 403 to a role below the route's ([`super::ROUTES`]).
+//! Without `LOA_ADMIN_TOKEN` and without any account the dashboard is off: `/login` and `/`
+//! are 404.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::Mutex;
 
-use axum::Router;
 use axum::body::Body;
-use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, header};
-use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
+use tokio::sync::Semaphore;
 
 use super::WebState;
 use super::error::WebError;
-use crate::store::{AuditAction, AuditEntry, Millis};
+use crate::account::{Role, TOKEN_ACTOR};
+use crate::store::Millis;
 
 /// The session cookie's name.
 pub(crate) const COOKIE: &str = "loa_session";
-const TTL: Millis = 8 * 3600 * 1000;
+pub(super) const TTL: Millis = 8 * 3600 * 1000;
 const MAX_FAILURES: usize = 5;
 const FAILURE_WINDOW: Millis = 60_000;
-const MAX_FORM: usize = 4 * 1024;
+pub(super) const MAX_FORM: usize = 4 * 1024;
 /// Clients with failed logins kept before old ones are swept.
 const MAX_CLIENTS: usize = 1024;
+/// Password checks at once: each takes 19 MiB and tens of milliseconds of a core.
+const HASHING_AT_ONCE: usize = 2;
 
 /// Live sessions and recent failed logins, in memory.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Sessions {
     secure: bool,
-    /// SHA-256 of the session id → (CSRF token, expiry).
-    live: Mutex<HashMap<[u8; 32], (String, Millis)>>,
+    /// SHA-256 of the session id → the session.
+    live: Mutex<HashMap<[u8; 32], Live>>,
     /// Client → times of its recent failed logins.
     failures: Mutex<HashMap<String, Vec<Millis>>>,
+    /// Turns for password checks.
+    pub(super) hashing: Semaphore,
+}
+
+/// One open session.
+#[derive(Clone, Debug)]
+struct Live {
+    csrf: String,
+    expires: Millis,
+    holder: Holder,
+}
+
+/// Who logged in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) enum Holder {
+    /// With `LOA_ADMIN_TOKEN`, while no account exists.
+    Token,
+    /// With an account's password, as it was set at `password_at`.
+    Account { name: String, password_at: Millis },
 }
 
 impl Sessions {
@@ -57,41 +84,46 @@ impl Sessions {
     pub fn new(secure: bool) -> Sessions {
         Sessions {
             secure,
-            ..Sessions::default()
+            live: Mutex::default(),
+            failures: Mutex::default(),
+            hashing: Semaphore::new(HASHING_AT_ONCE),
         }
     }
 
-    /// Opens a session at `now`: (cookie value, CSRF token).
-    fn open(&self, now: Millis) -> Result<(String, String), WebError> {
+    /// Opens a session for `holder` at `now`: (cookie value, CSRF token).
+    pub(super) fn open(&self, holder: Holder, now: Millis) -> Result<(String, String), WebError> {
         let (id, csrf) = (random()?, random()?);
         let mut live = self.live.lock().unwrap_or_else(|e| e.into_inner());
-        live.retain(|_, (_, expires)| *expires > now);
-        live.insert(digest(&id), (csrf.clone(), now + TTL));
+        live.retain(|_, l| l.expires > now);
+        let session = Live {
+            csrf: csrf.clone(),
+            expires: now + TTL,
+            holder,
+        };
+        live.insert(digest(&id), session);
         Ok((id, csrf))
     }
 
-    /// The CSRF token of the live session `id`.
-    fn csrf(&self, id: &str, now: Millis) -> Option<String> {
+    /// The live session `id`.
+    fn get(&self, id: &str, now: Millis) -> Option<Live> {
         let live = self.live.lock().unwrap_or_else(|e| e.into_inner());
-        live.get(&digest(id))
-            .filter(|(_, expires)| *expires > now)
-            .map(|(csrf, _)| csrf.clone())
+        live.get(&digest(id)).filter(|l| l.expires > now).cloned()
     }
 
-    fn close(&self, id: &str) {
+    pub(super) fn close(&self, id: &str) {
         let mut live = self.live.lock().unwrap_or_else(|e| e.into_inner());
         live.remove(&digest(id));
     }
 
     /// Whether `client` has used up its failed logins at `now`.
-    fn blocked(&self, client: &str, now: Millis) -> bool {
+    pub(super) fn blocked(&self, client: &str, now: Millis) -> bool {
         let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
         let recent = failures.entry(client.to_owned()).or_default();
         recent.retain(|t| now - t < FAILURE_WINDOW);
         recent.len() >= MAX_FAILURES
     }
 
-    fn failed(&self, client: &str, now: Millis) {
+    pub(super) fn failed(&self, client: &str, now: Millis) {
         let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
         // Bounded memory under many clients: forget those with no recent failure.
         if failures.len() >= MAX_CLIENTS {
@@ -100,7 +132,7 @@ impl Sessions {
         failures.entry(client.to_owned()).or_default().push(now);
     }
 
-    fn cookie(&self, value: &str, max_age: i64) -> HeaderValue {
+    pub(super) fn cookie(&self, value: &str, max_age: i64) -> HeaderValue {
         let secure = if self.secure { "; Secure" } else { "" };
         let text = format!(
             "{COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}"
@@ -126,10 +158,23 @@ fn digest(id: &str) -> [u8; 32] {
 #[derive(Clone, Debug)]
 pub(crate) struct Staff {
     pub csrf: String,
-    session: String,
+    pub(super) session: String,
+    /// Who the audit trail names: the account, or `token`.
+    pub actor: String,
+    /// The role in force now.
+    pub role: Role,
 }
 
 impl Staff {
+    /// Refuses (403) a request from a role below `needed`.
+    pub(crate) fn require(&self, needed: Role) -> Result<(), WebError> {
+        if self.role.allows(needed) {
+            Ok(())
+        } else {
+            Err(WebError::Forbidden)
+        }
+    }
+
     /// Refuses (403) a state change whose form or `X-CSRF-Token` did not carry this
     /// session's CSRF token.
     pub(crate) fn check_csrf(&self, given: Option<&str>) -> Result<(), WebError> {
@@ -140,12 +185,22 @@ impl Staff {
     /// Reads a small form body (at most 4 KiB) and refuses it (403) unless its `csrf`
     /// field, or the `X-CSRF-Token` header, carries this session's token.
     pub(crate) async fn check_form(&self, headers: &HeaderMap, body: Body) -> Result<(), WebError> {
+        self.checked_form(headers, body).await.map(|_| ())
+    }
+
+    /// [`Staff::check_form`], returning the form's bytes for the other fields.
+    pub(crate) async fn checked_form(
+        &self,
+        headers: &HeaderMap,
+        body: Body,
+    ) -> Result<Vec<u8>, WebError> {
         let form = super::read_limited(body, headers, MAX_FORM).await?;
         let given = field(&form, "csrf").or_else(|| {
             let h = headers.get("x-csrf-token")?.to_str().ok()?;
             Some(h.to_owned())
         });
-        self.check_csrf(given.as_deref())
+        self.check_csrf(given.as_deref())?;
+        Ok(form.to_vec())
     }
 }
 
@@ -153,17 +208,57 @@ impl FromRequestParts<WebState> for Staff {
     type Rejection = WebError;
 
     async fn from_request_parts(parts: &mut Parts, state: &WebState) -> Result<Staff, WebError> {
-        state.keys().admin_token().ok_or(WebError::NotFound)?;
+        if !dashboard_on(state).await? {
+            return Err(WebError::NotFound);
+        }
         let session = session_cookie(&parts.headers).ok_or(WebError::Unauthorized)?;
-        let csrf = state
-            .sessions()
-            .csrf(session, state.now())
+        let sessions = state.sessions();
+        let live = sessions
+            .get(session, state.now())
             .ok_or(WebError::Unauthorized)?;
+        let Some((actor, role)) = holder_now(state, &live.holder).await? else {
+            sessions.close(session);
+            return Err(WebError::Unauthorized);
+        };
         Ok(Staff {
-            csrf,
+            csrf: live.csrf,
             session: session.to_owned(),
+            actor,
+            role,
         })
     }
+}
+
+/// Whether the dashboard is on: an admin token is set, or the ledger has an account.
+pub(super) async fn dashboard_on(state: &WebState) -> Result<bool, WebError> {
+    if state.keys().admin_token().is_some() {
+        return Ok(true);
+    }
+    state
+        .store()
+        .has_accounts()
+        .await
+        .map_err(WebError::internal)
+}
+
+/// The session holder's name and role as the ledger says now; `None` once the session
+/// must end: its account is disabled or gone, or its password changed since the login; a
+/// token session once an account exists.
+async fn holder_now(state: &WebState, holder: &Holder) -> Result<Option<(String, Role)>, WebError> {
+    let store = state.store();
+    Ok(match holder {
+        Holder::Token => {
+            let accounts = store.has_accounts().await.map_err(WebError::internal)?;
+            let token = state.keys().admin_token().is_some();
+            (token && !accounts).then(|| (TOKEN_ACTOR.to_owned(), Role::Admin))
+        }
+        Holder::Account { name, password_at } => store
+            .account(name)
+            .await
+            .map_err(WebError::internal)?
+            .filter(|a| !a.is_disabled() && a.password_at == *password_at)
+            .map(|a| (a.name, a.role)),
+    })
 }
 
 /// The `loa_session` value of the `Cookie` headers.
@@ -176,98 +271,9 @@ fn session_cookie(headers: &HeaderMap) -> Option<&str> {
         .find_map(|pair| pair.trim().strip_prefix(COOKIE)?.strip_prefix('='))
 }
 
-pub(super) fn router() -> Router<WebState> {
-    Router::new()
-        .route("/login", get(login_page).post(login))
-        .route("/logout", post(logout))
-}
-
-async fn login_page(State(state): State<WebState>) -> Result<Html<&'static str>, WebError> {
-    state.keys().admin_token().ok_or(WebError::NotFound)?;
-    Ok(Html(LOGIN_PAGE))
-}
-
-async fn login(State(state): State<WebState>, request: Request) -> Result<Response, WebError> {
-    let token = state
-        .keys()
-        .admin_token()
-        .ok_or(WebError::NotFound)?
-        .clone();
-    let client = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map_or_else(|| "unknown".to_owned(), |c| c.0.ip().to_string());
-    let now = state.now();
-    let sessions = state.sessions();
-    if sessions.blocked(&client, now) {
-        return Err(WebError::TooManyRequests);
-    }
-    let (parts, body) = request.into_parts();
-    let form = super::read_limited(body, &parts.headers, MAX_FORM).await?;
-    let given = field(&form, "token").unwrap_or_default();
-    if !bool::from(given.as_bytes().ct_eq(token.expose().as_bytes())) {
-        sessions.failed(&client, now);
-        // Any client can cause this line: at most one per 10 s, with the count left out.
-        if let Some(left_out) = state.log_line("login refused") {
-            tracing::warn!(left_out, "dashboard login refused");
-        }
-        return Err(WebError::Unauthorized);
-    }
-    let (id, _csrf) = sessions.open(now)?;
-    audit(&state, AuditAction::Login).await?;
-    let mut response = Redirect::to("/").into_response();
-    let cookie = sessions.cookie(&id, TTL / 1000);
-    response.headers_mut().insert(header::SET_COOKIE, cookie);
-    Ok(response)
-}
-
-async fn logout(
-    State(state): State<WebState>,
-    staff: Staff,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<Response, WebError> {
-    staff.check_form(&headers, body).await?;
-    state.sessions().close(&staff.session);
-    audit(&state, AuditAction::Logout).await?;
-    let mut response = Redirect::to("/login").into_response();
-    let cookie = state.sessions().cookie("", 0);
-    response.headers_mut().insert(header::SET_COOKIE, cookie);
-    Ok(response)
-}
-
-async fn audit(state: &WebState, action: AuditAction) -> Result<(), WebError> {
-    let entry = AuditEntry {
-        actor: "dashboard",
-        action,
-        campaign: None,
-        content_hash: None,
-        audience: None,
-        detail: None,
-    };
-    state
-        .store()
-        .audit(&entry, state.now())
-        .await
-        .map(|_| ())
-        .map_err(WebError::internal)
-}
-
 /// A field of an `application/x-www-form-urlencoded` body.
-pub(super) fn field(form: &[u8], name: &str) -> Option<String> {
+pub(crate) fn field(form: &[u8], name: &str) -> Option<String> {
     url::form_urlencoded::parse(form)
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.into_owned())
 }
-
-const LOGIN_PAGE: &str = "<!doctype html>\n<html lang=\"vi\">\n<head>\n<meta charset=\"utf-8\">\n\
-<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-<meta name=\"robots\" content=\"noindex\">\n<title>Đăng nhập — loa</title>\n\
-<style>body{margin:0;font:15px/1.45 system-ui,sans-serif;background:#f5f7f9;color:#1c2733}\
-main{max-width:22rem;margin:12vh auto;padding:1.2rem;background:#fff;border:1px solid #d9e1e8;\
-border-radius:8px}label,input,button{display:block;width:100%;box-sizing:border-box;font:inherit}\
-input{margin:.3rem 0 .8rem;padding:.45rem}button{padding:.45rem;border:0;border-radius:6px;\
-background:#0b5cab;color:#fff}</style>\n</head>\n<body>\n\
-<main>\n<h1>Đăng nhập</h1>\n<form method=\"post\" action=\"/login\">\n\
-<label>Mã truy cập <input type=\"password\" name=\"token\" autocomplete=\"current-password\"></label>\n\
-<button type=\"submit\">Đăng nhập</button>\n</form>\n</main>\n</body>\n</html>\n";

@@ -605,7 +605,7 @@ async fn every_route_but_the_public_ones_refuses_a_caller_without_credentials() 
             Access::Public => status != StatusCode::NOT_FOUND,
             Access::Token | Access::Signed => status == StatusCode::UNAUTHORIZED,
             Access::Link => status == StatusCode::NOT_FOUND,
-            Access::Staff => {
+            Access::Staff(_) => {
                 status == StatusCode::UNAUTHORIZED
                     || (status == StatusCode::SEE_OTHER && location.is_some_and(|l| l == "/login"))
             }

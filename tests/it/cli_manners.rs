@@ -54,6 +54,8 @@ fn daemon(ws: &Workspace, args: &[&str]) -> std::process::Child {
     cmd.current_dir(ws.root())
         .args(args)
         .env("LOA_POLL", "200ms")
+        // This tests the grace, not four-eyes approval: off, as in support::daemon.
+        .env("LOA_APPROVAL", "off")
         .stdin(Stdio::null())
         .stdout(log.try_clone().expect("log"))
         .stderr(log);

@@ -144,3 +144,50 @@ async fn an_smtp_channel_never_opens_more_connections_at_once_than_its_concurren
     println!("smtp concurrency {CONCURRENCY}: at most {most} connections open at once");
     assert_eq!(most, CONCURRENCY, "connections open at once");
 }
+
+/// A channel slower than its lease window allows: each message waits for its turn behind the
+/// others the pump has leased, and those whose turn comes with too little of the lease left
+/// are released unsent and claimed again, instead of being sent after their lease ran out
+/// (when the rescue may already have offered them again). The server gets every message
+/// exactly once, and no lease expires.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_whose_turn_comes_late_in_its_lease_is_released_not_sent_after_it() {
+    let tuning = Tuning::default();
+    let window = loa::dispatch::LEASES_PER_SEND; // `concurrency: 1`
+    // The whole window takes twice the lease to send, one message after another.
+    let answer = Duration::from_secs_f64(tuning.lease_secs() * 2.0 / window as f64);
+    let n = window + 4;
+    let sink = HttpSink::start().await;
+    sink.script("/sms", vec![Answer::status(200).after(answer); n * 2]);
+    let ws = CampaignBuilder::new(n)
+        .webhook("sms", &sink.url("/sms"), &["concurrency: 1"])
+        .step("s1", &["sms"])
+        .build();
+    let db = ws.db();
+    let daemon = Daemon::start(&ws, &tuning, None);
+    let done = until(
+        Duration::from_secs(120),
+        Duration::from_millis(100),
+        || async { sink.requests_to("/sms").len() >= n && ledger::open(&db).await == 0 },
+    )
+    .await;
+    drop(daemon);
+    assert!(done, "not all sent:\n{}", log_tail(&ws, 30));
+    let mut keys: Vec<String> = sink
+        .requests_to("/sms")
+        .iter()
+        .map(|r| r.header("idempotency-key").unwrap_or("").to_owned())
+        .collect();
+    keys.sort();
+    let sent = keys.len();
+    keys.dedup();
+    assert_eq!((sent, keys.len()), (n, n), "messages sent, distinct");
+    let expired = ledger::events_mentioning(&db, "lease expired").await;
+    assert!(expired.is_empty(), "leases ran out: {expired:?}");
+    let released = ledger::events_mentioning(&db, "released unsent").await;
+    assert!(
+        !released.is_empty(),
+        "no message waited long enough to be released"
+    );
+    println!("{} releases of {n} messages", released.len());
+}

@@ -13,7 +13,8 @@
 //! callback signatures and replays (docs/reliability.md#r12), unsubscribe links
 //! (docs/reliability.md#r18), `/healthz`, and no canary address or secret in answers, metrics
 //! or logs (docs/reliability.md#r16); the dashboard login (docs/reliability.md#r14) and the
-//! dashboard's pages and buttons (issue 4).
+//! dashboard's pages and buttons (issue 4); staff accounts and roles on every dashboard
+//! route (issue 17).
 
 mod browser_dashboard;
 mod browser_no_token;
@@ -23,7 +24,10 @@ mod channel_smtp_dkim;
 mod channel_webhook;
 mod channel_zalo;
 mod cli_manners;
+mod cli_user;
 mod concurrency;
+mod daemon_accounts;
+mod daemon_approval;
 mod daemon_log_flood;
 mod daemon_pause;
 mod daemon_reload;
@@ -54,6 +58,7 @@ mod support;
 mod validate;
 mod validate_later;
 mod validate_one_round;
+mod web_accounts;
 mod web_callbacks;
 mod web_dashboard;
 mod web_privacy;

@@ -349,7 +349,7 @@ async fn postgres_table(conn: &mut PgConnection, name: &str) -> Table {
         }
     }
     // Every SQLite index ends in the row id by itself; a PostgreSQL index that names it
-    // last (migrations/postgres/0002) has SQLite's key.
+    // last (migrations/postgres/0004) has SQLite's key.
     if let [id] = table.primary_key.as_slice() {
         let id = id.clone();
         table.indexes = std::mem::take(&mut table.indexes)
@@ -649,7 +649,7 @@ async fn the_postgresql_ledger_has_the_tables_keys_indexes_and_checks_of_the_sql
     let postgres = postgres_schema(&mut postgres_ledger(&db).await).await;
     // The reading itself must have found something on each side to compare.
     let message = &sqlite.tables["message"];
-    assert_eq!(sqlite.tables.len(), 11, "{:?}", sqlite.tables.keys());
+    assert_eq!(sqlite.tables.len(), 13, "{:?}", sqlite.tables.keys());
     assert!(
         message.checks.iter().any(|c| c.contains("replaced")),
         "{:?}",
@@ -724,6 +724,8 @@ const SETUP: &[&str] = &[
      0, 0)",
     "INSERT INTO audit (at, actor, action, campaign) VALUES (1, 'operator', 'launch', 'c')",
     "INSERT INTO suppression (address, reason, at) VALUES ('An@Example.vn', 'unsubscribed', 1)",
+    "INSERT INTO account (name, role, password_hash, created_at, password_at) \
+     VALUES ('lan', 'operator', '$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA', 1, 1)",
 ];
 
 /// Each with what makes it wrong.
@@ -769,6 +771,17 @@ const REFUSED: &[(&str, &str)] = &[
         "INSERT INTO campaign_pause (campaign, paused_at, by) VALUES ('nope', 1, 'op')",
         "foreign key",
     ),
+    (
+        "INSERT INTO account (name, role, password_hash, created_at, password_at) \
+         VALUES ('root', 'superuser', 'h', 1, 1)",
+        "role check",
+    ),
+    (
+        "INSERT INTO account (name, role, password_hash, created_at, password_at) \
+         VALUES ('lan', 'viewer', 'h', 1, 1)",
+        "primary key",
+    ),
+    ("UPDATE account SET password_hash = NULL", "NOT NULL"),
 ];
 
 const ACCEPTED: &[&str] = &[
@@ -777,6 +790,8 @@ const ACCEPTED: &[&str] = &[
     "INSERT INTO receipt_early (message, source, status, received_at) \
      VALUES (255, 'zalo', 'delivered', 1)",
     "INSERT INTO campaign_pause (campaign, paused_at, by) VALUES ('c', 1, 'op')",
+    "INSERT INTO audit (at, actor, action, detail) VALUES (3, 'cli:an', 'user_add', 'lan')",
+    "UPDATE account SET disabled_at = 2 WHERE name = 'lan'",
 ];
 
 /// Read back on both; the answers must be equal.

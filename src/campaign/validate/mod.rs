@@ -30,7 +30,7 @@ use indexmap::IndexMap;
 use super::check::{Checker, suggest};
 use super::locate::FieldPath;
 use super::model::{Campaign, Status};
-use super::spec::{CampaignSpec, RangeSpec};
+use super::spec::{ApprovalSpec, CampaignSpec, Number, RangeSpec};
 use crate::schedule::DateRange;
 
 /// Checks everything that needs no data, and returns the campaign as far as it is valid so
@@ -63,6 +63,7 @@ pub(super) fn campaign(
     let checked = period.map(|_| &calendar);
     let steps = step::steps(&spec.steps, &names, &windows, period, checked, c);
     let windows = with_broken_windows(windows, &spec.windows);
+    let second_approver_above = second_above(spec.approval.as_ref(), c);
     Campaign {
         id: id.unwrap_or_default(),
         title,
@@ -74,7 +75,30 @@ pub(super) fn campaign(
         channels,
         messages: spec.messages,
         steps,
+        second_approver_above,
     }
+}
+
+/// `approval: { second_above: N }`: N, a whole number of recipients (0 or more).
+fn second_above(spec: Option<&ApprovalSpec>, c: &mut Checker<'_>) -> Option<u64> {
+    let written = spec?.second_above.as_ref()?;
+    let n = match written {
+        Number::Text(t) => t.trim().parse().map_or(written.clone(), Number::Integer),
+        n => n.clone(),
+    };
+    let problem = match &n {
+        Number::Integer(n) if *n >= 0 => return Some(*n as u64),
+        Number::Integer(n) => format!("second_above {n} is negative"),
+        Number::Decimal(n) => format!("second_above {n} is not a whole number"),
+        Number::Text(t) => format!("second_above {t:?} is not a number"),
+    };
+    c.error(
+        &FieldPath::root().key("approval").key("second_above"),
+        problem,
+        "a whole number of recipients, e.g. `approval: { second_above: 100000 }`: a step \
+         reaching more than that needs a second, different approver (docs/approval.md)",
+    );
+    None
 }
 
 /// `windows` with each window of the file that has an error added back by name, over an

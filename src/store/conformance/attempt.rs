@@ -192,6 +192,63 @@ on_both! {
         assert_eq!((again.len(), again[0].id, again[0].attempt), (1, retry, 2));
     }
 
+    /// A message released unsent (its turn came too late in its lease) is due again as it
+    /// was: its attempt given back, the last try's error and code kept, no `attempt` row.
+    async fn a_released_outcome_gives_the_attempt_back_and_keeps_the_last_error(store) {
+        let occ = seed(&store).await;
+        insert(&store, &occ, 1).await;
+        let first = store.claim("w", T0, LEASE, 1, &[]).await.unwrap().remove(0);
+        let retry = OutcomeKind::Retry {
+            at: T0 + MINUTE,
+            code: Some("451".into()),
+            error: "try later".into(),
+        };
+        store
+            .record(&[outcome(&first, "w", retry)], T0)
+            .await
+            .unwrap();
+        let second = store
+            .claim("w", T0 + MINUTE, LEASE, 1, &[])
+            .await
+            .unwrap()
+            .remove(0);
+        assert_eq!(second.attempt, 2);
+        let released = outcome(&second, "w", OutcomeKind::Released);
+        assert_eq!(store.record(&[released], T0 + 2 * MINUTE).await.unwrap(), 1);
+
+        let row = seen(&store, second.id).await;
+        assert_eq!(
+            (row.state.as_str(), row.attempts, row.next_attempt_at),
+            ("pending", 1, T0 + MINUTE)
+        );
+        assert_eq!(row.last_error.as_deref(), Some("try later"));
+        assert_eq!(row.last_code.as_deref(), Some("451"));
+        assert_eq!((row.lease_owner, row.lease_until), (None, None));
+        assert_eq!(count(&store, "SELECT COUNT(*) FROM attempt").await, 1);
+        let event: (String, String, String) = with_pool!(store, |pool, sql| sqlx::query_as(sql(
+            "SELECT from_state, to_state, detail FROM message_event WHERE message = ? \
+             ORDER BY id DESC LIMIT 1"
+        ))
+        .bind(second.id)
+        .fetch_one(pool)
+        .await
+        .unwrap());
+        assert_eq!(
+            (event.0.as_str(), event.1.as_str(), event.2.as_str()),
+            (
+                "sending",
+                "pending",
+                "released unsent: too little of its lease was left"
+            )
+        );
+        assert_events_complete(&store).await;
+        let again = store
+            .claim("w", T0 + 2 * MINUTE, LEASE, 1, &[])
+            .await
+            .unwrap();
+        assert_eq!((again.len(), again[0].attempt), (1, 2));
+    }
+
     /// Issue 14 item 16: whatever a provider or a skip quotes, the ledger keeps masked —
     /// the message, its attempt and its event, and a skipped row's reason.
     async fn error_texts_and_skip_reasons_are_masked_before_they_are_stored(store) {

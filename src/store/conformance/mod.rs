@@ -6,6 +6,8 @@
 //!
 //! [`on_both!`]: super::test_support::on_both
 
+mod account;
+mod approval;
 mod attempt;
 mod audit;
 mod fallback;

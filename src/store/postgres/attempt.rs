@@ -29,9 +29,10 @@ const RECORD: &str = "WITH o AS (SELECT * FROM UNNEST($2::bigint[], $3::bigint[]
         provider_id = CASE WHEN o.state = 'sent' THEN o.provider_id \
             ELSE message.provider_id END, \
         next_attempt_at = COALESCE(o.next_at, message.next_attempt_at), \
-        last_code = CASE WHEN o.state IN ('pending', 'failed') THEN o.code \
-            ELSE message.last_code END, \
-        last_error = CASE WHEN o.state IN ('pending', 'failed', 'skipped') THEN o.error \
+        last_code = CASE WHEN o.error IS NOT NULL AND o.state IN ('pending', 'failed') \
+            THEN o.code ELSE message.last_code END, \
+        last_error = CASE WHEN o.error IS NOT NULL \
+            AND o.state IN ('pending', 'failed', 'skipped') THEN o.error \
             ELSE message.last_error END, \
         attempts = message.attempts - o.give_back, \
         lease_owner = NULL, lease_until = NULL, updated_at = $1 \

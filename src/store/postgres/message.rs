@@ -5,7 +5,7 @@
 //! one statement: the due rows chosen `FOR UPDATE SKIP LOCKED` (rows another daemon is
 //! claiming are passed over, not waited for), leased by an `UPDATE … RETURNING`, their
 //! events inserted from what it returned. A channel's claim (the pump's) reads the
-//! `message_due` index in the claim's order (migrations/postgres/0002); a claim over every
+//! `message_due` index in the claim's order (migrations/postgres/0004); a claim over every
 //! campaign, which the daemon does not make, sorts the due rows it finds.
 
 use std::time::Duration;

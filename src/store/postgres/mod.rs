@@ -34,6 +34,8 @@
 //! server, see there) and `fallback` decides a step's fallback inside `record`. There is no
 //! `event`: each change inserts its `message_event` rows in its own statement.
 
+mod account;
+mod approval;
 mod attempt;
 mod audit;
 mod campaign;

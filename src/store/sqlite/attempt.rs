@@ -20,7 +20,8 @@ const RECORD_ROWS: usize = 2_000;
 
 impl SqliteLedger {
     /// Applies outcomes in one transaction: each moves its message on (`sent`, back to
-    /// `pending` at the retry time, `failed`, `skipped`, `expired`), with an `attempt` row
+    /// `pending` at the retry time or as it was when released, `failed`, `skipped`,
+    /// `expired`), with an `attempt` row
     /// for tries that reached the provider and an event for every change. Outcomes whose
     /// fence no longer holds are ignored. Returns how many applied.
     pub(crate) async fn record(&self, outcomes: &[Outcome], now: Millis) -> anyhow::Result<u64> {
@@ -161,8 +162,8 @@ async fn apply_sent(
     Ok(())
 }
 
-/// The fenced `UPDATE` of every other outcome (retries, failures, skips, expiries), each
-/// row's change read from one JSON array ([`change_rows`]).
+/// The fenced `UPDATE` of every other outcome (retries, failures, skips, expiries,
+/// releases), each row's change read from one JSON array ([`change_rows`]).
 async fn apply_other(
     conn: &mut SqliteConnection,
     chunk: &[&Outcome],
@@ -180,9 +181,10 @@ async fn apply_other(
         provider_id = CASE WHEN o.state = 'sent' THEN o.provider_id \
             ELSE message.provider_id END, \
         next_attempt_at = COALESCE(o.next_at, message.next_attempt_at), \
-        last_code = CASE WHEN o.state IN ('pending', 'failed') THEN o.code \
-            ELSE message.last_code END, \
-        last_error = CASE WHEN o.state IN ('pending', 'failed', 'skipped') THEN o.error \
+        last_code = CASE WHEN o.error IS NOT NULL AND o.state IN ('pending', 'failed') \
+            THEN o.code ELSE message.last_code END, \
+        last_error = CASE WHEN o.error IS NOT NULL \
+            AND o.state IN ('pending', 'failed', 'skipped') THEN o.error \
             ELSE message.last_error END, \
         attempts = message.attempts - o.give_back, \
         lease_owner = NULL, lease_until = NULL, updated_at = ?2 \

@@ -31,6 +31,8 @@
 //! - `fallback`: the step's fallback taking over a recipient, inside `record`
 //! - `values`: batches bound as `VALUES` lists (outcomes, attempts, events)
 
+mod account;
+mod approval;
 mod attempt;
 mod audit;
 mod campaign;

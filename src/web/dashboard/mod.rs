@@ -1,15 +1,21 @@
 //! The staff dashboard (issue 4): server-rendered pages over the ledger and the loaded
 //! workspace, behind the staff session ([`Staff`]).
 //!
+//! Every route names the role it needs ([`super::ROUTES`], docs/accounts.md): the pages
+//! `viewer`, the buttons `operator`; a lower role gets 403 and its pages show no buttons.
+//!
 //! - `GET /` — every campaign with its status, messages by state, last activity.
 //! - `GET /campaigns/{id}` — the campaign's timeline (windows as bands, each step's
 //!   occurrences as marks, close ones sharing a mark), past occurrences with their
 //!   figures (50 a page, `?page=N`, the latest page by default), the funnel per step and
 //!   channel, the failures (masked), coverage per school, and the buttons below.
+//! - `POST /campaigns/{id}/submit`, `/approve` — four-eyes approval of the version
+//!   loaded now ([`approval`], docs/approval.md): operator and approver.
 //! - `POST /campaigns/{id}/pause`, `/resume`, `/retry` — an operator pause stored in the
 //!   ledger ([`Store::hold_campaign`]; the dispatcher holds paused campaigns), its end,
 //!   and failed messages back in the queue ([`Store::retry`]). Each needs the session's
-//!   CSRF token, writes one audit row and redirects back with a flash message.
+//!   CSRF token, writes one audit row naming the account and redirects back with a flash
+//!   message.
 //!
 //! Pages are Vietnamese unless `?lang=en` (kept in a cookie, see [`i18n`]), numbers
 //! included (`2.400`, `97,63 %`, see [`numbers`]) and loa's own skip and error texts
@@ -21,6 +27,7 @@
 //! [`Store::hold_campaign`]: crate::store::Store::hold_campaign
 //! [`Store::retry`]: crate::store::Store::retry
 
+mod approval;
 mod coverage;
 pub(crate) mod i18n;
 mod numbers;
@@ -40,11 +47,9 @@ use axum::routing::{get, post};
 use super::WebState;
 use super::error::WebError;
 use super::session::Staff;
+use crate::account::Role;
 use crate::store::{AuditAction, AuditEntry, MessageState, Millis};
 use i18n::Lang;
-
-/// Who the audit trail names for dashboard actions: there is one admin token, no names.
-const ACTOR: &str = "admin";
 
 pub(super) fn router() -> Router<WebState> {
     Router::new()
@@ -53,6 +58,8 @@ pub(super) fn router() -> Router<WebState> {
         .route("/campaigns/{id}/pause", post(pause))
         .route("/campaigns/{id}/resume", post(resume))
         .route("/campaigns/{id}/retry", post(retry))
+        .route("/campaigns/{id}/submit", post(approval::submit))
+        .route("/campaigns/{id}/approve", post(approval::approve))
 }
 
 /// The dashboard's templates, compiled once.
@@ -103,6 +110,9 @@ impl Page {
         ctx.insert("lang", self.lang.code());
         ctx.insert("t", &self.lang.texts());
         ctx.insert("csrf", &staff.csrf);
+        ctx.insert("who", &staff.actor);
+        ctx.insert("role", staff.role.as_str());
+        ctx.insert("can_operate", &staff.role.allows(Role::Operator));
         ctx.insert("flash", &self.flash);
         ctx.insert("states", &MessageState::ALL);
         let html = tera()?
@@ -128,7 +138,10 @@ impl Page {
 /// A page's session: absent, the browser goes to the login form.
 fn page_staff(staff: Result<Staff, WebError>) -> Result<Result<Staff, Response>, WebError> {
     match staff {
-        Ok(staff) => Ok(Ok(staff)),
+        Ok(staff) => {
+            staff.require(Role::Viewer)?;
+            Ok(Ok(staff))
+        }
         Err(WebError::Unauthorized) => Ok(Err(Redirect::to("/login").into_response())),
         Err(e) => Err(e),
     }
@@ -147,7 +160,18 @@ async fn index(
     let page = Page::of(&uri, &headers);
     let campaigns = view::campaigns(&state).await.map_err(WebError::internal)?;
     let mut ctx = tera::Context::new();
+    // Campaigns whose version on disk waits for approval (docs/approval.md).
+    let awaiting: Vec<&str> = campaigns
+        .iter()
+        .map(|c| c.id.as_str())
+        .filter(|id| {
+            state
+                .sending(id)
+                .is_some_and(|s| !matches!(s, crate::campaign::Sending::Approved(_)))
+        })
+        .collect();
     ctx.insert("campaigns", &campaigns);
+    ctx.insert("awaiting", &awaiting);
     ctx.insert("has_workspace", &state.workspace().is_some());
     ctx.insert("refused_edit", &state.refused_edit());
     page.render("index.html", ctx, &staff)
@@ -172,6 +196,10 @@ async fn campaign(
         .ok_or(WebError::NotFound)?;
     ctx.insert("has_workspace", &state.workspace().is_some());
     ctx.insert("refused_edit", &state.refused_edit());
+    let approval = approval::view(&state, &id, &staff, page.lang)
+        .await
+        .map_err(WebError::internal)?;
+    ctx.insert("approval", &approval);
     page.render("campaign.html", ctx, &staff)
 }
 
@@ -223,6 +251,7 @@ async fn act(
     body: Body,
     action: Action,
 ) -> Result<Response, WebError> {
+    staff.require(Role::Operator)?;
     staff.check_form(headers, body).await?;
     let store = state.store();
     let row = store
@@ -231,13 +260,13 @@ async fn act(
         .map_err(WebError::internal)?
         .ok_or(WebError::NotFound)?;
     let now = state.now();
-    let applied = apply(state, id, action, now)
+    let applied = apply(state, &staff.actor, id, action, now)
         .await
         .map_err(WebError::internal)?;
     // The page the browser is sent back to shows the change, however long counting takes.
     state.forget_counts().await;
     let entry = AuditEntry {
-        actor: ACTOR,
+        actor: &staff.actor,
         action: applied.audit,
         campaign: Some(id),
         content_hash: Some(&row.content_hash),
@@ -245,7 +274,12 @@ async fn act(
         detail: Some(applied.detail),
     };
     store.audit(&entry, now).await.map_err(WebError::internal)?;
-    tracing::info!(campaign = %id, action = applied.audit.as_str(), "dashboard action");
+    tracing::info!(
+        campaign = %id,
+        action = applied.audit.as_str(),
+        account = %staff.actor,
+        "dashboard action"
+    );
     let done = applied.done;
     Ok(Redirect::to(&format!("{}?done={done}", href(id))).into_response())
 }
@@ -259,12 +293,18 @@ struct Applied {
     audience: Option<u64>,
 }
 
-/// Changes the ledger as `action` asks.
-async fn apply(state: &WebState, id: &str, action: Action, now: Millis) -> anyhow::Result<Applied> {
+/// Changes the ledger as `action` asks, on behalf of `actor`.
+async fn apply(
+    state: &WebState,
+    actor: &str,
+    id: &str,
+    action: Action,
+    now: Millis,
+) -> anyhow::Result<Applied> {
     let store = state.store();
     Ok(match action {
         Action::Pause => {
-            let first = store.hold_campaign(id, ACTOR, now).await?;
+            let first = store.hold_campaign(id, actor, now).await?;
             Applied {
                 audit: AuditAction::Pause,
                 done: "paused".to_owned(),
@@ -309,6 +349,8 @@ fn flash(query: Option<&str>, lang: Lang) -> Option<String> {
     match done.as_str() {
         "paused" => Some(texts["done_paused"].to_owned()),
         "resumed" => Some(texts["done_resumed"].to_owned()),
+        "submitted" | "approved" | "approved_one" | "own_request" | "not_requested"
+        | "no_version" | "changed" => Some(texts[format!("done_{done}").as_str()].to_owned()),
         "retried" => {
             let n: u64 = query_field(query, "n")?.parse().ok()?;
             Some(format!("{} {n}", texts["done_retried"]))

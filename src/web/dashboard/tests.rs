@@ -230,7 +230,7 @@ async fn pause_resume_and_retry_change_the_ledger_and_write_one_audit_row_each()
     assert_eq!(actions, ["pause", "resume", "retry"]);
     assert!(
         log.iter()
-            .all(|r| r.actor == "admin" && r.content_hash.as_deref() == Some("sha256:example"))
+            .all(|r| r.actor == "token" && r.content_hash.as_deref() == Some("sha256:example"))
     );
     assert_eq!(log[2].audience, Some(1));
     let (_, page, _) = call(&st, get(&format!("/campaigns/{ID}"), &cookie)).await;

@@ -146,6 +146,10 @@ impl Daemon {
             .args(["--listen", listen.as_str(), "run"])
             .args(tuning.args())
             .env("LOA_LOG", "info")
+            // These daemons test delivery, not four-eyes approval: they run with approval
+            // off, as a small office would (`loa run --approval off`, docs/approval.md).
+            // The approval tests (daemon_approval.rs) turn it on through `env`.
+            .env("LOA_APPROVAL", "off")
             // The sinks are on loopback, which webhooks and Zalo may reach only when allowed
             // (docs/reliability.md#r13); `env` may say otherwise.
             .env("LOA_ALLOW_NETWORKS", "127.0.0.0/8")

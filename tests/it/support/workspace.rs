@@ -13,7 +13,8 @@ pub const EXAMPLE: &str = "campaigns/bhyt-hssv-2026-2027.yaml";
 /// Every variable through which the environment running the tests could change what loa
 /// does; cleared (with its `_FILE` form) before each `loa` a test starts, which then sets
 /// only what it means to.
-const LOA_VARIABLES: [&str; 12] = [
+const LOA_VARIABLES: [&str; 13] = [
+    "LOA_APPROVAL",
     "LOA_SMTP_URL",
     "ZALO_ACCESS_TOKEN",
     "SMS_GATEWAY_URL",
@@ -95,6 +96,23 @@ impl Workspace {
         Run(cmd.output().expect("run loa"))
     }
 
+    /// [`Workspace::loa`] with `input` on its standard input (a pipe, not a terminal).
+    pub fn loa_input(&self, args: &[&str], input: &str) -> Run {
+        use std::io::Write as _;
+        let mut child = self
+            .command(args, &[])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start loa");
+        let mut stdin = child.stdin.take().expect("stdin");
+        // A command that refuses early may not read it all: a broken pipe is its answer.
+        let _ = stdin.write_all(input.as_bytes());
+        drop(stdin);
+        Run(child.wait_with_output().expect("output"))
+    }
+
     /// [`Workspace::loa_with`] for a command that might not end (a daemon that must refuse
     /// to start, a render that must be stopped): the test fails after `limit`, having
     /// killed it, so that it cannot hang the suite.
@@ -114,6 +132,16 @@ impl Workspace {
             std::thread::sleep(Duration::from_millis(50));
         }
         Run(child.wait_with_output().expect("output"))
+    }
+
+    /// Starts `loa ARGS` in the workspace, its output discarded, for a test that watches the
+    /// process while it runs.
+    pub fn spawn_loa(&self, args: &[&str]) -> std::process::Child {
+        self.command(args, &[])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start loa")
     }
 
     fn command(&self, args: &[&str], env: &[(&str, &str)]) -> Command {
