@@ -76,12 +76,20 @@ pub(super) async fn run(global: &Global, args: &Args) -> Result<ExitCode> {
 }
 
 async fn add(global: &Global, name: &str, role: Role) -> Result<ExitCode> {
-    let store = Store::open(&global.database_url).await?;
-    // Say so before asking for a password that would be thrown away.
-    if store.account(name).await?.is_some() {
+    // A taken name is said before a password is asked for that would be thrown away; a new
+    // ledger is created only once the password is good, so a refused one leaves no empty
+    // ledger behind.
+    let existing = Store::open_existing(&global.database_url).await;
+    if let Ok(store) = &existing
+        && store.account(name).await?.is_some()
+    {
         return Err(crate::store::AccountError::Exists(name.to_owned()).into());
     }
     let hash = new_password_hash().await?;
+    let store = match existing {
+        Ok(store) => store,
+        Err(_) => Store::open(&global.database_url).await?,
+    };
     store.add_account(name, role, &hash, now()).await?;
     let detail = format!("account {name}, role {role}");
     audit(&store, AuditAction::UserAdd, &detail).await?;
