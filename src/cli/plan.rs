@@ -52,6 +52,8 @@ fn parse_day(s: &str) -> Result<NaiveDate, String> {
 pub(super) struct Entry {
     pub at: DateTime<Tz>,
     pub step: String,
+    /// The step's `title:`, shown in place of (table: above) its id.
+    pub title: Option<String>,
     pub channel: String,
     pub audience: String,
     pub recipients: u64,
@@ -65,6 +67,8 @@ pub(super) struct Entry {
 pub(super) struct JsonEntry<'a> {
     pub at: String,
     pub step: &'a str,
+    /// The step's `title:`, null when it has none.
+    pub title: Option<&'a str>,
     pub channel: &'a str,
     pub audience: &'a str,
     pub recipients: u64,
@@ -94,6 +98,7 @@ pub(super) fn to_json(e: &Entry) -> JsonEntry<'_> {
     JsonEntry {
         at: e.at.to_rfc3339(),
         step: &e.step,
+        title: e.title.as_deref(),
         channel: &e.channel,
         audience: &e.audience,
         recipients: e.recipients,
@@ -155,6 +160,7 @@ fn step_entries(
             entries.push(Entry {
                 at: o.at,
                 step: step.id.clone(),
+                title: step.title.clone(),
                 channel: ch.clone(),
                 audience: step.audience.clone(),
                 recipients: 0,
@@ -168,6 +174,7 @@ fn step_entries(
         entries.push(Entry {
             at: d.nominal,
             step: step.id.clone(),
+            title: step.title.clone(),
             channel: step.channels.join(", "),
             audience: step.audience.clone(),
             recipients: 0,
@@ -246,6 +253,14 @@ fn drop_note(d: &Dropped) -> String {
     }
 }
 
+/// The step as the table shows it: its title above its id (the name `preview` takes).
+fn step_cell(e: &Entry) -> String {
+    match &e.title {
+        Some(title) => format!("{title}\n{}", e.step),
+        None => e.step.clone(),
+    }
+}
+
 fn table(campaign: &Campaign, entries: &[Entry]) -> String {
     let mut t = Table::new();
     t.load_preset(UTF8_FULL_CONDENSED);
@@ -267,7 +282,7 @@ fn table(campaign: &Campaign, entries: &[Entry]) -> String {
         };
         t.add_row(vec![
             Cell::new(local_time(&e.at)),
-            Cell::new(&e.step),
+            Cell::new(step_cell(e)),
             Cell::new(n).set_alignment(CellAlignment::Right),
             Cell::new(&e.channel),
             Cell::new(&e.audience),

@@ -70,8 +70,8 @@ fn plan_json_counts_recipients_from_todays_data() {
         assert_eq!(e["recipients"].as_u64(), Some(expected[step]), "{e}");
         assert_eq!(
             e.as_object().unwrap().len(),
-            5,
-            "exactly at, step, channel, audience, recipients: {e}"
+            6,
+            "exactly at, step, title, channel, audience, recipients: {e}"
         );
     }
 }
@@ -206,8 +206,13 @@ fn plan_ics_is_read_back_by_an_icalendar_parser() {
     let kickoff = cal
         .events
         .iter()
-        .find(|e| prop(e, "SUMMARY").starts_with("staff-kickoff"))
+        .find(|e| prop(e, "UID").contains("-staff-kickoff-"))
         .expect("the kick-off event");
+    assert!(
+        prop(kickoff, "SUMMARY").starts_with("Giao việc đầu năm học cho cán bộ nhà trường: staff"),
+        "the summary names the step by its title: {}",
+        prop(kickoff, "SUMMARY")
+    );
     assert_eq!(
         prop(kickoff, "DTSTART"),
         "20260820T010000Z",
@@ -250,4 +255,76 @@ fn a_send_due_in_quiet_hours_moves_to_their_end_and_one_past_the_window_is_dropp
         .ok()
         .contains("dời từ T6 09/10/2026 22:30 (giờ yên lặng)")
     );
+}
+
+#[test]
+fn step_titles_are_shown_by_the_plan_table_its_json_and_the_calendar() {
+    let ws = Workspace::example();
+    let plan = plan_json(&ws);
+    let deadline = plan
+        .iter()
+        .find(|e| e["step"] == "deadline-parents")
+        .expect("the deadline step");
+    assert_eq!(
+        deadline["title"], "Nhắc phụ huynh trước hạn nộp",
+        "{deadline}"
+    );
+    // A step without a title keeps its id and a null title.
+    ws.write(
+        EXAMPLE,
+        &ws.read(EXAMPLE)
+            .replace("    title: \"Nhắc phụ huynh trước hạn nộp\"\n", ""),
+    );
+    let plan = plan_json(&ws);
+    let untitled = plan
+        .iter()
+        .find(|e| e["step"] == "deadline-parents")
+        .expect("the deadline step");
+    assert!(untitled["title"].is_null(), "{untitled}");
+    let table = ws
+        .loa(&[
+            "plan",
+            EXAMPLE,
+            "--from",
+            "2026-12-21",
+            "--to",
+            "2026-12-21",
+        ])
+        .ok();
+    assert!(
+        table.contains("Nhắc nhà trường trước hạn chót 31/12")
+            && table.contains("deadline-schools"),
+        "the title beside the id: {table}"
+    );
+    let ics = ws.loa(&["plan", EXAMPLE, "--format", "ics"]).ok();
+    assert!(
+        ics.contains("SUMMARY:Nhắc nhà trường trước hạn chót 31/12: schools (email)"),
+        "{ics}"
+    );
+    assert!(
+        ics.contains("SUMMARY:deadline-parents: parents (zalo)"),
+        "{ics}"
+    );
+}
+
+#[test]
+fn an_empty_step_title_is_refused_with_its_line_and_a_hint() {
+    let ws = Workspace::example();
+    let yaml = ws
+        .read(EXAMPLE)
+        .replace("title: \"Nhắc phụ huynh trước hạn nộp\"", "title: \"\"");
+    ws.write(EXAMPLE, &yaml);
+    let line = yaml
+        .lines()
+        .position(|l| l == "    title: \"\"")
+        .expect("the emptied title")
+        + 1;
+    let run = ws.loa(&["plan", EXAMPLE]);
+    assert_ne!(run.code(), 0);
+    let err = run.stderr();
+    assert!(
+        err.contains(&format!("bhyt-hssv-2026-2027.yaml:{line}:")) && err.contains("title"),
+        "{err}"
+    );
+    assert!(err.contains("the step's title is empty"), "{err}");
 }
