@@ -88,7 +88,11 @@ pub(super) fn run(global: &Global, args: &Args) -> Result<ExitCode> {
             serde_json::to_writer_pretty(&mut out, &json)?;
             writeln!(out)?;
         }
-        Format::Table => write!(out, "{}", table(campaign, &entries))?,
+        Format::Table => {
+            let sms = super::plan_sms::lines(&ws, campaign, &entries)?;
+            write!(out, "{}", table(campaign, &entries))?;
+            write!(out, "{}", super::plan_sms::table(&sms))?;
+        }
         Format::Ics => write!(out, "{}", super::plan_ics::calendar(campaign, &entries))?,
     }
     Ok(ExitCode::SUCCESS)
