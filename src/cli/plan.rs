@@ -72,6 +72,12 @@ pub(super) struct JsonEntry<'a> {
     pub channel: &'a str,
     pub audience: &'a str,
     pub recipients: u64,
+    /// On a webhook (SMS) channel: the segments of one message (docs/cli.md#plan-sms).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub segments_per_message: Option<usize>,
+    /// On a webhook (SMS) channel: the segments of all the occurrence's messages.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub segments: Option<u64>,
 }
 
 pub(super) fn run(global: &Global, args: &Args) -> Result<ExitCode> {
@@ -83,8 +89,12 @@ pub(super) fn run(global: &Global, args: &Args) -> Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     match args.format {
         Format::Json => {
-            let json: Vec<JsonEntry<'_>> =
-                entries.iter().filter(|e| !e.dropped).map(to_json).collect();
+            let sms = super::plan_sms::lines(&ws, campaign, &entries)?;
+            let json: Vec<JsonEntry<'_>> = entries
+                .iter()
+                .filter(|e| !e.dropped)
+                .map(|e| to_json(e, super::plan_sms::per_message(&sms, e)))
+                .collect();
             serde_json::to_writer_pretty(&mut out, &json)?;
             writeln!(out)?;
         }
@@ -98,7 +108,8 @@ pub(super) fn run(global: &Global, args: &Args) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub(super) fn to_json(e: &Entry) -> JsonEntry<'_> {
+/// `e` as JSON; `sms` is the segments of one message when its channel is a webhook.
+fn to_json(e: &Entry, sms: Option<usize>) -> JsonEntry<'_> {
     JsonEntry {
         at: e.at.to_rfc3339(),
         step: &e.step,
@@ -106,6 +117,8 @@ pub(super) fn to_json(e: &Entry) -> JsonEntry<'_> {
         channel: &e.channel,
         audience: &e.audience,
         recipients: e.recipients,
+        segments_per_message: sms,
+        segments: sms.map(|n| n as u64 * e.recipients),
     }
 }
 

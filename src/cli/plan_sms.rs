@@ -23,6 +23,7 @@ use crate::render::sms::{Segments, segments};
 /// One (step, webhook channel) of the plan.
 #[derive(Debug)]
 pub(super) struct SmsLine {
+    pub step_id: String,
     /// The step as the plan's table shows it: its title above its id.
     pub step: String,
     pub channel: String,
@@ -77,6 +78,7 @@ pub(super) fn lines(
                 None => None,
             };
             out.push(SmsLine {
+                step_id: step.id.clone(),
                 step: match &step.title {
                     Some(title) => format!("{title}\n{}", step.id),
                     None => step.id.clone(),
@@ -89,6 +91,16 @@ pub(super) fn lines(
         }
     }
     Ok(out)
+}
+
+/// The segments of one message of entry `e`, when it is on one of the step's own webhook
+/// channels and a sample was found.
+pub(super) fn per_message(lines: &[SmsLine], e: &Entry) -> Option<usize> {
+    lines
+        .iter()
+        .find(|l| !l.fallback && l.step_id == e.step && l.channel == e.channel)
+        .and_then(|l| l.segments)
+        .map(|s| s.count)
 }
 
 /// The first row of the step's audience its `where` selects at occurrence `at`.

@@ -367,6 +367,20 @@ fn plan_shows_the_sms_segments_of_a_229_character_vietnamese_text_and_the_steps_
         "{sms}"
     );
     assert!(!sms.contains("mail"), "e-mail is not SMS: {sms}");
+    let json: Vec<Value> = serde_json::from_str(
+        &ws.loa(&["plan", "campaigns/rel.yaml", "--format", "json"])
+            .ok(),
+    )
+    .unwrap();
+    let on = |channel: &str| {
+        json.iter()
+            .find(|e| e["channel"] == channel)
+            .unwrap_or_else(|| panic!("{json:?}"))
+            .clone()
+    };
+    assert_eq!(on("sms")["segments_per_message"], 4);
+    assert_eq!(on("sms")["segments"], 12);
+    assert!(on("mail").get("segments").is_none(), "{}", on("mail"));
 
     // Without diacritics the same length is GSM-7: ceil(229 / 153) = 2.
     ws.write("templates/note/sms.tera", &deunicode(SMS_229));
