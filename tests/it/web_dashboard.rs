@@ -321,6 +321,11 @@ async fn the_campaign_page_shows_the_timeline_and_the_seeded_funnel_in_both_lang
     assert!(vi.contains("data-occurrence=\"coverage-weekly#1\""));
     let email = funnel_row(&vi, "coverage-weekly/email");
     assert!(
+        email
+            .contains("<td title=\"coverage-weekly\">Nhắc hằng tuần các trường chưa đạt 100%</td>"),
+        "the funnel names the step by its title: {email}"
+    );
+    assert!(
         email.contains("data-state=\"sent\">2<") && email.contains("data-state=\"failed\">1<"),
         "{email}"
     );
