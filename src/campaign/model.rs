@@ -195,6 +195,8 @@ pub enum DkimAlgorithm {
 #[derive(Debug, Clone)]
 pub struct Step {
     pub id: String,
+    /// `title:`, what staff read in place of the id; at most [`MAX_STEP_TITLE`] characters.
+    pub title: Option<String>,
     pub audience: String,
     /// A Tera expression, registered with the renderer as [`Step::condition_id`].
     pub condition: Option<String>,
@@ -210,7 +212,15 @@ pub struct Step {
     pub send_text: String,
 }
 
+/// The longest `title:` of a step, in characters: a line of a table or a calendar entry.
+pub(crate) const MAX_STEP_TITLE: usize = 120;
+
 impl Step {
+    /// The title when the step has one, else its id: the name staff read.
+    pub fn name(&self) -> &str {
+        self.title.as_deref().unwrap_or(&self.id)
+    }
+
     /// The renderer id of this step's `where` expression.
     pub fn condition_id(&self, campaign: &str) -> String {
         format!("{campaign}/{}/where", self.id)

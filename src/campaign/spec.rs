@@ -111,6 +111,8 @@ pub(crate) struct DkimSpec {
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct StepSpec {
     pub id: Option<String>,
+    /// What staff read in place of the id (`plan`, the calendar, the dashboard).
+    pub title: Option<String>,
     pub audience: Option<String>,
     #[serde(rename = "where")]
     pub condition: Option<String>,

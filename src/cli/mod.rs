@@ -9,6 +9,7 @@ mod argv;
 mod format;
 mod plan;
 mod plan_ics;
+mod plan_sms;
 mod preview;
 mod prune;
 mod report;

@@ -52,6 +52,8 @@ fn parse_day(s: &str) -> Result<NaiveDate, String> {
 pub(super) struct Entry {
     pub at: DateTime<Tz>,
     pub step: String,
+    /// The step's `title:`, shown in place of (table: above) its id.
+    pub title: Option<String>,
     pub channel: String,
     pub audience: String,
     pub recipients: u64,
@@ -65,9 +67,17 @@ pub(super) struct Entry {
 pub(super) struct JsonEntry<'a> {
     pub at: String,
     pub step: &'a str,
+    /// The step's `title:`, null when it has none.
+    pub title: Option<&'a str>,
     pub channel: &'a str,
     pub audience: &'a str,
     pub recipients: u64,
+    /// On a webhook (SMS) channel: the segments of one message (docs/cli.md#plan-sms).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub segments_per_message: Option<usize>,
+    /// On a webhook (SMS) channel: the segments of all the occurrence's messages.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub segments: Option<u64>,
 }
 
 pub(super) fn run(global: &Global, args: &Args) -> Result<ExitCode> {
@@ -79,24 +89,36 @@ pub(super) fn run(global: &Global, args: &Args) -> Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     match args.format {
         Format::Json => {
-            let json: Vec<JsonEntry<'_>> =
-                entries.iter().filter(|e| !e.dropped).map(to_json).collect();
+            let sms = super::plan_sms::lines(&ws, campaign, &entries)?;
+            let json: Vec<JsonEntry<'_>> = entries
+                .iter()
+                .filter(|e| !e.dropped)
+                .map(|e| to_json(e, super::plan_sms::per_message(&sms, e)))
+                .collect();
             serde_json::to_writer_pretty(&mut out, &json)?;
             writeln!(out)?;
         }
-        Format::Table => write!(out, "{}", table(campaign, &entries))?,
+        Format::Table => {
+            let sms = super::plan_sms::lines(&ws, campaign, &entries)?;
+            write!(out, "{}", table(campaign, &entries))?;
+            write!(out, "{}", super::plan_sms::table(&sms))?;
+        }
         Format::Ics => write!(out, "{}", super::plan_ics::calendar(campaign, &entries))?,
     }
     Ok(ExitCode::SUCCESS)
 }
 
-pub(super) fn to_json(e: &Entry) -> JsonEntry<'_> {
+/// `e` as JSON; `sms` is the segments of one message when its channel is a webhook.
+fn to_json(e: &Entry, sms: Option<usize>) -> JsonEntry<'_> {
     JsonEntry {
         at: e.at.to_rfc3339(),
         step: &e.step,
+        title: e.title.as_deref(),
         channel: &e.channel,
         audience: &e.audience,
         recipients: e.recipients,
+        segments_per_message: sms,
+        segments: sms.map(|n| n as u64 * e.recipients),
     }
 }
 
@@ -155,6 +177,7 @@ fn step_entries(
             entries.push(Entry {
                 at: o.at,
                 step: step.id.clone(),
+                title: step.title.clone(),
                 channel: ch.clone(),
                 audience: step.audience.clone(),
                 recipients: 0,
@@ -168,6 +191,7 @@ fn step_entries(
         entries.push(Entry {
             at: d.nominal,
             step: step.id.clone(),
+            title: step.title.clone(),
             channel: step.channels.join(", "),
             audience: step.audience.clone(),
             recipients: 0,
@@ -246,6 +270,14 @@ fn drop_note(d: &Dropped) -> String {
     }
 }
 
+/// The step as the table shows it: its title above its id (the name `preview` takes).
+fn step_cell(e: &Entry) -> String {
+    match &e.title {
+        Some(title) => format!("{title}\n{}", e.step),
+        None => e.step.clone(),
+    }
+}
+
 fn table(campaign: &Campaign, entries: &[Entry]) -> String {
     let mut t = Table::new();
     t.load_preset(UTF8_FULL_CONDENSED);
@@ -267,7 +299,7 @@ fn table(campaign: &Campaign, entries: &[Entry]) -> String {
         };
         t.add_row(vec![
             Cell::new(local_time(&e.at)),
-            Cell::new(&e.step),
+            Cell::new(step_cell(e)),
             Cell::new(n).set_alignment(CellAlignment::Right),
             Cell::new(&e.channel),
             Cell::new(&e.audience),

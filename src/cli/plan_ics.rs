@@ -1,6 +1,7 @@
 //! `loa plan --format ics`: the plan as an iCalendar file (RFC 5545) for staff calendars.
 //!
-//! One event per occurrence of a step (its channels listed), at the instant it will be sent.
+//! One event per occurrence of a step (its channels listed), at the instant it will be sent;
+//! its summary names the step by its `title:` when it has one, the description by its id.
 
 use chrono::{Duration, Utc};
 use icalendar::{Calendar, Component, Event, EventLike};
@@ -37,7 +38,7 @@ pub(super) fn calendar(campaign: &Campaign, entries: &[Entry]) -> String {
             ))
             .summary(&format!(
                 "{}: {} ({})",
-                e.step,
+                e.title.as_deref().unwrap_or(&e.step),
                 e.audience,
                 channels.join(", ")
             ))

@@ -39,6 +39,7 @@ mod load;
 pub mod message;
 mod nesting;
 mod sandbox;
+pub mod sms;
 mod zns;
 
 use std::collections::{BTreeMap, HashMap};

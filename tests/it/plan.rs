@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashSet};
 use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, Timelike, Weekday};
 use serde_json::Value;
 
+use crate::support::campaign::CampaignBuilder;
 use crate::support::workspace::{EXAMPLE, Workspace};
 
 fn plan_json(ws: &Workspace) -> Vec<Value> {
@@ -70,8 +71,8 @@ fn plan_json_counts_recipients_from_todays_data() {
         assert_eq!(e["recipients"].as_u64(), Some(expected[step]), "{e}");
         assert_eq!(
             e.as_object().unwrap().len(),
-            5,
-            "exactly at, step, channel, audience, recipients: {e}"
+            6,
+            "exactly at, step, title, channel, audience, recipients: {e}"
         );
     }
 }
@@ -172,7 +173,9 @@ fn the_plan_table_is_aligned_with_vietnamese_dates() {
         out.contains("dời từ T2 31/08/2026 08:00 (ngày nghỉ)"),
         "{out}"
     );
-    let widths: HashSet<usize> = out
+    // The occurrences' table; the SMS table below it has its own width.
+    let occurrences = out.split("\n\n").next().unwrap();
+    let widths: HashSet<usize> = occurrences
         .lines()
         .filter(|l| l.starts_with('│'))
         .map(|l| l.chars().count())
@@ -206,8 +209,13 @@ fn plan_ics_is_read_back_by_an_icalendar_parser() {
     let kickoff = cal
         .events
         .iter()
-        .find(|e| prop(e, "SUMMARY").starts_with("staff-kickoff"))
+        .find(|e| prop(e, "UID").contains("-staff-kickoff-"))
         .expect("the kick-off event");
+    assert!(
+        prop(kickoff, "SUMMARY").starts_with("Giao việc đầu năm học cho cán bộ nhà trường: staff"),
+        "the summary names the step by its title: {}",
+        prop(kickoff, "SUMMARY")
+    );
     assert_eq!(
         prop(kickoff, "DTSTART"),
         "20260820T010000Z",
@@ -250,4 +258,181 @@ fn a_send_due_in_quiet_hours_moves_to_their_end_and_one_past_the_window_is_dropp
         .ok()
         .contains("dời từ T6 09/10/2026 22:30 (giờ yên lặng)")
     );
+}
+
+#[test]
+fn step_titles_are_shown_by_the_plan_table_its_json_and_the_calendar() {
+    let ws = Workspace::example();
+    let plan = plan_json(&ws);
+    let deadline = plan
+        .iter()
+        .find(|e| e["step"] == "deadline-parents")
+        .expect("the deadline step");
+    assert_eq!(
+        deadline["title"], "Nhắc phụ huynh trước hạn nộp",
+        "{deadline}"
+    );
+    // A step without a title keeps its id and a null title.
+    ws.write(
+        EXAMPLE,
+        &ws.read(EXAMPLE)
+            .replace("    title: \"Nhắc phụ huynh trước hạn nộp\"\n", ""),
+    );
+    let plan = plan_json(&ws);
+    let untitled = plan
+        .iter()
+        .find(|e| e["step"] == "deadline-parents")
+        .expect("the deadline step");
+    assert!(untitled["title"].is_null(), "{untitled}");
+    let table = ws
+        .loa(&[
+            "plan",
+            EXAMPLE,
+            "--from",
+            "2026-12-21",
+            "--to",
+            "2026-12-21",
+        ])
+        .ok();
+    assert!(
+        table.contains("Nhắc nhà trường trước hạn chót 31/12")
+            && table.contains("deadline-schools"),
+        "the title beside the id: {table}"
+    );
+    let ics = ws.loa(&["plan", EXAMPLE, "--format", "ics"]).ok();
+    assert!(
+        ics.contains("SUMMARY:Nhắc nhà trường trước hạn chót 31/12: schools (email)"),
+        "{ics}"
+    );
+    assert!(
+        ics.contains("SUMMARY:deadline-parents: parents (zalo)"),
+        "{ics}"
+    );
+}
+
+#[test]
+fn an_empty_step_title_is_refused_with_its_line_and_a_hint() {
+    let ws = Workspace::example();
+    let yaml = ws
+        .read(EXAMPLE)
+        .replace("title: \"Nhắc phụ huynh trước hạn nộp\"", "title: \"\"");
+    ws.write(EXAMPLE, &yaml);
+    let line = yaml
+        .lines()
+        .position(|l| l == "    title: \"\"")
+        .expect("the emptied title")
+        + 1;
+    let run = ws.loa(&["plan", EXAMPLE]);
+    assert_ne!(run.code(), 0);
+    let err = run.stderr();
+    assert!(
+        err.contains(&format!("bhyt-hssv-2026-2027.yaml:{line}:")) && err.contains("title"),
+        "{err}"
+    );
+    assert!(err.contains("the step's title is empty"), "{err}");
+}
+
+/// 229 characters, Vietnamese with diacritics: UCS-2, ceil(229 / 67) = 4 segments.
+const SMS_229: &str = "Kính gửi phụ huynh: con em chưa có thẻ bảo hiểm y tế học sinh năm học \
+                       2026-2027. Hạn nộp là ngày 31/12/2026, xin liên hệ giáo viên chủ nhiệm \
+                       hoặc nhà trường để được hướng dẫn tham gia đầy đủ, liên tục. Trân trọng cảm ơn quý vị ạ!";
+
+/// The row of `table` whose first cell starts with `step`, split into its cells.
+fn row<'a>(table: &'a str, step: &str) -> Vec<&'a str> {
+    let line = table
+        .lines()
+        .find(|l| l.starts_with(&format!("│ {step} ")))
+        .unwrap_or_else(|| panic!("no row of {step}: {table}"));
+    line.trim_matches('│').split('┆').map(str::trim).collect()
+}
+
+#[test]
+fn plan_shows_the_sms_segments_of_a_229_character_vietnamese_text_and_the_steps_total() {
+    let ws = CampaignBuilder::new(3)
+        .webhook("sms", "http://127.0.0.1:9/sms", &[])
+        .smtp("mail", "smtp://127.0.0.1:9", &[])
+        .step("notice", &["sms", "mail"])
+        .build();
+    assert_eq!(SMS_229.chars().count(), 229);
+    ws.write("templates/note/sms.tera", SMS_229);
+    let out = ws.loa(&["plan", "campaigns/rel.yaml"]).ok();
+    let sms = out
+        .split("Tin SMS")
+        .nth(1)
+        .unwrap_or_else(|| panic!("{out}"));
+    // Step, channel, encoding, characters, segments a message, messages, segments in all.
+    assert_eq!(
+        row(sms, "notice"),
+        ["notice", "sms", "UCS-2", "229", "4", "3", "12"],
+        "{sms}"
+    );
+    assert!(!sms.contains("mail"), "e-mail is not SMS: {sms}");
+    let json: Vec<Value> = serde_json::from_str(
+        &ws.loa(&["plan", "campaigns/rel.yaml", "--format", "json"])
+            .ok(),
+    )
+    .unwrap();
+    let on = |channel: &str| {
+        json.iter()
+            .find(|e| e["channel"] == channel)
+            .unwrap_or_else(|| panic!("{json:?}"))
+            .clone()
+    };
+    assert_eq!(on("sms")["segments_per_message"], 4);
+    assert_eq!(on("sms")["segments"], 12);
+    assert!(on("mail").get("segments").is_none(), "{}", on("mail"));
+
+    // Without diacritics the same length is GSM-7: ceil(229 / 153) = 2.
+    ws.write("templates/note/sms.tera", &deunicode(SMS_229));
+    let out = ws.loa(&["plan", "campaigns/rel.yaml"]).ok();
+    let sms = out
+        .split("Tin SMS")
+        .nth(1)
+        .unwrap_or_else(|| panic!("{out}"));
+    assert_eq!(
+        row(sms, "notice"),
+        ["notice", "sms", "GSM-7", "229", "2", "3", "6"],
+        "{sms}"
+    );
+}
+
+#[test]
+fn the_examples_sms_fallback_counts_the_unaccented_text_its_gateway_body_sends() {
+    let ws = Workspace::example();
+    let out = ws
+        .loa(&[
+            "plan",
+            EXAMPLE,
+            "--from",
+            "2026-12-10",
+            "--to",
+            "2026-12-10",
+        ])
+        .ok();
+    let sms = out
+        .split("Tin SMS")
+        .nth(1)
+        .unwrap_or_else(|| panic!("{out}"));
+    let cells = row(sms, "Nhắc phụ huynh trước hạn nộp");
+    assert_eq!(cells[1], "sms (dự phòng)", "{sms}");
+    assert_eq!(
+        cells[2], "GSM-7",
+        "the body's `unaccent` drops the diacritics: {sms}"
+    );
+    assert_eq!(cells[4], "1", "{sms}");
+    let parents = expected_counts(&ws)["deadline-parents"];
+    assert_eq!(cells[5], format!("≤ {parents}"), "{sms}");
+}
+
+/// `text` with the Vietnamese diacritics removed (the letters this file's texts use).
+fn deunicode(text: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    text.nfd()
+        .filter(|c| !('\u{300}'..='\u{36f}').contains(c))
+        .map(|c| match c {
+            'đ' => 'd',
+            'Đ' => 'D',
+            c => c,
+        })
+        .collect()
 }

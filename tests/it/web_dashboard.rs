@@ -309,6 +309,10 @@ async fn the_campaign_page_shows_the_timeline_and_the_seeded_funnel_in_both_lang
         );
     }
     assert!(
+        vi.contains("title=\"staff-kickoff\">Giao việc đầu năm học cho cán bộ nhà trường<"),
+        "a step's line is labelled with its title, its id in the tooltip"
+    );
+    assert!(
         // Tera escapes `/` in text as `&#x2F;`, which a browser shows as `/`.
         vi.replace("&#x2F;", "/")
             .contains("17/08/2026 08:00 — đã gửi 2 · lỗi 1"),
@@ -316,6 +320,11 @@ async fn the_campaign_page_shows_the_timeline_and_the_seeded_funnel_in_both_lang
     );
     assert!(vi.contains("data-occurrence=\"coverage-weekly#1\""));
     let email = funnel_row(&vi, "coverage-weekly/email");
+    assert!(
+        email
+            .contains("<td title=\"coverage-weekly\">Nhắc hằng tuần các trường chưa đạt 100%</td>"),
+        "the funnel names the step by its title: {email}"
+    );
     assert!(
         email.contains("data-state=\"sent\">2<") && email.contains("data-state=\"failed\">1<"),
         "{email}"

@@ -8,7 +8,7 @@ use indexmap::IndexMap;
 use super::{Names, is_slug, occurrences, reference, send};
 use crate::campaign::check::Checker;
 use crate::campaign::locate::FieldPath;
-use crate::campaign::model::Step;
+use crate::campaign::model::{MAX_STEP_TITLE, Step};
 use crate::campaign::spec::{OneOrMany, StepSpec};
 use crate::schedule::{Calendar, DateRange};
 
@@ -62,6 +62,7 @@ fn step(
     c: &mut Checker<'_>,
 ) -> Option<(Step, bool)> {
     let id = step_id(spec.id.as_deref(), path, c);
+    let title = step_title(spec.title.as_deref(), path, c);
     let audience = reference(
         spec.audience.as_deref(),
         &path.key("audience"),
@@ -90,6 +91,7 @@ fn step(
     let send = send.unwrap_or_else(send::placeholder);
     let step = Step {
         id: id?,
+        title,
         audience: audience?,
         condition: spec.condition.clone(),
         channels,
@@ -120,6 +122,31 @@ fn step_id(id: Option<&str>, path: &FieldPath, c: &mut Checker<'_>) -> Option<St
             None
         }
     }
+}
+
+/// An optional title: some text on one line, at most [`MAX_STEP_TITLE`] characters. A bad
+/// one is reported and left out, so the other checks of the step still run.
+fn step_title(title: Option<&str>, path: &FieldPath, c: &mut Checker<'_>) -> Option<String> {
+    let title = title?.trim();
+    let problem = if title.is_empty() {
+        "the step's title is empty".to_string()
+    } else if title.contains(['\n', '\r']) {
+        "the step's title has more than one line".to_string()
+    } else if title.chars().count() > MAX_STEP_TITLE {
+        format!(
+            "the step's title is {} characters long, more than {MAX_STEP_TITLE}",
+            title.chars().count()
+        )
+    } else {
+        return Some(title.to_string());
+    };
+    c.error(
+        &path.key("title"),
+        problem,
+        "a short line staff read in place of the id, e.g. \
+         `title: \"Nhắc phụ huynh trước hạn nộp\"`, or no `title:` at all",
+    );
+    None
 }
 
 fn step_channels(
@@ -172,4 +199,75 @@ fn fallback(
         );
     }
     Some(f)
+}
+
+#[cfg(test)]
+mod tests {
+
+    use crate::campaign::{DataScan, EnvPolicy, LoadOptions, Workspace};
+
+    /// Loads a one-step campaign whose step has the line `title` (empty for none): the
+    /// campaign, or the diagnostics.
+    fn load(title: &str) -> Result<Workspace, String> {
+        let dir = tempfile::tempdir().unwrap();
+        crate::campaign::test_support::three_people_and_a_note(dir.path());
+        let yaml = format!(
+            "campaign: t1\ntitle: T1\nstatus: active\ntimezone: UTC\n\
+             period: {{ start: 2026-09-01, end: 2026-09-30 }}\n\
+             audiences:\n  people:\n    source: data/people.csv\n    key: id\n\
+             channels:\n  mail:\n    type: smtp\n    url: \"smtp://127.0.0.1:2525\"\n    \
+             from: \"Loa <loa@example.test>\"\nsteps:\n  - id: s0\n{title}    audience: people\n    \
+             channel: mail\n    template: note\n    send: {{ at: \"2026-09-02 08:00\" }}\n"
+        );
+        std::fs::write(dir.path().join("campaigns/t1.yaml"), yaml).unwrap();
+        let dirs = [dir.path().join("campaigns")];
+        let opts = LoadOptions {
+            env: EnvPolicy::Optional,
+            data: DataScan::Headers,
+        };
+        let (ws, diags) = Workspace::load(&dirs, &dir.path().join("templates"), opts);
+        ws.ok_or_else(|| diags.to_string())
+    }
+
+    #[test]
+    fn a_step_title_is_kept_and_named_in_place_of_the_id() {
+        let ws = load("    title: \"  Nhắc phụ huynh trước hạn nộp \"\n").unwrap();
+        let step = &ws.campaigns[0].steps[0];
+        assert_eq!(step.title.as_deref(), Some("Nhắc phụ huynh trước hạn nộp"));
+        assert_eq!(step.name(), "Nhắc phụ huynh trước hạn nộp");
+        let ws = load("").unwrap();
+        assert_eq!(ws.campaigns[0].steps[0].title, None);
+        assert_eq!(ws.campaigns[0].steps[0].name(), "s0");
+    }
+
+    #[test]
+    fn an_empty_step_title_is_an_error_at_its_line() {
+        let text = load("    title: \"  \"\n").err().expect("an error");
+        assert!(text.contains("t1.yaml:17:12"), "{text}");
+        assert!(text.contains("steps[0].title"), "{text}");
+        assert!(text.contains("the step's title is empty"), "{text}");
+        assert!(text.contains("Nhắc phụ huynh"), "the hint: {text}");
+    }
+
+    #[test]
+    fn a_step_title_over_the_limit_is_an_error() {
+        let long = "ư".repeat(super::MAX_STEP_TITLE + 1);
+        let text = load(&format!("    title: \"{long}\"\n"))
+            .err()
+            .expect("an error");
+        assert!(
+            text.contains("is 121 characters long, more than 120"),
+            "{text}"
+        );
+        let just = "ư".repeat(super::MAX_STEP_TITLE);
+        assert!(load(&format!("    title: \"{just}\"\n")).is_ok());
+    }
+
+    #[test]
+    fn a_step_title_on_two_lines_is_an_error() {
+        let text = load("    title: \"Nhắc\\nphụ huynh\"\n")
+            .err()
+            .expect("an error");
+        assert!(text.contains("more than one line"), "{text}");
+    }
 }

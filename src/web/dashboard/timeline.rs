@@ -41,6 +41,8 @@ pub(super) struct Band {
 #[derive(Debug, Serialize)]
 pub(super) struct Row {
     pub step: String,
+    /// What the line is labelled with: the step's `title:`, else its id.
+    pub name: String,
     pub marks: Vec<Mark>,
 }
 
@@ -183,6 +185,7 @@ fn rows(
                 .collect();
             Row {
                 step: step.id.clone(),
+                name: step.name().to_string(),
                 marks,
             }
         })

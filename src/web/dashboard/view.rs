@@ -2,7 +2,7 @@
 //! values the templates render. Addresses and provider errors are masked here, before
 //! anything reaches a template (docs/reliability.md#r16).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use anyhow::Result;
 use chrono_tz::Tz;
@@ -167,6 +167,8 @@ fn add_counts<'a>(s: &mut Summary, rows: impl Iterator<Item = &'a StatusRow>) {
 #[derive(Debug, Serialize)]
 pub(super) struct Funnel {
     pub step: String,
+    /// The step's `title:` while the campaign file gives one, else its id.
+    pub name: String,
     pub channel: String,
     pub counts: BTreeMap<String, u64>,
     pub total: u64,
@@ -183,6 +185,8 @@ pub(super) struct Segment {
 #[derive(Debug, Serialize)]
 pub(super) struct Occurrence {
     pub step: String,
+    /// The step's `title:` while the campaign file gives one, else its id.
+    pub name: String,
     pub n: u32,
     pub at: String,
     pub missed: bool,
@@ -268,7 +272,8 @@ pub(super) async fn campaign(
         });
         ctx.insert("coverage", &coverage);
     }
-    let occurrences = Occurrences::page(past(figures, state.now(), tz), page);
+    let names = step_names(loaded);
+    let occurrences = Occurrences::page(past(figures, state.now(), tz, &names), page);
     let failed_total = header
         .counts
         .get(MessageState::Failed.as_str())
@@ -280,14 +285,35 @@ pub(super) async fn campaign(
     ctx.insert("failures", &failures);
     ctx.insert("failed_total", &failed_total);
     ctx.insert("occurrences", &occurrences);
-    ctx.insert("funnel", &status.iter().map(funnel).collect::<Vec<_>>());
+    let funnels: Vec<Funnel> = status.iter().map(|r| funnel(r, &names)).collect();
+    ctx.insert("funnel", &funnels);
     ctx.insert("c", &header);
     ctx.insert("figures", &FIGURES);
     Ok(Some(ctx))
 }
 
+/// Step ids with their titles, for the steps of the loaded file that have one; the ledger
+/// knows steps only by id, and a step no longer in the file keeps it.
+fn step_names(loaded: Option<&Campaign>) -> HashMap<String, String> {
+    loaded
+        .iter()
+        .flat_map(|c| &c.steps)
+        .filter_map(|s| Some((s.id.clone(), s.title.clone()?)))
+        .collect()
+}
+
+/// The name the pages show for step `id`.
+fn step_name(names: &HashMap<String, String>, id: &str) -> String {
+    names.get(id).cloned().unwrap_or_else(|| id.to_owned())
+}
+
 /// The occurrences at or before `now`, with their times in `tz`.
-fn past(figures: &[OccurrenceFigures], now: Millis, tz: Tz) -> Vec<Occurrence> {
+fn past(
+    figures: &[OccurrenceFigures],
+    now: Millis,
+    tz: Tz,
+    names: &HashMap<String, String>,
+) -> Vec<Occurrence> {
     figures
         .iter()
         .filter(|f| f.at <= now)
@@ -295,13 +321,14 @@ fn past(figures: &[OccurrenceFigures], now: Millis, tz: Tz) -> Vec<Occurrence> {
             at: timeline::local_time(tz, f.at),
             missed: f.missed_at.is_some(),
             step: f.step.clone(),
+            name: step_name(names, &f.step),
             n: f.n,
             counts: f.counts.clone(),
         })
         .collect()
 }
 
-fn funnel(row: &StatusRow) -> Funnel {
+fn funnel(row: &StatusRow, names: &HashMap<String, String>) -> Funnel {
     let total: u64 = row.counts.values().sum();
     let segments = MessageState::ALL
         .iter()
@@ -315,6 +342,7 @@ fn funnel(row: &StatusRow) -> Funnel {
         .collect();
     Funnel {
         step: row.step.clone(),
+        name: step_name(names, &row.step),
         channel: row.channel.clone(),
         counts: row.counts.clone(),
         total,
