@@ -9,7 +9,10 @@ const LEASE: Duration = Duration::from_secs(60);
 
 /// Recipient `r0` on zalo and email (the step's channels), e-mail skipped when
 /// `email` is false (no address).
-async fn step(store: &Store, email: bool) -> (crate::store::OccurrenceRow, Vec<Claimed>) {
+pub(in crate::store) async fn step(
+    store: &Store,
+    email: bool,
+) -> (crate::store::OccurrenceRow, Vec<Claimed>) {
     let occ = seed(store).await;
     let zalo = message(&occ, "r0", "zalo");
     let mut mail = message(&occ, "r0", "email");
@@ -24,7 +27,7 @@ async fn step(store: &Store, email: bool) -> (crate::store::OccurrenceRow, Vec<C
     (occ, claimed)
 }
 
-fn failed(c: &Claimed) -> Outcome {
+pub(in crate::store) fn failed(c: &Claimed) -> Outcome {
     outcome(
         c,
         OutcomeKind::Failed {
@@ -34,7 +37,7 @@ fn failed(c: &Claimed) -> Outcome {
     )
 }
 
-fn outcome(c: &Claimed, result: OutcomeKind) -> Outcome {
+pub(in crate::store) fn outcome(c: &Claimed, result: OutcomeKind) -> Outcome {
     Outcome {
         id: c.id,
         attempt: c.attempt,
@@ -45,14 +48,14 @@ fn outcome(c: &Claimed, result: OutcomeKind) -> Outcome {
     }
 }
 
-fn sms(occ: &crate::store::OccurrenceRow, of: &Claimed) -> NewMessage {
+pub(in crate::store) fn sms(occ: &crate::store::OccurrenceRow, of: &Claimed) -> NewMessage {
     let mut m = message(occ, "r0", "sms");
     m.address = Some("84912000001".into());
     m.fallback_of = Some(of.id);
     m
 }
 
-async fn states(store: &Store) -> Vec<(String, String)> {
+pub(in crate::store) async fn states(store: &Store) -> Vec<(String, String)> {
     with_pool!(store, |pool, sql| sqlx::query_as(sql(
         "SELECT channel, state FROM message ORDER BY channel"
     ))
@@ -61,7 +64,7 @@ async fn states(store: &Store) -> Vec<(String, String)> {
     .unwrap())
 }
 
-fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+pub(in crate::store) fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
     list.iter()
         .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
         .collect()

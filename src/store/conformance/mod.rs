@@ -10,7 +10,8 @@ mod account;
 mod approval;
 mod attempt;
 mod audit;
-mod fallback;
+/// Its fixtures also serve the SQLite backend's own fallback test.
+pub(super) mod fallback;
 mod health;
 mod kv;
 mod message;

@@ -109,62 +109,9 @@ async fn replace_failed(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::MessageState;
+    use crate::store::conformance::fallback::{failed, pairs, sms, states, step};
     use crate::store::test_support::*;
-    use crate::store::{Claimed, NewState, Outcome, OutcomeKind, Store};
-    use std::time::Duration;
-    const LEASE: Duration = Duration::from_secs(60);
-    /// Recipient `r0` on zalo and email (the step's channels), e-mail skipped when
-    /// `email` is false (no address).
-    async fn step(store: &Store, email: bool) -> (crate::store::OccurrenceRow, Vec<Claimed>) {
-        let occ = seed(store).await;
-        let zalo = message(&occ, "r0", "zalo");
-        let mut mail = message(&occ, "r0", "email");
-        if !email {
-            mail.address = None;
-            mail.state = NewState::Skipped {
-                reason: "no email".into(),
-            };
-        }
-        store.insert_messages(&[zalo, mail], T0).await.unwrap();
-        let claimed = store.claim("w", T0, LEASE, 10, &[]).await.unwrap();
-        (occ, claimed)
-    }
-    fn failed(c: &Claimed) -> Outcome {
-        outcome(
-            c,
-            OutcomeKind::Failed {
-                code: Some("-118".into()),
-                error: "no Zalo account".into(),
-            },
-        )
-    }
-    fn outcome(c: &Claimed, result: OutcomeKind) -> Outcome {
-        Outcome {
-            id: c.id,
-            attempt: c.attempt,
-            owner: "w".into(),
-            started_at: T0,
-            duration_ms: 1,
-            result,
-        }
-    }
-    fn sms(occ: &crate::store::OccurrenceRow, of: &Claimed) -> NewMessage {
-        let mut m = message(occ, "r0", "sms");
-        m.address = Some("84912000001".into());
-        m.fallback_of = Some(of.id);
-        m
-    }
-    async fn states(store: &Store) -> Vec<(String, String)> {
-        sqlx::query_as("SELECT channel, state FROM message ORDER BY channel")
-            .fetch_all(store.pool())
-            .await
-            .unwrap()
-    }
-    fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
-        list.iter()
-            .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
-            .collect()
-    }
 
     #[tokio::test]
     async fn a_recipient_with_no_email_whom_zalo_failed_gets_the_fallback_and_zalo_is_replaced() {
